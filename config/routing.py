@@ -1,0 +1,3 @@
+"""WebSocket routes. The back-office live monitor registers here."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,199 @@
+"""Touchline settings. Every knob is an environment variable listed in README.md.
+
+With nothing set the product runs on embedded defaults: a SQLite file, in-process
+(eager) Celery tasks, an in-memory channel layer and local-memory cache. Setting
+DATABASE_URL / REDIS_URL moves the same code onto PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("TOUCHLINE_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("Environment variable SECRET_KEY must be set in production.")
+    # A fixed development key: fine for the demo and tests, refused by `manage.py check --deploy`.
+    SECRET_KEY = "touchline-insecure-development-key-change-me-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "wallet",
+    "feeds",
+    "parlays",
+    "crm",
+]
+
+MIDDLEWARE = [
+    "config.ops.metrics_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False  # money services open their own durable transactions
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Persistent connections: a callback should not pay for a TCP + auth handshake.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})
+    # psycopg 3 prepares statements that run repeatedly (server-side prepared statements).
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5)
+    # A money transaction waits this long for a row lock, then fails (and is retried by the
+    # provider) instead of queueing behind a stuck transaction.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", f"-c lock_timeout={env_int('WALLET_LOCK_TIMEOUT_MS', 3000, minimum=1)}"
+    )
+    DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "") or None}
+else:
+    DATABASES["default"].setdefault("OPTIONS", {})
+    # Wait for the write lock instead of failing at once when the demo's processes overlap.
+    DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, Celery broker, channel layer ---------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp", "amqps"))
+# No broker: tasks run in-process at the call site, so the demo needs no worker.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}  # apps add their periodic jobs in their AppConfig.ready
+
+# --- Auth, i18n, static ------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- REST framework -------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON numbers become Decimal, never float (wallet.jsonutil).
+    "DEFAULT_PARSER_CLASSES": ["wallet.api.parsers.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "COERCE_DECIMAL_TO_STRING": True,
+    "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Touchline API",
+    "DESCRIPTION": "Operator API and sportsbook wallet callbacks. See docs/ for each protocol.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+# --- Providers (each documented in README's configuration table) -----------------
+IGPX_API_URL = env_url("IGPX_API_URL", schemes=("http", "https"))
+IGPX_API_VERSION = env_str("IGPX_API_VERSION", "v1")
+IGPX_USERNAME = env_str("IGPX_USERNAME")
+IGPX_PASSWORD = env_str("IGPX_PASSWORD")
+IGPX_SECURITY_HASH = env_str("IGPX_SECURITY_HASH", "touchline-demo-igpx-secret")
+
+BETSY_PARTNER_SECRET = env_str("BETSY_PARTNER_SECRET", "touchline-demo-betsy-secret")
+BETSY_IFRAME_URL = env_url("BETSY_IFRAME_URL", schemes=("http", "https"))
+
+UOF_AMQP_URL = env_url("UOF_AMQP_URL", schemes=("amqp", "amqps"))
+UOF_API_URL = env_url("UOF_API_URL", schemes=("http", "https"))
+UOF_ACCESS_TOKEN = env_str("UOF_ACCESS_TOKEN")
+UOF_NODE_ID = env_int("UOF_NODE_ID", 1, minimum=-2147483648, maximum=2147483647)
+
+PROPHETX_API_URL = env_url("PROPHETX_API_URL", schemes=("http", "https"))
+PROPHETX_ACCESS_KEY = env_str("PROPHETX_ACCESS_KEY")
+PROPHETX_SECRET_KEY = env_str("PROPHETX_SECRET_KEY")
+PROPHETX_WS_URL = env_url("PROPHETX_WS_URL", schemes=("ws", "wss"))
+
+FASTTRACK_TRANSPORT = env_choice("FASTTRACK_TRANSPORT", "off", ("rest", "rabbitmq", "kafka", "off"))
+FASTTRACK_API_URL = env_url("FASTTRACK_API_URL", schemes=("http", "https"))
+FASTTRACK_API_KEY = env_str("FASTTRACK_API_KEY")
+FASTTRACK_AMQP_URL = env_url("FASTTRACK_AMQP_URL", schemes=("amqp", "amqps"))
+FASTTRACK_KAFKA_BOOTSTRAP = env_str("FASTTRACK_KAFKA_BOOTSTRAP")
+FASTTRACK_ORIGIN = env_str("FASTTRACK_ORIGIN", "touchline")
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+    },
+}

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import ops
+
+urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/operator/", include("wallet.api.urls")),
+    path("api/igpx/", include("wallet.igpx.urls")),
+    path("api/betsy/", include("wallet.betsy.urls")),
+    path("api/feeds/", include("feeds.urls")),
+    path("api/parlays/", include("parlays.urls")),
+    path("api/crm/", include("crm.urls")),
+    path("admin/", admin.site.urls),
+]

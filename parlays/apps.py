@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ParlaysConfig(AppConfig):
+    name = "parlays"
+    verbose_name = "ProphetX parlays"

@@ -1,0 +1,163 @@
+"""The ledger's own behaviour: balanced postings, real-then-bonus, reversals, debt."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from tests.factories import balance, bonus_balance, fund, make_player
+from wallet import ledger
+from wallet.errors import InsufficientFunds, NotReversible, PlayerBlocked, PlayerSelfExcluded
+from wallet.models import Bet, Debt, LedgerEntry, LedgerTransaction, Player
+from wallet.selectors import wallet_get
+from wallet.services.players import player_set_status
+from wallet.services.postings import (
+    bet_place_apply,
+    bet_rollback_apply,
+    bet_settle_apply,
+    bet_unsettle_apply,
+    credit_apply,
+    transaction_reverse,
+    withdrawal_apply,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def wallet(player, currency="EUR"):
+    return wallet_get(external_id=player.external_id, currency=currency)
+
+
+def place(player, amount, external_id="bet-1", **kwargs):
+    with transaction.atomic():
+        return bet_place_apply(
+            provider="test", external_id=external_id, wallet=wallet(player), amount=Decimal(amount), **kwargs
+        )
+
+
+def test_unbalanced_posting_is_refused():
+    alice = make_player("alice")
+    with pytest.raises(ValueError, match="unbalanced"):
+        ledger.post(kind="adjustment", currency="EUR", legs=[ledger.Leg(wallet(alice).account_id, Decimal("1"))])
+    assert LedgerTransaction.objects.count() == 0
+
+
+def test_bet_takes_real_money_first_then_bonus():
+    alice = make_player("alice")
+    fund(alice, "3.00", bonus="10.00")
+    placed = place(alice, "5.00")
+    assert (placed.stake_real, placed.stake_bonus) == (Decimal("3.00"), Decimal("2.00"))
+    assert balance(alice) == 0 and bonus_balance(alice) == Decimal("8.00")
+    bet = Bet.objects.get()
+    assert (bet.stake, bet.stake_real, bet.stake_bonus) == (Decimal("5"), Decimal("3"), Decimal("2"))
+    entries = LedgerEntry.objects.filter(transaction_id=placed.transaction_id)
+    assert sum(e.amount for e in entries) == 0
+    assert {e.bucket for e in entries} == {"real", "bonus"}
+
+
+def test_explicit_bonus_part():
+    alice = make_player("alice")
+    fund(alice, "10.00", bonus="10.00")
+    placed = place(alice, "5.00", bonus_amount=Decimal("4.00"))
+    assert (placed.stake_real, placed.stake_bonus) == (Decimal("1.00"), Decimal("4.00"))
+
+
+def test_bet_refused_when_short_and_nothing_written():
+    alice = make_player("alice")
+    fund(alice, "4.99")
+    with pytest.raises(InsufficientFunds):
+        place(alice, "5.00")
+    assert balance(alice) == Decimal("4.99")
+    assert Bet.objects.count() == 0
+
+
+@pytest.mark.parametrize(("status", "error"), [("blocked", PlayerBlocked), ("self_excluded", PlayerSelfExcluded)])
+def test_blocked_players_cannot_bet_but_are_paid(status, error):
+    alice = make_player("alice")
+    fund(alice, "20")
+    placed = place(alice, "5")
+    player_set_status(player=alice, status=status, reason="test", actor_id=None)
+    with pytest.raises(error):
+        place(alice, "1", external_id="bet-2")
+    with transaction.atomic():
+        bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("10"), result="won")
+    assert balance(alice) == Decimal("25")
+
+
+def test_withdrawal_only_from_real_money():
+    alice = make_player("alice")
+    fund(alice, "5", bonus="100")
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        withdrawal_apply(wallet=wallet(alice), amount=Decimal("6"), reference="w1", actor_id=None)
+
+
+def test_reversal_mirrors_the_original_and_only_once():
+    alice = make_player("alice")
+    fund(alice, "20", bonus="5")
+    placed = place(alice, "22")
+    with transaction.atomic():
+        reversed_ = transaction_reverse(original_id=placed.transaction_id, reason="test")
+    assert balance(alice) == Decimal("20") and bonus_balance(alice) == Decimal("5")
+    assert reversed_.shortfall == 0
+    with pytest.raises(NotReversible), transaction.atomic():
+        transaction_reverse(original_id=placed.transaction_id, reason="again")
+
+
+def test_reversing_a_spent_credit_records_debt():
+    alice = make_player("alice")
+    fund(alice, "0.01")
+    with transaction.atomic():
+        credited = credit_apply(provider="test", external_id="r1", wallet=wallet(alice), amount=Decimal("10"))
+    with transaction.atomic():
+        withdrawal_apply(wallet=wallet(alice), amount=Decimal("6.01"), reference="w", actor_id=None)
+    assert balance(alice) == Decimal("4")
+    with transaction.atomic():
+        reversed_ = transaction_reverse(original_id=credited.transaction_id, reason="provider rollback")
+    assert reversed_.shortfall == Decimal("6")
+    w = wallet(alice)
+    assert w.balance == 0 and w.debt_balance == Decimal("-6")
+    debt = Debt.objects.get()
+    assert debt.amount == Decimal("6") and debt.status == "open"
+
+
+def test_settle_resettle_unsettle_rollback_history():
+    """The Betsy walk-through in domain terms: $20 -> $15 -> $25 -> $20 -> $15, then rollback -> $20."""
+    alice = make_player("alice", ("USD",))
+    fund(alice, "20", currency="USD")
+    with transaction.atomic():
+        placed = bet_place_apply(provider="test", external_id="b1", wallet=wallet(alice, "USD"), amount=Decimal("5"))
+    assert balance(alice, "USD") == Decimal("15")
+    with transaction.atomic():
+        bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("10"), result="won")
+    assert balance(alice, "USD") == Decimal("25")
+    with transaction.atomic():
+        bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("5"), result="refund")
+    assert balance(alice, "USD") == Decimal("20")
+    with transaction.atomic():
+        bet_unsettle_apply(bet_id=placed.bet.pk)
+    assert balance(alice, "USD") == Decimal("15")
+    bet = Bet.objects.get()
+    assert bet.status == "open" and bet.payout == 0
+    assert [s.kind for s in bet.settlements.all()] == ["settle", "resettle", "unsettle"]
+    with transaction.atomic():
+        bet_rollback_apply(bet_id=bet.pk)
+    assert balance(alice, "USD") == Decimal("20")
+    assert Bet.objects.get().status == "rolled_back"
+
+
+def test_database_refuses_negative_player_balance():
+    """Even raw SQL cannot drive a player balance negative: a CHECK constraint backs the guards."""
+    from django.db import IntegrityError, connection
+
+    alice = make_player("alice")
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE wallet_account SET balance = -1 WHERE player_id = %s", [alice.pk])
+
+
+def test_player_status_change_is_audited():
+    alice = make_player("alice")
+    player_set_status(player=alice, status=Player.Status.BLOCKED, reason="fraud review", actor_id=None)
+    from wallet.models import AuditLog
+
+    log = AuditLog.objects.filter(action="player.status").get()
+    assert log.reason == "fraud review" and log.data == {"from": "active", "to": "blocked"}

@@ -1,0 +1,125 @@
+"""Operator API: the casino platform's and staff tools' door into the wallet (token auth).
+
+Views validate input, call one service or selector, and render. No ORM writes here.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from wallet import selectors
+from wallet.api import serializers as s
+from wallet.api.errors import render_wallet_error
+from wallet.api.sessions import launch_session
+from wallet.models import Player
+from wallet.services import players as player_services
+from wallet.services.transfers import DEPOSIT, WITHDRAWAL, transfer_execute
+
+ERRORS = {
+    400: OpenApiResponse(description="validation error"),
+    404: OpenApiResponse(description="unknown player"),
+    409: OpenApiResponse(description="reference reused for a different transfer"),
+    422: OpenApiResponse(description="refused: insufficient funds, blocked player…"),
+}
+
+
+class PlayerListCreate(APIView):
+    @extend_schema(request=s.PlayerCreateIn, responses={201: s.PlayerOut, **ERRORS}, summary="Create a player")
+    def post(self, request: Request) -> Response:
+        data = s.PlayerCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        player = player_services.player_create(**data.validated_data, actor_id=request.user.pk)
+        return Response(s.PlayerOut(player).data, status=status.HTTP_201_CREATED)
+
+
+class PlayerDetail(APIView):
+    @extend_schema(responses={200: s.PlayerOut, **ERRORS}, summary="A player with balances")
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(s.PlayerOut(selectors.player_get(external_id=external_id)).data)
+
+
+class PlayerStatus(APIView):
+    """POST …/block, …/unblock, …/status (with an explicit status)."""
+
+    target: str | None = None
+
+    @extend_schema(request=s.StatusIn, responses={200: s.PlayerOut, **ERRORS}, summary="Change a player's status")
+    def post(self, request: Request, external_id: str) -> Response:
+        data = s.StatusIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        new_status = self.target or data.validated_data.get("status")
+        if not new_status:
+            return Response({"error": {"code": "invalid", "message": "status is required"}}, status=400)
+        player = player_services.player_set_status(
+            player=selectors.player_get(external_id=external_id),
+            status=new_status,
+            reason=data.validated_data["reason"],
+            actor_id=request.user.pk,
+        )
+        return Response(s.PlayerOut(player).data)
+
+
+class Transfer(APIView):
+    direction = DEPOSIT
+
+    @extend_schema(
+        request=s.TransferIn,
+        responses={201: s.TransferOut, **ERRORS},
+        summary="Deposit or withdraw, idempotent by reference",
+    )
+    def post(self, request: Request, external_id: str) -> HttpResponse:
+        data = s.TransferIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        reference = data.validated_data["reference"]
+        reply = transfer_execute(
+            direction=self.direction,
+            player_external_id=external_id,
+            currency=data.validated_data["currency"],
+            amount=data.validated_data["amount"],
+            reference=reference,
+            actor_id=request.user.pk,
+            render=lambda result: (201, json.dumps(s.transfer_body(result=result, reference=reference))),
+            render_error=render_wallet_error,
+        )
+        # The stored body, byte for byte: a retried transfer gets exactly the first answer.
+        response = HttpResponse(reply.body, status=reply.status, content_type="application/json")
+        response["Idempotent-Replayed"] = "true" if reply.replayed else "false"
+        return response
+
+
+class Withdrawal(Transfer):
+    direction = WITHDRAWAL
+
+
+class PlayerTransactions(generics.ListAPIView):
+    serializer_class = s.TransactionOut
+    ordering = "-id"
+
+    def get_queryset(self):
+        return selectors.player_transactions(player=selectors.player_get(external_id=self.kwargs["external_id"]))
+
+
+class PlayerBets(generics.ListAPIView):
+    serializer_class = s.BetOut
+    ordering = "-id"
+
+    def get_queryset(self):
+        return selectors.player_bets(player=selectors.player_get(external_id=self.kwargs["external_id"]))
+
+
+class SessionLaunch(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiResponse(description="provider-specific launch data"), **ERRORS},
+        summary="Launch a sportsbook session for a player",
+    )
+    def post(self, request: Request, external_id: str, provider: str) -> Response:
+        player: Player = selectors.player_get(external_id=external_id)
+        return Response(launch_session(provider=provider, player=player, options=request.data or {}))

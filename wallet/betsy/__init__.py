@@ -1,0 +1,1 @@
+"""The betsy sportsbook: protocol, callbacks, client and simulator."""

@@ -1,0 +1,79 @@
+"""Domain errors of the wallet. Protocol layers map each to their provider's error format."""
+
+from __future__ import annotations
+
+
+class WalletError(Exception):
+    """Base for refusals the wallet makes on purpose (not bugs)."""
+
+    code = "wallet_error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+
+
+class InvalidRequest(WalletError):
+    code = "invalid_request"
+
+
+class InvalidAmount(InvalidRequest):
+    code = "invalid_amount"
+
+
+class UnknownCurrency(InvalidRequest):
+    code = "unknown_currency"
+
+
+class PlayerNotFound(WalletError):
+    code = "player_not_found"
+
+
+class CurrencyMismatch(WalletError):
+    """The player has no wallet in that currency."""
+
+    code = "currency_mismatch"
+
+
+class PlayerBlocked(WalletError):
+    code = "player_blocked"
+
+
+class PlayerSelfExcluded(PlayerBlocked):
+    code = "player_self_excluded"
+
+
+class InsufficientFunds(WalletError):
+    code = "insufficient_funds"
+
+
+class IdempotencyConflict(WalletError):
+    """The same idempotency key arrived with a different request."""
+
+    code = "idempotency_conflict"
+
+
+class AlreadyRolledBack(WalletError):
+    """A bet arrived after its own rollback (the rollback left a tombstone)."""
+
+    code = "already_rolled_back"
+
+
+class TransactionNotFound(WalletError):
+    code = "transaction_not_found"
+
+
+class NotReversible(WalletError):
+    code = "not_reversible"
+
+
+class BetNotFound(WalletError):
+    code = "bet_not_found"
+
+
+class BetStateError(WalletError):
+    code = "bet_state"
+
+
+class PermissionDenied(WalletError):
+    code = "permission_denied"

@@ -1,0 +1,51 @@
+"""Bet lifecycle events, published inside the money transaction that caused them.
+
+Subscribers (the CRM outbox, the live monitor) write their own rows on the same database
+transaction, so an event exists if and only if its money movement committed. A subscriber
+must not do network I/O: queue it with `transaction.on_commit` or an outbox row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+BET_PLACED = "bet_placed"
+BET_SETTLED = "bet_settled"  # first settlement
+BET_RESETTLED = "bet_resettled"  # a different payout replaced the one in force
+BET_UNSETTLED = "bet_unsettled"
+BET_ROLLED_BACK = "bet_rolled_back"
+BET_REVERSED = "bet_reversed"  # staff reversal of a settlement
+RESULT_CREDITED = "result_credited"  # a payout the provider did not tie to a bet (IGPX results)
+TRANSACTION_REVERSED = "transaction_reversed"  # provider rollback of an unlinked transaction
+
+
+@dataclass(frozen=True)
+class WalletEvent:
+    kind: str
+    player_id: int
+    currency: str
+    provider: str
+    bet_id: int | None = None
+    settlement_id: int | None = None
+    transaction_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+Subscriber = Callable[[WalletEvent], None]
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+
+
+def unsubscribe(subscriber: Subscriber) -> None:
+    if subscriber in _subscribers:
+        _subscribers.remove(subscriber)
+
+
+def publish(event: WalletEvent) -> None:
+    """Call every subscriber now, inside the caller's transaction; an error aborts the posting."""
+    for subscriber in list(_subscribers):
+        subscriber(event)

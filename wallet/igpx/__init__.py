@@ -1,0 +1,1 @@
+"""The igpx sportsbook: protocol, callbacks, client and simulator."""

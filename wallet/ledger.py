@@ -1,0 +1,195 @@
+"""The posting engine: every money movement goes through `post()`.
+
+`post()` writes one ledger transaction whose entries sum to zero and moves the running
+balances of the player accounts it touches, on the caller's database transaction (callers
+are services wrapped in `transaction.atomic(durable=True)`). It is the only code that
+changes a balance column.
+
+Why raw SQL: this is the hot path of every wallet callback. On PostgreSQL a balance moves
+with one guarded statement, ``UPDATE … SET balance = balance + %s WHERE id = %s AND
+balance + %s >= 0 RETURNING balance``, which takes the row lock, checks the funds and
+returns the new balance in one round trip (no read-then-write race, no SELECT FOR UPDATE).
+On SQLite (the demo), transactions begin IMMEDIATE and so hold the database's only write
+lock; the balance is read, computed in Python with Decimal and written back exactly,
+because SQLite would do the arithmetic in binary floating point.
+
+Lock order: player account rows are updated in ascending id order, so two transactions that
+touch the same accounts cannot deadlock. House accounts are never updated (see
+models.Account), so they are never locked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from wallet.currencies import LEDGER_SCALE
+from wallet.errors import InsufficientFunds
+from wallet.models import Account, LedgerEntry
+
+REAL = LedgerEntry.Bucket.REAL.value
+BONUS = LedgerEntry.Bucket.BONUS.value
+DEBT = LedgerEntry.Bucket.DEBT.value
+
+_COLUMN = {REAL: "balance", BONUS: "bonus_balance", DEBT: "debt_balance"}
+_SCALE = Decimal(1).scaleb(-LEDGER_SCALE)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a posting. `tracked` legs are player accounts with a running balance."""
+
+    account_id: int
+    amount: Decimal
+    bucket: str = REAL
+    tracked: bool = False
+
+
+@dataclass(frozen=True)
+class Posted:
+    transaction_id: int
+    # (account_id, bucket) -> balance after the posting, for tracked legs
+    balances: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    # SQLite hands back int or float for NUMERIC columns; str() of a float is its shortest
+    # round-tripping form, exact for the ≤15 significant digits the demo ever holds.
+    return Decimal(str(value)).quantize(_SCALE)
+
+
+def _move_balance(cursor, leg: Leg) -> Decimal:
+    """Apply one tracked leg and return the bucket's new balance, or raise InsufficientFunds."""
+    column = _COLUMN[leg.bucket]
+    if _is_postgres():
+        if leg.bucket == DEBT:
+            guard = f"{column} + %s <= 0"  # debt is zero or negative; collecting cannot overshoot
+        else:
+            guard = f"{column} + %s >= 0"
+        cursor.execute(
+            f"UPDATE wallet_account SET {column} = {column} + %s WHERE id = %s AND {guard} RETURNING {column}",
+            [leg.amount, leg.account_id, leg.amount],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise InsufficientFunds(f"account {leg.account_id} {leg.bucket} cannot move by {leg.amount}")
+        return row[0]
+
+    cursor.execute(f"SELECT {column} FROM wallet_account WHERE id = %s", [leg.account_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise InsufficientFunds(f"account {leg.account_id} does not exist")
+    new = _to_decimal(row[0]) + leg.amount
+    if (leg.bucket == DEBT and new > 0) or (leg.bucket != DEBT and new < 0):
+        raise InsufficientFunds(f"account {leg.account_id} {leg.bucket} cannot move by {leg.amount}")
+    cursor.execute(f"UPDATE wallet_account SET {column} = %s WHERE id = %s", [str(new), leg.account_id])
+    return new
+
+
+def post(
+    *,
+    kind: str,
+    currency: str,
+    legs: Iterable[Leg],
+    player_id: int | None = None,
+    provider: str = "",
+    external_id: str = "",
+    bet_id: int | None = None,
+    reverses_id: int | None = None,
+    created_by_id: int | None = None,
+    reason: str = "",
+) -> Posted:
+    """Write one balanced ledger transaction and move the tracked balances it touches.
+
+    Must run inside the caller's atomic block. Raises InsufficientFunds before writing any
+    row if a tracked balance would leave its range; callers that want to answer a decline
+    must not have written anything on the same transaction that they intend to keep.
+    """
+    legs = [leg for leg in legs if leg.amount != 0]
+    if not legs:
+        raise ValueError("a posting needs at least one non-zero leg")
+    total = sum((leg.amount for leg in legs), Decimal(0))
+    if total != 0:
+        raise ValueError(f"unbalanced posting: legs sum to {total}")
+
+    balances: dict[tuple[int, str], Decimal] = {}
+    with connection.cursor() as cursor:
+        # Ascending account id, then bucket: the fixed lock order that rules out deadlocks.
+        for leg in sorted((leg for leg in legs if leg.tracked), key=lambda g: (g.account_id, g.bucket)):
+            balances[(leg.account_id, leg.bucket)] = _move_balance(cursor, leg)
+
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(
+            "INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id,"
+            " reverses_id, created_at, created_by_id, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id",
+            [kind, currency, player_id, provider, external_id, bet_id, reverses_id, now, created_by_id, reason],
+        )
+        transaction_id = cursor.fetchone()[0]
+
+        values = []
+        params: list[object] = []
+        for leg in legs:
+            values.append("(%s, %s, %s, %s, %s)")
+            after = balances.get((leg.account_id, leg.bucket)) if leg.tracked else None
+            params += [
+                transaction_id,
+                leg.account_id,
+                leg.bucket,
+                str(leg.amount),
+                None if after is None else str(after),
+            ]
+        cursor.execute(
+            "INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES "
+            + ", ".join(values),
+            params,
+        )
+    return Posted(transaction_id=transaction_id, balances={k: _to_decimal(v) for k, v in balances.items()})
+
+
+# --- House accounts ------------------------------------------------------------------------
+
+_house_cache: dict[tuple[str, str, str], int] = {}
+
+
+def house_account_id(kind: str, currency: str, provider: str = "") -> int:
+    """The id of a house account, created on first use. Cached per process: house accounts
+    are never deleted (PROTECT), so an id once seen stays valid."""
+    key = (kind, provider, currency)
+    cached = _house_cache.get(key)
+    if cached is not None:
+        return cached
+    account, _ = Account.objects.get_or_create(kind=kind, provider=provider, currency=currency, player=None)
+    _house_cache[key] = account.pk
+    return account.pk
+
+
+def clear_house_cache() -> None:
+    """For tests, whose rolled-back transactions can take a cached house account with them."""
+    _house_cache.clear()
+
+
+def clearing_account_id(provider: str, currency: str) -> int:
+    return house_account_id(Account.Kind.CLEARING, currency, provider)
+
+
+def cash_account_id(currency: str) -> int:
+    return house_account_id(Account.Kind.CASH, currency)
+
+
+def bonus_account_id(currency: str) -> int:
+    return house_account_id(Account.Kind.BONUS, currency)
+
+
+def adjustment_account_id(currency: str) -> int:
+    return house_account_id(Account.Kind.ADJUSTMENT, currency)

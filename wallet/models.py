@@ -1,0 +1,321 @@
+"""Wallet data: players, accounts, the double-entry ledger, bets and settlements.
+
+Rows here are append-only where money is concerned: a correction is a new transaction that
+points at what it reverses, never an edit. The only mutable money columns are the running
+balances on player accounts, which change in the same database transaction as the entries
+that justify them (see wallet/ledger.py). `manage.py check_ledger` proves they agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+from wallet.currencies import LEDGER_MAX_DIGITS, LEDGER_SCALE
+
+
+def MoneyField(**kwargs):  # noqa: N802 - reads like a field class
+    kwargs.setdefault("max_digits", LEDGER_MAX_DIGITS)
+    kwargs.setdefault("decimal_places", LEDGER_SCALE)
+    return models.DecimalField(**kwargs)
+
+
+class Player(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+        SELF_EXCLUDED = "self_excluded", "Self-excluded"
+
+    external_id = models.CharField(max_length=64, unique=True, help_text="The casino platform's player id.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    is_test = models.BooleanField(default=False, help_text="Test players are excluded from CRM exports and reports.")
+    nickname = models.CharField(max_length=64, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Account(models.Model):
+    """A ledger account. Player accounts carry running balances; house accounts do not.
+
+    A player has one account per currency with three buckets: real money, bonus money, and
+    debt (what the player owes after a provider-forced correction found the funds gone; zero
+    or negative). House accounts (a clearing account per provider and currency, cash for
+    deposits and withdrawals, bonus funding) keep no running balance on the row: every bet
+    touches the clearing account, and a single hot row would serialise all bets. Their balance
+    is the sum of their entries (wallet.selectors.house_balances).
+    """
+
+    class Kind(models.TextChoices):
+        PLAYER = "player", "Player wallet"
+        CLEARING = "clearing", "Provider clearing"
+        CASH = "cash", "Cash in/out"
+        BONUS = "bonus", "Bonus funding"
+        ADJUSTMENT = "adjustment", "Manual adjustments"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    player = models.ForeignKey(Player, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    provider = models.CharField(max_length=16, blank=True, help_text="Set on clearing accounts.")
+    currency = models.CharField(max_length=8)
+    balance = MoneyField(default=Decimal("0"), help_text="Real money (player accounts only).")
+    bonus_balance = MoneyField(default=Decimal("0"))
+    debt_balance = MoneyField(default=Decimal("0"), help_text="Zero or negative: what the player owes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "currency"], condition=Q(kind="player"), name="account_one_wallet_per_currency"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "provider", "currency"],
+                condition=Q(player__isnull=True),
+                name="account_one_house_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="player", player__isnull=False) | (~Q(kind="player") & Q(player__isnull=True)),
+                name="account_player_kind_consistent",
+            ),
+            # The last line of defence: a bug in a service cannot make a player balance negative.
+            models.CheckConstraint(
+                condition=Q(balance__gte=0, bonus_balance__gte=0, debt_balance__lte=0) | ~Q(kind="player"),
+                name="account_player_balances_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.PLAYER:
+            return f"{self.player_id}:{self.currency}"
+        return f"{self.kind}:{self.provider or '-'}:{self.currency}"
+
+
+class LedgerTransaction(models.Model):
+    """One money movement: its entries sum to zero. Never edited after commit."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        BET = "bet", "Bet stake"
+        PAYOUT = "payout", "Bet payout"
+        REVERSAL = "reversal", "Reversal"
+        ADJUSTMENT = "adjustment", "Manual adjustment"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    currency = models.CharField(max_length=8)
+    player = models.ForeignKey(Player, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
+    provider = models.CharField(max_length=16, blank=True)
+    external_id = models.CharField(max_length=128, blank=True, db_index=True, help_text="The provider's id.")
+    bet = models.ForeignKey("Bet", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions")
+    reverses = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        help_text="Set on a reversal: the transaction it compensates. One reversal per transaction.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.currency}"
+
+
+class LedgerEntry(models.Model):
+    class Bucket(models.TextChoices):
+        REAL = "real", "Real money"
+        BONUS = "bonus", "Bonus money"
+        DEBT = "debt", "Debt"
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    bucket = models.CharField(max_length=8, choices=Bucket.choices, default=Bucket.REAL)
+    amount = MoneyField(help_text="Signed: positive increases the account's bucket.")
+    balance_after = MoneyField(null=True, blank=True, help_text="The bucket's balance right after (player accounts).")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "id"], name="entry_account_id")]
+        verbose_name_plural = "ledger entries"
+
+
+class Bet(models.Model):
+    """A sportsbook bet as the provider reported it, with its current state.
+
+    The state columns are a convenience for staff and exports; the truth is the history in
+    `settlements` and the ledger transactions, which are only ever appended.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        SETTLED = "settled", "Settled"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    class BetType(models.TextChoices):
+        SINGLE = "single", "Single"
+        MULTI = "multi", "Multi"
+        SYSTEM = "system", "System"
+
+    provider = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=128, help_text="The provider's bet/transaction id.")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="bets")
+    currency = models.CharField(max_length=8)
+    stake = MoneyField()
+    stake_real = MoneyField()
+    stake_bonus = MoneyField(default=Decimal("0"))
+    payout = MoneyField(default=Decimal("0"), help_text="Currently credited for this bet.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    result = models.CharField(max_length=16, blank=True, help_text="won/lost/refund/cashout… as the provider said.")
+    bet_type = models.CharField(max_length=8, choices=BetType.choices, default=BetType.SINGLE)
+    odds = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
+    selections = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    placed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "external_id"], name="bet_unique_per_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.external_id}"
+
+
+class Settlement(models.Model):
+    """One step in a bet's result history: settle, resettle, unsettle, rollback, reversal.
+
+    `amount` is the payout this step leaves in force (0 for a lost bet or after an unsettle);
+    `transaction` is the ledger transaction that moved the difference (null when nothing moved).
+    """
+
+    class Kind(models.TextChoices):
+        SETTLE = "settle", "Settle"
+        RESETTLE = "resettle", "Re-settle"
+        UNSETTLE = "unsettle", "Unsettle"
+        ROLLBACK = "rollback", "Rollback"
+        REVERSAL = "reversal", "Staff reversal"
+        RESULT = "result", "Unlinked result"
+
+    bet = models.ForeignKey(Bet, null=True, blank=True, on_delete=models.PROTECT, related_name="settlements")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="settlements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    result = models.CharField(max_length=16, blank=True)
+    amount = MoneyField()
+    previous_amount = MoneyField(default=Decimal("0"))
+    external_id = models.CharField(max_length=128, blank=True)
+    transaction = models.ForeignKey(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="settlements"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to an external request, keyed by its natural key.
+
+    The unique constraint is what makes a request apply once: two concurrent copies race on
+    the insert and the loser reads the winner's stored response (byte for byte).
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "In progress"
+        APPLIED = "applied", "Applied"
+        DECLINED = "declined", "Declined"
+        TOMBSTONE = "tombstone", "Tombstone (rolled back before it arrived)"
+
+    provider = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=128)
+    operation = models.CharField(max_length=16)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request's canonical content.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    status_code = models.PositiveSmallIntegerField(default=200)
+    response = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    transaction = models.ForeignKey(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "external_id", "operation"], name="idempotency_natural_key")
+        ]
+        verbose_name = "provider request"
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.operation}:{self.external_id}"
+
+
+class IdempotencyConflict(models.Model):
+    """A known key arrived with different content: refused, and kept here for staff."""
+
+    provider = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=128)
+    operation = models.CharField(max_length=16)
+    first_fingerprint = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    request_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Debt(models.Model):
+    """A shortfall a provider-forced correction could not take from the player's funds."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COLLECTED = "collected", "Collected"
+        WRITTEN_OFF = "written_off", "Written off"
+
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="debts")
+    currency = models.CharField(max_length=8)
+    amount = MoneyField()
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="debts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class AuditLog(models.Model):
+    """Who did what to money or limits, when and why. Written in the same transaction as the change."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, db_index=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

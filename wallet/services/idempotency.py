@@ -1,0 +1,199 @@
+"""Apply an external request exactly once, and answer its repeats with the first response.
+
+The natural key (provider, external id, operation) has a unique constraint. The first
+copy of a request inserts its row and does the work in the same transaction; a concurrent
+copy's INSERT … ON CONFLICT DO NOTHING waits on the unique index until the first commits,
+then reads the stored response. No read-then-write race is possible.
+
+A request that is declined (insufficient funds, blocked player…) is rolled back whole and
+its decline is stored in a fresh transaction, so a decline can never leave half a posting
+behind, and its repeat gets the same decline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from wallet.errors import AlreadyRolledBack, IdempotencyConflict, WalletError
+from wallet.models import IdempotencyConflict as ConflictRow
+from wallet.models import IdempotencyRecord
+
+logger = logging.getLogger("touchline.wallet.idempotency")
+
+APPLIED = IdempotencyRecord.Outcome.APPLIED.value
+DECLINED = IdempotencyRecord.Outcome.DECLINED.value
+TOMBSTONE = IdempotencyRecord.Outcome.TOMBSTONE.value
+PENDING = IdempotencyRecord.Outcome.PENDING.value
+TOMBSTONE_FINGERPRINT = "tombstone"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    provider: str
+    external_id: str
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the protocol layer answers for an applied request."""
+
+    status: int
+    body: str
+    transaction_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: str
+    outcome: str  # applied / declined / conflict / tombstone
+    replayed: bool = False
+    transaction_id: int | None = None
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # 5, 5.0 and 5.00 are the same amount: a retry that reformats it is not a conflict.
+        return format(value.normalize(), "f")
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def fingerprint(content: Mapping[str, Any]) -> str:
+    """SHA-256 of the request's canonical content (key order and number format do not matter)."""
+    text = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
+    """Insert the key; its id if we own it now, None if it existed (after its writer committed)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO wallet_idempotencyrecord"
+            " (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, 200, '', '', %s)"
+            " ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id",
+            [key.provider, key.external_id, key.operation, print_, outcome, now],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT fingerprint, outcome, status_code, response, transaction_id FROM wallet_idempotencyrecord"
+            " WHERE provider = %s AND external_id = %s AND operation = %s",
+            [key.provider, key.external_id, key.operation],
+        )
+        return cursor.fetchone()
+
+
+def _store(record_id: int, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
+            " transaction_id = %s, error_code = %s WHERE id = %s",
+            [outcome, status, body, transaction_id, error_code, record_id],
+        )
+
+
+class _Existing(Exception):
+    def __init__(self, row: tuple[str, str, int, str, int | None]) -> None:
+        self.row = row
+
+
+def _answer_existing(
+    key: RequestKey,
+    print_: str,
+    row: tuple[str, str, int, str, int | None],
+    render_error: Callable[[WalletError], tuple[int, str]],
+    request_body: str,
+) -> Reply:
+    first_print, outcome, status, body, transaction_id = row
+    if outcome == TOMBSTONE:
+        # The request's own rollback arrived first: it must never apply now.
+        status, body = render_error(AlreadyRolledBack(f"{key.external_id} was rolled back before it arrived"))
+        return Reply(status=status, body=body, outcome=TOMBSTONE, replayed=True)
+    if first_print != print_:
+        with transaction.atomic():
+            ConflictRow.objects.create(
+                provider=key.provider,
+                external_id=key.external_id,
+                operation=key.operation,
+                first_fingerprint=first_print,
+                fingerprint=print_,
+                request_body=request_body[:65536],
+            )
+        logger.warning("idempotency conflict %s:%s:%s", key.provider, key.operation, key.external_id)
+        status, body = render_error(IdempotencyConflict(f"{key.external_id} was already used for a different request"))
+        return Reply(status=status, body=body, outcome="conflict", replayed=True)
+    return Reply(status=status, body=body, outcome=outcome, replayed=True, transaction_id=transaction_id)
+
+
+def execute_once(
+    *,
+    key: RequestKey,
+    content: Mapping[str, Any],
+    apply: Callable[[], Outcome],
+    render_error: Callable[[WalletError], tuple[int, str]],
+    request_body: str = "",
+) -> Reply:
+    """Run `apply` once for `key`; store and return its response, or replay the stored one.
+
+    `apply` runs inside the durable transaction that claimed the key. A WalletError it raises
+    rolls that transaction back and is stored as a decline (rendered by `render_error`). Any
+    other exception rolls back and propagates: nothing is stored, and the provider's retry
+    will try again.
+    """
+    print_ = fingerprint(content)
+    try:
+        with transaction.atomic(durable=True):
+            record_id = _claim(key, print_)
+            if record_id is None:
+                raise _Existing(_load(key))
+            result = apply()
+            _store(record_id, APPLIED, result.status, result.body, result.transaction_id, "")
+        return Reply(status=result.status, body=result.body, outcome=APPLIED, transaction_id=result.transaction_id)
+    except _Existing as existing:
+        return _answer_existing(key, print_, existing.row, render_error, request_body)
+    except WalletError as error:
+        status, body = render_error(error)
+        try:
+            with transaction.atomic(durable=True):
+                record_id = _claim(key, print_)
+                if record_id is None:
+                    raise _Existing(_load(key))
+                _store(record_id, DECLINED, status, body, None, error.code)
+        except _Existing as existing:
+            return _answer_existing(key, print_, existing.row, render_error, request_body)
+        return Reply(status=status, body=body, outcome=DECLINED)
+
+
+def claim_tombstone(key: RequestKey) -> bool:
+    """Reserve `key` so the request it names can never apply. True if we placed the tombstone,
+    False if the request already exists (or is being written: we wait for it to commit).
+
+    Used by rollbacks that may overtake the bet they cancel. Call inside a transaction.
+    """
+    return _claim(key, TOMBSTONE_FINGERPRINT, TOMBSTONE) is not None
+
+
+def find(key: RequestKey) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(
+        provider=key.provider, external_id=key.external_id, operation=key.operation
+    ).first()

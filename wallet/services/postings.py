@@ -1,0 +1,470 @@
+"""Domain postings: the money movements the wallet knows, each one ledger transaction.
+
+These run inside the caller's transaction (a provider callback wraps them in
+`idempotency.execute_once`, the operator API likewise) and raise WalletError subclasses on
+refusal before they have written anything the caller would keep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+
+from wallet import events, ledger
+from wallet.errors import (
+    BetStateError,
+    InsufficientFunds,
+    InvalidRequest,
+    NotReversible,
+    PlayerBlocked,
+    PlayerSelfExcluded,
+    TransactionNotFound,
+)
+from wallet.ledger import BONUS, DEBT, REAL, Leg
+from wallet.models import Bet, Debt, LedgerTransaction, Player, Settlement
+from wallet.selectors import WalletRef, wallet_get
+
+Kind = LedgerTransaction.Kind
+
+
+def ensure_can_bet(wallet: WalletRef) -> None:
+    if wallet.status == Player.Status.SELF_EXCLUDED:
+        raise PlayerSelfExcluded(f"player {wallet.external_id} is self-excluded")
+    if wallet.status != Player.Status.ACTIVE:
+        raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}")
+
+
+# --- Transfers (operator: deposits and withdrawals) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transaction_id: int
+    player_external_id: str
+    currency: str
+    amount: Decimal
+    balance: Decimal
+
+
+def deposit_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
+    if wallet.status != Player.Status.ACTIVE:
+        raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}: deposits are refused")
+    posted = ledger.post(
+        kind=Kind.DEPOSIT,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider="operator",
+        external_id=reference,
+        created_by_id=actor_id,
+        legs=[
+            Leg(wallet.account_id, amount, REAL, tracked=True),
+            Leg(ledger.cash_account_id(wallet.currency), -amount),
+        ],
+    )
+    return TransferResult(
+        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
+    )
+
+
+def withdrawal_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
+    # A self-excluded player must still be able to take their money out; a blocked one may not.
+    if wallet.status == Player.Status.BLOCKED:
+        raise PlayerBlocked(f"player {wallet.external_id} is blocked: withdrawals are refused")
+    if wallet.balance < amount:
+        raise InsufficientFunds(f"withdrawable balance {wallet.balance} is below {amount}")
+    posted = ledger.post(
+        kind=Kind.WITHDRAWAL,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider="operator",
+        external_id=reference,
+        created_by_id=actor_id,
+        legs=[
+            Leg(wallet.account_id, -amount, REAL, tracked=True),
+            Leg(ledger.cash_account_id(wallet.currency), amount),
+        ],
+    )
+    return TransferResult(
+        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
+    )
+
+
+# --- Bets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BetPlaced:
+    bet: Bet
+    transaction_id: int
+    stake_real: Decimal
+    stake_bonus: Decimal
+    balance: Decimal
+    bonus_balance: Decimal
+
+
+def _split(wallet: WalletRef, amount: Decimal, bonus_amount: Decimal | None) -> tuple[Decimal, Decimal]:
+    """Real money first, then bonus; or the provider's explicit bonus part."""
+    if bonus_amount is not None:
+        if bonus_amount > amount:
+            raise InvalidRequest("bonus amount exceeds the stake")
+        real, bonus = amount - bonus_amount, bonus_amount
+    else:
+        real = min(wallet.balance, amount)
+        bonus = amount - real
+    if real > wallet.balance or bonus > wallet.bonus_balance:
+        raise InsufficientFunds(f"spendable balance {wallet.spendable} is below {amount}")
+    return real, bonus
+
+
+def bet_place_apply(
+    *,
+    provider: str,
+    external_id: str,
+    wallet: WalletRef,
+    amount: Decimal,
+    bonus_amount: Decimal | None = None,
+    odds: Decimal | None = None,
+    bet_type: str = Bet.BetType.SINGLE,
+    selections: list | None = None,
+) -> BetPlaced:
+    """Debit a stake and record the bet. Real money first, then bonus (the split is recorded)."""
+    ensure_can_bet(wallet)
+    if wallet.spendable < amount:
+        raise InsufficientFunds(f"spendable balance {wallet.spendable} is below {amount}")
+    real, bonus = _split(wallet, amount, bonus_amount)
+    if bonus > 0:
+        # The split depends on both buckets: lock the row and split again on fresh numbers.
+        wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
+        real, bonus = _split(wallet, amount, bonus_amount)
+
+    bet = Bet.objects.create(
+        provider=provider,
+        external_id=external_id,
+        player_id=wallet.player_id,
+        currency=wallet.currency,
+        stake=amount,
+        stake_real=real,
+        stake_bonus=bonus,
+        odds=odds,
+        bet_type=bet_type,
+        selections=selections or [],
+    )
+    posted = ledger.post(
+        kind=Kind.BET,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider=provider,
+        external_id=external_id,
+        bet_id=bet.pk,
+        legs=[
+            Leg(wallet.account_id, -real, REAL, tracked=True),
+            Leg(wallet.account_id, -bonus, BONUS, tracked=True),
+            Leg(ledger.clearing_account_id(provider, wallet.currency), amount),
+        ],
+    )
+    events.publish(
+        events.WalletEvent(
+            kind=events.BET_PLACED,
+            player_id=wallet.player_id,
+            currency=wallet.currency,
+            provider=provider,
+            bet_id=bet.pk,
+            transaction_ids=(posted.transaction_id,),
+        )
+    )
+    return BetPlaced(
+        bet=bet,
+        transaction_id=posted.transaction_id,
+        stake_real=real,
+        stake_bonus=bonus,
+        balance=posted.balances.get((wallet.account_id, REAL), wallet.balance),
+        bonus_balance=posted.balances.get((wallet.account_id, BONUS), wallet.bonus_balance),
+    )
+
+
+@dataclass(frozen=True)
+class Credited:
+    transaction_id: int
+    balance: Decimal
+
+
+def credit_apply(
+    *, provider: str, external_id: str, wallet: WalletRef, amount: Decimal, bet: Bet | None = None
+) -> Credited:
+    """Pay money to a player from the provider's clearing account. Never refused for status:
+    a result for a bet we accepted is owed whatever happened to the player since."""
+    posted = ledger.post(
+        kind=Kind.PAYOUT,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider=provider,
+        external_id=external_id,
+        bet_id=bet.pk if bet else None,
+        legs=[
+            Leg(wallet.account_id, amount, REAL, tracked=True),
+            Leg(ledger.clearing_account_id(provider, wallet.currency), -amount),
+        ],
+    )
+    if bet is None:
+        events.publish(
+            events.WalletEvent(
+                kind=events.RESULT_CREDITED,
+                player_id=wallet.player_id,
+                currency=wallet.currency,
+                provider=provider,
+                transaction_ids=(posted.transaction_id,),
+            )
+        )
+    return Credited(posted.transaction_id, posted.balances[(wallet.account_id, REAL)])
+
+
+# --- Reversal ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reversed:
+    transaction_id: int
+    shortfall: Decimal  # what the player could not cover, now recorded as debt
+
+
+def transaction_reverse(
+    *,
+    original_id: int,
+    reason: str = "",
+    actor_id: int | None = None,
+    external_id: str = "",
+    allow_debt: bool = True,
+) -> Reversed:
+    """Compensate an earlier transaction with the opposite entries. Never edits or deletes.
+
+    Taking back money the player no longer has (a paid win rolled back, a deposit charged
+    back) takes what the real balance holds and records the rest as debt, when `allow_debt`;
+    otherwise raises InsufficientFunds. A transaction can be reversed once (unique constraint).
+    """
+    try:
+        original = LedgerTransaction.objects.select_for_update().get(pk=original_id)
+    except LedgerTransaction.DoesNotExist:
+        raise TransactionNotFound(f"no transaction {original_id}") from None
+    if LedgerTransaction.objects.filter(reverses_id=original_id).exists():
+        raise NotReversible(f"transaction {original_id} is already reversed")
+
+    legs: list[Leg] = []
+    shortfall = Decimal(0)
+    for entry in original.entries.select_related("account").order_by("account_id", "bucket"):
+        amount = -entry.amount
+        tracked = entry.account.player_id is not None
+        if tracked and amount < 0 and entry.bucket in (REAL, BONUS):
+            account = type(entry.account).objects.select_for_update().get(pk=entry.account_id)
+            available = account.balance if entry.bucket == REAL else account.bonus_balance
+            if available < -amount:
+                if not allow_debt:
+                    raise InsufficientFunds(f"account {account.pk} holds {available}, reversal needs {-amount}")
+                missing = -amount - available
+                shortfall += missing
+                legs.append(Leg(entry.account_id, -available, entry.bucket, tracked=True))
+                legs.append(Leg(entry.account_id, -missing, DEBT, tracked=True))
+                continue
+        legs.append(Leg(entry.account_id, amount, entry.bucket, tracked=tracked))
+
+    posted = ledger.post(
+        kind=Kind.REVERSAL,
+        currency=original.currency,
+        player_id=original.player_id,
+        provider=original.provider,
+        external_id=external_id,
+        bet_id=original.bet_id,
+        reverses_id=original.pk,
+        created_by_id=actor_id,
+        reason=reason,
+        legs=legs,
+    )
+    if shortfall > 0 and original.player_id is not None:
+        Debt.objects.create(
+            player_id=original.player_id,
+            currency=original.currency,
+            amount=shortfall,
+            transaction_id=posted.transaction_id,
+        )
+    return Reversed(transaction_id=posted.transaction_id, shortfall=shortfall)
+
+
+# --- Settlement history ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    settlement: Settlement
+    transaction_ids: list[int]
+    balance: Decimal
+    shortfall: Decimal
+
+
+_EVENT_FOR_SETTLEMENT = {
+    Settlement.Kind.SETTLE: events.BET_SETTLED,
+    Settlement.Kind.RESETTLE: events.BET_RESETTLED,
+    Settlement.Kind.UNSETTLE: events.BET_UNSETTLED,
+    Settlement.Kind.ROLLBACK: events.BET_ROLLED_BACK,
+    Settlement.Kind.REVERSAL: events.BET_REVERSED,
+}
+
+
+def _settled(
+    bet: Bet, settlement: Settlement, txn_ids: list[int], balance: Decimal, shortfall: Decimal
+) -> SettleResult:
+    events.publish(
+        events.WalletEvent(
+            kind=_EVENT_FOR_SETTLEMENT[settlement.kind],
+            player_id=bet.player_id,
+            currency=bet.currency,
+            provider=bet.provider,
+            bet_id=bet.pk,
+            settlement_id=settlement.pk,
+            transaction_ids=tuple(txn_ids),
+        )
+    )
+    return SettleResult(settlement, txn_ids, balance, shortfall)
+
+
+def _latest_payout(bet: Bet) -> LedgerTransaction | None:
+    return LedgerTransaction.objects.filter(bet=bet, kind=Kind.PAYOUT, reversed_by__isnull=True).order_by("-id").first()
+
+
+def bet_settle_apply(
+    *,
+    bet_id: int,
+    amount: Decimal,
+    result: str = "",
+    external_id: str = "",
+    kind: str | None = None,
+    actor_id: int | None = None,
+) -> SettleResult:
+    """Set a bet's payout to `amount`: the first settlement, or a re-settlement that reverses
+    the payout in force and pays the new one, in this one transaction. An unchanged amount
+    moves nothing but is still recorded in the bet's history."""
+    bet = Bet.objects.select_for_update().get(pk=bet_id)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetStateError(f"bet {bet.external_id} was rolled back")
+    previous = bet.payout
+    if kind is None:
+        kind = Settlement.Kind.SETTLE if bet.status == Bet.Status.OPEN and previous == 0 else Settlement.Kind.RESETTLE
+    wallet = wallet_get(external_id=bet.player.external_id, currency=bet.currency)
+    txn_ids: list[int] = []
+    shortfall = Decimal(0)
+    balance = wallet.balance
+    if amount != previous:
+        prior = _latest_payout(bet)
+        if prior is not None:
+            reversed_ = transaction_reverse(
+                original_id=prior.pk,
+                reason=f"{kind} of bet {bet.external_id}",
+                actor_id=actor_id,
+                external_id=external_id,
+            )
+            txn_ids.append(reversed_.transaction_id)
+            shortfall = reversed_.shortfall
+        if amount > 0:
+            credited = credit_apply(
+                provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
+            )
+            txn_ids.append(credited.transaction_id)
+        balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
+    settlement = Settlement.objects.create(
+        bet=bet,
+        player_id=bet.player_id,
+        kind=kind,
+        result=result,
+        amount=amount,
+        previous_amount=previous,
+        external_id=external_id,
+        transaction_id=txn_ids[-1] if txn_ids else None,
+        created_by_id=actor_id,
+    )
+    bet.payout = amount
+    bet.result = result
+    bet.status = Bet.Status.SETTLED
+    bet.settled_at = timezone.now()
+    bet.save(update_fields=["payout", "result", "status", "settled_at"])
+    return _settled(bet, settlement, txn_ids, balance, shortfall)
+
+
+def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
+    """Take back the payout in force and return the bet to open (a result was withdrawn)."""
+    bet = Bet.objects.select_for_update().get(pk=bet_id)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetStateError(f"bet {bet.external_id} was rolled back")
+    previous = bet.payout
+    txn_ids: list[int] = []
+    shortfall = Decimal(0)
+    prior = _latest_payout(bet)
+    if prior is not None:
+        reversed_ = transaction_reverse(
+            original_id=prior.pk,
+            reason=f"unsettle of bet {bet.external_id}",
+            actor_id=actor_id,
+            external_id=external_id,
+        )
+        txn_ids.append(reversed_.transaction_id)
+        shortfall = reversed_.shortfall
+    settlement = Settlement.objects.create(
+        bet=bet,
+        player_id=bet.player_id,
+        kind=Settlement.Kind.UNSETTLE,
+        amount=Decimal(0),
+        previous_amount=previous,
+        external_id=external_id,
+        transaction_id=txn_ids[-1] if txn_ids else None,
+        created_by_id=actor_id,
+    )
+    bet.payout = Decimal(0)
+    bet.result = ""
+    bet.status = Bet.Status.OPEN
+    bet.settled_at = None
+    bet.save(update_fields=["payout", "result", "status", "settled_at"])
+    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
+    return _settled(bet, settlement, txn_ids, balance, shortfall)
+
+
+def bet_rollback_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
+    """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited)."""
+    bet = Bet.objects.select_for_update().get(pk=bet_id)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetStateError(f"bet {bet.external_id} is already rolled back")
+    previous = bet.payout
+    txn_ids: list[int] = []
+    shortfall = Decimal(0)
+    prior = _latest_payout(bet)
+    if prior is not None:
+        reversed_ = transaction_reverse(
+            original_id=prior.pk,
+            reason=f"rollback of bet {bet.external_id}",
+            actor_id=actor_id,
+            external_id=external_id,
+        )
+        txn_ids.append(reversed_.transaction_id)
+        shortfall = reversed_.shortfall
+    stake_txn = LedgerTransaction.objects.get(bet=bet, kind=Kind.BET)
+    refunded = transaction_reverse(
+        original_id=stake_txn.pk,
+        reason=f"rollback of bet {bet.external_id}",
+        actor_id=actor_id,
+        external_id=external_id,
+    )
+    txn_ids.append(refunded.transaction_id)
+    settlement = Settlement.objects.create(
+        bet=bet,
+        player_id=bet.player_id,
+        kind=Settlement.Kind.ROLLBACK,
+        amount=Decimal(0),
+        previous_amount=previous,
+        external_id=external_id,
+        transaction_id=refunded.transaction_id,
+        created_by_id=actor_id,
+    )
+    bet.payout = Decimal(0)
+    bet.status = Bet.Status.ROLLED_BACK
+    bet.settled_at = timezone.now()
+    bet.save(update_fields=["payout", "status", "settled_at"])
+    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
+    return _settled(bet, settlement, txn_ids, balance, shortfall)
