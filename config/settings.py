@@ -145,8 +145,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["wallet.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "wallet.api.pagination.IdCursorPagination",
     "COERCE_DECIMAL_TO_STRING": True,
     "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
 }

@@ -30,6 +30,11 @@ def ledger_invariants(request: pytest.FixtureRequest):
     clear_house_cache()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":

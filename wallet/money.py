@@ -88,4 +88,4 @@ def parse_amount(value: Any, currency: str, *, allow_zero: bool = False, field: 
 
 def format_amount(amount: Decimal, currency: str) -> str:
     """Render at the currency's precision: 15 EUR -> '15.00'."""
-    return str(amount.quantize(currencies.quantum(currency)))
+    return format(amount.quantize(currencies.quantum(currency)), "f")

@@ -23,10 +23,21 @@ class StatusIn(serializers.Serializer):
     reason = serializers.CharField(max_length=1000)
 
 
+class AmountField(serializers.Field):
+    """Passes the parsed JSON value through untouched (Decimal, int or str); validated in
+    TransferIn.validate against the currency, because precision depends on it."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return str(value)
+
+
 class TransferIn(serializers.Serializer):
     reference = serializers.RegexField(r"^[\x21-\x7e]{1,128}$", help_text="Your unique id for this transfer.")
     currency = serializers.ChoiceField(choices=sorted(CURRENCIES))
-    amount = serializers.JSONField(help_text='A decimal string like "10.50" (a JSON number is accepted).')
+    amount = AmountField(help_text='A decimal string like "10.50" (a JSON number is accepted, never as a float).')
 
     def validate(self, attrs):
         try:

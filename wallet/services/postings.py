@@ -129,13 +129,17 @@ def bet_place_apply(
     bet_type: str = Bet.BetType.SINGLE,
     selections: list | None = None,
 ) -> BetPlaced:
-    """Debit a stake and record the bet. Real money first, then bonus (the split is recorded)."""
+    """Debit a stake and record the bet. Real money first, then bonus (the split is recorded).
+
+    The common case (enough real money) is one guarded UPDATE with no lock held beforehand.
+    When bonus money is needed, or a concurrent debit spent the real money between our read
+    and our update, the account row is locked and the split computed again on fresh numbers.
+    """
     ensure_can_bet(wallet)
     if wallet.spendable < amount:
         raise InsufficientFunds(f"spendable balance {wallet.spendable} is below {amount}")
     real, bonus = _split(wallet, amount, bonus_amount)
     if bonus > 0:
-        # The split depends on both buckets: lock the row and split again on fresh numbers.
         wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
         real, bonus = _split(wallet, amount, bonus_amount)
 
@@ -151,19 +155,33 @@ def bet_place_apply(
         bet_type=bet_type,
         selections=selections or [],
     )
-    posted = ledger.post(
-        kind=Kind.BET,
-        currency=wallet.currency,
-        player_id=wallet.player_id,
-        provider=provider,
-        external_id=external_id,
-        bet_id=bet.pk,
-        legs=[
-            Leg(wallet.account_id, -real, REAL, tracked=True),
-            Leg(wallet.account_id, -bonus, BONUS, tracked=True),
-            Leg(ledger.clearing_account_id(provider, wallet.currency), amount),
-        ],
-    )
+
+    def debit(real: Decimal, bonus: Decimal) -> ledger.Posted:
+        return ledger.post(
+            kind=Kind.BET,
+            currency=wallet.currency,
+            player_id=wallet.player_id,
+            provider=provider,
+            external_id=external_id,
+            bet_id=bet.pk,
+            legs=[
+                Leg(wallet.account_id, -real, REAL, tracked=True),
+                Leg(wallet.account_id, -bonus, BONUS, tracked=True),
+                Leg(ledger.clearing_account_id(provider, wallet.currency), amount),
+            ],
+        )
+
+    try:
+        # A failed guarded UPDATE changes nothing, so falling back below is safe.
+        posted = debit(real, bonus)
+    except InsufficientFunds:
+        if bonus > 0:
+            raise  # already computed under the row lock: the money really is not there
+        wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
+        real, bonus = _split(wallet, amount, bonus_amount)
+        posted = debit(real, bonus)
+        Bet.objects.filter(pk=bet.pk).update(stake_real=real, stake_bonus=bonus)
+        bet.stake_real, bet.stake_bonus = real, bonus
     events.publish(
         events.WalletEvent(
             kind=events.BET_PLACED,
