@@ -46,8 +46,8 @@ def test_clean_ledger_passes(capsys):
 def test_each_corruption_is_reported(sql, check):
     alice = make_player("alice")
     fund(alice, "10")
-    from wallet.services.transfers import DEPOSIT, transfer_execute
     from wallet.api.errors import render_wallet_error
+    from wallet.services.transfers import DEPOSIT, transfer_execute
 
     transfer_execute(
         direction=DEPOSIT,
