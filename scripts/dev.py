@@ -31,7 +31,7 @@ def run(*args: str | Path, **kwargs) -> int:
 
 
 def ensure_venv(requirements: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script is what runs on an older Python
         sys.exit(f"Touchline needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         say(f"creating virtual environment in {VENV}")
