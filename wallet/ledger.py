@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from wallet.currencies import LEDGER_SCALE
@@ -170,7 +170,9 @@ def house_account_id(kind: str, currency: str, provider: str = "") -> int:
     if cached is not None:
         return cached
     account, _ = Account.objects.get_or_create(kind=kind, provider=provider, currency=currency, player=None)
-    _house_cache[key] = account.pk
+    # Cache only once the row is surely committed: a row created (or first seen) inside a
+    # transaction that later rolls back would leave the cache pointing at nothing.
+    transaction.on_commit(lambda: _house_cache.__setitem__(key, account.pk))
     return account.pk
 
 

@@ -161,3 +161,16 @@ def test_player_status_change_is_audited():
 
     log = AuditLog.objects.filter(action="player.status").get()
     assert log.reason == "fraud review" and log.data == {"from": "active", "to": "blocked"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_house_account_created_in_a_rolled_back_transaction_is_not_cached():
+    """Regression: a decline rolled back the transaction that created the clearing account,
+    and the cached id then broke every later posting with a foreign-key error."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ledger.clearing_account_id("fresh", "EUR")
+        raise RuntimeError("decline")
+    account_id = ledger.clearing_account_id("fresh", "EUR")
+    from wallet.models import Account
+
+    assert Account.objects.filter(pk=account_id).exists()
