@@ -174,3 +174,42 @@ def test_house_account_created_in_a_rolled_back_transaction_is_not_cached():
     from wallet.models import Account
 
     assert Account.objects.filter(pk=account_id).exists()
+
+
+@pytest.mark.parametrize("buckets", [("real",), ("real", "bonus")])
+def test_refused_posting_writes_nothing(buckets):
+    """The guard refuses before anything is written, on both the one-statement (PostgreSQL)
+    and the step-by-step (SQLite) paths."""
+    alice = make_player("alice")
+    fund(alice, "5", bonus="5")
+    account = wallet(alice).account_id
+    legs = [ledger.Leg(account, Decimal("-3"), bucket, tracked=True) for bucket in buckets]
+    legs[0] = ledger.Leg(account, Decimal("-6"), buckets[0], tracked=True)  # more than the bucket holds
+    house = ledger.Leg(ledger.clearing_account_id("test", "EUR"), -sum(leg.amount for leg in legs))
+    before = (LedgerTransaction.objects.count(), LedgerEntry.objects.count())
+    with pytest.raises(InsufficientFunds), transaction.atomic():
+        ledger.post(kind="bet", currency="EUR", player_id=alice.pk, legs=[*legs, house])
+    assert (LedgerTransaction.objects.count(), LedgerEntry.objects.count()) == before
+    assert (balance(alice), bonus_balance(alice)) == (Decimal("5"), Decimal("5"))
+
+
+def test_posting_reports_balances_after():
+    alice = make_player("alice")
+    fund(alice, "5", bonus="5")
+    account = wallet(alice).account_id
+    posted = ledger.post(
+        kind="bet",
+        currency="EUR",
+        player_id=alice.pk,
+        legs=[
+            ledger.Leg(account, Decimal("-2"), "real", tracked=True),
+            ledger.Leg(account, Decimal("-1.5"), "bonus", tracked=True),
+            ledger.Leg(ledger.clearing_account_id("test", "EUR"), Decimal("3.5")),
+        ],
+    )
+    assert posted.balances == {(account, "real"): Decimal("3"), (account, "bonus"): Decimal("3.5")}
+    entries = {
+        e.bucket: e.balance_after
+        for e in LedgerEntry.objects.filter(transaction_id=posted.transaction_id, account_id=account)
+    }
+    assert entries == {"real": Decimal("3"), "bonus": Decimal("3.5")}
