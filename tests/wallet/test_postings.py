@@ -213,3 +213,14 @@ def test_posting_reports_balances_after():
         for e in LedgerEntry.objects.filter(transaction_id=posted.transaction_id, account_id=account)
     }
     assert entries == {"real": Decimal("3"), "bonus": Decimal("3.5")}
+
+
+def test_bet_row_round_trips_selections_and_odds():
+    alice = make_player("alice")
+    fund(alice, "10")
+    legs = [{"event": "A vs B", "market": "1x2", "outcome": "A", "odds": Decimal("2.10")}]
+    placed = place(alice, "2", selections=legs, odds=Decimal("2.10"), bet_type=Bet.BetType.SINGLE)
+    bet = Bet.objects.get(pk=placed.bet.pk)
+    assert bet.selections == [{"event": "A vs B", "market": "1x2", "outcome": "A", "odds": "2.10"}]
+    assert bet.odds == Decimal("2.10") and bet.status == "open" and bet.placed_at is not None
+    assert placed.bet.pk == bet.pk

@@ -7,9 +7,12 @@ refusal before they have written anything the caller would keep.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
 from wallet import events, ledger
@@ -104,6 +107,52 @@ class BetPlaced:
     bonus_balance: Decimal
 
 
+def _bet_insert(**fields) -> Bet:
+    """INSERT the bet row directly: the ORM's create() cost ~190 µs of CPU per bet on the
+    callback hot path (docs/BENCHMARKS.md), six times the statement itself."""
+    bet = Bet(payout=Decimal(0), status=Bet.Status.OPEN, result="", placed_at=timezone.now(), **fields)
+    columns = [
+        "provider",
+        "external_id",
+        "player_id",
+        "currency",
+        "stake",
+        "stake_real",
+        "stake_bonus",
+        "payout",
+        "status",
+        "result",
+        "bet_type",
+        "odds",
+        "selections",
+        "placed_at",
+    ]
+    params = [
+        bet.provider,
+        bet.external_id,
+        bet.player_id,
+        bet.currency,
+        bet.stake,
+        bet.stake_real,
+        bet.stake_bonus,
+        bet.payout,
+        bet.status,
+        bet.result,
+        bet.bet_type,
+        bet.odds,
+        json.dumps(bet.selections, cls=DjangoJSONEncoder),
+        connection.ops.adapt_datetimefield_value(bet.placed_at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO wallet_bet ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            params,
+        )
+        bet.pk = cursor.fetchone()[0]
+    bet._state.adding = False
+    return bet
+
+
 def _split(wallet: WalletRef, amount: Decimal, bonus_amount: Decimal | None) -> tuple[Decimal, Decimal]:
     """Real money first, then bonus; or the provider's explicit bonus part."""
     if bonus_amount is not None:
@@ -143,7 +192,7 @@ def bet_place_apply(
         wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
         real, bonus = _split(wallet, amount, bonus_amount)
 
-    bet = Bet.objects.create(
+    bet = _bet_insert(
         provider=provider,
         external_id=external_id,
         player_id=wallet.player_id,
