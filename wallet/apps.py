@@ -8,7 +8,21 @@ class WalletConfig(AppConfig):
     verbose_name = "Wallet and ledger"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from wallet import events
+        from wallet.services import reviews
+
+        events.subscribe(reviews.review_on_wallet_event)
+        post_migrate.connect(_roles_after_migrate, sender=self)
+
         # Each provider package wires itself up (session launcher, signals) in its ready module.
         for provider in ("igpx", "betsy"):
             module = import_module(f"wallet.{provider}.ready")
             module.ready()
+
+
+def _roles_after_migrate(sender, **kwargs) -> None:
+    from wallet.services.backoffice import roles_ensure
+
+    roles_ensure()

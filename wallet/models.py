@@ -217,6 +217,7 @@ class Settlement(models.Model):
     result = models.CharField(max_length=16, blank=True)
     amount = MoneyField()
     previous_amount = MoneyField(default=Decimal("0"))
+    status_after = models.CharField(max_length=16, blank=True, help_text="The bet's status after this step.")
     external_id = models.CharField(max_length=128, blank=True)
     transaction = models.ForeignKey(
         LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="settlements"
@@ -319,3 +320,94 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class ReviewItem(models.Model):
+    """Something that needs a human: staff work through these in the settlement review queue."""
+
+    class Kind(models.TextChoices):
+        LARGE_WIN = "large_win", "Large win"
+        RESETTLE = "resettle", "Re-settlement"
+        UNSETTLE = "unsettle", "Unsettle"
+        PAID_WIN_ROLLBACK = "paid_win_rollback", "Rollback of a paid win"
+        DEBT = "debt", "Player debt"
+        IDEMPOTENCY_CONFLICT = "idempotency_conflict", "Idempotency conflict"
+        RESULT_MISMATCH = "result_mismatch", "Provider result disagrees with Betradar"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    player = models.ForeignKey(Player, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items")
+    bet = models.ForeignKey(Bet, null=True, blank=True, on_delete=models.PROTECT, related_name="review_items")
+    settlement = models.ForeignKey(Settlement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    debt = models.ForeignKey(Debt, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    conflict = models.ForeignKey(IdempotencyConflict, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    summary = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.summary}"
+
+
+class StaffRequest(models.Model):
+    """A staff request to move money: a settlement reversal or a manual balance adjustment.
+
+    Requested by one person with a mandatory reason; above the four-eyes threshold it must be
+    approved by a different person with approval rights. Approval applies it (compensating
+    entries, audit row, CRM events) in one transaction.
+    """
+
+    class Kind(models.TextChoices):
+        SETTLEMENT_REVERSAL = "settlement_reversal", "Settlement reversal"
+        ADJUSTMENT = "adjustment", "Balance adjustment"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="staff_requests")
+    currency = models.CharField(max_length=8)
+    settlement = models.ForeignKey(Settlement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    amount = MoneyField(help_text="Adjustment: signed amount. Reversal: the money it moves (for the threshold).")
+    reason = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    transaction = models.ForeignKey(
+        LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("request_reversal", "Can request a settlement reversal"),
+            ("approve_reversal", "Can approve a settlement reversal"),
+            ("request_adjustment", "Can request a balance adjustment"),
+            ("approve_adjustment", "Can approve a balance adjustment"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement"], condition=Q(status="pending"), name="one_pending_request_per_settlement"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"

@@ -122,3 +122,44 @@ def test_concurrent_bets_with_bonus_split_stay_exact():
     wallet = wallet_get(external_id="alice", currency="EUR")
     assert wallet.balance + wallet.bonus_balance == Decimal("1")
     assert wallet.balance >= 0 and wallet.bonus_balance >= 0
+
+
+def test_concurrent_approvals_apply_once():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from wallet.models import StaffRequest
+    from wallet.services import backoffice
+
+    backoffice.roles_ensure()
+    users = []
+    for name in ("rita", *[f"fin{i}" for i in range(8)]):
+        user = get_user_model().objects.create_user(name, password="x", is_staff=True)
+        user.groups.add(Group.objects.get(name="Risk" if name == "rita" else "Finance"))
+        users.append(user)
+    alice = make_player("alice")
+    fund(alice, "20")
+    with transaction.atomic():
+        bet = bet_place_apply(
+            provider="test",
+            external_id="b1",
+            wallet=wallet_get(external_id="alice", currency="EUR"),
+            amount=Decimal("5"),
+        ).bet
+    from wallet.services.postings import bet_settle_apply
+
+    with transaction.atomic():
+        step = bet_settle_apply(bet_id=bet.pk, amount=Decimal("10"), result="won").settlement
+    request = backoffice.reversal_request(settlement_id=step.pk, reason="wrong result", actor=users[0])
+
+    def approve(i):
+        approver = get_user_model().objects.get(pk=users[1 + i].pk)
+        try:
+            backoffice.staff_request_approve(request_id=request.pk, actor=approver)
+            return True
+        except WalletError:
+            return False
+
+    assert sum(run_concurrently(approve, 8)) == 1
+    assert balance(alice) == Decimal("15")
+    assert StaffRequest.objects.get().status == "applied"

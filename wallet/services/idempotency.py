@@ -26,6 +26,7 @@ from django.utils import timezone
 from wallet.errors import AlreadyRolledBack, IdempotencyConflict, WalletError
 from wallet.models import IdempotencyConflict as ConflictRow
 from wallet.models import IdempotencyRecord
+from wallet.services import reviews
 
 logger = logging.getLogger("touchline.wallet.idempotency")
 
@@ -131,7 +132,7 @@ def _answer_existing(
         return Reply(status=status, body=body, outcome=TOMBSTONE, replayed=True)
     if first_print != print_:
         with transaction.atomic():
-            ConflictRow.objects.create(
+            conflict = ConflictRow.objects.create(
                 provider=key.provider,
                 external_id=key.external_id,
                 operation=key.operation,
@@ -139,6 +140,7 @@ def _answer_existing(
                 fingerprint=print_,
                 request_body=request_body[:65536],
             )
+            reviews.review_on_conflict(conflict)
         logger.warning("idempotency conflict %s:%s:%s", key.provider, key.operation, key.external_id)
         status, body = render_error(IdempotencyConflict(f"{key.external_id} was already used for a different request"))
         return Reply(status=status, body=body, outcome="conflict", replayed=True)

@@ -28,6 +28,7 @@ from wallet.errors import (
 from wallet.ledger import BONUS, DEBT, REAL, Leg
 from wallet.models import Bet, Debt, LedgerTransaction, Player, Settlement
 from wallet.selectors import WalletRef, wallet_get
+from wallet.services import reviews
 
 Kind = LedgerTransaction.Kind
 
@@ -348,12 +349,13 @@ def transaction_reverse(
         legs=legs,
     )
     if shortfall > 0 and original.player_id is not None:
-        Debt.objects.create(
+        debt = Debt.objects.create(
             player_id=original.player_id,
             currency=original.currency,
             amount=shortfall,
             transaction_id=posted.transaction_id,
         )
+        reviews.review_on_debt(debt)
     return Reversed(transaction_id=posted.transaction_id, shortfall=shortfall)
 
 
@@ -398,6 +400,73 @@ def _latest_payout(bet: Bet) -> LedgerTransaction | None:
     return LedgerTransaction.objects.filter(bet=bet, kind=Kind.PAYOUT, reversed_by__isnull=True).order_by("-id").first()
 
 
+def _apply_step(
+    bet: Bet,
+    *,
+    kind: str,
+    amount: Decimal,
+    result: str,
+    status_after: str,
+    external_id: str,
+    actor_id: int | None,
+    refund_stake: bool = False,
+    reason: str = "",
+) -> SettleResult:
+    """One step of a bet's result history: make `amount` the payout in force (reversing the
+    previous payout first, with debt on a shortfall), optionally refund the stake, record the
+    step and move the bet to `status_after`. Caller holds the bet's row lock."""
+    previous = bet.payout
+    why = reason or f"{kind} of bet {bet.external_id}"
+    txn_ids: list[int] = []
+    shortfall = Decimal(0)
+    if amount != previous or refund_stake:
+        prior = _latest_payout(bet)
+        if prior is not None:
+            reversed_ = transaction_reverse(
+                original_id=prior.pk, reason=why, actor_id=actor_id, external_id=external_id
+            )
+            txn_ids.append(reversed_.transaction_id)
+            shortfall = reversed_.shortfall
+        if amount > 0:
+            wallet = wallet_get(external_id=bet.player.external_id, currency=bet.currency)
+            credited = credit_apply(
+                provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
+            )
+            txn_ids.append(credited.transaction_id)
+        if refund_stake:
+            stake_txn = LedgerTransaction.objects.get(bet=bet, kind=Kind.BET)
+            refunded = transaction_reverse(
+                original_id=stake_txn.pk, reason=why, actor_id=actor_id, external_id=external_id
+            )
+            txn_ids.append(refunded.transaction_id)
+    settlement = Settlement.objects.create(
+        bet=bet,
+        player_id=bet.player_id,
+        kind=kind,
+        result=result,
+        amount=amount,
+        previous_amount=previous,
+        status_after=status_after,
+        external_id=external_id,
+        transaction_id=txn_ids[-1] if txn_ids else None,
+        created_by_id=actor_id,
+    )
+    bet.payout = amount
+    bet.result = result
+    bet.status = status_after
+    bet.settled_at = None if status_after == Bet.Status.OPEN else timezone.now()
+    bet.save(update_fields=["payout", "result", "status", "settled_at"])
+    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
+    return _settled(bet, settlement, txn_ids, balance, shortfall)
+
+
+def _lock_bet(bet_id: int) -> Bet:
+    bet = Bet.objects.select_for_update().select_related("player").get(pk=bet_id)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetStateError(f"bet {bet.external_id} was rolled back")
+    return bet
+
+
 def bet_settle_apply(
     *,
     bet_id: int,
@@ -410,128 +479,77 @@ def bet_settle_apply(
     """Set a bet's payout to `amount`: the first settlement, or a re-settlement that reverses
     the payout in force and pays the new one, in this one transaction. An unchanged amount
     moves nothing but is still recorded in the bet's history."""
-    bet = Bet.objects.select_for_update().get(pk=bet_id)
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetStateError(f"bet {bet.external_id} was rolled back")
-    previous = bet.payout
+    bet = _lock_bet(bet_id)
     if kind is None:
-        kind = Settlement.Kind.SETTLE if bet.status == Bet.Status.OPEN and previous == 0 else Settlement.Kind.RESETTLE
-    wallet = wallet_get(external_id=bet.player.external_id, currency=bet.currency)
-    txn_ids: list[int] = []
-    shortfall = Decimal(0)
-    balance = wallet.balance
-    if amount != previous:
-        prior = _latest_payout(bet)
-        if prior is not None:
-            reversed_ = transaction_reverse(
-                original_id=prior.pk,
-                reason=f"{kind} of bet {bet.external_id}",
-                actor_id=actor_id,
-                external_id=external_id,
-            )
-            txn_ids.append(reversed_.transaction_id)
-            shortfall = reversed_.shortfall
-        if amount > 0:
-            credited = credit_apply(
-                provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
-            )
-            txn_ids.append(credited.transaction_id)
-        balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
-    settlement = Settlement.objects.create(
-        bet=bet,
-        player_id=bet.player_id,
+        first = bet.status == Bet.Status.OPEN and bet.payout == 0
+        kind = Settlement.Kind.SETTLE if first else Settlement.Kind.RESETTLE
+    return _apply_step(
+        bet,
         kind=kind,
-        result=result,
         amount=amount,
-        previous_amount=previous,
+        result=result,
+        status_after=Bet.Status.SETTLED,
         external_id=external_id,
-        transaction_id=txn_ids[-1] if txn_ids else None,
-        created_by_id=actor_id,
+        actor_id=actor_id,
     )
-    bet.payout = amount
-    bet.result = result
-    bet.status = Bet.Status.SETTLED
-    bet.settled_at = timezone.now()
-    bet.save(update_fields=["payout", "result", "status", "settled_at"])
-    return _settled(bet, settlement, txn_ids, balance, shortfall)
 
 
 def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
     """Take back the payout in force and return the bet to open (a result was withdrawn)."""
-    bet = Bet.objects.select_for_update().get(pk=bet_id)
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetStateError(f"bet {bet.external_id} was rolled back")
-    previous = bet.payout
-    txn_ids: list[int] = []
-    shortfall = Decimal(0)
-    prior = _latest_payout(bet)
-    if prior is not None:
-        reversed_ = transaction_reverse(
-            original_id=prior.pk,
-            reason=f"unsettle of bet {bet.external_id}",
-            actor_id=actor_id,
-            external_id=external_id,
-        )
-        txn_ids.append(reversed_.transaction_id)
-        shortfall = reversed_.shortfall
-    settlement = Settlement.objects.create(
-        bet=bet,
-        player_id=bet.player_id,
+    bet = _lock_bet(bet_id)
+    return _apply_step(
+        bet,
         kind=Settlement.Kind.UNSETTLE,
         amount=Decimal(0),
-        previous_amount=previous,
+        result="",
+        status_after=Bet.Status.OPEN,
         external_id=external_id,
-        transaction_id=txn_ids[-1] if txn_ids else None,
-        created_by_id=actor_id,
+        actor_id=actor_id,
     )
-    bet.payout = Decimal(0)
-    bet.result = ""
-    bet.status = Bet.Status.OPEN
-    bet.settled_at = None
-    bet.save(update_fields=["payout", "result", "status", "settled_at"])
-    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
-    return _settled(bet, settlement, txn_ids, balance, shortfall)
 
 
 def bet_rollback_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
     """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited)."""
-    bet = Bet.objects.select_for_update().get(pk=bet_id)
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetStateError(f"bet {bet.external_id} is already rolled back")
-    previous = bet.payout
-    txn_ids: list[int] = []
-    shortfall = Decimal(0)
-    prior = _latest_payout(bet)
-    if prior is not None:
-        reversed_ = transaction_reverse(
-            original_id=prior.pk,
-            reason=f"rollback of bet {bet.external_id}",
-            actor_id=actor_id,
-            external_id=external_id,
-        )
-        txn_ids.append(reversed_.transaction_id)
-        shortfall = reversed_.shortfall
-    stake_txn = LedgerTransaction.objects.get(bet=bet, kind=Kind.BET)
-    refunded = transaction_reverse(
-        original_id=stake_txn.pk,
-        reason=f"rollback of bet {bet.external_id}",
-        actor_id=actor_id,
-        external_id=external_id,
-    )
-    txn_ids.append(refunded.transaction_id)
-    settlement = Settlement.objects.create(
-        bet=bet,
-        player_id=bet.player_id,
+    bet = _lock_bet(bet_id)
+    return _apply_step(
+        bet,
         kind=Settlement.Kind.ROLLBACK,
         amount=Decimal(0),
-        previous_amount=previous,
+        result=bet.result,
+        status_after=Bet.Status.ROLLED_BACK,
         external_id=external_id,
-        transaction_id=refunded.transaction_id,
-        created_by_id=actor_id,
+        actor_id=actor_id,
+        refund_stake=True,
     )
-    bet.payout = Decimal(0)
-    bet.status = Bet.Status.ROLLED_BACK
-    bet.settled_at = timezone.now()
-    bet.save(update_fields=["payout", "status", "settled_at"])
-    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
-    return _settled(bet, settlement, txn_ids, balance, shortfall)
+
+
+def settlement_reverse_apply(*, settlement_id: int, actor_id: int | None, reason: str) -> SettleResult:
+    """Staff reversal of a bet's latest result step: the bet returns to the state the step
+    found it in (payout, result, open or settled), by compensating entries only.
+
+    Reversing a settle of a won bet takes the payout back (debt on a shortfall) and reopens
+    the bet; a lost bet just reopens; a re-settlement restores the earlier payout; an unsettle
+    pays the withdrawn payout again. Rollbacks and earlier reversals are final.
+    """
+    step = Settlement.objects.select_related("bet").get(pk=settlement_id)
+    if step.bet_id is None:
+        raise NotReversible("this result is not linked to a bet; reverse its ledger transaction instead")
+    bet = _lock_bet(step.bet_id)
+    latest = bet.settlements.order_by("-id").first()
+    if latest is None or latest.pk != step.pk:
+        raise NotReversible("only the bet's latest result step can be reversed")
+    if step.kind in (Settlement.Kind.ROLLBACK, Settlement.Kind.REVERSAL, Settlement.Kind.RESULT):
+        raise NotReversible(f"a {step.get_kind_display().lower()} cannot be reversed")
+    before = bet.settlements.filter(id__lt=step.pk).order_by("-id").first()
+    status_before = before.status_after if before and before.status_after else Bet.Status.OPEN
+    result_before = before.result if before and status_before == Bet.Status.SETTLED else ""
+    return _apply_step(
+        bet,
+        kind=Settlement.Kind.REVERSAL,
+        amount=step.previous_amount,
+        result=result_before,
+        status_after=status_before,
+        external_id="",
+        actor_id=actor_id,
+        reason=f"staff reversal of step {step.pk}: {reason}",
+    )
