@@ -82,3 +82,48 @@ def test_ledger_is_read_only(staff_client, history):
     bet = Bet.objects.get()
     page = staff_client.get(reverse("admin:wallet_bet_change", args=[bet.pk]))
     assert page.status_code == 200 and b"settle" in page.content
+
+
+def test_reversal_flow_through_the_admin(history, client):
+    """Request as Risk, refused to Support, approved by Finance: balance and history updated."""
+    from django.contrib.auth.models import Group
+
+    from wallet.models import Settlement, StaffRequest
+    from wallet.services.backoffice import roles_ensure
+
+    roles_ensure()
+    users = {}
+    for name, role in [("rita", "Risk"), ("fiona", "Finance"), ("sam", "Support")]:
+        users[name] = get_user_model().objects.create_user(name, password="pw", is_staff=True)
+        users[name].groups.add(Group.objects.get(name=role))
+    step = Settlement.objects.get(kind="settle")
+
+    client.force_login(users["sam"])
+    client.post(reverse("admin:wallet_settlement_reverse", args=[step.pk]), {"reason": "support thinks so"})
+    assert not StaffRequest.objects.exists()
+
+    client.force_login(users["rita"])
+    response = client.post(reverse("admin:wallet_settlement_reverse", args=[step.pk]), {"reason": "wrong result"})
+    request = StaffRequest.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"/staffrequest/{request.pk}/change/")
+    assert client.get(response.url).status_code == 200
+
+    client.force_login(users["fiona"])
+    page = client.get(reverse("admin:wallet_staffrequest_change", args=[request.pk]))
+    assert b"approve-request" in page.content
+    client.post(reverse("admin:wallet_staffrequest_approve", args=[request.pk]), {"note": "checked"})
+    assert StaffRequest.objects.get().status == "applied"
+    assert wallet_get(external_id="alice", currency="EUR").balance == Decimal("15")
+    review = client.get(reverse("admin:wallet_reviewitem_changelist"))
+    assert review.status_code == 200
+
+
+def test_adjustment_request_page(staff_client, history):
+    response = staff_client.post(
+        reverse("admin:wallet_player_adjust", args=[history.pk]),
+        {"currency": "EUR", "amount": "5", "reason": "goodwill credit"},
+    )
+    assert response.status_code == 302
+    from wallet.models import StaffRequest
+
+    assert StaffRequest.objects.get().amount == Decimal("5")
