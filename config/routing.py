@@ -1,3 +1,7 @@
-"""WebSocket routes. The back-office live monitor registers here."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from config.consumers import DashboardConsumer
+
+websocket_urlpatterns = [path("ws/dashboard/", DashboardConsumer.as_asgi())]

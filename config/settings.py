@@ -86,10 +86,18 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # money services open their own durable transactions
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # Persistent connections: a callback should not pay for a TCP + auth handshake.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
+    pool_size = env_int("DATABASE_POOL_SIZE", 0, minimum=0, maximum=500)
+    if pool_size:
+        # psycopg's pool: the right choice under ASGI, where Django's per-thread persistent
+        # connections accumulate (one per executor thread) instead of being reused.
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    else:
+        # Persistent connections (WSGI workers, Celery, commands): a callback should not pay
+        # for a TCP + auth handshake.
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Server-side binding: parameters travel separately and repeated statements are prepared
     # by psycopg after `prepare_threshold` runs. Django's default (client-side binding)
     # interpolated every statement in Python: ~160 µs each on the wallet's hot path
@@ -127,7 +135,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}  # apps add their periodic jobs in their AppConfig.ready
+# Apps add their own periodic jobs in their AppConfig.ready (config.celery.app.conf.beat_schedule).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "wallet-check-ledger": {"task": "wallet.check_ledger", "schedule": 900.0},
+    "backoffice-dashboard": {"task": "backoffice.dashboard_broadcast", "schedule": 2.0},
+}
 
 # --- Auth, i18n, static ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

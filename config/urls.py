@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import ops
+from config import dashboard, ops
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/feeds/", include("feeds.urls")),
     path("api/parlays/", include("parlays.urls")),
     path("api/crm/", include("crm.urls")),
+    path("admin/dashboard/", dashboard.dashboard_view, name="dashboard"),
     path("admin/", admin.site.urls),
 ]

@@ -14,6 +14,11 @@ class WalletConfig(AppConfig):
         from wallet.services import reviews
 
         events.subscribe(reviews.review_on_wallet_event)
+
+        from config import dashboard
+        from wallet.dashboard import metrics
+
+        dashboard.register("wallet", metrics)
         post_migrate.connect(_roles_after_migrate, sender=self)
 
         # Each provider package wires itself up (session launcher, signals) in its ready module.

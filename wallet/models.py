@@ -411,3 +411,16 @@ class StaffRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+
+class LedgerCheckRun(models.Model):
+    """The outcome of one `check_ledger` run, for the dashboard and the on-call engineer."""
+
+    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ok = models.BooleanField()
+    violations = models.JSONField(default=list)
+    stats = models.JSONField(default=dict)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]

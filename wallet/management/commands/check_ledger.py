@@ -1,6 +1,9 @@
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
 from wallet.invariants import check_ledger
+from wallet.models import LedgerCheckRun
 
 
 class Command(BaseCommand):
@@ -8,13 +11,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=20, help="violations shown per check")
+        parser.add_argument("--no-record", action="store_true", help="do not store the run for the dashboard")
 
-    def handle(self, *args, limit: int, **options):
+    def handle(self, *args, limit: int, no_record: bool, **options):
+        started = time.perf_counter()
         report = check_ledger(limit=limit)
         for line in report.checked:
             self.stdout.write(f"  checked {line}")
         stats = ", ".join(f"{k}={v}" for k, v in report.stats.items())
         self.stdout.write(f"  {stats}")
+        if not no_record:
+            LedgerCheckRun.objects.create(
+                ok=report.ok,
+                violations=[f"{v.check}: {v.detail}" for v in report.violations],
+                stats=report.stats,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+            )
         if report.ok:
             self.stdout.write(self.style.SUCCESS("ledger OK"))
             return

@@ -1,0 +1,79 @@
+"""The live dashboard: staff-only WebSocket, snapshot on connect, pushed updates."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+
+from config import dashboard
+from config.consumers import DashboardConsumer
+from tests.factories import fund, make_player
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _section(snapshot: dict, name: str) -> dict:
+    return {m["key"]: m for s in snapshot["sections"] if s["section"] == name for m in s["metrics"]}
+
+
+async def _session(user, *, broadcast: bool):
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    connected, code = await communicator.connect()
+    if not connected:
+        return connected, code, []
+    received = [await communicator.receive_json_from(timeout=5)]
+    if broadcast:
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(dashboard.broadcast)()
+        received.append(await communicator.receive_json_from(timeout=5))
+    await communicator.disconnect()
+    return connected, code, received
+
+
+def test_staff_receive_a_snapshot_then_live_updates():
+    staff = get_user_model().objects.create_user("staff", password="x", is_staff=True)
+    alice = make_player("alice")
+    fund(alice, "10")
+    connected, _, received = async_to_sync(_session)(staff, broadcast=True)
+    assert connected and len(received) == 2
+    wallet = _section(received[1], "wallet")
+    assert wallet["postings_per_min"]["value"] == 1
+    assert wallet["ledger_check"]["value"] == "never run"
+
+
+def test_non_staff_are_refused():
+    connected, code, _ = async_to_sync(_session)(AnonymousUser(), broadcast=False)
+    assert not connected and code == 4403
+
+
+def test_dashboard_page_renders_for_staff(client):
+    staff = get_user_model().objects.create_user("staff", password="x", is_staff=True)
+    assert client.get("/admin/dashboard/").status_code == 302  # to the login page
+    client.force_login(staff)
+    page = client.get("/admin/dashboard/")
+    assert page.status_code == 200 and b"dash-initial" in page.content
+
+
+def test_a_broken_provider_does_not_blank_the_dashboard():
+    def broken():
+        raise RuntimeError("feed database unreachable")
+
+    dashboard.register("broken", broken)
+    try:
+        snap = dashboard.snapshot()
+    finally:
+        dashboard._providers.pop("broken")
+    assert _section(snap, "broken")["error"]["status"] == "bad"
+    assert _section(snap, "wallet")
+
+
+def test_check_ledger_runs_are_recorded_for_the_dashboard():
+    from wallet.tasks import check_ledger_task
+
+    assert check_ledger_task() is True
+    assert _section(dashboard.snapshot(), "wallet")["ledger_check"]["value"].startswith("OK")
