@@ -349,6 +349,13 @@ class StaffRequestAdmin(ReadOnlyAdmin):
         "history",
     ]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            perm = "approve_reversal" if obj.kind == StaffRequest.Kind.SETTLEMENT_REVERSAL else "approve_adjustment"
+            extra_context = {**(extra_context or {}), "can_decide": request.user.has_perm(f"wallet.{perm}")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="bet history")
     def history(self, obj: StaffRequest) -> str:
         return _bet_history_html(obj.settlement.bet if obj.settlement_id else None)
