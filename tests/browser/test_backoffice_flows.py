@@ -93,9 +93,9 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def setUp(self):
+        from wallet.selectors import wallet_get
         from wallet.services.backoffice import roles_ensure
         from wallet.services.postings import bet_place_apply, bet_settle_apply
-        from wallet.selectors import wallet_get
 
         roles_ensure()
         for name, role in [("rita", "Risk"), ("fiona", "Finance")]:
