@@ -224,3 +224,35 @@ def test_bet_row_round_trips_selections_and_odds():
     assert bet.selections == [{"event": "A vs B", "market": "1x2", "outcome": "A", "odds": "2.10"}]
     assert bet.odds == Decimal("2.10") and bet.status == "open" and bet.placed_at is not None
     assert placed.bet.pk == bet.pk
+
+
+def test_upward_resettle_after_spending_the_winnings_creates_no_debt():
+    """25 after the win, 22 spent -> 3; a correction 10 -> 15 nets +5 -> 8, without debt."""
+    alice = make_player("alice")
+    fund(alice, "20")
+    placed = place(alice, "5")
+    with transaction.atomic():
+        bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("10"), result="won")
+    with transaction.atomic():
+        withdrawal_apply(wallet=wallet(alice), amount=Decimal("22"), reference="w", actor_id=None)
+    with transaction.atomic():
+        result = bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("15"), result="won")
+    assert result.shortfall == 0
+    assert balance(alice) == Decimal("8") and wallet(alice).debt_balance == 0
+    assert not Debt.objects.exists()
+
+
+def test_rollback_of_a_spent_win_refunds_the_stake_before_taking_the_win_back():
+    """25 after the win, 22 spent -> 3. Rollback: +5 stake, -10 win: 0 left and 2 owed."""
+    alice = make_player("alice")
+    fund(alice, "20")
+    placed = place(alice, "5")
+    with transaction.atomic():
+        bet_settle_apply(bet_id=placed.bet.pk, amount=Decimal("10"), result="won")
+    with transaction.atomic():
+        withdrawal_apply(wallet=wallet(alice), amount=Decimal("22"), reference="w", actor_id=None)
+    with transaction.atomic():
+        result = bet_rollback_apply(bet_id=placed.bet.pk)
+    assert (balance(alice), wallet(alice).debt_balance, result.shortfall) == (0, Decimal("-2"), Decimal("2"))
+    step = Bet.objects.get().settlements.last()
+    assert step.transaction.reverses.kind == "bet"  # the step's main movement is the stake refund

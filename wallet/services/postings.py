@@ -418,27 +418,34 @@ def _apply_step(
     previous = bet.payout
     why = reason or f"{kind} of bet {bet.external_id}"
     txn_ids: list[int] = []
+    primary: int | None = None  # the step's main movement: the new payout, else the refund, else the reversal
     shortfall = Decimal(0)
     if amount != previous or refund_stake:
         prior = _latest_payout(bet)
-        if prior is not None:
-            reversed_ = transaction_reverse(
-                original_id=prior.pk, reason=why, actor_id=actor_id, external_id=external_id
-            )
-            txn_ids.append(reversed_.transaction_id)
-            shortfall = reversed_.shortfall
+        # Money in before money out: pay the new amount and refund the stake before taking
+        # the old payout back, so a correction of winnings the player already spent nets
+        # out (10 -> 15 is +5) instead of passing through a debt of the whole old payout.
         if amount > 0:
             wallet = wallet_get(external_id=bet.player.external_id, currency=bet.currency)
             credited = credit_apply(
                 provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
             )
             txn_ids.append(credited.transaction_id)
+            primary = credited.transaction_id
         if refund_stake:
             stake_txn = LedgerTransaction.objects.get(bet=bet, kind=Kind.BET)
             refunded = transaction_reverse(
                 original_id=stake_txn.pk, reason=why, actor_id=actor_id, external_id=external_id
             )
             txn_ids.append(refunded.transaction_id)
+            primary = primary or refunded.transaction_id
+        if prior is not None:
+            reversed_ = transaction_reverse(
+                original_id=prior.pk, reason=why, actor_id=actor_id, external_id=external_id
+            )
+            txn_ids.append(reversed_.transaction_id)
+            primary = primary or reversed_.transaction_id
+            shortfall = reversed_.shortfall
     settlement = Settlement.objects.create(
         bet=bet,
         player_id=bet.player_id,
@@ -448,7 +455,7 @@ def _apply_step(
         previous_amount=previous,
         status_after=status_after,
         external_id=external_id,
-        transaction_id=txn_ids[-1] if txn_ids else None,
+        transaction_id=primary,
         created_by_id=actor_id,
     )
     bet.payout = amount
