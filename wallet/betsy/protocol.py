@@ -416,7 +416,7 @@ def parse_bet(method: str, body: bytes) -> BetCall:
     if bonus_amount is not None and bonus_amount > amount:
         raise _invalid("bonusAmount exceeds amount")
     selections = normalise_selections(data.get("metadata")) if operation == PLACE else []
-    ticket_type = _text(data, "ticketType", max_len=32, required=False) or ""
+    ticket_type = _text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
     error_code = _optional_int(data, "errorCode") if operation == ROLLBACK else None
 
     return BetCall(
