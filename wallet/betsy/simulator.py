@@ -101,15 +101,21 @@ class Betsy:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def request(
+    def prepare(
         self, method: str, path: str, payload: dict[str, Any] | bytes, *, sign: bool = True, secret: str | None = None
-    ) -> WireReply:
-        """Send one request; `sign=False` omits the signature, `secret` signs with another key."""
+    ) -> WireRequest:
+        """Build and sign one request without sending it (the exact bytes are what is signed)."""
         body = payload if isinstance(payload, bytes) else protocol.dumps(payload)
         headers = {"content-type": "application/json"}
         if sign:
             headers[protocol.HEADER_NAME] = protocol.sign(body, secret or self.secret)
-        self.last = WireRequest(method, BASE_PATH + path, body, headers)
+        return WireRequest(method, BASE_PATH + path, body, headers)
+
+    def request(
+        self, method: str, path: str, payload: dict[str, Any] | bytes, *, sign: bool = True, secret: str | None = None
+    ) -> WireReply:
+        """Send one request; `sign=False` omits the signature, `secret` signs with another key."""
+        self.last = self.prepare(method, path, payload, sign=sign, secret=secret)
         return self.send(self.last)
 
     def retry(self) -> WireReply:
