@@ -365,6 +365,12 @@ def main() -> int:
     workers = args.workers or (2 * cores + 1 if args.server == "sync" else cores)
 
     env = server_env()
+    if args.server == "uvicorn":
+        # Under ASGI, Django runs each sync view in a fresh thread, and a persistent connection is
+        # per thread: CONN_MAX_AGE > 0 would leave one idle connection per request thread until
+        # PostgreSQL runs out of slots (seen on this machine). Django's advice: no persistent
+        # connections under ASGI.
+        env["DATABASE_CONN_MAX_AGE"] = "0"
     load_before = os.getloadavg()[0]
     log(f"database {DB_NAME}: recreate, migrate, seed {args.players} players")
     recreate_database()
