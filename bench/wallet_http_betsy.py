@@ -95,11 +95,13 @@ def seed(players: int) -> list[tuple[str, str]]:
 
     from django.db import transaction
 
+    from wallet import ledger
     from wallet.betsy import tokens
     from wallet.selectors import wallet_get
     from wallet.services.players import player_create
     from wallet.services.postings import deposit_apply
 
+    ledger.clearing_account_id("betsy", "USD")  # as the session launch does: committed before any bet
     result = []
     for i in range(players):
         external_id = f"bench-{i:05d}"

@@ -26,7 +26,9 @@ def test_lifecycle_notices_a_wrong_balance(betsy, alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simulate_command_against_a_live_server(live_server):
+def test_simulate_command_against_a_live_server(postgres_only, live_server):
+    """Over real HTTP. PostgreSQL only: Django's live server shares SQLite's in-memory connection
+    across threads and warns when it closes it."""
     out = StringIO()
     call_command("betsy_simulate", base_url=live_server.url, stdout=out)
     assert "19 steps passed" in out.getvalue()
