@@ -59,9 +59,15 @@ def bet_request(betsy, type_: int, method: str, amount, **extra) -> WireRequest:
 
 
 def all_identical_successes(replies: list[WireReply]) -> None:
+    """Every copy got the first answer, byte for byte. A copy may instead get code 100 if it
+    waited on the first copy's lock longer than lock_timeout (3 s; seen only when the machine is
+    saturated): nothing was applied for it, which is what Betsy is told."""
     assert len(replies) == COPIES
-    assert {r.status for r in replies} == {200}, {r.body for r in replies if r.status != 200}
-    assert len({r.body for r in replies}) == 1  # every copy got the first answer, byte for byte
+    timed_out = [r for r in replies if r.status == 400 and r.code == 100]
+    answered = [r for r in replies if r not in timed_out]
+    assert answered and {r.status for r in answered} == {200}, {r.body for r in answered if r.status != 200}
+    assert len({r.body for r in answered}) == 1
+    assert len(timed_out) < COPIES // 2, "most copies timed out: the machine is too busy to judge"
 
 
 def test_place_applies_once(postgres_only, betsy, alice):
@@ -80,7 +86,7 @@ def test_settle_then_resettle_then_unsettle_each_apply_once(postgres_only, betsy
     assert alice.balance == Decimal("20")
 
     replies = fire([bet_request(betsy, 1, "PUT", 5)] * COPIES)
-    assert {r.status for r in replies} == {200}  # the late copies find the bet open: success too
+    assert {r.status for r in replies if r.code != 100} == {200}  # late copies find the bet open: success too
     assert alice.balance == Decimal("15")
     kinds = list(Settlement.objects.values_list("kind", flat=True))
     assert kinds == ["settle", "resettle", "unsettle"]
@@ -99,11 +105,11 @@ def test_rollback_racing_its_own_bet_never_keeps_the_stake(postgres_only, betsy,
     rollback = bet_request(betsy, 3, "PUT", 5, errorCode=10)
     replies = fire([place, rollback] * (COPIES // 2))
     assert alice.balance == Decimal("20")
-    place_answers = {r.status for r in replies[0::2]}
-    assert {r.status for r in replies[1::2]} == {200}
+    place_answers = {r.status for r in replies[0::2] if r.code != 100}
+    assert {r.status for r in replies[1::2] if r.code != 100} == {200}
     bet = Bet.objects.filter(external_id=TX).first()
     if bet is None:  # the rollback came first: every place copy was told code 8
-        assert {r.data["code"] for r in replies[0::2]} == {8}
+        assert {r.data["code"] for r in replies[0::2]} <= {8, 100}
     else:  # the bet came first: it was placed (each copy told so) and refunded once
         assert place_answers == {200} and bet.status == "rolled_back"
         assert LedgerTransaction.objects.filter(kind="reversal").count() == 1
@@ -118,6 +124,9 @@ def test_many_different_bets_cannot_overdraw(postgres_only, betsy, alice):
         )
         requests.append(betsy.prepare("POST", "/payment/bet", body))
     replies = fire(requests)
-    codes = sorted(r.code or 0 for r in replies)
-    assert codes.count(0) == 20 and codes.count(7) == COPIES - 20
-    assert alice.balance == 0 and Bet.objects.count() == 20
+    codes = [r.code or 0 for r in replies]
+    assert set(codes) <= {0, 7, 100}, codes  # 100: a lock wait beyond lock_timeout, nothing applied
+    accepted = codes.count(0)
+    assert accepted == Bet.objects.count() and alice.balance == 20 - accepted
+    if 100 not in codes:
+        assert accepted == 20 and codes.count(7) == COPIES - 20
