@@ -360,8 +360,14 @@ def main() -> int:
     parser.add_argument("--players", type=int, default=200)
     parser.add_argument("--server", choices=("gthread", "sync", "uvicorn"), default="gthread")
     parser.add_argument("--workers", type=int, default=0, help="default: cores (gthread/uvicorn), 2*cores+1 (sync)")
-    parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (DB-bound: 8 beat 4)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="0 skips pgbench")
+    parser.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="run the server with OPTIONS['server_side_binding']=True (psycopg prepares repeated statements;"
+        " with Django's default client-side binding, prepare_threshold has no effect)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     workers = args.workers or (2 * cores + 1 if args.server == "sync" else cores)
@@ -373,11 +379,20 @@ def main() -> int:
         # PostgreSQL runs out of slots (seen on this machine). Django's advice: no persistent
         # connections under ASGI.
         env["DATABASE_CONN_MAX_AGE"] = "0"
+    settings_dir = None
+    if args.server_side_binding:
+        # A throwaway settings module on top of config.settings (bench-only; nothing in the repo).
+        settings_dir = tempfile.mkdtemp(prefix="betsy-bench-")
+        Path(settings_dir, "bench_betsy_settings.py").write_text(
+            "from config.settings import *  # noqa\nDATABASES['default']['OPTIONS']['server_side_binding'] = True\n"
+        )
+        env["DJANGO_SETTINGS_MODULE"] = "bench_betsy_settings"
+        env["PYTHONPATH"] = f"{settings_dir}{os.pathsep}{env['PYTHONPATH']}"
     load_before = os.getloadavg()[0]
     log(f"database {DB_NAME}: recreate, migrate, seed {args.players} players")
     recreate_database()
     migrate(env)
-    players = seed(args.players)
+    players = seed(args.players)  # in this process, with config.settings
 
     port = free_port()
     command = server_command(args.server, workers, args.threads, port)
@@ -418,6 +433,7 @@ def main() -> int:
         f"Betsy place+settle over HTTP: server={args.server} workers={workers}"
         + (f" threads={args.threads}" if args.server == "gthread" else "")
         + f" clients={args.clients} duration={duration:.0f}s cores={cores}"
+        + (" server_side_binding" if args.server_side_binding else "")
     )
     print(f"  requests/s         {rps:8.0f}   ({len(every)} requests, {len(every) // 2} bets placed and settled)")
     for name, values in (("all", every), ("place", samples["place"]), ("settle", samples["settle"])):
