@@ -7,6 +7,7 @@ import pytest
 from tests.wallet.betsy.conftest import state_counts
 from wallet.betsy import protocol
 from wallet.betsy.protocol import BetsyError, Code, b64url
+from wallet.betsy.simulator import WireRequest
 
 DEMO_SECRET = "testdemo"
 DEMO_HEADER = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9"
@@ -143,7 +144,7 @@ def test_a_settle_replayed_with_a_tampered_amount_is_refused(betsy, alice):
     signed = protocol.dumps(request)
     header = protocol.sign(signed, betsy.secret)
     tampered = signed.replace(b'"amount":10', b'"amount":1000')
-    reply = betsy.send(type(betsy.last)("PUT", "/api/betsy/payment/bet", tampered, {protocol.HEADER_NAME: header}))
+    reply = betsy.send(WireRequest("PUT", "/api/betsy/payment/bet", tampered, {protocol.HEADER_NAME: header}))
     assert reply.data["code"] == 1
     assert alice.balance == 15
 
@@ -154,3 +155,10 @@ def test_responses_are_signed_the_same_way(betsy, alice):
     protocol.verify(reply.headers[protocol.HEADER_NAME], reply.body, betsy.secret)
     error = betsy.balance("alice", "USD", "x" * 20)
     protocol.verify(error.headers[protocol.HEADER_NAME], error.body, betsy.secret)
+
+
+@pytest.mark.django_db
+def test_oversized_body_is_refused_without_reading_it(betsy, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    reply = betsy.request("POST", "/payment/bet", b"{" + b" " * 2048 + b"}")
+    assert (reply.status, reply.data["code"]) == (400, 5)
