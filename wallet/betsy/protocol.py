@@ -1,0 +1,492 @@
+"""Betsy wire protocol: detached-JWS signing, request parsing, response rendering.
+
+Pure code: bytes in, dataclasses out, bytes back; errors are BetsyError carrying Betsy's own
+error code. Nothing here touches the database or Django settings. The reference is
+protocols/betsy.md (section numbers below point into it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import IntEnum
+from typing import Any
+
+from wallet import money
+from wallet.errors import InvalidRequest
+
+# --- Error codes (§11) ----------------------------------------------------------------------
+
+
+class Code(IntEnum):
+    INVALID_SIGNATURE = 1
+    INVALID_TOKEN = 3
+    TOKEN_EXPIRED = 4
+    VALIDATION = 5
+    NOT_ENOUGH_MONEY = 7
+    ALREADY_PROCESSED = 8
+    USER_BLOCKED = 9
+    PARTNER_TIMEOUT = 10
+    STAKE_LIMIT = 11
+    LOSS_LIMIT = 12
+    BET_COUNT_LIMIT = 13
+    SELF_EXCLUDED = 14
+    NOT_VERIFIED = 15
+    UNDER_AGE = 16
+    RECALCULATION_BLOCKED = 20
+    RECALCULATION_NEGATIVE = 21
+    SYSTEM_ERROR = 100
+
+
+class BetsyError(Exception):
+    """A refusal in Betsy's terms: answered HTTP 400 {"code", "message"}.
+
+    Deliberately not a WalletError: raised inside idempotency.execute_once it rolls the
+    transaction back and stores nothing, so the provider's retry is evaluated afresh.
+    """
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(f"{int(code)}: {message}")
+        self.code = code
+        self.message = message
+
+
+# --- Detached JWS, HS256 (§3) ---------------------------------------------------------------
+
+HEADER_NAME = "x-sign-jws"
+DEFAULT_JOSE_HEADER = b'{"typ":"JWT","alg":"HS256"}'
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_MAX_SIGNATURE_HEADER = 2048  # a real header is ~80 characters
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    if not _B64URL.match(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+DEFAULT_HEADER_SEGMENT = b64url(DEFAULT_JOSE_HEADER)
+
+
+def _signature(header_segment: str, body: bytes, secret: str) -> str:
+    signing_input = header_segment.encode("ascii") + b"." + b64url(body).encode("ascii")
+    return b64url(hmac.new(secret.encode("utf-8"), signing_input, hashlib.sha256).digest())
+
+
+def sign(body: bytes, secret: str, *, header_segment: str = DEFAULT_HEADER_SEGMENT) -> str:
+    """The x-sign-jws value for `body`: `<header>..<signature>` (the payload segment is detached)."""
+    return f"{header_segment}..{_signature(header_segment, body, secret)}"
+
+
+def verify(header_value: str | None, body: bytes, secret: str) -> None:
+    """Check an x-sign-jws header over the raw body bytes; raise BetsyError(1) if it is not valid.
+
+    The received header segment is used verbatim (its key order varies between senders); only
+    HS256 is accepted (no "none", no RSA/ECDSA key confusion), and JWS extensions we do not
+    implement ("crit", the unencoded-payload "b64": false) are refused rather than ignored.
+    """
+    if not secret:
+        raise BetsyError(Code.INVALID_SIGNATURE, "signature cannot be checked: no partner secret configured")
+    if not header_value:
+        raise BetsyError(Code.INVALID_SIGNATURE, f"missing {HEADER_NAME} header")
+    if len(header_value) > _MAX_SIGNATURE_HEADER:
+        raise BetsyError(Code.INVALID_SIGNATURE, f"{HEADER_NAME} header too long")
+    parts = header_value.strip().split(".")
+    if len(parts) != 3 or parts[1] != "":
+        raise BetsyError(Code.INVALID_SIGNATURE, f"{HEADER_NAME} must be a detached JWS: <header>..<signature>")
+    header_segment, _, given = parts
+    try:
+        header = json.loads(_b64url_decode(header_segment))
+    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+        raise BetsyError(Code.INVALID_SIGNATURE, "JWS header is not base64url JSON") from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise BetsyError(Code.INVALID_SIGNATURE, "JWS alg must be HS256")
+    if "crit" in header or header.get("b64", True) is not True:
+        raise BetsyError(Code.INVALID_SIGNATURE, "JWS extensions (crit, b64) are not supported")
+    if not _B64URL.match(given):
+        raise BetsyError(Code.INVALID_SIGNATURE, "signature is not base64url")
+    expected = _signature(header_segment, body, secret)
+    if not hmac.compare_digest(expected.encode("ascii"), given.encode("ascii")):
+        raise BetsyError(Code.INVALID_SIGNATURE, "invalid signature")
+
+
+# --- Requests ----------------------------------------------------------------------------
+
+PLACE = "place"
+SETTLE = "settle"
+UNSETTLE = "unsettle"
+ROLLBACK = "rollback"
+
+# (HTTP method, type) -> operation: type 1 is place on POST and unsettle on PUT (§2).
+BET_OPERATIONS: dict[tuple[str, int], str] = {
+    ("POST", 1): PLACE,
+    ("PUT", 2): SETTLE,
+    ("PUT", 1): UNSETTLE,
+    ("PUT", 3): ROLLBACK,
+}
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # transactionId: a uuid in practice; ':' is our key separator
+_RESULT_TYPE = re.compile(r"^[A-Za-z_-]{1,16}$")
+_EVENT_DATE = "%Y-%m-%d %H:%M:%S"
+MAX_SELECTIONS = 100
+
+# ticketType -> Bet.bet_type. Only "single" is documented; the rest are the usual names.
+_TICKET_TYPES = {
+    "single": "single",
+    "ordinar": "single",
+    "express": "multi",
+    "multi": "multi",
+    "multiple": "multi",
+    "accumulator": "multi",
+    "combo": "multi",
+    "parlay": "multi",
+    "system": "system",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRequest:
+    token: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRequest:
+    user_id: str
+    currency: str
+    token: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    user_id: str
+    transaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BetCall:
+    """One /payment/bet request: place, settle (resettle), unsettle or rollback."""
+
+    operation: str
+    transaction_id: str
+    request_id: str
+    user_id: str
+    currency: str
+    amount: Decimal
+    token: str | None = None
+    result_type: str = ""  # settle
+    error_code: int | None = None  # rollback: Betsy's reason (its own code space, not ours)
+    sub_partner_id: str | None = None
+    coefficient: Decimal | None = None
+    bonus_amount: Decimal | None = None
+    bonus_id: int | None = None
+    bonus_template_id: int | None = None
+    ticket_type: str = ""
+    bet_type: str = "single"
+    selections: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_cashout(self) -> bool:
+        return self.operation == SETTLE and self.result_type == "cashout"
+
+
+def _invalid(message: str) -> BetsyError:
+    return BetsyError(Code.VALIDATION, message)
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = money.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _invalid("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _invalid("body must be a JSON object")
+    return data
+
+
+def _text(
+    data: dict[str, Any],
+    name: str,
+    *,
+    min_len: int = 1,
+    max_len: int = 64,
+    required: bool = True,
+    allow_int: bool = False,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise _invalid(f"{name} is required")
+        return None
+    if allow_int and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string")
+    if not min_len <= len(value) <= max_len:
+        raise _invalid(f"{name} must be {min_len}-{max_len} characters")
+    if pattern is not None and not pattern.match(value):
+        raise _invalid(f"{name} has invalid characters")
+    return value
+
+
+def _required_text(data: dict[str, Any], name: str, **kwargs: Any) -> str:
+    value = _text(data, name, required=True, **kwargs)
+    assert value is not None
+    return value
+
+
+def _currency(data: dict[str, Any]) -> str:
+    value = data.get("currency")
+    try:
+        return money.parse_currency(value)
+    except InvalidRequest:
+        raise _invalid(f"unsupported currency {value!r}") from None
+
+
+def _amount(
+    data: dict[str, Any], name: str, currency: str, *, allow_zero: bool, required: bool = True
+) -> Decimal | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise _invalid(f"{name} is required")
+        return None
+    try:
+        return money.parse_amount(value, currency, allow_zero=allow_zero, field=name)
+    except InvalidRequest as error:
+        raise _invalid(error.message) from None
+
+
+def _optional_int(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(f"{name} must be an integer or null")
+    return value
+
+
+def _odds(value: Any, name: str) -> Decimal | None:
+    """A decimal coefficient: a plain positive number, kept exact (Bet.odds holds 6 places)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, float) or isinstance(value, money.ExponentDecimal):
+        raise _invalid(f"{name} must be a plain decimal number")
+    if isinstance(value, int):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0 or value >= Decimal("1e9"):
+        raise _invalid(f"{name} must be a positive decimal number")
+    if value != value.quantize(Decimal("0.000001")):
+        raise _invalid(f"{name} has more than 6 decimal places")
+    return value
+
+
+def _selection_id(item: dict[str, Any], name: str, index: int) -> str | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or len(str(value)) > 64:
+        raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
+    return str(value)
+
+
+def _selection_text(item: dict[str, Any], name: str, index: int) -> str | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 255:
+        raise _invalid(f"metadata[{index}].{name} must be a string of at most 255 characters")
+    return value
+
+
+def _event_date(value: Any, index: int) -> str | None:
+    """'YYYY-MM-DD hh:mm:ss' without a zone, read as UTC (§14), rendered as ISO-8601 UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(f"metadata[{index}].eventDate must be 'YYYY-MM-DD hh:mm:ss'")
+    try:
+        moment = datetime.strptime(value, _EVENT_DATE).replace(tzinfo=UTC)
+    except ValueError:
+        raise _invalid(f"metadata[{index}].eventDate must be 'YYYY-MM-DD hh:mm:ss'") from None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def normalise_selections(metadata: Any) -> list[dict[str, Any]]:
+    """Betsy's metadata[] as Touchline's normalised selections (docs/HELPERS.md), one per leg."""
+    if metadata is None:
+        return []
+    if not isinstance(metadata, list):
+        raise _invalid("metadata must be an array")
+    if len(metadata) > MAX_SELECTIONS:
+        raise _invalid(f"metadata has more than {MAX_SELECTIONS} selections")
+    legs = []
+    for index, item in enumerate(metadata):
+        if not isinstance(item, dict):
+            raise _invalid(f"metadata[{index}] must be an object")
+        odds = _odds(item.get("coefficient"), f"metadata[{index}].coefficient")
+        leg = {
+            "sport_id": _selection_id(item, "disciplineId", index),
+            "sport": _selection_text(item, "discipline", index),
+            "tournament_id": _selection_id(item, "tournamentId", index),
+            "tournament": _selection_text(item, "tournament", index),
+            "event_id": _selection_id(item, "eventId", index),
+            "event": _selection_text(item, "event", index),
+            "event_date": _event_date(item.get("eventDate"), index),
+            "market_id": _selection_id(item, "marketId", index),
+            "market": _selection_text(item, "market", index),
+            "outcome_id": _selection_id(item, "outcomeId", index),
+            "outcome": _selection_text(item, "outcome", index),
+            "odds": None if odds is None else format(odds, "f"),
+        }
+        legs.append({key: value for key, value in leg.items() if value is not None})
+    return legs
+
+
+def bet_type_for(ticket_type: str, legs: int) -> str:
+    """single/multi/system from ticketType, else from the number of selections."""
+    mapped = _TICKET_TYPES.get(ticket_type.lower())
+    if mapped:
+        return mapped
+    return "multi" if legs > 1 else "single"
+
+
+def parse_profile(body: bytes) -> ProfileRequest:
+    data = _load_object(body)
+    return ProfileRequest(
+        token=_required_text(data, "token", min_len=10, max_len=64),
+        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
+    )
+
+
+def parse_balance(body: bytes) -> BalanceRequest:
+    data = _load_object(body)
+    return BalanceRequest(
+        user_id=_required_text(data, "userId", allow_int=True),
+        currency=_currency(data),
+        token=_required_text(data, "token", min_len=10, max_len=64),
+        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
+    )
+
+
+def parse_check(body: bytes) -> CheckRequest:
+    data = _load_object(body)
+    return CheckRequest(
+        user_id=_required_text(data, "userId", allow_int=True),
+        transaction_id=_required_text(data, "transactionId", pattern=_ID),
+    )
+
+
+def parse_bet(method: str, body: bytes) -> BetCall:
+    """Parse a /payment/bet request; the operation is chosen by (HTTP method, type)."""
+    data = _load_object(body)
+    type_ = data.get("type")
+    if isinstance(type_, bool) or not isinstance(type_, int):
+        raise _invalid("type must be an integer")
+    operation = BET_OPERATIONS.get((method.upper(), type_))
+    if operation is None:
+        raise _invalid(f"type {type_} is not valid with {method.upper()}")
+
+    currency = _currency(data)
+    # Place debits a positive stake; a settle of 0 is a lost bet; unsettle and rollback act on
+    # the stored amounts, so their `amount` is only checked for shape.
+    amount = _amount(data, "amount", currency, allow_zero=operation != PLACE)
+    assert amount is not None
+    token_required = operation == PLACE
+    result_type = ""
+    if operation == SETTLE:
+        result_type = _required_text(data, "resultType", pattern=_RESULT_TYPE).lower()
+        token_required = result_type == "cashout"  # only the player-initiated settlement (§7)
+    token = _text(data, "token", min_len=10, max_len=64, required=token_required)
+
+    bonus_amount = _amount(data, "bonusAmount", currency, allow_zero=True, required=False)
+    if bonus_amount is not None and bonus_amount > amount:
+        raise _invalid("bonusAmount exceeds amount")
+    selections = normalise_selections(data.get("metadata")) if operation == PLACE else []
+    ticket_type = _text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
+    error_code = _optional_int(data, "errorCode") if operation == ROLLBACK else None
+
+    return BetCall(
+        operation=operation,
+        transaction_id=_required_text(data, "transactionId", pattern=_ID),
+        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
+        user_id=_required_text(data, "userId", allow_int=True),
+        currency=currency,
+        amount=amount,
+        token=token,
+        result_type=result_type,
+        error_code=error_code,
+        sub_partner_id=_text(data, "subPartnerId", max_len=64, required=False, allow_int=True),
+        coefficient=_odds(data.get("coefficient"), "coefficient"),
+        bonus_amount=bonus_amount if bonus_amount else None,  # 0 means no bonus part
+        bonus_id=_optional_int(data, "bonusId"),
+        bonus_template_id=_optional_int(data, "bonusTemplateId"),
+        ticket_type=ticket_type,
+        bet_type=bet_type_for(ticket_type, len(selections)),
+        selections=selections,
+    )
+
+
+# --- Responses ------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> str:
+    """JSON with Decimal rendered as an exact JSON number (json.dumps would need a float)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(str(k)) + ":" + _encode(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def dumps(value: Any) -> bytes:
+    return _encode(value).encode("utf-8")
+
+
+def render_error(code: Code, message: str) -> bytes:
+    return dumps({"code": int(code), "message": message})
+
+
+def format_time(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds: 2026-05-01T12:00:00.123Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render_transaction(transaction_id: str, moment: datetime) -> bytes:
+    """The success body of every /payment/bet operation (§6, observed)."""
+    return dumps({"transactionId": transaction_id, "transactionTime": format_time(moment)})
+
+
+def render_balance(user_id: str, currency: str, amount: Decimal) -> bytes:
+    return dumps({"userId": user_id, "currency": currency, "amount": money_amount(amount, currency)})
+
+
+def money_amount(amount: Decimal, currency: str) -> Decimal:
+    """An amount at the currency's precision, dot as the separator: 15 USD -> 15.00."""
+    return Decimal(money.format_amount(amount, currency))
+
+
+def render_profile(
+    *, user_id: str, currency: str, currencies: list[str], is_test: bool, custom_fields: dict[str, Any]
+) -> bytes:
+    body: dict[str, Any] = {"userId": user_id, "currency": currency, "currencies": currencies}
+    if is_test:
+        body["isTest"] = True
+    if custom_fields:
+        body["customFields"] = custom_fields
+    return dumps(body)

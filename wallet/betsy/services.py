@@ -1,0 +1,462 @@
+"""Betsy callbacks as wallet operations: each one composes idempotency.execute_once with a
+postings.*_apply function and renders Betsy's answer. Parsing and signing live in protocol.py,
+HTTP in views.py.
+
+Idempotency keys (provider "betsy"; see docs/betsy.md for the reasoning):
+- place:    (transactionId, "place"). Exact retry replays; a different stake/user/currency
+            under the same id, or a place after its own rollback (tombstone), is code 8.
+- settle:   ("<transactionId>:<epoch>:<amount>:<resultType>", "settle"). A settle may
+            legitimately come again with another amount (a resettle), so the amount and result
+            are part of the key: an exact retry replays, a different result is a new request that
+            re-settles. `epoch` counts the unsettles the bet has had, so a result re-sent after
+            an unsettle applies again instead of replaying the pre-unsettle answer.
+- unsettle: ("<transactionId>:<settlement id in force>", "unsettle"): it reverts that one
+            settlement. An unsettle of an open bet is answered success without storing anything,
+            so it cannot shadow a later unsettle.
+- rollback: (transactionId, "rollback"); refunds once whatever the order. A rollback before its
+            bet leaves a tombstone on (transactionId, "place").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from wallet import errors
+from wallet.betsy import conf, tokens
+from wallet.betsy.protocol import (
+    PLACE,
+    ROLLBACK,
+    SETTLE,
+    UNSETTLE,
+    BalanceRequest,
+    BetCall,
+    BetsyError,
+    CheckRequest,
+    Code,
+    ProfileRequest,
+    dumps,
+    format_time,
+    money_amount,
+    render_balance,
+    render_error,
+    render_profile,
+    render_transaction,
+)
+from wallet.ledger import _to_decimal
+from wallet.models import Bet, Player
+from wallet.selectors import wallet_get
+from wallet.services import idempotency
+from wallet.services.audit import audit_record
+from wallet.services.idempotency import Outcome, RequestKey, execute_once
+from wallet.services.postings import (
+    bet_place_apply,
+    bet_rollback_apply,
+    bet_settle_apply,
+    bet_unsettle_apply,
+)
+
+PROVIDER = "betsy"
+logger = logging.getLogger("touchline.wallet.betsy")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+# --- Error mapping ------------------------------------------------------------------------------
+
+
+def code_for(error: errors.WalletError, operation: str = "") -> Code:
+    """Betsy's code for a wallet refusal (§11). Order matters: subclasses first."""
+    if isinstance(error, errors.AlreadyRolledBack):
+        return Code.ALREADY_PROCESSED
+    if isinstance(error, errors.IdempotencyConflict):
+        return Code.ALREADY_PROCESSED if operation == PLACE else Code.VALIDATION
+    if isinstance(error, errors.InsufficientFunds):
+        return Code.NOT_ENOUGH_MONEY
+    if isinstance(error, errors.PlayerSelfExcluded):
+        return Code.SELF_EXCLUDED
+    if isinstance(error, errors.PlayerBlocked):
+        return Code.USER_BLOCKED
+    if isinstance(error, errors.PlayerNotFound):
+        return Code.INVALID_TOKEN
+    if isinstance(
+        error,
+        (
+            errors.InvalidRequest,
+            errors.CurrencyMismatch,
+            errors.BetStateError,
+            errors.BetNotFound,
+            errors.TransactionNotFound,
+            errors.NotReversible,
+        ),
+    ):
+        return Code.VALIDATION
+    return Code.SYSTEM_ERROR
+
+
+def _error_renderer(operation: str) -> Callable[[errors.WalletError], tuple[int, str]]:
+    def render(error: errors.WalletError) -> tuple[int, str]:
+        return 400, render_error(code_for(error, operation), error.message).decode()
+
+    return render
+
+
+def _answer(reply: idempotency.Reply) -> Answer:
+    return Answer(reply.status, reply.body.encode(), reply.replayed)
+
+
+def _success(transaction_id: str) -> str:
+    return render_transaction(transaction_id, timezone.now()).decode()
+
+
+# --- Profile and balance --------------------------------------------------------------------------
+
+
+def profile_get(request: ProfileRequest) -> Answer:
+    """POST /user/profile (§4). The token names the player; its currency is the only one offered,
+    because the token (and so every later balance and bet) is bound to it."""
+    claims, _ = tokens.read(request.token)
+    player = (
+        Player.objects.filter(pk=claims.player_id)
+        .only("external_id", "status", "is_test", "nickname", "country")
+        .first()
+    )
+    if player is None:
+        raise BetsyError(Code.INVALID_TOKEN, "invalid token")
+    tokens.verify(request.token, external_id=player.external_id)
+    custom: dict[str, object] = {"isCashOutAllowed": conf.CASHOUT_ALLOWED, "userStatus": player.status}
+    if player.nickname:
+        custom["nickname"] = player.nickname
+    if player.country:
+        custom["userCountry"] = player.country
+    body = render_profile(
+        user_id=player.external_id,
+        currency=claims.currency,
+        currencies=[claims.currency],
+        is_test=player.is_test,
+        custom_fields=custom,
+    )
+    return Answer(200, body)
+
+
+def balance_get(request: BalanceRequest) -> Answer:
+    """POST /user/balance (§5): spendable balance (real + bonus) in the token's currency."""
+    claims = tokens.verify(request.token, external_id=request.user_id, currency=request.currency)
+    try:
+        wallet = wallet_get(external_id=request.user_id, currency=request.currency)
+    except (errors.PlayerNotFound, errors.CurrencyMismatch):
+        raise BetsyError(Code.INVALID_TOKEN, "invalid token") from None
+    if wallet.player_id != claims.player_id:
+        raise BetsyError(Code.INVALID_TOKEN, "invalid token")
+    return Answer(200, render_balance(request.user_id, request.currency, wallet.spendable))
+
+
+# --- /payment/bet ---------------------------------------------------------------------------------
+
+
+def bet_execute(call: BetCall) -> Answer:
+    handler = {PLACE: place_bet, SETTLE: settle_bet, UNSETTLE: unsettle_bet, ROLLBACK: rollback_bet}[call.operation]
+    return handler(call)
+
+
+def _verify_token_or_replay(
+    call: BetCall, key: RequestKey, content: dict[str, object]
+) -> tuple[tokens.Claims | None, Answer | None]:
+    """The token's claims; or, when the token fails but this exact request was already applied,
+    its stored answer: a retry of an accepted bet keeps its success even if the token expired
+    since (answering 3/4 would make Betsy roll back a bet it had been told was placed)."""
+    try:
+        return tokens.verify(call.token, external_id=call.user_id, currency=call.currency), None
+    except BetsyError:
+        record = idempotency.find(key)
+        if (
+            record is not None
+            and record.outcome == idempotency.APPLIED
+            and record.fingerprint == idempotency.fingerprint(content)
+        ):
+            return None, Answer(record.status_code, record.response.encode(), replayed=True)
+        raise
+
+
+def place_bet(call: BetCall) -> Answer:
+    """POST /payment/bet type 1 (§6): debit the stake once."""
+    key = RequestKey(PROVIDER, call.transaction_id, "place")
+    # Only what defines the money: a retry that differs in requestId, token, ip or metadata
+    # details is still the same bet and must get the stored success, never code 8.
+    content: dict[str, object] = {
+        "userId": call.user_id,
+        "currency": call.currency,
+        "amount": call.amount,
+        "bonusAmount": call.bonus_amount,
+    }
+    claims, replay = _verify_token_or_replay(call, key, content)
+    if replay is not None:
+        return replay
+    assert claims is not None
+
+    def apply() -> Outcome:
+        wallet = wallet_get(external_id=call.user_id, currency=call.currency)
+        if wallet.player_id != claims.player_id:
+            raise BetsyError(Code.INVALID_TOKEN, "invalid token")
+        placed = bet_place_apply(
+            provider=PROVIDER,
+            external_id=call.transaction_id,
+            wallet=wallet,
+            amount=call.amount,
+            bonus_amount=call.bonus_amount,
+            odds=call.coefficient,
+            bet_type=call.bet_type,
+            selections=call.selections,
+        )
+        return Outcome(200, _success(str(placed.transaction_id)), placed.transaction_id)
+
+    return _answer(execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(PLACE)))
+
+
+@dataclass(frozen=True, slots=True)
+class _BetState:
+    bet_id: int
+    user_id: str
+    currency: str
+    status: str
+    stake: Decimal
+    payout: Decimal
+    result: str
+    epoch: int  # unsettles so far
+    in_force: int | None  # the latest settle/resettle row
+
+
+_STATE_SQL = (
+    "SELECT b.id, p.external_id, b.currency, b.status, b.stake, b.payout, b.result,"
+    " (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind = 'unsettle'),"
+    " (SELECT MAX(s.id) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind IN ('settle', 'resettle'))"
+    " FROM wallet_bet b JOIN wallet_player p ON p.id = b.player_id"
+    " WHERE b.provider = %s AND b.external_id = %s"
+)
+
+
+def _bet_state(transaction_id: str) -> _BetState | None:
+    """The bet with what its keys need, in one round trip (index scans only: this runs on every
+    settle, unsettle and rollback)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL, [PROVIDER, transaction_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    bet_id, user_id, currency, status, stake, payout, result, epoch, in_force = row
+    return _BetState(
+        bet_id, user_id, currency, status, _to_decimal(stake), _to_decimal(payout), result, epoch, in_force
+    )
+
+
+def _bet_for(call: BetCall) -> _BetState:
+    """The bet a settle/unsettle names, checked against the request (nothing stored on refusal)."""
+    state = _bet_state(call.transaction_id)
+    if state is None:
+        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
+        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+    if state.user_id != call.user_id or state.currency != call.currency:
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    if state.status == Bet.Status.ROLLED_BACK:
+        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    return state
+
+
+def _amount_key(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")  # 10, 10.0 and 10.00 are one amount
+
+
+def resettle_shortfall(*, balance: Decimal, in_force: Decimal, new: Decimal) -> Decimal:
+    """What a resettle would have to record as debt. postings.bet_settle_apply reverses the payout
+    in force before it credits the new one, so the reversal alone must fit in the real balance:
+    with 3 left of a 10 win, a resettle to 8 records 7 of debt (then credits 8), although the
+    net change (-2) fits. Policy 21 promises no debt, so it refuses that case too, until the core
+    nets the two steps (then this becomes max(0, in_force - new - balance))."""
+    del new  # see above: the current core takes the whole payout back first
+    return max(Decimal(0), in_force - balance)
+
+
+def settle_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 2 (§7): settle, or re-settle to a different amount."""
+    state = _bet_for(call)
+    key = RequestKey(
+        PROVIDER, f"{call.transaction_id}:{state.epoch}:{_amount_key(call.amount)}:{call.result_type}", "settle"
+    )
+    content: dict[str, object] = {
+        "userId": call.user_id,
+        "currency": call.currency,
+        "amount": call.amount,
+        "resultType": call.result_type,
+    }
+    if call.is_cashout:  # the only player-initiated settlement: the token must be good
+        _, replay = _verify_token_or_replay(call, key, content)
+        if replay is not None:
+            return replay
+    policy = conf.resettle_policy(call.sub_partner_id)
+
+    def apply() -> Outcome:
+        if policy != conf.DEBT:
+            # The policy is judged on the bet as locked here; bet_settle_apply takes the same lock
+            # again (a no-op). Under the default policy that lock is left to it: one query fewer.
+            bet = Bet.objects.select_for_update().get(pk=state.bet_id)
+            recalculation = bet.status == Bet.Status.SETTLED and (
+                bet.payout != call.amount or bet.result != call.result_type
+            )
+            if recalculation and policy == conf.BLOCK:
+                raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
+            if recalculation and policy == conf.REFUSE_NEGATIVE:
+                # Lock order bet -> account, as in every bet posting: no deadlock with a rollback.
+                wallet = wallet_get(external_id=call.user_id, currency=call.currency, for_update=True)
+                if resettle_shortfall(balance=wallet.balance, in_force=bet.payout, new=call.amount) > 0:
+                    raise BetsyError(Code.RECALCULATION_NEGATIVE, "recalculation would make the balance negative")
+        try:
+            settled = bet_settle_apply(
+                bet_id=state.bet_id, amount=call.amount, result=call.result_type, external_id=call.transaction_id
+            )
+        except errors.BetStateError:  # rolled back since we looked: refused, and not stored
+            raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
+        if settled.shortfall > 0:
+            logger.warning(
+                "betsy resettle of %s left a debt of %s %s", call.transaction_id, settled.shortfall, call.currency
+            )
+        moved = settled.transaction_ids[-1] if settled.transaction_ids else None
+        return Outcome(200, _success(str(moved) if moved else call.transaction_id), moved)
+
+    reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(SETTLE))
+    if reply.replayed and reply.outcome == idempotency.APPLIED:
+        _note_stale_settle(call)
+    return _answer(reply)
+
+
+def _note_stale_settle(call: BetCall) -> None:
+    """A replayed settle whose result is no longer the one in force: either a late retry of an
+    earlier result (replaying is right) or Betsy correcting back to it (we would be out of sync).
+    The two cannot be told apart from the request, so staff get an audit row to compare."""
+    state = _bet_state(call.transaction_id)
+    if state is None or (state.payout == call.amount and state.result == call.result_type):
+        return
+    logger.warning("betsy settle %s replayed while another result is in force", call.transaction_id)
+    with transaction.atomic():
+        audit_record(
+            actor_id=None,
+            action="betsy.settle_replayed_not_in_force",
+            object_type="wallet.Bet",
+            object_id=str(state.bet_id),
+            reason="A settle identical to an earlier one was answered from storage while another result is"
+            " in force: a late retry, or a correction back to that result. Compare with Betsy.",
+            data={"amount": str(call.amount), "resultType": call.result_type, "in_force": str(state.payout)},
+        )
+
+
+class _NothingToUnsettle(Exception):
+    """Raised inside the transaction to roll back the key claim: a no-op must not be stored."""
+
+
+def unsettle_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again."""
+    state = _bet_for(call)
+    if state.status == Bet.Status.OPEN or state.in_force is None:
+        return Answer(200, _success(call.transaction_id).encode())
+    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force}", "unsettle")
+    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
+
+    def apply() -> Outcome:
+        bet = Bet.objects.select_for_update().get(pk=state.bet_id)
+        if bet.status == Bet.Status.ROLLED_BACK:
+            raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+        if bet.status == Bet.Status.OPEN:  # unsettled concurrently under another key
+            raise _NothingToUnsettle
+        # The stored settlement's amount is reverted, not the request's `amount` (§8).
+        unsettled = bet_unsettle_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        if unsettled.shortfall > 0:
+            logger.warning(
+                "betsy unsettle of %s left a debt of %s %s", call.transaction_id, unsettled.shortfall, call.currency
+            )
+        moved = unsettled.transaction_ids[-1] if unsettled.transaction_ids else None
+        return Outcome(200, _success(str(moved) if moved else call.transaction_id), moved)
+
+    try:
+        reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(UNSETTLE))
+    except _NothingToUnsettle:
+        return Answer(200, _success(call.transaction_id).encode())
+    return _answer(reply)
+
+
+def rollback_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 3 (§9): cancel the bet and refund its stake, once, in any order."""
+    state = _bet_state(call.transaction_id)
+    if state is not None and (state.user_id != call.user_id or state.currency != call.currency):
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    key = RequestKey(PROVIDER, call.transaction_id, "rollback")
+    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
+
+    def apply() -> Outcome:
+        # First reserve the place key: if the bet never arrived, it never can now; if it is being
+        # written, this waits for it to commit and the bet is read below.
+        if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
+            logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
+            return Outcome(200, _success(call.transaction_id))
+        bet = Bet.objects.select_for_update().filter(provider=PROVIDER, external_id=call.transaction_id).first()
+        if bet is None:  # the place bet was declined: nothing was debited
+            return Outcome(200, _success(call.transaction_id))
+        if bet.player.external_id != call.user_id or bet.currency != call.currency:
+            raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+        if bet.status == Bet.Status.ROLLED_BACK:  # cancelled by another path: never refund twice
+            return Outcome(200, _success(call.transaction_id))
+        if call.amount and call.amount != bet.stake:
+            logger.warning(
+                "betsy rollback of %s carries amount %s, the stake was %s: refunding the stake",
+                call.transaction_id,
+                call.amount,
+                bet.stake,
+            )
+        rolled = bet_rollback_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        refund = rolled.transaction_ids[-1]
+        return Outcome(200, _success(str(refund)), refund)
+
+    reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(ROLLBACK))
+    if reply.outcome == "conflict":
+        # A second rollback with other details: the bet is cancelled once; answer as the first time
+        # (execute_once has logged the conflict for staff).
+        record = idempotency.find(key)
+        if record is not None and record.outcome == idempotency.APPLIED:
+            return Answer(record.status_code, record.response.encode(), replayed=True)
+    return _answer(reply)
+
+
+# --- /payment/check -----------------------------------------------------------------------------
+
+_CHECK_TYPE = {Bet.Status.OPEN: 1, Bet.Status.SETTLED: 2, Bet.Status.ROLLED_BACK: 3}
+
+
+def check_get(request: CheckRequest) -> Answer:
+    """POST /payment/check (§10, observed): the state of a bet, read-only."""
+    bet = (
+        Bet.objects.filter(provider=PROVIDER, external_id=request.transaction_id, player__external_id=request.user_id)
+        .only("external_id", "currency", "stake", "payout", "status", "placed_at")
+        .first()
+    )
+    if bet is None:
+        raise BetsyError(Code.VALIDATION, f"transaction {request.transaction_id} not found")
+    body = dumps(
+        {
+            "transactionId": bet.external_id,
+            "currency": bet.currency,
+            "amount": money_amount(bet.stake, bet.currency),
+            "transactionTime": format_time(bet.placed_at),
+            "type": _CHECK_TYPE[bet.status],
+            "status": bet.status,
+            "payout": money_amount(bet.payout, bet.currency),
+        }
+    )
+    return Answer(200, body)
