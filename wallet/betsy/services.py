@@ -277,13 +277,10 @@ def _amount_key(amount: Decimal) -> str:
 
 
 def resettle_shortfall(*, balance: Decimal, in_force: Decimal, new: Decimal) -> Decimal:
-    """What a resettle would have to record as debt. postings.bet_settle_apply reverses the payout
-    in force before it credits the new one, so the reversal alone must fit in the real balance:
-    with 3 left of a 10 win, a resettle to 8 records 7 of debt (then credits 8), although the
-    net change (-2) fits. Policy 21 promises no debt, so it refuses that case too, until the core
-    nets the two steps (then this becomes max(0, in_force - new - balance))."""
-    del new  # see above: the current core takes the whole payout back first
-    return max(Decimal(0), in_force - balance)
+    """What a resettle would have to record as debt. The core pays the new amount before it
+    takes the payout in force back, so only the net reduction has to fit in the real balance:
+    with 3 left of a 10 win, a resettle to 8 nets -2 and fits; a resettle to 0 needs 10."""
+    return max(Decimal(0), in_force - new - balance)
 
 
 def settle_bet(call: BetCall) -> Answer:

@@ -421,7 +421,8 @@ def _apply_step(
     primary: int | None = None  # the step's main movement: the new payout, else the refund, else the reversal
     shortfall = Decimal(0)
     if amount != previous or refund_stake:
-        prior = _latest_payout(bet)
+        # A payout of 0 means no payout transaction is in force: skip the lookup.
+        prior = _latest_payout(bet) if previous > 0 else None
         # Money in before money out: pay the new amount and refund the stake before taking
         # the old payout back, so a correction of winnings the player already spent nets
         # out (10 -> 15 is +5) instead of passing through a debt of the whole old payout.

@@ -69,14 +69,22 @@ def test_policy_21_refuses_a_recalculation_into_the_negative(betsy, placed, monk
     reply = betsy.settle(TX, "alice", "USD", 0, "lost")
     assert reply.data["code"] == 21
     assert state_counts() == before and placed.balance == 3  # nothing stored: a retry is judged afresh
-    # 3 - 10 + 8 = 1 nets positive, but the core takes the 10 back before paying 8, which would
-    # leave 7 of debt in between: refused too (see services.resettle_shortfall).
-    assert betsy.settle(TX, "alice", "USD", 8, "won").data["code"] == 21
-    assert state_counts() == before and placed.balance == 3
     # The player tops up; Betsy's retry of the refused correction now goes through.
     fund(placed.player, "20", "USD")
     assert betsy.settle(TX, "alice", "USD", 0, "lost").status == 200
     assert placed.balance == 13 and placed.wallet.debt_balance == 0
+    assert not Debt.objects.exists()
+
+
+def test_policy_21_accepts_a_correction_whose_net_fits(betsy, placed, monkeypatch):
+    """3 left of a 10 win; a correction to 8 nets -2 and fits: the core pays the 8 before it
+    takes the 10 back, so no debt appears on the way."""
+    monkeypatch.setattr(conf, "RESETTLE_POLICY_BY_BRAND", {"brand-x": conf.REFUSE_NEGATIVE})
+    betsy.sub_partner_id = "brand-x"
+    betsy.settle(TX, "alice", "USD", 10, "won")  # 25
+    betsy.place("tx-2", "alice", "USD", 22, placed.token)  # 3
+    assert betsy.settle(TX, "alice", "USD", 8, "won").status == 200
+    assert placed.balance == 1 and placed.wallet.debt_balance == 0
     assert not Debt.objects.exists()
 
 
@@ -193,9 +201,6 @@ def test_unsettle_after_the_winnings_were_spent_records_debt(betsy, placed):
     assert placed.balance == 0 and placed.wallet.debt_balance == Decimal("-10")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="core: bet_settle_apply reverses the payout in force before crediting the new one"
-)
 def test_upward_resettle_after_spending_the_winnings_nets_without_debt(betsy, placed):
     """Desired: 25 after the win, 22 spent -> 3; a correction 10 -> 15 nets +5 -> 8, no debt.
     Today the core takes 10 back first (3 real + 7 debt) then pays 15: balance 15, debt 7."""
