@@ -52,6 +52,7 @@ class KafkaTransport(Transport):
             max_in_flight_requests_per_connection=1,
             request_timeout_ms=int(self.timeout * 1000),
             max_block_ms=int(self.timeout * 1000),
+            bootstrap_timeout_ms=int(self.timeout * 1000),
         )
 
     @staticmethod
