@@ -244,6 +244,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="delivery worker processes")
     parser.add_argument("--writers", type=int, default=2, help="writer threads in the live phase")
     parser.add_argument("--idle-ms", type=int, default=5, help="an idle worker's polling interval")
+    parser.add_argument(
+        "--overhead", type=int, default=1000, help="events per run of the subscriber-cost phase (0: skip it)"
+    )
     args = parser.parse_args()
 
     recreate_database(args.database_url)
@@ -272,6 +275,25 @@ def main() -> None:
     consumer = Consumer()
     consumer.start()
     results: dict[str, dict] = {}
+
+    # Phase 0: what the subscriber costs the wallet (one writer thread, outbox off, then on).
+    from crm import conf
+
+    if args.overhead:
+        rates = {}
+        for enabled in (False, True, False, True):
+            conf.OUTBOX_ENABLED = enabled
+            started = time.time()
+            written = write_events(players, args.overhead, 1, f"overhead-{enabled}-{len(rates)}")
+            rates.setdefault(enabled, []).append(len(written) / (time.time() - started))
+        conf.OUTBOX_ENABLED = True
+        OutboxEvent.objects.all().delete()  # phase 1 starts from an empty outbox
+        off, on = max(rates[False]), max(rates[True])
+        results["overhead"] = {
+            "wallet_events_per_s_outbox_off": round(off),
+            "wallet_events_per_s_outbox_on": round(on),
+            "cost_per_event_ms": round((1 / on - 1 / off) * 1000, 3),
+        }
 
     # Phase 1: backlog drain.
     started = time.time()

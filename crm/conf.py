@@ -29,9 +29,9 @@ RETRY_BASE_SECONDS = env_int("FASTTRACK_RETRY_BASE_SECONDS", 2, minimum=0)
 RETRY_MAX_SECONDS = env_int("FASTTRACK_RETRY_MAX_SECONDS", 300, minimum=1)
 
 # Rows claimed by one worker in one go (heads of that many players, plus followers).
-BATCH_SIZE = env_int("FASTTRACK_BATCH_SIZE", 200, minimum=1)
+BATCH_SIZE = env_int("FASTTRACK_BATCH_SIZE", 100, minimum=1)
 # Consecutive rows of one player claimed together behind its head.
-PLAYER_RUN = env_int("FASTTRACK_PLAYER_RUN", 20, minimum=1)
+PLAYER_RUN = env_int("FASTTRACK_PLAYER_RUN", 10, minimum=0)
 # A claim is a lease: a worker that dies mid-batch loses its rows after this long.
 LEASE_SECONDS = env_int("FASTTRACK_LEASE_SECONDS", 120, minimum=10)
 # Beat sweeper period: retries due rows, recovers expired leases.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -389,43 +390,42 @@ def rollback_event(original: Mapping[str, Any], env: Envelope) -> dict[str, Any]
 # --- Wire format ----------------------------------------------------------------------------------
 
 
-def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, bool):
-        out.append("true" if value else "false")
-    elif value is None:
-        out.append("null")
-    elif isinstance(value, Decimal):
+# Decimals go through json.dumps as a marked string and are unquoted afterwards: the C
+# encoder does the work, and no number ever passes through a binary float. The marker holds
+# a random token, so no provider text can imitate it.
+_MARK = f"dec{secrets.token_hex(8)}:"
+_MARKED = re.compile(r'"' + re.escape(_MARK) + r'(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("amounts must be finite")
-        out.append(format(abs(value) if value == 0 else value, "f"))  # never "-0.00"
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
+        return _MARK + format(abs(value) if value == 0 else value, "f")  # never "-0.00"
+    if isinstance(value, float):
         raise TypeError("floats are not allowed in Fast Track payloads: use Decimal")
-    elif isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if index:
-                out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+class _Encoder(json.JSONEncoder):
+    def iterencode(self, o: Any, _one_shot: bool = False):
+        _reject_floats(o)
+        return super().iterencode(o, _one_shot)
+
+
+def _reject_floats(value: Any) -> None:
+    # json.dumps writes floats itself (default() never sees them): refuse them up front.
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in Fast Track payloads: use Decimal")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _reject_floats(item)
     elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"cannot encode {type(value).__name__}")
+        for item in value:
+            _reject_floats(item)
 
 
 def encode(payload: Mapping[str, Any]) -> str:
     """Compact JSON with Decimals written as exact JSON numbers (never via binary floats)."""
-    out: list[str] = []
-    _encode(payload, out)
-    return "".join(out)
+    text = json.dumps(payload, cls=_Encoder, default=_number, ensure_ascii=False, separators=(",", ":"))
+    return _MARKED.sub(r"\1", text)

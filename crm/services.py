@@ -2,8 +2,8 @@
 
 Delivery, one batch at a time:
 1. **Claim** (one short transaction): the oldest due row of up to BATCH_SIZE players whose
-   older rows are all delivered or skipped, taken with `FOR UPDATE SKIP LOCKED` so two
-   workers never take the same row, plus up to PLAYER_RUN following rows of each of those
+   older rows are all delivered or skipped, taken with `FOR NO KEY UPDATE SKIP LOCKED` so
+   two workers never take the same row, plus up to PLAYER_RUN following rows of each of those
    players. Claimed rows become `sending` with a lease: while one is `sending`, no later row
    of its player can be claimed by anyone, which is what keeps a player's events in order.
 2. **Send** (no transaction open): rows in id order per player. The first failure of a
@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,11 +32,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from crm import conf, mapping
 from crm.models import OutboxEvent
-from crm.transports import Message, PermanentError, TransientError, Transport
+from crm.transports import Message, TransientError, Transport
 from wallet import money
 from wallet.services.audit import audit_record
 
@@ -53,7 +55,9 @@ class MappingError(Exception):
 
 
 def _claim_sql(skip_locked: bool) -> str:
-    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    # NO KEY UPDATE, not UPDATE: we change no key column, and the weaker lock does not block
+    # the FK check (FOR KEY SHARE) of a money transaction inserting a Rollback that points here.
+    lock = " FOR NO KEY UPDATE SKIP LOCKED" if skip_locked else ""
     return (
         "UPDATE crm_outboxevent SET status = 'sending', claim_token = %s, leased_until = %s"
         " WHERE id IN (SELECT o.id FROM crm_outboxevent o"
@@ -224,52 +228,92 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, conf.RETRY_MAX_SECONDS))
 
 
-def _finish(token: str, rows: list[OutboxEvent], outcomes: dict[int, tuple[str, str]], now: datetime) -> int:
-    """Write the outcome of every claimed row in one transaction; returns rows we no longer owned."""
+def _chunks(items: list, size: int = 500):
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def _store_bodies(bodies: list[tuple[int, str]]) -> None:
+    """Freeze the bodies built in this batch: one UPDATE … FROM (VALUES …) per chunk.
+
+    (Django's bulk_update writes a CASE per row and column, which PostgreSQL evaluates row by
+    row: quadratic, 25 s for 3,000 rows in the benchmark.)
+    """
+    with connection.cursor() as cursor:
+        for chunk in _chunks(bodies):
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                "UPDATE crm_outboxevent SET body = v.column2"
+                f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1",
+                [item for pair in chunk for item in pair],
+            )
+
+
+def _finish(
+    token: str,
+    rows: list[OutboxEvent],
+    outcomes: dict[int, tuple[str, str]],
+    now: datetime,
+    fresh_bodies: set[int] | None = None,
+) -> int:
+    """Write the outcome of every claimed row in one transaction; returns rows we no longer owned.
+
+    Only rows still carrying our claim token are touched: a worker that outlived its lease
+    changes nothing. A few statements whatever the batch size: delivered and released rows
+    in bulk, failed rows (at most one per player) one by one, new bodies in bulk.
+    """
+    fresh_bodies = fresh_bodies or set()
     with transaction.atomic():
         owned = set(
-            OutboxEvent.objects.select_for_update()
+            OutboxEvent.objects.select_for_update(no_key=True)
             .filter(id__in=[r.id for r in rows], claim_token=token, status=Status.SENDING)
             .values_list("id", flat=True)
         )
-        changed = []
+        delivered, released, bodies = [], [], []
         for row in rows:
             if row.id not in owned:
                 continue
+            if row.id in fresh_bodies and row.body:
+                bodies.append((row.id, row.body))
             outcome, error = outcomes.get(row.id, ("released", ""))
-            row.claim_token, row.leased_until = "", None
             if outcome == "delivered":
-                row.status, row.delivered_at, row.last_error = Status.DELIVERED, now, ""
-                row.attempts += 1
+                delivered.append(row.id)
             elif outcome in ("transient", "permanent"):
-                row.attempts += 1
-                row.last_error = error[:2000]
-                if outcome == "permanent" or row.attempts >= conf.MAX_ATTEMPTS:
-                    row.status = Status.DEAD
-                else:
-                    row.status = Status.PENDING
-                    row.next_attempt_at = now + backoff(row.attempts)
+                attempts = row.attempts + 1
+                dead = outcome == "permanent" or attempts >= conf.MAX_ATTEMPTS
+                OutboxEvent.objects.filter(pk=row.id).update(
+                    status=Status.DEAD if dead else Status.PENDING,
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    next_attempt_at=row.next_attempt_at if dead else now + backoff(attempts),
+                    claim_token="",
+                    leased_until=None,
+                )
             else:
-                row.status = Status.PENDING
-            changed.append(row)
-        OutboxEvent.objects.bulk_update(
-            changed,
-            [
-                "status",
-                "attempts",
-                "claim_token",
-                "leased_until",
-                "last_error",
-                "delivered_at",
-                "next_attempt_at",
-                "body",
-            ],
-        )
+                released.append(row.id)
+        for chunk in _chunks(delivered):
+            OutboxEvent.objects.filter(id__in=chunk).update(
+                status=Status.DELIVERED,
+                delivered_at=now,
+                attempts=F("attempts") + 1,
+                last_error="",
+                claim_token="",
+                leased_until=None,
+            )
+        for chunk in _chunks(released):
+            OutboxEvent.objects.filter(id__in=chunk).update(status=Status.PENDING, claim_token="", leased_until=None)
+        _store_bodies(bodies)
     return len(rows) - len(owned)
 
 
 def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: int | None = None) -> BatchResult:
-    """Claim, send and finish one batch. Never raises for a delivery problem."""
+    """Claim, send and finish one batch. Never raises for a delivery problem.
+
+    Rows go out in waves: each wave holds the next row of every player still in the batch,
+    so the transport can pipeline a wave (one wait for many confirms) while a player's next
+    row is only sent once the previous one was accepted. A player's first failure ends its
+    run; its remaining rows are released untouched.
+    """
     token = secrets.token_hex(8)
     claimed_at = now or timezone.now()
     rows = claim(token=token, now=claimed_at, limit=limit)
@@ -279,34 +323,57 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
     builder = PayloadBuilder(rows)
     deadline = time.monotonic() + conf.LEASE_SECONDS * 0.8  # never send on a lease about to lapse
     outcomes: dict[int, tuple[str, str]] = {}
-    stopped: set[int] = set()  # players whose run ended with a failure
-    for row in rows:
-        if row.player_id in stopped:
-            continue
-        if time.monotonic() > deadline:
-            break
-        try:
-            row.body = builder.body(row)
-            transport.send(Message(activity_id=row.activity_id, user_id=row.player.external_id, body=row.body.encode()))
-        except (PermanentError, MappingError) as exc:
-            outcomes[row.id] = ("permanent", f"{type(exc).__name__}: {exc}")
-            result.dead.append(row.id)
-            stopped.add(row.player_id)
-            logger.error("fasttrack %s dead-lettered: %s", row.activity_id, exc)
-        except TransientError as exc:
-            outcomes[row.id] = ("transient", str(exc))
-            result.failed.append(row.id)
-            stopped.add(row.player_id)
-            logger.warning("fasttrack %s failed (attempt %s): %s", row.activity_id, row.attempts + 1, exc)
-        except Exception as exc:  # a bug or an unexpected library error: retry, and say so loudly
-            outcomes[row.id] = ("transient", f"unexpected {type(exc).__name__}: {exc}")
-            result.failed.append(row.id)
-            stopped.add(row.player_id)
-            logger.exception("fasttrack %s: unexpected error", row.activity_id)
+    fresh: set[int] = set()  # rows whose body is built (and frozen) in this batch
+    queues: dict[int, deque[OutboxEvent]] = {}
+    for row in rows:  # claim() returns rows in id order
+        queues.setdefault(row.player_id, deque()).append(row)
+
+    def failed(row: OutboxEvent, kind: str, error: str) -> None:
+        outcomes[row.id] = (kind, error)
+        (result.dead if kind == "permanent" else result.failed).append(row.id)
+        del queues[row.player_id]
+        if kind == "permanent":
+            logger.error("fasttrack %s dead-lettered: %s", row.activity_id, error)
         else:
-            outcomes[row.id] = ("delivered", "")
-            result.delivered.append(row.id)
-    result.lost = _finish(token, rows, outcomes, timezone.now() if now is None else now)
+            logger.warning("fasttrack %s failed (attempt %s): %s", row.activity_id, row.attempts + 1, error)
+
+    while queues and time.monotonic() < deadline:
+        wave: list[OutboxEvent] = []
+        for queue in list(queues.values()):
+            row = queue[0]
+            try:
+                if not row.body:
+                    fresh.add(row.id)
+                row.body = builder.body(row)
+            except MappingError as exc:
+                failed(row, "permanent", f"MappingError: {exc}")
+                continue
+            except Exception as exc:  # a bug: retry later, and say so loudly
+                logger.exception("fasttrack %s: cannot build the event", row.activity_id)
+                failed(row, "transient", f"unexpected {type(exc).__name__}: {exc}")
+                continue
+            wave.append(row)
+        if not wave:
+            continue
+        messages = [
+            Message(activity_id=r.activity_id, user_id=r.player.external_id, body=r.body.encode()) for r in wave
+        ]
+        try:
+            sent = transport.send_many(messages)
+        except Exception as exc:  # a transport bug or an unexpected library error
+            logger.exception("fasttrack: transport %s failed unexpectedly", transport.name)
+            sent = [TransientError(f"unexpected {type(exc).__name__}: {exc}")] * len(wave)
+        for row, error in zip(wave, sent, strict=True):
+            if error is None:
+                outcomes[row.id] = ("delivered", "")
+                result.delivered.append(row.id)
+                queue = queues[row.player_id]
+                queue.popleft()
+                if not queue:
+                    del queues[row.player_id]
+            else:
+                failed(row, "permanent" if error.permanent else "transient", str(error))
+    result.lost = _finish(token, rows, outcomes, timezone.now() if now is None else now, fresh)
     result.released = len(rows) - len(outcomes)
     return result
 
@@ -369,7 +436,7 @@ def outbox_retry(*, event_ids: Iterable[int], actor_id: int | None, reason: str)
     allowed = {Status.DEAD, Status.SKIPPED, Status.DELIVERED, Status.PENDING}
     changed, refused = [], []
     now = timezone.now()
-    for row in OutboxEvent.objects.select_for_update().filter(id__in=list(event_ids)).order_by("id"):
+    for row in OutboxEvent.objects.select_for_update(no_key=True).filter(id__in=list(event_ids)).order_by("id"):
         if row.status not in allowed:
             refused.append(row.id)
             continue
@@ -398,7 +465,7 @@ def outbox_skip(*, event_ids: Iterable[int], actor_id: int | None, reason: str) 
     if not reason.strip():
         raise ValueError("a reason is required")
     changed, refused = [], []
-    for row in OutboxEvent.objects.select_for_update().filter(id__in=list(event_ids)).order_by("id"):
+    for row in OutboxEvent.objects.select_for_update(no_key=True).filter(id__in=list(event_ids)).order_by("id"):
         if row.status not in (Status.PENDING, Status.DEAD):
             refused.append(row.id)
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -45,6 +46,20 @@ class Transport(ABC):
     @abstractmethod
     def send(self, message: Message) -> None:
         """Deliver one event; return only once the other side has accepted it."""
+
+    def send_many(self, messages: Sequence[Message]) -> list[DeliveryError | None]:
+        """Deliver independent events (never two of one player); one outcome per message,
+        None when accepted. Transports that can pipeline (RabbitMQ confirms, Kafka acks)
+        override this to wait once for the lot instead of once per message."""
+        outcomes: list[DeliveryError | None] = []
+        for message in messages:
+            try:
+                self.send(message)
+            except DeliveryError as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The transport may be used again afterwards (it reconnects)."""

@@ -8,11 +8,11 @@ installed on the development machine: this transport is tested with a fake produ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from crm import conf
-from crm.transports import Message, PermanentError, TransientError, Transport
+from crm.transports import DeliveryError, Message, PermanentError, TransientError, Transport
 
 # Broker answers that will not change on a retry of the same record.
 _PERMANENT = {
@@ -65,21 +65,43 @@ class KafkaTransport(Transport):
         }
 
     def send(self, message: Message) -> None:
+        (outcome,) = self.send_many([message])
+        if outcome is not None:
+            raise outcome
+
+    def send_many(self, messages: Sequence[Message]) -> list[DeliveryError | None]:
+        """Hand every record to the producer, then wait for each ack (acks=all)."""
         from kafka import errors
 
+        outcomes: list[DeliveryError | None] = []
         try:
             if self._producer is None:
                 self._producer = self._factory()
-            future = self._producer.send(self.topic, **self.record(message))
-            future.get(timeout=self.timeout)  # wait for the broker's ack (acks=all)
-        except errors.KafkaError as exc:
-            if type(exc).__name__ in _PERMANENT:
-                raise PermanentError(f"Kafka refused the record: {exc!r}") from exc
+            futures = [self._producer.send(self.topic, **self.record(m)) for m in messages]
+        except (errors.KafkaError, OSError) as exc:
             self.close()
-            raise TransientError(f"Kafka error: {exc!r}") from exc
-        except OSError as exc:
-            self.close()
-            raise TransientError(f"Kafka connection error: {exc!r}") from exc
+            return [self._classify(exc)] * len(messages)
+        broken = False
+        for future in futures:
+            try:
+                future.get(timeout=self.timeout)
+            except (errors.KafkaError, OSError) as exc:
+                outcome = self._classify(exc)
+                broken = broken or not outcome.permanent
+                outcomes.append(outcome)
+            else:
+                outcomes.append(None)
+        if broken:
+            self.close()  # a fresh producer on the next attempt
+        return outcomes
+
+    @staticmethod
+    def _classify(exc: Exception) -> DeliveryError:
+        if type(exc).__name__ in _PERMANENT:
+            return PermanentError(f"Kafka refused the record: {exc!r}")
+        if isinstance(exc, OSError):
+            return TransientError(f"Kafka connection error: {exc!r}")
+        return TransientError(f"Kafka error: {exc!r}")
 
     def close(self) -> None:
         producer, self._producer = self._producer, None

@@ -19,7 +19,9 @@ from tests.factories import fund, make_player
 
 
 @pytest.mark.django_db(transaction=True)
-def test_demo_exports_a_non_test_players_bets_to_the_simulator():
+def test_demo_exports_a_non_test_players_bets_to_the_simulator(postgres_only):
+    # PostgreSQL only: two threads on pytest's shared-cache in-memory SQLite lock each other's
+    # tables, which says nothing about the demo's real file database.
     stop = threading.Event()
 
     def run():
@@ -30,11 +32,13 @@ def test_demo_exports_a_non_test_players_bets_to_the_simulator():
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and OutboxEvent.objects.filter(status="delivered").count() < 6:
-        time.sleep(0.1)
-    stop.set()
-    thread.join(timeout=20)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and OutboxEvent.objects.filter(status="delivered").count() < 6:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=20)
     assert not thread.is_alive()
     delivered = OutboxEvent.objects.filter(status="delivered", player__external_id=demo.PLAYER)
     assert delivered.count() >= 6

@@ -92,3 +92,18 @@ def test_no_broker_reachable_is_transient():
     transport = KafkaTransport("127.0.0.1:1", "t", timeout=1)
     with pytest.raises(TransientError):
         transport.send(MESSAGE)
+
+
+def test_send_many_reports_each_record():
+    class Mixed(FakeProducer):
+        def send(self, topic, value=None, key=None, headers=None, partition=None, timestamp_ms=None):
+            self.sent.append((topic, key, value, headers))
+            return FakeFuture(errors.MessageSizeTooLargeError() if key == b"big" else None)
+
+    producer = Mixed()
+    transport = KafkaTransport("kafka:9092", "t", producer_factory=lambda: producer)
+    outcomes = transport.send_many(
+        [Message(activity_id="a", user_id="alice", body=b"{}"), Message(activity_id="b", user_id="big", body=b"{}")]
+    )
+    assert outcomes[0] is None and isinstance(outcomes[1], PermanentError)
+    assert not producer.closed  # a permanent refusal says nothing about the connection

@@ -376,3 +376,9 @@ def test_timestamps_are_zero_padded_utc_with_milliseconds():
     assert mapping.format_timestamp(moment) == "2015-03-02T02:27:58.100Z"
     assert mapping.parse_event_date("2015-03-02 8:27:58") == datetime(2015, 3, 2, 8, 27, 58, tzinfo=UTC)
     assert mapping.parse_event_date("not a date") is None
+
+
+def test_encoder_refuses_floats_and_cannot_be_fooled_by_provider_text():
+    assert mapping.encode({"a": Decimal("1.50"), "b": "dec1234:5"}) == '{"a":1.50,"b":"dec1234:5"}'
+    with pytest.raises(TypeError):
+        mapping.encode({"bets": [{"odds": 1.5}]})

@@ -111,3 +111,11 @@ def test_bad_credentials_are_transient():
     transport = RabbitMQTransport("amqp://guest:wrong@127.0.0.1:5672/%2F", EXCHANGE, KEY, timeout=5)
     with pytest.raises(TransientError):
         transport.send(Message(activity_id="x", user_id="1", body=b"{}"))
+
+
+def test_a_window_of_messages_is_confirmed_together(broker, transport):
+    messages = [Message(activity_id=f"tl-bet-{n}", user_id=f"p{n}", body=b"{}") for n in range(50)]
+    assert transport.send_many(messages) == [None] * 50
+    assert [p.message_id for p, _ in drain(broker)] == [m.activity_id for m in messages]
+    transport.send(Message(activity_id="after", user_id="p", body=b"{}"))  # the channel stays usable
+    assert [p.message_id for p, _ in drain(broker)] == ["after"]
