@@ -55,6 +55,7 @@ HANDLED = frozenset(
     }
 )
 _SETTLING = {events.BET_SETTLED, events.BET_RESETTLED, events.BET_REVERSED}
+_BET_LEVEL = _SETTLING | {events.BET_UNSETTLED, events.BET_ROLLED_BACK}
 
 
 def _decimal(value: Any) -> Decimal:
@@ -72,79 +73,92 @@ class _Context:
     balance: Decimal  # real + bonus, now, inside the money transaction
     moved_all: Decimal  # what the event's ledger transactions moved on real + bonus
     moved_first: Decimal  # … of which the first transaction
-    first_reversed_kind: str | None  # kind of the transaction the first one reverses
-    bet_row_id: int | None  # the bet's Bet/Approved row
-    bet_row_activity: str | None
-    force_id: int | None  # the bet's latest Settlement row …
-    force_status: str | None
-    force_activity: str | None
-    force_amount: Decimal | None  # … and the settlement it reported
-    force_result: str | None
-    new_amount: Decimal | None  # the settlement this event reports
-    new_result: str | None
-    unlinked_id: int | None  # an unlinked result row reversed by this event
-    unlinked_activity: str | None
+    first_reversed_kind: str | None = None  # kind of the transaction the first one reverses
+    bet_row_id: int | None = None  # the bet's Bet/Approved row
+    bet_row_activity: str | None = None
+    force_id: int | None = None  # the bet's latest Settlement row …
+    force_status: str | None = None
+    force_activity: str | None = None
+    force_amount: Decimal | None = None  # … and the settlement it reported
+    force_result: str | None = None
+    new_amount: Decimal | None = None  # the settlement this event reports
+    new_result: str | None = None
+    unlinked_id: int | None = None  # an unlinked result row reversed by this event
+    unlinked_activity: str | None = None
 
 
 def _context(event: events.WalletEvent) -> _Context | None:
-    """Everything the planner needs, in one round trip.
+    """Everything the planner needs, in one round trip; only the parts this kind of event uses
+    (a placement, the commonest event, reads the player, the balance and what moved).
 
-    On PostgreSQL the player's account row is locked (FOR NO KEY UPDATE, the lock the
-    wallet's own balance UPDATE takes, so a money-moving transaction already holds it): two
-    transactions of one player then write their rows in commit order, which is what lets
-    the delivery side treat id order as the player's order.
+    Order: two transactions of one player must write their rows in commit order, which is
+    what lets the delivery side treat id order as the player's order. A transaction that
+    moved money holds the player's account row lock already (the wallet's balance UPDATE);
+    one that moved nothing (a lost bet's settlement) takes it here, on PostgreSQL, with the
+    same strength (FOR NO KEY UPDATE).
     """
     txns = list(event.transaction_ids)
     in_list = ", ".join(["%s"] * len(txns)) if txns else "NULL"
-    first = txns[0] if txns else None
-    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" else ""
+    columns = [
+        "p.is_test",
+        "a.balance + a.bonus_balance",
+        "(SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
+        f" AND e.bucket IN ('real', 'bonus') AND e.transaction_id IN ({in_list}))",
+    ]
+    column_params: list = [*txns]
+    joins: list[str] = []
+    join_params: list = []
+    names = ["is_test", "balance", "moved_all"]
+    if event.kind in _BET_LEVEL and event.bet_id is not None:
+        first = txns[0] if txns else None
+        columns += [
+            "(SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
+            " AND e.bucket IN ('real', 'bonus') AND e.transaction_id = %s)",
+            "(SELECT r.kind FROM wallet_ledgertransaction t JOIN wallet_ledgertransaction r ON r.id = t.reverses_id"
+            " WHERE t.id = %s)",
+            "b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result, s.amount, s.result",
+        ]
+        column_params += [first, first]
+        names += ["moved_first", "first_reversed_kind", "bet_row_id", "bet_row_activity", "force_id"]
+        names += ["force_status", "force_activity", "force_amount", "force_result", "new_amount", "new_result"]
+        joins += [
+            "LEFT JOIN crm_outboxevent b ON b.bet_id = %s AND b.event_type = 'Bet' AND b.event_status = 'Approved'",
+            "LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
+            " WHERE o.bet_id = %s AND o.event_type = 'Settlement')",
+            "LEFT JOIN wallet_settlement fs ON fs.id = f.settlement_id",
+            "LEFT JOIN wallet_settlement s ON s.id = %s",
+        ]
+        join_params += [event.bet_id, event.bet_id, event.settlement_id]
+    elif event.kind == events.TRANSACTION_REVERSED:
+        columns.append("u.id, u.activity_id")
+        names += ["unlinked_id", "unlinked_activity"]
+        joins.append(
+            "LEFT JOIN crm_outboxevent u ON u.id = (SELECT MIN(o.id) FROM crm_outboxevent o"
+            " JOIN wallet_ledgertransaction t ON t.reverses_id = o.transaction_id"
+            f" WHERE o.unlinked AND o.event_status = 'Approved' AND t.id IN ({in_list}))"
+        )
+        join_params += txns
+    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" and not txns else ""
     sql = (
-        "SELECT p.is_test, a.balance + a.bonus_balance,"
-        " (SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
-        f"   AND e.bucket IN ('real', 'bonus') AND e.transaction_id IN ({in_list})),"
-        " (SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
-        "   AND e.bucket IN ('real', 'bonus') AND e.transaction_id = %s),"
-        " (SELECT r.kind FROM wallet_ledgertransaction t JOIN wallet_ledgertransaction r ON r.id = t.reverses_id"
-        "   WHERE t.id = %s),"
-        " b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result,"
-        " s.amount, s.result, u.id, u.activity_id"
-        " FROM wallet_player p"
-        " JOIN wallet_account a ON a.player_id = p.id AND a.kind = 'player' AND a.currency = %s"
-        " LEFT JOIN crm_outboxevent b ON b.bet_id = %s AND b.event_type = 'Bet' AND b.event_status = 'Approved'"
-        " LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
-        "   WHERE o.bet_id = %s AND o.event_type = 'Settlement')"
-        " LEFT JOIN wallet_settlement fs ON fs.id = f.settlement_id"
-        " LEFT JOIN wallet_settlement s ON s.id = %s"
-        " LEFT JOIN crm_outboxevent u ON u.id = (SELECT MIN(o.id) FROM crm_outboxevent o"
-        "   JOIN wallet_ledgertransaction t ON t.reverses_id = o.transaction_id"
-        f"   WHERE o.unlinked AND o.event_status = 'Approved' AND t.id IN ({in_list}))"
-        " WHERE p.id = %s" + lock
+        f"SELECT {', '.join(columns)} FROM wallet_player p"
+        " JOIN wallet_account a ON a.player_id = p.id AND a.kind = 'player' AND a.currency = %s "
+        + " ".join(joins)
+        + " WHERE p.id = %s"
+        + lock
     )
-    params = [*txns, first, first, event.currency, event.bet_id, event.bet_id, event.settlement_id, *txns]
-    params.append(event.player_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*column_params, event.currency, *join_params, event.player_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    return _Context(
-        is_test=bool(row[0]),
-        balance=_decimal(row[1]),
-        moved_all=_decimal(row[2]),
-        moved_first=_decimal(row[3]),
-        first_reversed_kind=row[4],
-        bet_row_id=row[5],
-        bet_row_activity=row[6],
-        force_id=row[7],
-        force_status=row[8],
-        force_activity=row[9],
-        force_amount=None if row[10] is None else _decimal(row[10]),
-        force_result=row[11],
-        new_amount=None if row[12] is None else _decimal(row[12]),
-        new_result=row[13],
-        unlinked_id=row[14],
-        unlinked_activity=row[15],
-    )
+    values = dict(zip(names, row, strict=True))
+    money_fields = ("balance", "moved_all", "moved_first", "force_amount", "new_amount")
+    for name in money_fields:
+        if values.get(name) is not None:
+            values[name] = _decimal(values[name])
+    values["is_test"] = bool(values["is_test"])
+    values.setdefault("moved_first", values["moved_all"])
+    return _Context(**values)
 
 
 def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:
