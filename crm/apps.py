@@ -10,6 +10,7 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from config.celery import app
         from crm import conf, metrics
+        from crm import tasks as _tasks  # noqa: F401 - registers the tasks in every process (beat, demo)
         from crm.outbox import on_wallet_event
         from wallet import events
 
