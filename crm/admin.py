@@ -1,0 +1,117 @@
+"""Back office for the Fast Track outbox: status, attempts, last error and payload of every
+event; retry and skip actions (audited); the lag figure above the list."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from crm.models import OutboxEvent
+from crm.selectors import outbox_stats
+from crm.services import MappingError, PayloadBuilder, outbox_retry, outbox_skip
+from wallet import money
+
+
+def _pretty(payload: object) -> str:
+    return json.dumps(payload, indent=2, default=str, ensure_ascii=False)
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "activity_id",
+        "player",
+        "event_type",
+        "event_status",
+        "status",
+        "attempts",
+        "short_error",
+        "occurred_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event_type", "event_status", "source", "unlinked", "currency"]
+    search_fields = ["=activity_id", "player__external_id", "bet__external_id"]
+    list_select_related = ["player"]
+    date_hierarchy = "occurred_at"
+    actions = ["retry_events", "skip_events"]
+    fields = [
+        "activity_id",
+        "player",
+        "currency",
+        "event_type",
+        "event_status",
+        "source",
+        "unlinked",
+        "bet",
+        "settlement",
+        "transaction",
+        "reverses",
+        "balance_before",
+        "balance_after",
+        "exchange_rate",
+        "occurred_at",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "leased_until",
+        "last_error",
+        "delivered_at",
+        "payload",
+    ]
+    readonly_fields = fields
+
+    # Rows change only through delivery and the audited actions: no add, no delete, and the
+    # change form is view-only (change permission is still needed to run the actions).
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    @admin.display(description="last error")
+    def short_error(self, row: OutboxEvent) -> str:
+        return (row.last_error[:80] + "…") if len(row.last_error) > 80 else row.last_error
+
+    @admin.display(description="payload")
+    def payload(self, row: OutboxEvent) -> str:
+        if row.body:
+            text, note = _pretty(money.loads(row.body)), "as sent"
+        else:
+            try:
+                text, note = _pretty(PayloadBuilder([row]).payload(row)), "preview: not sent yet"
+            except MappingError as exc:
+                text, note = str(exc), "cannot be built"
+        return format_html("<p>{}</p><pre style='white-space: pre-wrap'>{}</pre>", note, text)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "outbox_stats": outbox_stats()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def _act(self, request: HttpRequest, queryset: QuerySet[OutboxEvent], action, verb: str) -> None:
+        result = action(
+            event_ids=list(queryset.values_list("id", flat=True)),
+            actor_id=request.user.pk,
+            reason=f"admin action by {request.user}",
+        )
+        if result.changed:
+            self.message_user(request, f"{len(result.changed)} event(s) {verb}", messages.SUCCESS)
+        if result.refused:
+            self.message_user(
+                request, f"{len(result.refused)} event(s) left alone: not in a state that allows it", messages.WARNING
+            )
+
+    @admin.action(description="Retry selected events (send again)", permissions=["change"])
+    def retry_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        self._act(request, queryset, outbox_retry, "queued for delivery")
+
+    @admin.action(description="Skip selected events (never send; unblocks the player)", permissions=["change"])
+    def skip_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        self._act(request, queryset, outbox_skip, "skipped")

@@ -1,0 +1,56 @@
+"""Prometheus gauges for the outbox, read from the database at scrape time."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger("touchline.crm")
+
+
+class OutboxCollector:
+    def describe(self):
+        # Lets REGISTRY.register() learn the names without collecting (no query at start-up).
+        yield GaugeMetricFamily("touchline_crm_outbox_lag_seconds", "")
+        yield GaugeMetricFamily("touchline_crm_outbox_open", "", labels=["status"])
+        yield GaugeMetricFamily("touchline_crm_outbox_blocked_players", "")
+
+    def collect(self):
+        from crm.selectors import outbox_stats
+
+        try:
+            stats = outbox_stats()
+        except Exception:  # the database being down is /readyz's news, not a scrape failure
+            return
+        yield GaugeMetricFamily(
+            "touchline_crm_outbox_lag_seconds",
+            "Age of the oldest Fast Track event not yet delivered (0 when none)",
+            value=stats.lag_seconds,
+        )
+        rows = GaugeMetricFamily("touchline_crm_outbox_open", "Fast Track events not yet delivered", labels=["status"])
+        for status in ("pending", "sending", "dead"):
+            rows.add_metric([status], getattr(stats, status))
+        yield rows
+        yield GaugeMetricFamily(
+            "touchline_crm_outbox_blocked_players",
+            "Players whose Fast Track events wait behind a dead letter",
+            value=stats.dead_players,
+        )
+
+
+_registered = False
+
+
+def register() -> None:
+    """Register once per process (ready() can run twice, e.g. under the autoreloader or tests)."""
+    global _registered
+    if _registered:
+        return
+    from prometheus_client import REGISTRY
+
+    try:
+        REGISTRY.register(OutboxCollector())
+    except ValueError:  # already registered under these names by an earlier import
+        logger.debug("crm outbox collector already registered")
+    _registered = True

@@ -1,0 +1,306 @@
+"""The write side of the outbox: wallet events become outbox rows in the money transaction.
+
+`on_wallet_event` is subscribed to wallet.events in CrmConfig.ready(). It runs on the
+wallet's hot path, inside the transaction that moved the money, so it is kept to two round
+trips: one SELECT that reads everything it needs (player, balance, what moved, what Fast
+Track already knows about the bet) and one INSERT. The payload itself is built at delivery
+time from rows that never change (wallet/models.py is append-only where it matters); what
+would change later (the balance, the exchange rate, the time) is frozen on the row here.
+
+Which events a wallet fact produces (docs/fasttrack.md §5):
+
+| wallet event | outbox rows |
+|---|---|
+| bet_placed | Bet/Approved |
+| bet_settled, bet_resettled, bet_reversed | Settlement/Rollback of the settlement in force (if any), then Settlement/Approved of the new one; nothing if amount and result are unchanged; a staff reversal to 0 only rolls back |
+| bet_unsettled | Settlement/Rollback of the settlement in force (if any) |
+| bet_rolled_back | Settlement/Rollback of the settlement in force (if any), then Bet/Rollback |
+| result_credited | Settlement/Approved, unlinked (no bet: empty reference) |
+| transaction_reversed | Settlement/Rollback of the unlinked result it reverses (if we exported one) |
+
+Bets whose Bet event was never written (test players, bets placed while the outbox was
+off) produce no later events either: Fast Track would get a settlement for a bet it never saw.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crm import conf, mapping
+from crm.models import OutboxEvent
+from wallet import events
+
+logger = logging.getLogger("touchline.crm")
+
+Row = OutboxEvent
+BET, SETTLEMENT = Row.EventType.BET.value, Row.EventType.SETTLEMENT.value
+APPROVED, ROLLBACK = Row.EventStatus.APPROVED.value, Row.EventStatus.ROLLBACK.value
+
+HANDLED = frozenset(
+    {
+        events.BET_PLACED,
+        events.BET_SETTLED,
+        events.BET_RESETTLED,
+        events.BET_UNSETTLED,
+        events.BET_ROLLED_BACK,
+        events.BET_REVERSED,
+        events.RESULT_CREDITED,
+        events.TRANSACTION_REVERSED,
+    }
+)
+_SETTLING = {events.BET_SETTLED, events.BET_RESETTLED, events.BET_REVERSED}
+_BET_LEVEL = _SETTLING | {events.BET_UNSETTLED, events.BET_ROLLED_BACK}
+
+
+def _decimal(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    # SQLite hands back floats for NUMERIC; str() is exact for the demo's magnitudes.
+    return Decimal(str(value)).quantize(Decimal("0.00000001"))
+
+
+@dataclass(frozen=True)
+class _Context:
+    is_test: bool
+    balance: Decimal  # real + bonus, now, inside the money transaction
+    moved_all: Decimal  # what the event's ledger transactions moved on real + bonus
+    moved_first: Decimal  # … of which the first transaction
+    first_reversed_kind: str | None = None  # kind of the transaction the first one reverses
+    bet_row_id: int | None = None  # the bet's Bet/Approved row
+    bet_row_activity: str | None = None
+    force_id: int | None = None  # the bet's latest Settlement row …
+    force_status: str | None = None
+    force_activity: str | None = None
+    force_amount: Decimal | None = None  # … and the settlement it reported
+    force_result: str | None = None
+    new_amount: Decimal | None = None  # the settlement this event reports
+    new_result: str | None = None
+    unlinked_id: int | None = None  # an unlinked result row reversed by this event
+    unlinked_activity: str | None = None
+
+
+def _context(event: events.WalletEvent) -> _Context | None:
+    """Everything the planner needs, in one round trip; only the parts this kind of event uses
+    (a placement, the commonest event, reads the player, the balance and what moved).
+
+    Order: two transactions of one player must write their rows in commit order, which is
+    what lets the delivery side treat id order as the player's order. A transaction that
+    moved money holds the player's account row lock already (the wallet's balance UPDATE);
+    one that moved nothing (a lost bet's settlement) takes it here, on PostgreSQL, with the
+    same strength (FOR NO KEY UPDATE).
+    """
+    txns = list(event.transaction_ids)
+    in_list = ", ".join(["%s"] * len(txns)) if txns else "NULL"
+    columns = [
+        "p.is_test",
+        "a.balance + a.bonus_balance",
+        "(SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
+        f" AND e.bucket IN ('real', 'bonus') AND e.transaction_id IN ({in_list}))",
+    ]
+    column_params: list = [*txns]
+    joins: list[str] = []
+    join_params: list = []
+    names = ["is_test", "balance", "moved_all"]
+    if event.kind in _BET_LEVEL and event.bet_id is not None:
+        first = txns[0] if txns else None
+        columns += [
+            "(SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
+            " AND e.bucket IN ('real', 'bonus') AND e.transaction_id = %s)",
+            "(SELECT r.kind FROM wallet_ledgertransaction t JOIN wallet_ledgertransaction r ON r.id = t.reverses_id"
+            " WHERE t.id = %s)",
+            "b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result, s.amount, s.result",
+        ]
+        column_params += [first, first]
+        names += ["moved_first", "first_reversed_kind", "bet_row_id", "bet_row_activity", "force_id"]
+        names += ["force_status", "force_activity", "force_amount", "force_result", "new_amount", "new_result"]
+        joins += [
+            "LEFT JOIN crm_outboxevent b ON b.bet_id = %s AND b.event_type = 'Bet' AND b.event_status = 'Approved'",
+            "LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
+            " WHERE o.bet_id = %s AND o.event_type = 'Settlement')",
+            "LEFT JOIN wallet_settlement fs ON fs.id = f.settlement_id",
+            "LEFT JOIN wallet_settlement s ON s.id = %s",
+        ]
+        join_params += [event.bet_id, event.bet_id, event.settlement_id]
+    elif event.kind == events.TRANSACTION_REVERSED:
+        columns.append("u.id, u.activity_id")
+        names += ["unlinked_id", "unlinked_activity"]
+        joins.append(
+            "LEFT JOIN crm_outboxevent u ON u.id = (SELECT MIN(o.id) FROM crm_outboxevent o"
+            " JOIN wallet_ledgertransaction t ON t.reverses_id = o.transaction_id"
+            f" WHERE o.unlinked AND o.event_status = 'Approved' AND t.id IN ({in_list}))"
+        )
+        join_params += txns
+    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" and not txns else ""
+    sql = (
+        f"SELECT {', '.join(columns)} FROM wallet_player p"
+        " JOIN wallet_account a ON a.player_id = p.id AND a.kind = 'player' AND a.currency = %s "
+        + " ".join(joins)
+        + " WHERE p.id = %s"
+        + lock
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*column_params, event.currency, *join_params, event.player_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(names, row, strict=True))
+    money_fields = ("balance", "moved_all", "moved_first", "force_amount", "new_amount")
+    for name in money_fields:
+        if values.get(name) is not None:
+            values[name] = _decimal(values[name])
+    values["is_test"] = bool(values["is_test"])
+    values.setdefault("moved_first", values["moved_all"])
+    return _Context(**values)
+
+
+def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:
+    """What Fast Track sees of a settlement; two settlements that look the same are one."""
+    return (amount, mapping.settlement_type(result, amount), mapping.is_cashout(result))
+
+
+def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
+    """The rows for one wallet event, in the order Fast Track must receive them."""
+    prefix = conf.ACTIVITY_PREFIX
+    txns = list(event.transaction_ids)
+    base = {"player_id": event.player_id, "currency": event.currency, "source": event.kind}
+    rows: list[Row] = []
+    rolls_back_payout = False  # the first ledger transaction belongs to the first row
+
+    if event.kind == events.BET_PLACED:
+        rows.append(
+            Row(
+                activity_id=mapping.bet_activity_id(prefix, event.bet_id),
+                event_type=BET,
+                event_status=APPROVED,
+                bet_id=event.bet_id,
+                transaction_id=txns[0] if txns else None,
+                **base,
+            )
+        )
+    elif event.kind == events.RESULT_CREDITED:
+        rows.append(
+            Row(
+                activity_id=mapping.result_activity_id(prefix, txns[0]),
+                event_type=SETTLEMENT,
+                event_status=APPROVED,
+                unlinked=True,
+                transaction_id=txns[0],
+                **base,
+            )
+        )
+    elif event.kind == events.TRANSACTION_REVERSED:
+        if ctx.unlinked_id is None:
+            return []
+        rows.append(
+            Row(
+                activity_id=mapping.rollback_activity_id(ctx.unlinked_activity),
+                event_type=SETTLEMENT,
+                event_status=ROLLBACK,
+                unlinked=True,
+                reverses_id=ctx.unlinked_id,
+                transaction_id=txns[0] if txns else None,
+                **base,
+            )
+        )
+    else:
+        if ctx.bet_row_id is None:
+            return []  # Fast Track never saw this bet (test player, or placed before the export)
+        in_force = ctx.force_status == APPROVED
+        current = _state(ctx.force_amount or Decimal(0), ctx.force_result or "") if in_force else None
+        desired = None
+        if event.kind in _SETTLING and ctx.new_amount is not None:
+            if not (event.kind == events.BET_REVERSED and ctx.new_amount == 0):
+                desired = _state(ctx.new_amount, ctx.new_result or "")
+        if event.kind in _SETTLING and current == desired:
+            return []  # a repeat of the settlement in force: Fast Track already has it
+        if in_force:
+            rows.append(
+                Row(
+                    activity_id=mapping.rollback_activity_id(ctx.force_activity),
+                    event_type=SETTLEMENT,
+                    event_status=ROLLBACK,
+                    bet_id=event.bet_id,
+                    settlement_id=event.settlement_id,
+                    reverses_id=ctx.force_id,
+                    **base,
+                )
+            )
+            rolls_back_payout = ctx.first_reversed_kind == "payout"
+            if rolls_back_payout:
+                rows[-1].transaction_id = txns[0]
+        if desired is not None:
+            rows.append(
+                Row(
+                    activity_id=mapping.settlement_activity_id(prefix, event.settlement_id),
+                    event_type=SETTLEMENT,
+                    event_status=APPROVED,
+                    bet_id=event.bet_id,
+                    settlement_id=event.settlement_id,
+                    transaction_id=txns[-1] if txns else None,
+                    **base,
+                )
+            )
+        if event.kind == events.BET_ROLLED_BACK:
+            rows.append(
+                Row(
+                    activity_id=mapping.rollback_activity_id(ctx.bet_row_activity),
+                    event_type=BET,
+                    event_status=ROLLBACK,
+                    bet_id=event.bet_id,
+                    settlement_id=event.settlement_id,
+                    reverses_id=ctx.bet_row_id,
+                    transaction_id=txns[-1] if txns else None,
+                    **base,
+                )
+            )
+    if not rows:
+        return rows
+
+    # Balances: walk back from the balance now. The first row takes the first ledger
+    # transaction's movement when that transaction reversed the payout it rolls back; the
+    # last row takes the rest; rows in between moved nothing.
+    moved = [Decimal(0)] * len(rows)
+    if rolls_back_payout and len(rows) > 1:
+        moved[0] = ctx.moved_first
+        moved[-1] = ctx.moved_all - ctx.moved_first
+    else:
+        moved[-1] = ctx.moved_all
+    now = timezone.now()
+    rate = conf.exchange_rate(event.currency)
+    after = ctx.balance
+    for row, delta in zip(reversed(rows), reversed(moved), strict=True):
+        row.balance_after = after
+        row.balance_before = after - delta
+        after = row.balance_before
+        row.exchange_rate = rate
+        row.occurred_at = now
+        row.next_attempt_at = now
+    return rows
+
+
+def on_wallet_event(event: events.WalletEvent) -> None:
+    """Subscriber: write this event's outbox rows on the money transaction, kick delivery on commit."""
+    if not conf.OUTBOX_ENABLED or event.kind not in HANDLED:
+        return
+    ctx = _context(event)
+    if ctx is None:
+        logger.warning("no %s wallet for player %s: %s not exported", event.currency, event.player_id, event.kind)
+        return
+    if ctx.is_test and not conf.EXPORT_TEST_PLAYERS:
+        return
+    rows = _plan(event, ctx)
+    if not rows:
+        return
+    # activity_id is deterministic, so a repeated wallet event is a no-op, not a duplicate.
+    Row.objects.bulk_create(rows, ignore_conflicts=True)
+    from crm.tasks import kick
+
+    transaction.on_commit(kick, robust=True)

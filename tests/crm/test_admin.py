@@ -1,0 +1,108 @@
+"""Staff see the outbox and its lag; retry and skip are audited; /metrics carries the lag."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import OutboxEvent
+from crm.selectors import outbox_stats
+from crm.services import deliver_pending
+from tests.crm.conftest import SELECTION, place, rows, settle
+from tests.factories import fund, make_player
+from wallet.models import AuditLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_superuser("sam", "sam@example.com", "pw")
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def alice():
+    player = make_player("alice")
+    fund(player, "100.00")
+    placed = place(player, "10.00", "b-1", odds=Decimal("2"), selections=[SELECTION])
+    settle(placed.bet.pk, "20.00", "won")
+    return player
+
+
+def test_lag_is_the_age_of_the_oldest_event_not_delivered(alice):
+    OutboxEvent.objects.update(occurred_at=timezone.now() - timedelta(seconds=42))
+    stats = outbox_stats()
+    assert (stats.pending, stats.dead) == (2, 0)
+    assert 41 < stats.lag_seconds < 60
+    assert stats.oldest_activity_id == rows()[0].activity_id
+
+
+def test_no_lag_when_everything_is_delivered(alice, rest):
+    deliver_pending(transport=rest)
+    assert outbox_stats().lag_seconds == 0 and outbox_stats().pending == 0
+
+
+def test_changelist_shows_status_attempts_error_and_lag(client, staff, alice, simulator, rest):
+    simulator.fail_with(400, count=1)
+    deliver_pending(transport=rest)
+    response = client.get(reverse("admin:crm_outboxevent_changelist"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="crm-outbox-lag"' in page and "dead 1 blocking 1 player(s)" in page
+    assert "HTTP 400" in page and rows()[0].activity_id in page
+
+
+def test_detail_page_shows_the_payload(client, staff, alice, rest):
+    deliver_pending(transport=rest)
+    row = rows()[1]
+    response = client.get(reverse("admin:crm_outboxevent_change", args=[row.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "as sent" in page and "reference_bet_amount" in page
+    assert "Save" not in page  # view only
+
+
+def test_detail_page_previews_an_unsent_payload(client, staff, alice):
+    response = client.get(reverse("admin:crm_outboxevent_change", args=[rows()[0].pk]))
+    assert "preview: not sent yet" in response.content.decode()
+
+
+def test_admin_retry_and_skip_are_audited(client, staff, alice, simulator, rest):
+    simulator.fail_with(400, count=1)
+    deliver_pending(transport=rest)
+    dead = rows()[0]
+    url = reverse("admin:crm_outboxevent_changelist")
+
+    client.post(url, {"action": "skip_events", "_selected_action": [dead.pk]})
+    dead.refresh_from_db()
+    assert dead.status == OutboxEvent.Status.SKIPPED
+    log = AuditLog.objects.get(action="crm.outbox.skip")
+    assert (log.actor_id, log.object_id) == (staff.pk, str(dead.pk))
+
+    client.post(url, {"action": "retry_events", "_selected_action": [dead.pk]})
+    assert AuditLog.objects.filter(action="crm.outbox.retry", actor=staff).count() == 1
+    deliver_pending(transport=rest)
+    assert {r.status for r in rows()} == {OutboxEvent.Status.DELIVERED}
+
+
+def test_status_endpoint_for_dashboards(client, staff, alice):
+    response = client.get("/api/crm/outbox/status")
+    assert response.status_code == 200
+    assert response.json()["pending"] == 2 and response.json()["lag_seconds"] >= 0
+
+
+def test_status_endpoint_is_staff_only(client, alice):
+    assert client.get("/api/crm/outbox/status").status_code in (401, 403)
+
+
+def test_metrics_expose_the_lag(client, alice):
+    page = client.get("/metrics").content.decode()
+    assert "touchline_crm_outbox_lag_seconds" in page
+    assert 'touchline_crm_outbox_open{status="pending"} 2.0' in page
