@@ -72,8 +72,10 @@ class _Context:
     is_test: bool
     balance: Decimal  # real + bonus, now, inside the money transaction
     moved_all: Decimal  # what the event's ledger transactions moved on real + bonus
-    moved_first: Decimal  # … of which the first transaction
-    first_reversed_kind: str | None = None  # kind of the transaction the first one reverses
+    moved_first: Decimal  # … of which the reversal of the payout in force (0 when none)
+    payout_reversal_id: int | None = None  # the event's transaction that reverses a payout
+    credit_id: int | None = None  # the event's new payout
+    refund_id: int | None = None  # the event's stake refund (a rollback)
     bet_row_id: int | None = None  # the bet's Bet/Approved row
     bet_row_activity: str | None = None
     force_id: int | None = None  # the bet's latest Settlement row …
@@ -110,17 +112,27 @@ def _context(event: events.WalletEvent) -> _Context | None:
     join_params: list = []
     names = ["is_test", "balance", "moved_all"]
     if event.kind in _BET_LEVEL and event.bet_id is not None:
-        first = txns[0] if txns else None
+        # The wallet pays in before it takes out (postings._apply_step), so the roles of the
+        # event's transactions are found by what they are, not by their position.
+        def role(condition: str) -> str:
+            return (
+                "(SELECT t.id FROM wallet_ledgertransaction t LEFT JOIN wallet_ledgertransaction r"
+                f" ON r.id = t.reverses_id WHERE t.id IN ({in_list}) AND {condition} ORDER BY t.id LIMIT 1)"
+            )
+
+        reversal = role("r.kind = 'payout'")
         columns += [
             "(SELECT COALESCE(SUM(e.amount), 0) FROM wallet_ledgerentry e WHERE e.account_id = a.id"
-            " AND e.bucket IN ('real', 'bonus') AND e.transaction_id = %s)",
-            "(SELECT r.kind FROM wallet_ledgertransaction t JOIN wallet_ledgertransaction r ON r.id = t.reverses_id"
-            " WHERE t.id = %s)",
+            f" AND e.bucket IN ('real', 'bonus') AND e.transaction_id = {reversal})",
+            reversal,
+            role("t.kind = 'payout'"),
+            role("r.kind = 'bet'"),
             "b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result, s.amount, s.result",
         ]
-        column_params += [first, first]
-        names += ["moved_first", "first_reversed_kind", "bet_row_id", "bet_row_activity", "force_id"]
-        names += ["force_status", "force_activity", "force_amount", "force_result", "new_amount", "new_result"]
+        column_params += [*txns, *txns, *txns, *txns]
+        names += ["moved_first", "payout_reversal_id", "credit_id", "refund_id", "bet_row_id", "bet_row_activity"]
+        names += ["force_id", "force_status", "force_activity", "force_amount", "force_result", "new_amount"]
+        names += ["new_result"]
         joins += [
             "LEFT JOIN crm_outboxevent b ON b.bet_id = %s AND b.event_type = 'Bet' AND b.event_status = 'Approved'",
             "LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
@@ -157,7 +169,7 @@ def _context(event: events.WalletEvent) -> _Context | None:
         if values.get(name) is not None:
             values[name] = _decimal(values[name])
     values["is_test"] = bool(values["is_test"])
-    values.setdefault("moved_first", values["moved_all"])
+    values.setdefault("moved_first", Decimal(0))
     return _Context(**values)
 
 
@@ -186,6 +198,10 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
             )
         )
     elif event.kind == events.RESULT_CREDITED:
+        if not txns:
+            # An unlinked zero result (IGPX: a lost bet, no bet reference, nothing paid): it
+            # names no bet Fast Track could attach it to and moves no money. Not exported.
+            return []
         rows.append(
             Row(
                 activity_id=mapping.result_activity_id(prefix, txns[0]),
@@ -233,9 +249,9 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
                     **base,
                 )
             )
-            rolls_back_payout = ctx.first_reversed_kind == "payout"
+            rolls_back_payout = ctx.payout_reversal_id is not None
             if rolls_back_payout:
-                rows[-1].transaction_id = txns[0]
+                rows[-1].transaction_id = ctx.payout_reversal_id
         if desired is not None:
             rows.append(
                 Row(
@@ -244,7 +260,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
                     event_status=APPROVED,
                     bet_id=event.bet_id,
                     settlement_id=event.settlement_id,
-                    transaction_id=txns[-1] if txns else None,
+                    transaction_id=ctx.credit_id,
                     **base,
                 )
             )
@@ -257,16 +273,17 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
                     bet_id=event.bet_id,
                     settlement_id=event.settlement_id,
                     reverses_id=ctx.bet_row_id,
-                    transaction_id=txns[-1] if txns else None,
+                    transaction_id=ctx.refund_id,
                     **base,
                 )
             )
     if not rows:
         return rows
 
-    # Balances: walk back from the balance now. The first row takes the first ledger
-    # transaction's movement when that transaction reversed the payout it rolls back; the
-    # last row takes the rest; rows in between moved nothing.
+    # Balances: walk back from the balance now. The first row (the rollback of the payout in
+    # force) takes what the payout's reversal moved; the last row takes the rest; rows in
+    # between moved nothing. Fast Track sees take-back then pay-out, whatever order the
+    # ledger wrote them in.
     moved = [Decimal(0)] * len(rows)
     if rolls_back_payout and len(rows) > 1:
         moved[0] = ctx.moved_first

@@ -382,3 +382,20 @@ def test_encoder_refuses_floats_and_cannot_be_fooled_by_provider_text():
     assert mapping.encode({"a": Decimal("1.50"), "b": "dec1234:5"}) == '{"a":1.50,"b":"dec1234:5"}'
     with pytest.raises(TypeError):
         mapping.encode({"bets": [{"odds": 1.5}]})
+
+
+def test_an_unlinked_zero_result_is_not_exported():
+    """IGPX reports a lost bet as a result of 0 with no bet reference: nothing to send."""
+    from crm.models import OutboxEvent
+    from crm.outbox import on_wallet_event
+    from tests.factories import make_player
+    from wallet import events as wallet_events
+
+    bob = make_player("bob-zero")
+    before = OutboxEvent.objects.count()
+    on_wallet_event(
+        wallet_events.WalletEvent(
+            kind=wallet_events.RESULT_CREDITED, player_id=bob.pk, currency="EUR", provider="igpx", settlement_id=1
+        )
+    )
+    assert OutboxEvent.objects.count() == before
