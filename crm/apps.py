@@ -26,3 +26,8 @@ class CrmConfig(AppConfig):
         app.conf.beat_schedule = schedule
 
         metrics.register()
+
+        from config import dashboard
+        from crm.dashboard import metrics as dashboard_metrics
+
+        dashboard.register("fast track export", dashboard_metrics)

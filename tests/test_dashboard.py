@@ -77,3 +77,9 @@ def test_check_ledger_runs_are_recorded_for_the_dashboard():
 
     assert check_ledger_task() is True
     assert _section(dashboard.snapshot(), "wallet")["ledger_check"]["value"].startswith("OK")
+
+
+def test_every_app_reports_on_the_dashboard():
+    sections = {s["section"] for s in dashboard.snapshot()["sections"]}
+    assert {"wallet", "fast track export"} <= sections
+    assert _section(dashboard.snapshot(), "fast track export")["outbox_lag"]["unit"] == "s"

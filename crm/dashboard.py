@@ -1,0 +1,24 @@
+"""The Fast Track export's figures on the back-office live dashboard."""
+
+from __future__ import annotations
+
+from config.dashboard import Metric
+from crm.selectors import outbox_stats
+
+
+def metrics() -> list[Metric]:
+    stats = outbox_stats()
+    lag_status = "ok" if stats.lag_seconds < 30 else ("warn" if stats.lag_seconds < 300 else "bad")
+    return [
+        Metric(
+            "outbox_lag",
+            "outbox lag (oldest pending)",
+            round(stats.lag_seconds, 1),
+            unit="s",
+            status=lag_status,
+            trend=True,
+        ),
+        Metric("outbox_pending", "events pending", stats.pending + stats.sending, trend=True),
+        Metric("outbox_dead", "dead-lettered events", stats.dead, status="bad" if stats.dead else "ok"),
+        Metric("players_held", "players held back", stats.dead_players, status="bad" if stats.dead_players else "ok"),
+    ]
