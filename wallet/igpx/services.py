@@ -26,6 +26,7 @@ from wallet.errors import (
     InvalidRequest,
     PlayerBlocked,
     PlayerNotFound,
+    PlayerSelfExcluded,
     WalletError,
 )
 from wallet.igpx import protocol
@@ -369,8 +370,10 @@ def session_launch(player: Player, options: dict[str, Any]) -> dict[str, Any]:
         currency = wallets[0].currency
     if not isinstance(currency, str) or currency not in {w.currency for w in wallets}:
         raise CurrencyMismatch(f"player {player.external_id} has no {currency} wallet")
+    # Sessions exist to bet; a blocked or self-excluded player has no business opening one.
+    if player.status == Player.Status.SELF_EXCLUDED:
+        raise PlayerSelfExcluded(f"player {player.external_id} is self-excluded")
     if player.status != Player.Status.ACTIVE:
-        # Sessions exist to bet; a blocked or self-excluded player has no business opening one.
         raise PlayerBlocked(f"player {player.external_id} is {player.status}")
     url = get_client().start_session(user_id=player.external_id, currency=currency, lang=lang)
     return {"provider": PROVIDER, "url": url, "user_id": player.external_id, "currency": currency, "lang": lang}

@@ -311,7 +311,7 @@ class FakeIgpxApi:
         self.sessions: list[dict[str, Any]] = []
         self.requests: list[tuple[str, int]] = []  # (path, status) of every call
         self._tokens: set[str] = set()
-        self._faults: list[str] = []  # "drop" or an HTTP status, consumed one per request
+        self._faults: list[tuple[str, str]] = []  # ("drop" or an HTTP status, path suffix or ""), FIFO
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -327,7 +327,9 @@ class FakeIgpxApi:
     def start(self) -> FakeIgpxApi:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-igpx-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-igpx-api", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -343,14 +345,15 @@ class FakeIgpxApi:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def fail_next(self, count: int = 1, status: int = 503) -> None:
+    def fail_next(self, count: int = 1, status: int = 503, *, path: str = "") -> None:
+        """Answer the next `count` requests (to paths ending in `path`, if given) with `status`."""
         with self._lock:
-            self._faults += [str(status)] * count
+            self._faults += [(str(status), path)] * count
 
-    def drop_next(self, count: int = 1) -> None:
+    def drop_next(self, count: int = 1, *, path: str = "") -> None:
         """Close the next connections without answering (a network failure for the client)."""
         with self._lock:
-            self._faults += ["drop"] * count
+            self._faults += [("drop", path)] * count
 
     def revoke_tokens(self) -> None:
         """Forget every issued token, as if the provider expired them early."""
@@ -364,6 +367,10 @@ class FakeIgpxApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body in one segment, sent at once: otherwise Nagle and delayed ACKs
+            # add 40 ms to every call.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
                 logger.debug("fake igpx api: " + format, *args)
@@ -379,8 +386,10 @@ class FakeIgpxApi:
                     api.requests.append((urlparse(self.path).path, status))
 
             def _fault(self) -> bool:
+                path = urlparse(self.path).path
                 with api._lock:
-                    fault = api._faults.pop(0) if api._faults else None
+                    index = next((i for i, f in enumerate(api._faults) if path.endswith(f[1])), None)
+                    fault = api._faults.pop(index)[0] if index is not None else None
                 if fault is None:
                     return False
                 if fault == "drop":
