@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from wallet import events
+from wallet import events, ledger
 from wallet.errors import (
     AlreadyRolledBack,
     CurrencyMismatch,
@@ -173,6 +173,11 @@ def _result_apply(request: protocol.Transaction) -> Outcome:
 
 def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
     """Apply a bet or a result once; return the response body (always sent with HTTP 200)."""
+    # Create (once per process) the clearing account outside the money transaction. The core
+    # cache in wallet.ledger remembers an id as soon as get_or_create returns it; created inside
+    # a transaction that then rolls back (a bet declined for funds), the cached id would point at
+    # nothing and every later bet would fail its foreign key at commit (seen with 64 threads).
+    ledger.clearing_account_id(PROVIDER, request.currency)
     apply = _bet_apply if request.action == BET else _result_apply
     seen: list[WalletError] = []
     try:
