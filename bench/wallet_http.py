@@ -92,6 +92,12 @@ VARIANTS = {
     # psycopg's ClientCursor (Django's default) never prepares statements, so the settings'
     # prepare_threshold does nothing; server-side binding lets psycopg prepare them.
     "server-side-binding": 'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n',
+    # CONN_HEALTH_CHECKS runs "SELECT 1" on the first query of every request: one more round trip.
+    "no-health-check": 'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n',
+    "lean": (
+        'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n'
+        'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n'
+    ),
     # ASGI runs sync views on a thread per request: persistent connections are not reused, a pool is.
     "pool": (
         'DATABASES["default"]["CONN_MAX_AGE"] = 0\n'
