@@ -112,7 +112,7 @@ class TransactionView(_Callback):
             OpenApiExample("declined", value={"error": "INSUFFICIENT_FUNDS"}, response_only=True),
         ],
     )
-    def post(self, request: Request) -> HttpResponse:
+    def post(self, request: Request) -> HttpResponse:  # for the schema; requests go through dispatch
         return self._handle(request)
 
 
@@ -140,5 +140,5 @@ class RollbackView(_Callback):
         ),
         responses={200: _RESPONSE},
     )
-    def post(self, request: Request) -> HttpResponse:
+    def post(self, request: Request) -> HttpResponse:  # for the schema; requests go through dispatch
         return self._handle(request)

@@ -221,3 +221,10 @@ def test_amount_as_json_number(provider, alice):
 
 def test_get_is_not_a_callback(provider, alice):
     assert provider.client.get("/api/igpx/transaction").status_code == 405
+
+
+def test_oversized_body_is_refused_before_anything(provider, alice):
+    before = snapshot()
+    body = b'{"transaction_id":"b-1","pad":"' + b"x" * 3_000_000 + b'"}'
+    assert provider.post_raw("transaction", body).json == {"error": "INVALID_REQUEST"}
+    assert snapshot() == before
