@@ -67,9 +67,12 @@ def run_demo(base_url: str, stop: threading.Event) -> None:
         simulator = ProviderSimulator(
             base_url=base_url, secret=settings.IGPX_SECURITY_HASH, players=DEMO_PLAYERS, rate=RATE
         )
-        while not stop.is_set():
-            stats = simulator.run(stop=stop, max_requests=simulator.stats.sent + 60)
-            logger.info("igpx demo: %s", stats.summary())
-            ensure_players()
+        try:
+            while not stop.is_set():
+                stats = simulator.run(stop=stop, max_requests=simulator.stats.sent + 60)
+                logger.info("igpx demo: %s", stats.summary())
+                ensure_players()
+        finally:
+            simulator.close()
     finally:
         close_old_connections()

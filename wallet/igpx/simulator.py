@@ -99,11 +99,17 @@ class ProviderSimulator:
         self.players = players
         self.rate = rate
         self.random = random.Random(seed)
+        self._owns_http = http is None
         self.http = http or httpx.Client(timeout=10.0)
         self.prefix = id_prefix or f"sim-{secrets.token_hex(4)}-"
         self.stats = Stats()
         self._counter = 0
         self._next_at = time.monotonic()
+
+    def close(self) -> None:
+        """Close the keep-alive connections (if the simulator made its client)."""
+        if self._owns_http:
+            self.http.close()
 
     # --- wire ----------------------------------------------------------------------------
 

@@ -48,9 +48,15 @@ class Command(BaseCommand):
         def progress(stats: Stats) -> None:
             self.stdout.write(stats.summary())
 
-        stats = simulator.run(
-            duration=options["duration"] or None, max_requests=options["count"], progress=progress, progress_every=2.0
-        )
+        try:
+            stats = simulator.run(
+                duration=options["duration"] or None,
+                max_requests=options["count"],
+                progress=progress,
+                progress_every=2.0,
+            )
+        finally:
+            simulator.close()
         self.stdout.write(self.style.SUCCESS("done: " + stats.summary()))
         for line in stats.anomalies[:20]:
             self.stdout.write(self.style.WARNING("anomaly: " + line))
