@@ -1,0 +1,694 @@
+#!/usr/bin/env python
+"""Benchmark the IGPX wallet callbacks over real HTTP, against pgbench on the same SQL.
+
+What it does, in one run (default about 55 s):
+1. creates its own PostgreSQL database (default tl_bench_igpx), migrates it, seeds players
+   with funded EUR wallets;
+2. runs pgbench with the same client count on the equivalent SQL transactions (the statements
+   the callbacks issue, weighted like the HTTP mix): the ceiling;
+3. starts the production server as a subprocess (default gunicorn gthread, 4 workers x 4
+   threads), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
+   keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
+   rollbacks, rollback retries), and prints requests/s, p50/p99, the ratio to pgbench and the
+   CPU each request cost (server processes, PostgreSQL backends, this load generator);
+4. the same clients paced at 35% of pgbench's rate (the goal), then at half the measured max
+   (latency with headroom), latency counted from when each request was due;
+5. proves the ledger sound afterwards (manage.py check_ledger) and drops the database.
+
+    python bench/wallet_http.py                       # default: gunicorn gthread, 16 clients
+    python bench/wallet_http.py --server all          # compare every server option
+    python bench/wallet_http.py --variant server-side-binding   # a proposed settings change
+    python bench/wallet_http.py --profile /tmp/igpx   # py-spy the server (pip install py-spy)
+    python bench/wallet_http.py --clients 32 --server gunicorn-sync --workers 4
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and the `pgbench` binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SECRET = "bench-igpx-secret"
+CURRENCY = "EUR"
+FUNDS = 10_000_000  # per player: nobody runs out during a run
+
+# Per round, each client sends: a bet; then 80% a result (half of them re-sent once, as the
+# provider does when an answer is slow), or 20% a rollback of the bet (half re-sent once).
+# Resulting mix: 40% bets, 32% results, 16% result replays, 8% rollbacks, 4% rollback replays.
+GOAL_RATIO = 0.35
+GOAL_P99_MS = 25.0
+RESULT_SHARE = 0.8
+RETRY_SHARE = 0.5
+
+
+# --- Server configurations -----------------------------------------------------------------
+
+
+def server_command(kind: str, port: int, workers: int, threads: int) -> list[str]:
+    bind = f"127.0.0.1:{port}"
+    common = ["--log-level", "warning", "--backlog", "2048"]
+    if kind == "gunicorn-sync":
+        return [PY, "-m", "gunicorn", "config.wsgi", "-k", "sync", "-w", str(workers), "-b", bind, *common]
+    if kind == "gunicorn-gthread":
+        return [
+            PY, "-m", "gunicorn", "config.wsgi", "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+            "-b", bind, "--keep-alive", "30", *common,
+        ]  # fmt: skip
+    if kind == "gunicorn-uvicorn":
+        return [
+            PY, "-m", "gunicorn", "config.asgi:application", "-k", "uvicorn.workers.UvicornWorker",
+            "-w", str(workers), "-b", bind, *common,
+        ]  # fmt: skip
+    if kind == "uvicorn":
+        return [
+            PY, "-m", "uvicorn", "config.asgi:application", "--workers", str(workers), "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+    raise SystemExit(f"unknown server {kind}")
+
+
+# Settings variants, to measure proposed changes to config/settings.py without editing it. The
+# server runs with a generated settings module that imports config.settings and adds these lines.
+VARIANTS = {
+    "default": "",
+    # psycopg's ClientCursor (Django's default) never prepares statements, so the settings'
+    # prepare_threshold does nothing; server-side binding lets psycopg prepare them.
+    "server-side-binding": 'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n',
+    # CONN_HEALTH_CHECKS runs "SELECT 1" on the first query of every request: one more round trip.
+    "no-health-check": 'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n',
+    "lean": (
+        'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n'
+        'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n'
+    ),
+    # ASGI runs sync views on a thread per request: persistent connections are not reused, a pool is.
+    "pool": (
+        'DATABASES["default"]["CONN_MAX_AGE"] = 0\n'
+        'DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 4, "max_size": 16, "timeout": 10}\n'
+    ),
+}
+
+DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/benchmarks/igpx.md
+    "gunicorn-sync": (4, 1),
+    "gunicorn-gthread": (4, 4),
+    "gunicorn-uvicorn": (2, 1),
+    "uvicorn": (2, 1),
+}
+
+
+# --- Database ------------------------------------------------------------------------------
+
+
+def admin_connect(base_url: str):
+    import psycopg
+
+    return psycopg.connect(base_url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+
+
+def create_database(database_url: str) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or not name.startswith(("tl_bench", "bench")):
+        raise SystemExit(f"refusing to recreate database {name!r}: its name must start with tl_bench")
+    with admin_connect(database_url) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+
+
+def run_manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=check, capture_output=True, text=True)
+
+
+SEED = """
+import django, sys
+django.setup()
+from decimal import Decimal
+from django.db import transaction
+from wallet import ledger
+from wallet.models import Account, Player, IdempotencyRecord
+count = int(sys.argv[1])
+players = Player.objects.bulk_create([Player(external_id=f"bench-{i}", is_test=True) for i in range(count)])
+accounts = Account.objects.bulk_create([Account(kind="player", player=p, currency="EUR") for p in players])
+cash = ledger.cash_account_id("EUR")
+clearing = ledger.clearing_account_id("igpx", "EUR")
+ledger.clearing_account_id("pgbench", "EUR")
+with transaction.atomic():
+    for p, a in zip(players, accounts):
+        ledger.post(kind="deposit", currency="EUR", player_id=p.pk, provider="operator", external_id=f"seed-{p.pk}",
+                    legs=[ledger.Leg(a.pk, Decimal(FUNDS), tracked=True), ledger.Leg(cash, -Decimal(FUNDS))])
+    # Stored answers for pgbench's replay script to find.
+    IdempotencyRecord.objects.bulk_create([
+        IdempotencyRecord(provider="pgbench", external_id=f"replay-{i}", operation="tx", fingerprint="f" * 64,
+                          outcome="applied", response='{"error": null, "transaction_id": "T1"}')
+        for i in range(count)
+    ])
+print(clearing, min(a.pk for a in accounts))
+""".replace("FUNDS", str(FUNDS))
+
+
+# --- Load generator ------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    reconnects: int = 0
+    sent: int = 0  # every request, warm-up included (for CPU per request)
+
+    def add(self, kind: str, ms: float) -> None:
+        self.latencies.setdefault(kind, []).append(ms)
+
+    @property
+    def all(self) -> list[float]:
+        return sorted(x for values in self.latencies.values() for x in values)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must stay cheap on 2 cores."""
+
+    def __init__(self, host: str, port: int, stats: Stats) -> None:
+        self.host, self.port, self.stats = host, port, stats
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> bytes:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.stats.reconnects += 1
+        signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        self.writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nX-Security-Hash: {signature}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.writer.close()
+            self.reader = self.writer = None
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
+        return payload
+
+
+async def client_loop(cid: int, host: str, port: int, players: int, start: float, warm: float, end: float,
+                      run: str, stats: Stats, interval: float) -> None:  # fmt: skip
+    """One provider connection. interval = 0: closed loop (next request when the answer is in);
+    interval > 0: paced, one request every `interval` seconds, latency counted from the moment
+    the request was due (so queueing behind a slow answer is not hidden)."""
+    rnd = random.Random(cid)
+    conn = Connection(host, port, stats)
+    n = 0
+    due = start + rnd.random() * interval
+
+    async def send(kind: str, path: str, payload: dict) -> dict:
+        nonlocal due
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        if interval:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            t0 = due
+            due += interval
+        else:
+            t0 = time.perf_counter()
+        raw = await conn.post(path, body)
+        t1 = time.perf_counter()
+        stats.sent += 1
+        answer = json.loads(raw)
+        if t0 >= warm and t1 <= end:
+            stats.add(kind, (t1 - t0) * 1000)
+            if answer.get("error") is not None:
+                stats.errors[answer["error"]] = stats.errors.get(answer["error"], 0) + 1
+        return answer
+
+    while time.perf_counter() < end:
+        n += 1
+        user = f"bench-{rnd.randrange(players)}"
+        base = {"user_id": user, "currency": CURRENCY}
+        bet = {"transaction_id": f"{run}-b-{cid}-{n}", "action": "bet", "amount": f"{rnd.randint(1, 2000) / 100:.2f}"}
+        await send("bet", "/api/igpx/transaction", {**bet, **base})
+        if rnd.random() < RESULT_SHARE:
+            payout = f"{rnd.randint(100, 5000) / 100:.2f}" if rnd.random() < 0.5 else "0"
+            result = {"transaction_id": f"{run}-r-{cid}-{n}", "action": "result", "amount": payout, **base}
+            await send("result", "/api/igpx/transaction", result)
+            if rnd.random() < RETRY_SHARE:
+                await send("result-replay", "/api/igpx/transaction", result)
+        else:
+            rollback = {
+                "transaction_id": f"{run}-rb-{cid}-{n}",
+                "rollback_transaction_id": bet["transaction_id"],
+                "action": "rollback",
+                "amount": bet["amount"],
+                **base,
+            }
+            await send("rollback", "/api/igpx/transaction-rollback", rollback)
+            if rnd.random() < RETRY_SHARE:
+                await send("rollback-replay", "/api/igpx/transaction-rollback", rollback)
+
+
+async def drive(port: int, clients: int, players: int, warmup: float, duration: float, run: str, rate: float) -> Stats:
+    stats = Stats()
+    start = time.perf_counter()
+    warm, end = start + warmup, start + warmup + duration
+    interval = clients / rate if rate else 0.0
+    await asyncio.gather(
+        *(client_loop(c, "127.0.0.1", port, players, start, warm, end, run, stats, interval) for c in range(clients))
+    )
+    return stats
+
+
+# --- pgbench ---------------------------------------------------------------------------------
+
+# The statements the callbacks issue (wallet/services/idempotency.py, wallet/ledger.py,
+# wallet/services/postings.py, wallet/igpx/services.py), one script per request kind, weighted
+# like the HTTP mix. The rollback script omits a few of Django's reads (bet re-lock, payout
+# lookup, entry listing join), so pgbench is if anything favoured.
+PGBENCH_SCRIPTS = {
+    "bet": (40, r"""
+\set n random(0, :np - 1)
+\set k random(1, 1000000000000)
+\set amt random(1, 2000)
+BEGIN;
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
+SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
+INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, selections, placed_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, :pid, 'EUR', (:amt::numeric / 100), (:amt::numeric / 100), 0, 0, 'open', '', 'single', '[]', now()) RETURNING id AS bet \gset
+UPDATE wallet_account SET balance = balance + (-:amt::numeric / 100) WHERE id = :aid AND balance + (-:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
+INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('bet', 'EUR', :pid, 'pgbench', 'b-' || :client_id || '-' || :k, :bet, NULL, now(), NULL, '') RETURNING id AS txn \gset
+INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (-:amt::numeric / 100), :bal), (:txn, :clr, 'real', (:amt::numeric / 100), NULL);
+UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
+END;
+"""),
+    "result": (32, r"""
+\set n random(0, :np - 1)
+\set k random(1, 1000000000000)
+\set amt random(100, 5000)
+BEGIN;
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'r-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
+SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
+UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
+INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('payout', 'EUR', :pid, 'pgbench', 'r-' || :client_id || '-' || :k, NULL, NULL, now(), NULL, '') RETURNING id AS txn \gset
+INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (:amt::numeric / 100), :bal), (:txn, :clr, 'real', (-:amt::numeric / 100), NULL);
+INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'result', 'paid', (:amt::numeric / 100), 0, 'r-' || :client_id || '-' || :k, :txn, now(), NULL);
+UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
+END;
+"""),
+    "replay": (20, r"""
+\set n random(0, :np - 1)
+BEGIN;
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'replay-' || :n, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id;
+SELECT fingerprint, outcome, status_code, response, transaction_id FROM wallet_idempotencyrecord WHERE provider = 'pgbench' AND external_id = 'replay-' || :n AND operation = 'tx';
+END;
+"""),
+    "rollback": (8, r"""
+\set n random(0, :np - 1)
+\set k random(1, 1000000000000)
+\set amt random(1, 2000)
+BEGIN;
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'rb-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
+SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'replay-' || :n, 'tx', 'tombstone', 'tombstone', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id;
+SELECT id, outcome, transaction_id, response, fingerprint FROM wallet_idempotencyrecord WHERE provider = 'pgbench' AND external_id = 'replay-' || :n AND operation = 'tx' LIMIT 1;
+SELECT id, kind, player_id, currency FROM wallet_ledgertransaction WHERE player_id = :pid ORDER BY id LIMIT 1 FOR UPDATE \gset orig_
+SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = :orig_id LIMIT 1;
+SELECT e.id, e.amount, e.bucket, a.player_id FROM wallet_ledgerentry e JOIN wallet_account a ON a.id = e.account_id WHERE e.transaction_id = :orig_id ORDER BY e.account_id, e.bucket;
+UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
+INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('reversal', 'EUR', :pid, 'pgbench', 'rb-' || :client_id || '-' || :k, NULL, NULL, now(), NULL, 'rollback') RETURNING id AS txn \gset
+INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (:amt::numeric / 100), :bal), (:txn, :clr, 'real', (-:amt::numeric / 100), NULL);
+INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'rollback', '', 0, 0, 'rb-' || :client_id || '-' || :k, :txn, now(), NULL);
+UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
+END;
+"""),
+}  # fmt: skip
+
+
+def run_pgbench(database_url: str, clients: int, duration: float, players: int, clearing: int) -> dict[str, float]:
+    pgbench = shutil.which("pgbench")
+    if pgbench is None:
+        raise SystemExit("pgbench is not installed (it comes with the PostgreSQL client packages)")
+    name = database_url.rsplit("/", 1)[1]
+    with tempfile.TemporaryDirectory(prefix="igpx-pgbench-") as tmp:
+        args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
+        args += ["-T", str(int(duration)), "-D", f"np={players}", "-D", f"clr={clearing}", "-r"]
+        for kind, (weight, sql) in PGBENCH_SCRIPTS.items():
+            path = Path(tmp) / f"{kind}.sql"
+            path.write_text(sql.strip() + "\n")
+            args += ["-f", f"{path}@{weight}"]
+        out = subprocess.run([*args, name], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    return {"tps": tps, "latency_ms": latency, "failed": float(failed.group(1)) if failed else 0.0}
+
+
+# --- Orchestration ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if b"200" in s.recv(100):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not become ready")
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """user + system CPU of each process so far, from /proc."""
+    result = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return result
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def backend_pids(database_url: str) -> list[int]:
+    name = database_url.rsplit("/", 1)[1]
+    with admin_connect(database_url) as conn:
+        return [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+
+
+class CpuMeter:
+    """CPU spent by the server's processes, the database backends and this load generator."""
+
+    def __init__(self, server_pgid: int, database_url: str) -> None:
+        self.server_pgid, self.database_url = server_pgid, database_url
+        self.server = cpu_seconds(group_pids(server_pgid))
+        self.backends = cpu_seconds(backend_pids(database_url))
+        self.me = time.process_time()
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        server = cpu_seconds(group_pids(self.server_pgid))
+        backends = cpu_seconds(backend_pids(self.database_url))
+        used = {
+            "server": sum(v - self.server.get(pid, 0.0) for pid, v in server.items()),
+            "postgres": sum(v - self.backends.get(pid, 0.0) for pid, v in backends.items()),
+            "client": time.process_time() - self.me,
+        }
+        return {k: v * 1000 / max(requests, 1) for k, v in used.items()}
+
+
+def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | None = None) -> dict:
+    values = stats.all
+    result = {
+        "requests": len(values),
+        "rps": len(values) / duration,
+        "p50": pct(values, 0.50),
+        "p99": pct(values, 0.99),
+        "errors": dict(stats.errors),
+        "connections": stats.reconnects,
+    }
+    print(
+        f"  {label}: {result['rps']:7.1f} req/s  p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms"
+        f"  ({result['requests']} requests, errors {result['errors'] or 0}, connections {stats.reconnects})",
+        flush=True,
+    )
+    for k, v in sorted(stats.latencies.items()):
+        print(f"      {k:16s} {len(v):6d}  p50 {pct(v, 0.5):6.2f} ms  p99 {pct(v, 0.99):6.2f} ms")
+    if cpu:
+        total = sum(cpu.values())
+        result["cpu_ms"] = cpu
+        result["capacity"] = 2000 / total if total else 0.0
+        print(
+            "      CPU per request: "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items())
+            + f"; 2 cores could serve at most {result['capacity']:.0f} req/s at this cost"
+        )
+    return result
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> tuple[subprocess.Popen, Path]:
+    """py-spy (pip install py-spy) on the server and its workers, collapsed stacks to `out`."""
+    spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)), "--rate", "200",
+         "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return proc, out
+
+
+def summarize_profile(path: Path, top: int = 30) -> None:
+    """Print where the server's samples go: inclusive share per function, then per area."""
+    inclusive: dict[str, int] = {}
+    areas: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if any("wait_for" in f or "select (selectors.py" in f or "poll (" in f for f in frames[-2:]):
+            continue  # idle threads waiting for a connection or an accept
+        total += n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        leaf = frames[-1]
+        area = (
+            "database wait (psycopg)" if "psycopg" in leaf and ("wait" in leaf or "send" in leaf or "recv" in leaf)
+            else "psycopg (Python)" if "psycopg" in leaf
+            else "django orm" if "django/db" in leaf
+            else "django other" if "django/" in leaf
+            else "rest_framework" if "rest_framework" in leaf
+            else "wallet (Touchline)" if "wallet/" in leaf
+            else "gunicorn/http" if "gunicorn" in leaf or "http" in leaf
+            else "other"
+        )  # fmt: skip
+        areas[area] = areas.get(area, 0) + n
+    if not total:
+        print("  (no profile samples)")
+        return
+    print(f"  profile {path} ({total} busy samples): by leaf area")
+    for area, n in sorted(areas.items(), key=lambda kv: -kv[1]):
+        print(f"      {n / total:6.1%}  {area}")
+    print("    inclusive, top functions:")
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"      {n / total:6.1%}  {frame[:140]}")
+
+
+ASGI_SERVERS = ("uvicorn", "gunicorn-uvicorn")
+
+
+def measure_server(kind: str, args: argparse.Namespace, env: dict[str, str], players: int, paced: float) -> dict:
+    variant = args.variant
+    if variant == "auto":
+        # Under ASGI with the project's settings, each request's thread opens its own persistent
+        # connection and never reuses it: a run exhausts max_connections (measured: 98 idle
+        # connections after seconds). Only measure ASGI with the pool.
+        variant = "pool" if kind in ASGI_SERVERS else "default"
+    with tempfile.TemporaryDirectory(prefix="igpx-bench-settings-") as settings_dir:
+        env = dict(env)
+        if variant != "default":
+            module = Path(settings_dir) / "bench_igpx_settings.py"
+            module.write_text("from config.settings import *  # noqa: F403\n" + VARIANTS[variant])
+            env["DJANGO_SETTINGS_MODULE"] = "bench_igpx_settings"
+            env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{settings_dir}"
+        result = _measure_server(kind, args, env, players, paced, variant)
+    return result
+
+
+def _measure_server(
+    kind: str, args: argparse.Namespace, env: dict[str, str], players: int, paced: float, variant: str
+) -> dict:
+    workers, threads = DEFAULT_SIZES[kind]
+    workers = args.workers or workers
+    threads = args.threads or threads
+    port = free_port()
+    cmd = server_command(kind, port, workers, threads)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    label = f"{kind} w={workers} t={threads}" + ("" if variant == "default" else f" [{variant}]")
+    spy = None
+    try:
+        wait_ready(port, proc)
+        run = f"{kind}-{int(time.time())}"
+        if args.profile:
+            spy = start_profile(proc.pid, args.warmup + args.duration, Path(args.profile).with_suffix(f".{kind}.txt"))
+        meter = CpuMeter(proc.pid, args.database_url)
+        stats = asyncio.run(drive(port, args.clients, players, args.warmup, args.duration, run, 0.0))
+        cpu = meter.per_request_ms(stats.sent)
+        if spy is not None:
+            spy[0].wait(timeout=60)
+            summarize_profile(spy[1])
+        result = {
+            "variant": variant,
+            "server": kind,
+            "workers": workers,
+            "threads": threads,
+            **report(f"{label} closed loop", stats, args.duration, cpu),
+        }
+        result["config"] = " ".join(cmd[cmd.index("-m") + 1 :])
+        if paced:
+            # At the goal's rate (35% of pgbench), then at half of what we just sustained: the
+            # latency a provider sees when the wallet has headroom.
+            stats = asyncio.run(drive(port, args.clients, players, 1.0, args.paced_duration, run + "-p", paced))
+            result["paced"] = report(f"{label} paced at {paced:.0f} req/s", stats, args.paced_duration)
+            half = result["rps"] / 2
+            stats = asyncio.run(drive(port, args.clients, players, 1.0, args.paced_duration, run + "-h", half))
+            result["half"] = report(f"{label} paced at {half:.0f} req/s (half of max)", stats, args.paced_duration)
+            result["half"]["rate"] = half
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per server (after warm-up)")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument(
+        "--server", default="gunicorn-gthread", help=f"one of {', '.join(DEFAULT_SIZES)}, a comma list, or all"
+    )
+    parser.add_argument("--workers", type=int, default=0, help="override the worker count")
+    parser.add_argument("--threads", type=int, default=0, help="override the threads per worker (gthread)")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/tl_bench_igpx")
+    parser.add_argument("--pgbench-duration", type=float, default=8.0)
+    parser.add_argument(
+        "--paced-duration",
+        type=float,
+        default=6.0,
+        help="seconds paced at 35%% of pgbench's rate, and again at half the measured max (0 = skip)",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
+    parser.add_argument(
+        "--variant",
+        default="auto",
+        choices=["auto", *VARIANTS],
+        help="settings variant for the server (see VARIANTS); auto = default for WSGI, pool for ASGI servers",
+    )
+    parser.add_argument(
+        "--profile", default="", help="py-spy the server during the closed loop; stacks to PATH.<server>.txt"
+    )
+    args = parser.parse_args()
+    servers = list(DEFAULT_SIZES) if args.server == "all" else args.server.split(",")
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "IGPX_SECURITY_HASH": SECRET,
+        "LOG_LEVEL": "warning",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)  # the callbacks need only PostgreSQL
+    started = time.monotonic()
+    print(f"database {args.database_url.rsplit('/', 1)[1]}: create, migrate, seed {args.players} players", flush=True)
+    create_database(args.database_url)
+    run_manage(env, "migrate", "-v0")
+    seeded = subprocess.run([PY, "-c", SEED, str(args.players)], cwd=ROOT, env=env, check=True, capture_output=True, text=True)  # fmt: skip
+    clearing = int(seeded.stdout.split()[-2])
+
+    print(f"pgbench: {args.clients} clients, {args.pgbench_duration:.0f}s, -M prepared, the same mix as SQL",
+          flush=True)  # fmt: skip
+    pg = run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
+    print(f"  pgbench: {pg['tps']:.1f} tps, latency avg {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}")
+    paced = 0.0 if args.paced_duration <= 0 else pg["tps"] * GOAL_RATIO
+
+    print(f"HTTP: {args.clients} clients, {args.warmup:.0f}s warm-up + {args.duration:.0f}s closed loop"
+          + (f", then {args.paced_duration:.0f}s paced at 35% of pgbench ({paced:.0f} req/s)" if paced else "")
+          + "; mix 40% bet / 32% result / 16% result retry / 8% rollback / 4% rollback retry", flush=True)  # fmt: skip
+    results = [measure_server(kind, args, env, args.players, paced) for kind in servers]
+
+    check = run_manage(env, "check_ledger", check=False)
+    print(f"check_ledger after all runs: {'OK' if check.returncode == 0 else 'FAILED'}")
+    if check.returncode != 0:
+        print(check.stdout[-3000:], check.stderr[-3000:])
+
+    print(f"\nsummary (goal: >= {GOAL_RATIO:.0%} of pgbench, p99 < {GOAL_P99_MS:.0f} ms at {args.clients} clients)")
+    for r in results:
+        ratio = r["rps"] / pg["tps"]
+        line = (
+            f"  {r['server']:17s} w={r['workers']} t={r['threads']} {r['variant']}: max {r['rps']:7.1f} req/s = {ratio:6.1%} of pgbench"
+            f" {pg['tps']:.0f} tps (p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms)"
+        )
+        if "paced" in r:
+            line += f"; at {paced:.0f} req/s: p50 {r['paced']['p50']:.2f} ms, p99 {r['paced']['p99']:.2f} ms"
+            half = r["half"]
+            line += f"; at {half['rate']:.0f} req/s: p50 {half['p50']:.2f} ms, p99 {half['p99']:.2f} ms"
+            ok = ratio >= GOAL_RATIO and r["paced"]["p99"] < GOAL_P99_MS
+        else:
+            ok = ratio >= GOAL_RATIO and r["p99"] < GOAL_P99_MS
+        print(line + ("  [goal met]" if ok else "  [below goal]"))
+    if not args.keep_db:
+        name = args.database_url.rsplit("/", 1)[1]
+        with admin_connect(args.database_url) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    print(f"total {time.monotonic() - started:.0f}s")
+    if check.returncode != 0:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""IGPX callbacks as wallet operations: each one applied once, through the ledger.
+
+`transaction_process` (bet/result) and `rollback_process` compose
+`idempotency.execute_once` with the posting services. Bets, results and rollbacks share one
+idempotency namespace (operation "tx"), so an id reused across actions is a conflict.
+
+Our transaction ids (the `transaction_id` we answer with, unique as the seed requires):
+- `T<n>`: the ledger transaction that moved the money (bet stake, result payout, reversal);
+- `S<n>`: the settlement row of a callback that moved nothing (a zero result, a rollback of
+  an unknown, declined or already rolled-back transaction);
+- `V-<provider id>`: a result that arrived after its own rollback (never credited).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from wallet import events, ledger
+from wallet.errors import (
+    AlreadyRolledBack,
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InvalidRequest,
+    PlayerBlocked,
+    PlayerNotFound,
+    PlayerSelfExcluded,
+    WalletError,
+)
+from wallet.igpx import protocol
+from wallet.igpx.protocol import BET, PROVIDER, RESULT, IgpxError
+from wallet.models import Account, Bet, IdempotencyRecord, LedgerTransaction, Player, Settlement
+from wallet.models import IdempotencyConflict as ConflictRow
+from wallet.selectors import WalletRef, wallet_get
+from wallet.services import idempotency, postings
+from wallet.services.idempotency import Outcome, Reply, RequestKey
+
+logger = logging.getLogger("touchline.wallet.igpx")
+
+OPERATION = "tx"  # one namespace for bet, result and rollback ids (protocols/igpx.md §4)
+
+APPLIED = IdempotencyRecord.Outcome.APPLIED.value
+DECLINED = IdempotencyRecord.Outcome.DECLINED.value
+TOMBSTONE = IdempotencyRecord.Outcome.TOMBSTONE.value
+
+
+class RollbackMismatch(IdempotencyConflict):
+    """A rollback whose player, currency or amount differs from the transaction it targets."""
+
+    def __init__(self, message: str, *, target_fingerprint: str) -> None:
+        super().__init__(message)
+        self.target_fingerprint = target_fingerprint
+
+
+class _NotStored(Exception):
+    """A refusal that must not be stored as the request's answer, so a retry can succeed.
+
+    Results and rollbacks must eventually succeed: if one names a player or wallet we do not
+    know (yet), we refuse without storing, and the provider's retry runs afresh once staff have
+    fixed the account. execute_once rolls back and re-raises any non-wallet exception.
+    """
+
+    def __init__(self, error: WalletError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def key_for(transaction_id: str) -> RequestKey:
+    return RequestKey(PROVIDER, transaction_id, OPERATION)
+
+
+def _ledger_id(transaction_id: int) -> str:
+    return f"T{transaction_id}"
+
+
+def _settlement_id(settlement: Settlement) -> str:
+    return f"S{settlement.pk}"
+
+
+def _success(our_id: str, transaction_id: int | None = None) -> Outcome:
+    return Outcome(status=200, body=protocol.render_success(our_id), transaction_id=transaction_id)
+
+
+def _wallet(user_id: str, currency: str, *, store_refusal: bool) -> WalletRef:
+    try:
+        return wallet_get(external_id=user_id, currency=currency)
+    except (PlayerNotFound, CurrencyMismatch) as error:
+        if store_refusal:
+            raise
+        raise _NotStored(error) from None
+
+
+def _error_renderer(action: str, provider_id: str, seen: list[WalletError]) -> Callable[[WalletError], tuple[int, str]]:
+    def render(error: WalletError) -> tuple[int, str]:
+        seen.append(error)
+        if isinstance(error, AlreadyRolledBack) and action == RESULT:
+            # The provider rolled this result back before we saw it: the net effect it wants is
+            # zero, and a result must be answered with success. Nothing is credited.
+            logger.warning("igpx result %s arrived after its rollback: answered, not credited", provider_id)
+            return 200, protocol.render_success(f"V-{provider_id}")
+        if isinstance(error, AlreadyRolledBack) and action == protocol.ROLLBACK:
+            return 200, protocol.render_error(protocol.INVALID_REQUEST)  # a rollback of a rollback
+        return 200, protocol.render_error(protocol.code_for(error))
+
+    return render
+
+
+def _finish(reply: Reply, request: protocol.Transaction | protocol.Rollback, raw: str, seen: list[WalletError]) -> str:
+    """Log what staff must see; a fresh rollback mismatch is also kept as a conflict row."""
+    if reply.outcome == "conflict":
+        logger.error("igpx %s %s: transaction_id reused with different content", request.action, request.transaction_id)
+    elif reply.outcome == DECLINED and not reply.replayed:
+        error = seen[-1] if seen else None
+        if isinstance(error, RollbackMismatch):
+            ConflictRow.objects.create(
+                provider=PROVIDER,
+                external_id=request.transaction_id,
+                operation=protocol.ROLLBACK,
+                first_fingerprint=error.target_fingerprint,
+                fingerprint=idempotency.fingerprint(request.canonical()),
+                request_body=raw[:65536],
+            )
+        level = logging.INFO if request.action == BET else logging.ERROR  # results/rollbacks must succeed
+        logger.log(level, "igpx %s %s declined: %s", request.action, request.transaction_id, error)
+    return reply.body
+
+
+# --- /transaction ----------------------------------------------------------------------------
+
+
+def _bet_apply(request: protocol.Transaction) -> Outcome:
+    wallet = _wallet(request.user_id, request.currency, store_refusal=True)
+    placed = postings.bet_place_apply(
+        provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
+    )
+    return _success(_ledger_id(placed.transaction_id), placed.transaction_id)
+
+
+def _result_apply(request: protocol.Transaction) -> Outcome:
+    """Credit a result: an unlinked payout (the seed gives no bet reference), never refused for
+    the player's status. The Settlement row is the record staff and the CRM export follow."""
+    wallet = _wallet(request.user_id, request.currency, store_refusal=False)
+    transaction_id = None
+    if request.amount > 0:
+        transaction_id = postings.credit_apply(
+            provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
+        ).transaction_id
+    settlement = Settlement.objects.create(
+        bet=None,
+        player_id=wallet.player_id,
+        kind=Settlement.Kind.RESULT,
+        result="paid" if request.amount > 0 else "lost",
+        amount=request.amount,
+        external_id=request.transaction_id,
+        transaction_id=transaction_id,
+    )
+    if transaction_id is None:
+        # Nothing moved, so credit_apply published nothing; a lost bet is still news for the CRM.
+        events.publish(
+            events.WalletEvent(
+                kind=events.RESULT_CREDITED,
+                player_id=wallet.player_id,
+                currency=wallet.currency,
+                provider=PROVIDER,
+                settlement_id=settlement.pk,
+            )
+        )
+        return _success(_settlement_id(settlement))
+    return _success(_ledger_id(transaction_id), transaction_id)
+
+
+def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
+    """Apply a bet or a result once; return the response body (always sent with HTTP 200)."""
+    # Create (once per process) the clearing account outside the money transaction. The core
+    # cache in wallet.ledger remembers an id as soon as get_or_create returns it; created inside
+    # a transaction that then rolls back (a bet declined for funds), the cached id would point at
+    # nothing and every later bet would fail its foreign key at commit (seen with 64 threads).
+    ledger.clearing_account_id(PROVIDER, request.currency)
+    apply = _bet_apply if request.action == BET else _result_apply
+    seen: list[WalletError] = []
+    try:
+        reply = idempotency.execute_once(
+            key=key_for(request.transaction_id),
+            content=request.canonical(),
+            apply=lambda: apply(request),
+            render_error=_error_renderer(request.action, request.transaction_id, seen),
+            request_body=raw,
+        )
+    except _NotStored as refusal:
+        logger.error("igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal)
+        raise IgpxError(protocol.code_for(refusal.error), refusal.error.message) from None
+    return _finish(reply, request, raw, seen)
+
+
+# --- /transaction-rollback -------------------------------------------------------------------
+
+
+def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
+    """A rollback that moves nothing is still recorded, so staff can see it arrived."""
+    settlement = Settlement.objects.create(
+        bet=bet,
+        player_id=wallet.player_id,
+        kind=Settlement.Kind.ROLLBACK,
+        amount=Decimal(0),
+        previous_amount=Decimal(0),
+        external_id=request.transaction_id,
+    )
+    return _success(_settlement_id(settlement))
+
+
+def _check_target(
+    request: protocol.Rollback,
+    wallet: WalletRef,
+    record: IdempotencyRecord,
+    player_id: int,
+    currency: str | None,
+    amount: Decimal,
+) -> None:
+    """The rollback must name the target's player, currency (when known) and amount (§3.4)."""
+    problems = []
+    if player_id != wallet.player_id:
+        problems.append("user_id")
+    if currency is not None and currency != wallet.currency:
+        problems.append("currency")
+    if amount != request.amount:
+        problems.append(f"amount ({request.amount} vs {amount})")
+    if problems:
+        raise RollbackMismatch(
+            f"rollback {request.transaction_id} differs from {request.rollback_transaction_id} in "
+            + ", ".join(problems),
+            target_fingerprint=record.fingerprint,
+        )
+
+
+def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
+    # The row lock serialises two different rollbacks of the same bet.
+    bet = Bet.objects.select_for_update().get(provider=PROVIDER, external_id=request.rollback_transaction_id)
+    _check_target(request, wallet, record, bet.player_id, bet.currency, bet.stake)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        return _noop_rollback(request, wallet, bet)
+    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id)
+    refund_id = result.transaction_ids[-1]
+    return _success(_ledger_id(refund_id), refund_id)
+
+
+def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
+    """Take back a result's payout; what the player no longer has becomes debt (DESIGN.md)."""
+    original = LedgerTransaction.objects.select_for_update().get(pk=record.transaction_id)
+    paid = Settlement.objects.get(transaction_id=original.pk, kind=Settlement.Kind.RESULT)
+    _check_target(request, wallet, record, original.player_id, original.currency, paid.amount)
+    if LedgerTransaction.objects.filter(reverses_id=original.pk).exists():
+        return _noop_rollback(request, wallet)
+    reversed_ = postings.transaction_reverse(
+        original_id=original.pk,
+        reason=f"igpx rollback {request.transaction_id} of result {request.rollback_transaction_id}",
+        external_id=request.transaction_id,
+    )
+    settlement = Settlement.objects.create(
+        bet=None,
+        player_id=wallet.player_id,
+        kind=Settlement.Kind.ROLLBACK,
+        amount=Decimal(0),
+        previous_amount=paid.amount,
+        external_id=request.transaction_id,
+        transaction_id=reversed_.transaction_id,
+    )
+    if reversed_.shortfall > 0:
+        logger.warning(
+            "igpx rollback %s of result %s: player %s owes %s %s (debt recorded for staff)",
+            request.transaction_id,
+            request.rollback_transaction_id,
+            wallet.external_id,
+            reversed_.shortfall,
+            wallet.currency,
+        )
+    events.publish(
+        events.WalletEvent(
+            kind=events.TRANSACTION_REVERSED,
+            player_id=wallet.player_id,
+            currency=wallet.currency,
+            provider=PROVIDER,
+            settlement_id=settlement.pk,
+            transaction_ids=(reversed_.transaction_id,),
+        )
+    )
+    return _success(_ledger_id(reversed_.transaction_id), reversed_.transaction_id)
+
+
+def _settlement_of(record: IdempotencyRecord) -> Settlement | None:
+    """The settlement behind an applied callback that moved no money (its answer is `S<n>`)."""
+    try:
+        our_id = protocol.parse_response(record.response).get("transaction_id")
+    except (ValueError, IgpxError):
+        return None
+    if isinstance(our_id, str) and our_id.startswith("S") and our_id[1:].isdigit():
+        return Settlement.objects.filter(pk=int(our_id[1:])).first()
+    return None
+
+
+def _rollback_apply(request: protocol.Rollback) -> Outcome:
+    wallet = _wallet(request.user_id, request.currency, store_refusal=False)
+    target_key = key_for(request.rollback_transaction_id)
+    if idempotency.claim_tombstone(target_key):
+        # The target never arrived: remember it so it can never apply, move nothing (seed).
+        logger.info(
+            "igpx rollback %s: %s unknown, tombstone placed", request.transaction_id, request.rollback_transaction_id
+        )
+        return _noop_rollback(request, wallet)
+
+    record = idempotency.find(target_key)
+    assert record is not None  # claim_tombstone waited for its writer to commit
+    if record.outcome in (TOMBSTONE, DECLINED):
+        # Already cancelled by an earlier rollback, or never applied: nothing to undo.
+        return _noop_rollback(request, wallet)
+    if record.outcome != APPLIED:
+        raise InvalidRequest(f"{request.rollback_transaction_id} is not a completed transaction")
+
+    if record.transaction_id is not None:
+        kind = LedgerTransaction.objects.values_list("kind", flat=True).get(pk=record.transaction_id)
+        if kind == LedgerTransaction.Kind.BET:
+            return _rollback_bet(request, wallet, record)
+        if kind == LedgerTransaction.Kind.PAYOUT:
+            return _rollback_result(request, wallet, record)
+        raise InvalidRequest(f"{request.rollback_transaction_id} is a rollback: rollbacks cannot be rolled back")
+
+    settlement = _settlement_of(record)
+    if settlement is not None and settlement.kind == Settlement.Kind.RESULT:
+        # A zero result: undoing it moves nothing, but the request must still match it. (Its
+        # currency is not recorded anywhere: a settlement row has none.)
+        _check_target(request, wallet, record, settlement.player_id, None, settlement.amount)
+        return _noop_rollback(request, wallet)
+    raise InvalidRequest(f"{request.rollback_transaction_id} is a rollback: rollbacks cannot be rolled back")
+
+
+def rollback_process(*, request: protocol.Rollback, raw: str = "") -> str:
+    """Apply a rollback once; return the response body (always sent with HTTP 200)."""
+    seen: list[WalletError] = []
+    try:
+        reply = idempotency.execute_once(
+            key=key_for(request.transaction_id),
+            content=request.canonical(),
+            apply=lambda: _rollback_apply(request),
+            render_error=_error_renderer(protocol.ROLLBACK, request.transaction_id, seen),
+            request_body=raw,
+        )
+    except _NotStored as refusal:
+        logger.error("igpx rollback %s refused, not stored: %s", request.transaction_id, refusal)
+        raise IgpxError(protocol.code_for(refusal.error), refusal.error.message) from None
+    return _finish(reply, request, raw, seen)
+
+
+# --- Session launch (operator API: POST /api/operator/players/<id>/sessions/igpx/) -----------
+
+
+def session_launch(player: Player, options: dict[str, Any]) -> dict[str, Any]:
+    """Start an IGPX session for `player` and return the iframe URL.
+
+    `options`: `currency` (default: the player's first wallet) and `lang` (optional). Runs
+    outside any database transaction: it calls the provider.
+    """
+    from wallet.igpx.client import get_client  # the client pulls httpx; keep callbacks lean
+
+    if not isinstance(options, dict):
+        raise InvalidRequest("options must be a JSON object")
+    currency = options.get("currency")
+    lang = options.get("lang")
+    if lang is not None and (not isinstance(lang, str) or not 2 <= len(lang) <= 8):
+        raise InvalidRequest("lang must be a language code such as 'en'")
+    wallets = list(Account.objects.filter(player=player, kind=Account.Kind.PLAYER).order_by("id"))
+    if currency is None:
+        if not wallets:
+            raise CurrencyMismatch(f"player {player.external_id} has no wallet")
+        currency = wallets[0].currency
+    if not isinstance(currency, str) or currency not in {w.currency for w in wallets}:
+        raise CurrencyMismatch(f"player {player.external_id} has no {currency} wallet")
+    # Sessions exist to bet; a blocked or self-excluded player has no business opening one.
+    if player.status == Player.Status.SELF_EXCLUDED:
+        raise PlayerSelfExcluded(f"player {player.external_id} is self-excluded")
+    if player.status != Player.Status.ACTIVE:
+        raise PlayerBlocked(f"player {player.external_id} is {player.status}")
+    url = get_client().start_session(user_id=player.external_id, currency=currency, lang=lang)
+    return {"provider": PROVIDER, "url": url, "user_id": player.external_id, "currency": currency, "lang": lang}

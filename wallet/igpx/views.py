@@ -1,0 +1,144 @@
+"""IGPX callback endpoints: verify the signature, parse, call one service, answer.
+
+Always HTTP 200 with a JSON body carrying `error` (the seed's rule), whatever went wrong.
+The HMAC is the authentication: no DRF token auth, no CSRF (DRF views are CSRF-exempt).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from wallet.igpx import conf, protocol, services
+from wallet.igpx.protocol import IgpxError
+
+logger = logging.getLogger("touchline.wallet.igpx")
+security_logger = logging.getLogger("touchline.security.igpx")
+
+_ERRORS_TEXT = "\n".join(f"- `{code}`: {meaning}" for code, meaning in protocol.ERROR_CODES.items())
+_DESCRIPTION = (
+    "Signed with `X-Security-Hash`: lowercase hex HMAC-SHA256 of the raw body with the shared secret. "
+    "Always answered with HTTP 200; `error` is null on success, otherwise one of:\n\n" + _ERRORS_TEXT
+)
+_RESPONSE = inline_serializer(
+    name="IgpxCallbackResponse",
+    fields={
+        "error": serializers.ChoiceField(choices=list(protocol.ERROR_CODES), allow_null=True),
+        "transaction_id": serializers.CharField(required=False, help_text="Our unique id (success only)."),
+    },
+)
+_SIGNATURE = OpenApiParameter(
+    protocol.SIGNATURE_HEADER, location=OpenApiParameter.HEADER, required=True, description="hex HMAC-SHA256"
+)
+_AMOUNT = serializers.CharField(help_text="Decimal as a string or JSON number, ≥ 0, at the currency's precision.")
+
+
+def _json(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+class _Callback(APIView):
+    """An APIView only so that drf-spectacular documents it: `dispatch` bypasses DRF's request
+    wrapping, authentication, negotiation and rendering, which the HMAC and our fixed JSON
+    answers make useless, and which cost this hot path measurable CPU (docs/benchmarks/igpx.md)."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    parse: Callable[[bytes], object]
+    process: Callable[..., str]
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return self._handle(request)
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        try:
+            raw = request.body  # the exact bytes the provider signed
+        except RequestDataTooBig:
+            return _json(protocol.render_error(protocol.INVALID_REQUEST))
+        try:
+            protocol.verify_signature(raw, request.META.get(protocol.SIGNATURE_META), conf.security_hash())
+        except IgpxError as refusal:
+            # Nothing is parsed or stored for an unsigned request: a log line is all it gets.
+            security_logger.warning(
+                "igpx %s refused: %s (from %s)", request.path, refusal, request.META.get("REMOTE_ADDR")
+            )
+            return _json(protocol.render_error(refusal.code))
+        try:
+            parsed = type(self).parse(raw)
+            return _json(type(self).process(request=parsed, raw=raw.decode("utf-8", "replace")))
+        except IgpxError as refusal:
+            logger.info("igpx %s refused: %s %s", request.path, refusal.code, refusal.message)
+            return _json(protocol.render_error(refusal.code))
+        except Exception:
+            # The service's transaction has rolled back: nothing is stored and a retry will re-run.
+            logger.exception("igpx %s failed", request.path)
+            return _json(protocol.render_error(protocol.INTERNAL_ERROR))
+
+
+class TransactionView(_Callback):
+    parse = staticmethod(protocol.parse_transaction)
+    process = staticmethod(services.transaction_process)
+
+    @extend_schema(
+        operation_id="igpx_transaction",
+        tags=["igpx"],
+        summary="IGPX bet (debit) or result (credit)",
+        description=_DESCRIPTION,
+        parameters=[_SIGNATURE],
+        auth=[],
+        request=inline_serializer(
+            name="IgpxTransactionRequest",
+            fields={
+                "transaction_id": serializers.CharField(),
+                "action": serializers.ChoiceField(choices=["bet", "result"]),
+                "user_id": serializers.CharField(),
+                "currency": serializers.CharField(),
+                "amount": _AMOUNT,
+            },
+        ),
+        responses={200: _RESPONSE},
+        examples=[
+            OpenApiExample("success", value={"error": None, "transaction_id": "T1234"}, response_only=True),
+            OpenApiExample("declined", value={"error": "INSUFFICIENT_FUNDS"}, response_only=True),
+        ],
+    )
+    def post(self, request: Request) -> HttpResponse:  # for the schema; requests go through dispatch
+        return self._handle(request)
+
+
+class RollbackView(_Callback):
+    parse = staticmethod(protocol.parse_rollback)
+    process = staticmethod(services.rollback_process)
+
+    @extend_schema(
+        operation_id="igpx_transaction_rollback",
+        tags=["igpx"],
+        summary="IGPX rollback of an earlier bet or result",
+        description=_DESCRIPTION,
+        parameters=[_SIGNATURE],
+        auth=[],
+        request=inline_serializer(
+            name="IgpxRollbackRequest",
+            fields={
+                "transaction_id": serializers.CharField(),
+                "rollback_transaction_id": serializers.CharField(),
+                "action": serializers.ChoiceField(choices=["rollback"]),
+                "user_id": serializers.CharField(),
+                "currency": serializers.CharField(),
+                "amount": _AMOUNT,
+            },
+        ),
+        responses={200: _RESPONSE},
+    )
+    def post(self, request: Request) -> HttpResponse:  # for the schema; requests go through dispatch
+        return self._handle(request)
