@@ -97,7 +97,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Persistent connections (WSGI workers, Celery, commands): a callback should not pay
         # for a TCP + auth handshake.
         DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600, minimum=0)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Off by default: the check is a `SELECT 1` round trip at the start of every request.
+        # Without it a connection the server dropped fails one request, and Django then
+        # replaces it (it closes connections that saw errors at the end of the request).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_CONN_HEALTH_CHECKS", False)
     # Server-side binding: parameters travel separately and repeated statements are prepared
     # by psycopg after `prepare_threshold` runs. Django's default (client-side binding)
     # interpolated every statement in Python: ~160 µs each on the wallet's hot path

@@ -20,9 +20,12 @@ def _uses_db(request: pytest.FixtureRequest) -> bool:
 def ledger_invariants(request: pytest.FixtureRequest):
     """Fails any test that leaves the ledger inconsistent (entries, balances, precision…)."""
     clear_house_cache()
+    if _uses_db(request):
+        # Set the database up before this fixture yields, so it is torn down after our check
+        # even when the test reaches the database only through another fixture.
+        request.getfixturevalue("_django_db_helper")
     yield
     if _uses_db(request) and not request.node.get_closest_marker("no_ledger_check"):
-        request.getfixturevalue("django_db_blocker")
         report = check_ledger()
         assert report.ok, "ledger invariants violated:\n" + "\n".join(
             f"{v.check}: {v.detail}" for v in report.violations

@@ -77,3 +77,9 @@ class BetStateError(WalletError):
 
 class PermissionDenied(WalletError):
     code = "permission_denied"
+
+
+class ProviderUnavailable(WalletError):
+    """A sportsbook provider's API could not be reached or refused us (HTTP 503 to our callers)."""
+
+    code = "provider_unavailable"

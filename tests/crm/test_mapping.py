@@ -318,6 +318,16 @@ def test_unlinked_igpx_result_and_its_rollback(alice):
             wallet=wallet_get(external_id="alice", currency="EUR"),
             amount=Decimal("12.00"),
         )
+        # The protocol layer records the result and publishes it (wallet/igpx/services.py).
+        events.publish(
+            events.WalletEvent(
+                kind=events.RESULT_CREDITED,
+                player_id=alice.pk,
+                currency="EUR",
+                provider="igpx",
+                transaction_ids=(credited.transaction_id,),
+            )
+        )
     with transaction.atomic():
         reversed_ = transaction_reverse(original_id=credited.transaction_id, external_id="rb-1")
         events.publish(

@@ -16,6 +16,7 @@ _STATUS: list[tuple[type[errors.WalletError], int]] = [
     (errors.BetNotFound, 404),
     (errors.PermissionDenied, 403),
     (errors.IdempotencyConflict, 409),
+    (errors.ProviderUnavailable, 503),
     (errors.WalletError, 422),  # a business refusal: insufficient funds, blocked player, …
 ]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from wallet.errors import WalletError
+from wallet.errors import ProviderUnavailable
 from wallet.igpx import conf, protocol
 from wallet.igpx.protocol import IgpxError
 from wallet.money import loads
@@ -31,7 +31,7 @@ logger = logging.getLogger("touchline.wallet.igpx.client")
 REFRESH_AT = 0.8  # fraction of the token's lifetime after which we fetch a new one
 
 
-class IgpxUnavailable(WalletError):
+class IgpxUnavailable(ProviderUnavailable):
     """The IGPX API could not be reached or refused us: shown as "sportsbook unavailable"."""
 
     code = "sportsbook_unavailable"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from wallet import events, ledger
+from wallet import events
 from wallet.errors import (
     AlreadyRolledBack,
     CurrencyMismatch,
@@ -156,28 +156,25 @@ def _result_apply(request: protocol.Transaction) -> Outcome:
         external_id=request.transaction_id,
         transaction_id=transaction_id,
     )
-    if transaction_id is None:
-        # Nothing moved, so credit_apply published nothing; a lost bet is still news for the CRM.
-        events.publish(
-            events.WalletEvent(
-                kind=events.RESULT_CREDITED,
-                player_id=wallet.player_id,
-                currency=wallet.currency,
-                provider=PROVIDER,
-                settlement_id=settlement.pk,
-            )
+    # Published once the settlement exists, so subscribers (CRM export, review queue) can
+    # follow it; a lost bet (nothing moved) is news too.
+    events.publish(
+        events.WalletEvent(
+            kind=events.RESULT_CREDITED,
+            player_id=wallet.player_id,
+            currency=wallet.currency,
+            provider=PROVIDER,
+            settlement_id=settlement.pk,
+            transaction_ids=(transaction_id,) if transaction_id else (),
         )
+    )
+    if transaction_id is None:
         return _success(_settlement_id(settlement))
     return _success(_ledger_id(transaction_id), transaction_id)
 
 
 def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
     """Apply a bet or a result once; return the response body (always sent with HTTP 200)."""
-    # Create (once per process) the clearing account outside the money transaction. The core
-    # cache in wallet.ledger remembers an id as soon as get_or_create returns it; created inside
-    # a transaction that then rolls back (a bet declined for funds), the cached id would point at
-    # nothing and every later bet would fail its foreign key at commit (seen with 64 threads).
-    ledger.clearing_account_id(PROVIDER, request.currency)
     apply = _bet_apply if request.action == BET else _result_apply
     seen: list[WalletError] = []
     try:

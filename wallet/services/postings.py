@@ -262,7 +262,10 @@ def credit_apply(
     *, provider: str, external_id: str, wallet: WalletRef, amount: Decimal, bet: Bet | None = None
 ) -> Credited:
     """Pay money to a player from the provider's clearing account. Never refused for status:
-    a result for a bet we accepted is owed whatever happened to the player since."""
+    a result for a bet we accepted is owed whatever happened to the player since.
+
+    Publishes nothing: the caller records the settlement step and publishes once it exists
+    (bet steps through _apply_step; an unlinked result, RESULT_CREDITED, by its protocol)."""
     posted = ledger.post(
         kind=Kind.PAYOUT,
         currency=wallet.currency,
@@ -275,16 +278,6 @@ def credit_apply(
             Leg(ledger.clearing_account_id(provider, wallet.currency), -amount),
         ],
     )
-    if bet is None:
-        events.publish(
-            events.WalletEvent(
-                kind=events.RESULT_CREDITED,
-                player_id=wallet.player_id,
-                currency=wallet.currency,
-                provider=provider,
-                transaction_ids=(posted.transaction_id,),
-            )
-        )
     return Credited(posted.transaction_id, posted.balances[(wallet.account_id, REAL)])
 
 

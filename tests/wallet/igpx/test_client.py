@@ -234,6 +234,7 @@ def test_provider_down_is_reported_as_unavailable(operator, configured, monkeypa
     igpx_client.reset_client()
     configured.fail_next(10, 503)
     response = operator.post("/api/operator/players/alice/sessions/igpx/")
+    assert response.status_code == 503
     assert response.json()["error"]["code"] == "sportsbook_unavailable"
 
 
