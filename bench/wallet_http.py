@@ -304,9 +304,7 @@ BEGIN;
 INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
 SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
 INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, selections, placed_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, :pid, 'EUR', (:amt::numeric / 100), (:amt::numeric / 100), 0, 0, 'open', '', 'single', '[]', now()) RETURNING id AS bet \gset
-UPDATE wallet_account SET balance = balance + (-:amt::numeric / 100) WHERE id = :aid AND balance + (-:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
-INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('bet', 'EUR', :pid, 'pgbench', 'b-' || :client_id || '-' || :k, :bet, NULL, now(), NULL, '') RETURNING id AS txn \gset
-INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (-:amt::numeric / 100), :bal), (:txn, :clr, 'real', (:amt::numeric / 100), NULL);
+WITH moved AS (UPDATE wallet_account SET balance = balance + (-:amt::numeric / 100) WHERE id = :aid AND balance + (-:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'bet', 'EUR', :pid, 'pgbench', 'b-' || :client_id || '-' || :k, :bet, NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
 UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
 END;
 """),
@@ -317,10 +315,8 @@ END;
 BEGIN;
 INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'r-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
 SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
-UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
-INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('payout', 'EUR', :pid, 'pgbench', 'r-' || :client_id || '-' || :k, NULL, NULL, now(), NULL, '') RETURNING id AS txn \gset
-INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (:amt::numeric / 100), :bal), (:txn, :clr, 'real', (-:amt::numeric / 100), NULL);
-INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'result', 'paid', (:amt::numeric / 100), 0, 'r-' || :client_id || '-' || :k, :txn, now(), NULL);
+WITH moved AS (UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'payout', 'EUR', :pid, 'pgbench', 'r-' || :client_id || '-' || :k, NULL, NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
+INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, status_after, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'result', 'paid', (:amt::numeric / 100), 0, '', 'r-' || :client_id || '-' || :k, :txn, now(), NULL);
 UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
 END;
 """),
@@ -343,10 +339,8 @@ SELECT id, outcome, transaction_id, response, fingerprint FROM wallet_idempotenc
 SELECT id, kind, player_id, currency FROM wallet_ledgertransaction WHERE player_id = :pid ORDER BY id LIMIT 1 FOR UPDATE \gset orig_
 SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = :orig_id LIMIT 1;
 SELECT e.id, e.amount, e.bucket, a.player_id FROM wallet_ledgerentry e JOIN wallet_account a ON a.id = e.account_id WHERE e.transaction_id = :orig_id ORDER BY e.account_id, e.bucket;
-UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance AS bal \gset
-INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_at, created_by_id, reason) VALUES ('reversal', 'EUR', :pid, 'pgbench', 'rb-' || :client_id || '-' || :k, NULL, NULL, now(), NULL, 'rollback') RETURNING id AS txn \gset
-INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) VALUES (:txn, :aid, 'real', (:amt::numeric / 100), :bal), (:txn, :clr, 'real', (-:amt::numeric / 100), NULL);
-INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'rollback', '', 0, 0, 'rb-' || :client_id || '-' || :k, :txn, now(), NULL);
+WITH moved AS (UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'reversal', 'EUR', :pid, 'pgbench', 'rb-' || :client_id || '-' || :k, NULL, NULL, NULL, 'rollback', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
+INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, status_after, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'rollback', '', 0, 0, '', 'rb-' || :client_id || '-' || :k, :txn, now(), NULL);
 UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
 END;
 """),
@@ -387,7 +381,7 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"server exited with {proc.returncode}: see its log")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -560,7 +554,10 @@ def _measure_server(
     threads = args.threads or threads
     port = free_port()
     cmd = server_command(kind, port, workers, threads)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    # The server's log goes to a file (a pipe nobody reads would fill and stall the server).
+    log_path = Path(tempfile.gettempdir()) / f"wallet_http_{kind}_{port}.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log_file,
                             start_new_session=True)  # fmt: skip
     label = f"{kind} w={workers} t={threads}" + ("" if variant == "default" else f" [{variant}]")
     spy = None
@@ -599,6 +596,12 @@ def _measure_server(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log_file.close()
+        errors = [line for line in log_path.read_text(errors="replace").splitlines() if "Error" in line or "ERROR" in line]
+        if errors:
+            print(f"  server log ({log_path}), last errors:")
+            for line in errors[-6:]:
+                print("   ", line[:300])
     return result
 
 

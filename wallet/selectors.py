@@ -37,7 +37,7 @@ def wallet_get(*, external_id: str, currency: str, for_update: bool = False) -> 
     Raises PlayerNotFound, or CurrencyMismatch when the player has no wallet in that currency.
     `for_update` takes the account's row lock (PostgreSQL), for read-compute-write sequences.
     """
-    lock = " FOR UPDATE OF a" if for_update and connection.vendor == "postgresql" else ""
+    lock = " FOR NO KEY UPDATE OF a" if for_update and connection.vendor == "postgresql" else ""
     # Locking needs an inner join; a missing wallet then reads as a missing player, so
     # callers lock only wallets they have already read once.
     join = "JOIN" if lock else "LEFT JOIN"

@@ -305,7 +305,7 @@ def settle_bet(call: BetCall) -> Answer:
         if policy != conf.DEBT:
             # The policy is judged on the bet as locked here; bet_settle_apply takes the same lock
             # again (a no-op). Under the default policy that lock is left to it: one query fewer.
-            bet = Bet.objects.select_for_update().get(pk=state.bet_id)
+            bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
             recalculation = bet.status == Bet.Status.SETTLED and (
                 bet.payout != call.amount or bet.result != call.result_type
             )
@@ -368,7 +368,7 @@ def unsettle_bet(call: BetCall) -> Answer:
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
 
     def apply() -> Outcome:
-        bet = Bet.objects.select_for_update().get(pk=state.bet_id)
+        bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
         if bet.status == Bet.Status.ROLLED_BACK:
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
         if bet.status == Bet.Status.OPEN:  # unsettled concurrently under another key
@@ -403,7 +403,7 @@ def rollback_bet(call: BetCall) -> Answer:
         if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
             logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
             return Outcome(200, _success(call.transaction_id))
-        bet = Bet.objects.select_for_update().filter(provider=PROVIDER, external_id=call.transaction_id).first()
+        bet = Bet.objects.select_for_update(no_key=True).filter(provider=PROVIDER, external_id=call.transaction_id).first()
         if bet is None:  # the place bet was declined: nothing was debited
             return Outcome(200, _success(call.transaction_id))
         if bet.player.external_id != call.user_id or bet.currency != call.currency:

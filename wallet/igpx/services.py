@@ -233,7 +233,7 @@ def _check_target(
 
 def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
     # The row lock serialises two different rollbacks of the same bet.
-    bet = Bet.objects.select_for_update().get(provider=PROVIDER, external_id=request.rollback_transaction_id)
+    bet = Bet.objects.select_for_update(no_key=True).get(provider=PROVIDER, external_id=request.rollback_transaction_id)
     _check_target(request, wallet, record, bet.player_id, bet.currency, bet.stake)
     if bet.status == Bet.Status.ROLLED_BACK:
         return _noop_rollback(request, wallet, bet)
@@ -244,7 +244,7 @@ def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: Idempot
 
 def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
     """Take back a result's payout; what the player no longer has becomes debt (DESIGN.md)."""
-    original = LedgerTransaction.objects.select_for_update().get(pk=record.transaction_id)
+    original = LedgerTransaction.objects.select_for_update(no_key=True).get(pk=record.transaction_id)
     paid = Settlement.objects.get(transaction_id=original.pk, kind=Settlement.Kind.RESULT)
     _check_target(request, wallet, record, original.player_id, original.currency, paid.amount)
     if LedgerTransaction.objects.filter(reverses_id=original.pk).exists():

@@ -137,7 +137,7 @@ def adjustment_request(*, player_external_id: str, currency: str, amount: Decima
 
 
 def _lock_pending(request_id: int) -> StaffRequest:
-    request = StaffRequest.objects.select_for_update().get(pk=request_id)
+    request = StaffRequest.objects.select_for_update(no_key=True).get(pk=request_id)
     if request.status != StaffRequest.Status.PENDING:
         raise InvalidRequest(f"request #{request.pk} is already {request.status}")
     return request

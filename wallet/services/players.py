@@ -64,7 +64,7 @@ def player_set_status(*, player: Player, status: str, reason: str, actor_id: int
         raise InvalidRequest(f"status must be one of {', '.join(Player.Status.values)}")
     if not reason.strip():
         raise InvalidRequest("a reason is required to change a player's status")
-    locked = Player.objects.select_for_update().get(pk=player.pk)
+    locked = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
     previous = locked.status
     if previous != status:
         locked.status = status

@@ -305,7 +305,7 @@ def transaction_reverse(
     otherwise raises InsufficientFunds. A transaction can be reversed once (unique constraint).
     """
     try:
-        original = LedgerTransaction.objects.select_for_update().get(pk=original_id)
+        original = LedgerTransaction.objects.select_for_update(no_key=True).get(pk=original_id)
     except LedgerTransaction.DoesNotExist:
         raise TransactionNotFound(f"no transaction {original_id}") from None
     if LedgerTransaction.objects.filter(reverses_id=original_id).exists():
@@ -317,7 +317,7 @@ def transaction_reverse(
         amount = -entry.amount
         tracked = entry.account.player_id is not None
         if tracked and amount < 0 and entry.bucket in (REAL, BONUS):
-            account = type(entry.account).objects.select_for_update().get(pk=entry.account_id)
+            account = type(entry.account).objects.select_for_update(no_key=True).get(pk=entry.account_id)
             available = account.balance if entry.bucket == REAL else account.bonus_balance
             if available < -amount:
                 if not allow_debt:
@@ -462,7 +462,7 @@ def _apply_step(
 
 
 def _lock_bet(bet_id: int) -> Bet:
-    bet = Bet.objects.select_for_update().select_related("player").get(pk=bet_id)
+    bet = Bet.objects.select_for_update(no_key=True).select_related("player").get(pk=bet_id)
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetStateError(f"bet {bet.external_id} was rolled back")
     return bet

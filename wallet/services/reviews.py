@@ -14,7 +14,7 @@ from wallet.services.audit import audit_record
 @transaction.atomic
 def review_item_resolve(*, item_id: int, actor, resolution: str) -> ReviewItem:
     require(actor, "wallet.change_reviewitem")
-    item = ReviewItem.objects.select_for_update().get(pk=item_id)
+    item = ReviewItem.objects.select_for_update(no_key=True).get(pk=item_id)
     if item.status == ReviewItem.Status.RESOLVED:
         return item
     item.status = ReviewItem.Status.RESOLVED
