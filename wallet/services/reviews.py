@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from wallet import conf, events
-from wallet.models import Bet, Debt, IdempotencyConflict, LedgerTransaction, ReviewItem, Settlement
+from wallet.models import Debt, IdempotencyConflict, LedgerTransaction, ReviewItem, Settlement
 from wallet.permissions import reason_required, require
 from wallet.services.audit import audit_record
 
@@ -43,8 +43,10 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
                     summary=f"{event.provider} rolled back paid result {reversal.reverses.external_id}",
                 )
         return
-    step = Settlement.objects.get(pk=event.settlement_id)
-    bet = Bet.objects.get(pk=event.bet_id)
+    if event.kind not in (events.BET_SETTLED, events.BET_RESETTLED, events.BET_UNSETTLED, events.BET_ROLLED_BACK):
+        return
+    step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
+    bet = step.bet
     links = {"player_id": event.player_id, "bet_id": event.bet_id, "settlement_id": step.pk}
     label = f"{bet.provider} bet {bet.external_id} ({bet.currency})"
     if event.kind in (events.BET_SETTLED, events.BET_RESETTLED) and step.amount >= conf.REVIEW_LARGE_WIN_AMOUNT:
