@@ -1,0 +1,216 @@
+"""The AMQP consumer: a thin loop around feeds.services.ingest.apply_batch.
+
+- Declares a server-named, exclusive, auto-delete queue (UOF forbids named queues), binds it
+  to the `unifiedfeed` topic exchange with the configured keys, consumes with a bounded
+  prefetch.
+- Collects deliveries into a batch (size or wait limit), applies the batch in one database
+  transaction, and acks (multiple=True up to the batch's last tag) only after the commit.
+- On database unavailability it keeps the batch unacked and retries with backoff, serving
+  AMQP heartbeats meanwhile; on a lost connection it marks every producer down (the queue died
+  with the connection: messages are missing until a recovery) and reconnects with backoff.
+- After a commit it nudges the producer health check (a down producer's alives resumed) and
+  the fixture fetcher, through Celery (eager in the demo: then it runs right here, after the
+  commit, never inside a transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pika
+import pika.exceptions
+from django.db import InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+
+from feeds import conf
+from feeds.protocol.routing import bindings
+from feeds.services import producers
+from feeds.services.ingest import BatchResult, Incoming, apply_batch
+
+logger = logging.getLogger("touchline.feeds.consumer")
+
+MESSAGES = Counter("touchline_uof_messages_total", "UOF messages handled by outcome", ["outcome"])
+BATCH_SECONDS = Histogram(
+    "touchline_uof_batch_seconds",
+    "Time to apply and commit one batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RECONNECTS = Counter("touchline_uof_reconnects_total", "AMQP reconnects")
+
+_AMQP_ERRORS = (pika.exceptions.AMQPError, ConnectionError, OSError)
+
+
+def binding_keys() -> list[str]:
+    if conf.ROUTING_KEYS:
+        return list(conf.ROUTING_KEYS)
+    return bindings(conf.ROUTING, sports=conf.SPORTS, node_id=conf.node_id())
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.monotonic)
+    messages: int = 0
+    batches: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    reconnects: int = 0
+    last_batch_seconds: float = 0.0
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.messages += len(result.outcomes)
+        self.last_batch_seconds = result.seconds
+        for o in result.outcomes:
+            self.outcomes[o.outcome] = self.outcomes.get(o.outcome, 0) + 1
+
+
+def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
+    from feeds import tasks
+
+    if result.recovery_check:
+        tasks.producers_check.delay()
+    if result.fixtures_needed and time.monotonic() - consumer.fixtures_triggered_at > 10:
+        consumer.fixtures_triggered_at = time.monotonic()
+        tasks.fixtures_fetch.delay()
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        url: str,
+        exchange: str | None = None,
+        keys: list[str] | None = None,
+        prefetch: int | None = None,
+        batch_size: int | None = None,
+        batch_wait_ms: int | None = None,
+        stop: threading.Event | None = None,
+        declare_exchange: bool = False,
+        after_commit: Callable[[BatchResult, Consumer], None] | None = _default_after_commit,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        mark_down_on_connect: bool = True,
+    ) -> None:
+        self.url = url
+        self.exchange = exchange or conf.EXCHANGE
+        self.keys = keys or binding_keys()
+        self.prefetch = prefetch or conf.PREFETCH
+        self.batch_size = min(batch_size or conf.BATCH_SIZE, self.prefetch)
+        self.batch_wait = (conf.BATCH_WAIT_MS if batch_wait_ms is None else batch_wait_ms) / 1000
+        self.stop = stop or threading.Event()
+        self.declare_exchange = declare_exchange
+        self.after_commit = after_commit
+        self.on_batch = on_batch
+        self.mark_down_on_connect = mark_down_on_connect
+        self.stats = Stats()
+        self.fixtures_triggered_at = 0.0
+        self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
+        self.queue_name = ""
+        self._pending: list[tuple[int, Incoming]] = []
+        self._first_at = 0.0
+
+    # --- loop -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        delay = 1.0
+        while not self.stop.is_set():
+            try:
+                self._run_once()
+                delay = 1.0
+            except _AMQP_ERRORS as exc:
+                self.ready.clear()
+                self.stats.reconnects += 1
+                RECONNECTS.inc()
+                logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
+                self._pending.clear()  # unacked: gone with the exclusive queue
+                self._mark_down("AMQP connection lost")
+                self.stop.wait(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
+
+    def _mark_down(self, reason: str) -> None:
+        try:
+            producers.producers_mark_down(reason)
+        except (OperationalError, InterfaceError) as exc:
+            logger.error("could not mark producers down: %s", exc)
+            close_old_connections()
+
+    def _run_once(self) -> None:
+        params = pika.URLParameters(self.url)
+        params.heartbeat = conf.HEARTBEAT_SECONDS
+        connection = pika.BlockingConnection(params)
+        try:
+            channel = connection.channel()
+            if self.declare_exchange:
+                channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            declared = channel.queue_declare(queue="", exclusive=True, auto_delete=True, durable=False)
+            self.queue_name = declared.method.queue
+            for key in self.keys:
+                channel.queue_bind(self.queue_name, self.exchange, routing_key=key)
+            channel.basic_consume(self.queue_name, self._on_message, auto_ack=False)
+            if self.mark_down_on_connect:
+                # A new queue: whatever was published before it existed is missing.
+                self._mark_down("consumer connected: new queue, recovery needed")
+            logger.info("consuming %s from %s with %s", self.queue_name, self.exchange, self.keys)
+            self.ready.set()
+            while not self.stop.is_set():
+                wait = (
+                    self.batch_wait
+                    if not self._pending
+                    else max(0.0, self._first_at + self.batch_wait - time.monotonic())
+                )
+                connection.process_data_events(time_limit=wait if wait > 0 else 0)
+                if self._pending and (
+                    len(self._pending) >= self.batch_size or time.monotonic() - self._first_at >= self.batch_wait
+                ):
+                    self._flush(connection, channel)
+            if self._pending:
+                self._flush(connection, channel)
+        finally:
+            self.ready.clear()
+            if connection.is_open:
+                try:
+                    connection.close()
+                except _AMQP_ERRORS:
+                    pass
+
+    def _on_message(self, channel, method, properties, body: bytes) -> None:
+        if not self._pending:
+            self._first_at = time.monotonic()
+        self._pending.append(
+            (method.delivery_tag, Incoming(body=body, routing_key=method.routing_key, received_at=timezone.now()))
+        )
+
+    def _flush(self, connection: pika.BlockingConnection, channel) -> None:
+        batch, self._pending = self._pending, []
+        items = [item for _, item in batch]
+        delay = 0.5
+        while True:
+            try:
+                result = apply_batch(items)
+                break
+            except (OperationalError, InterfaceError) as exc:
+                # The database is unavailable: keep the messages unacked and try again,
+                # serving heartbeats while we wait.
+                logger.error("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(items), delay)
+                close_old_connections()
+                connection.sleep(delay)
+                delay = min(delay * 2, 30)
+                if self.stop.is_set():
+                    return
+        channel.basic_ack(delivery_tag=batch[-1][0], multiple=True)
+        self.stats.add(result)
+        BATCH_SECONDS.observe(result.seconds)
+        for o in result.outcomes:
+            MESSAGES.labels(o.outcome).inc()
+        if self.on_batch:
+            self.on_batch(result)
+        if self.after_commit:
+            try:
+                self.after_commit(result, self)
+            except Exception:
+                logger.exception("after-commit hook failed")
