@@ -94,6 +94,7 @@ class Consumer:
         after_commit: Callable[[BatchResult, Consumer], None] | None = _default_after_commit,
         on_batch: Callable[[BatchResult], None] | None = None,
         mark_down_on_connect: bool = True,
+        connection_name: str = "touchline-uof-consumer",
     ) -> None:
         self.url = url
         self.exchange = exchange or conf.EXCHANGE
@@ -106,6 +107,7 @@ class Consumer:
         self.after_commit = after_commit
         self.on_batch = on_batch
         self.mark_down_on_connect = mark_down_on_connect
+        self.connection_name = connection_name
         self.stats = Stats()
         self.fixtures_triggered_at = 0.0
         self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
@@ -141,6 +143,7 @@ class Consumer:
     def _run_once(self) -> None:
         params = pika.URLParameters(self.url)
         params.heartbeat = conf.HEARTBEAT_SECONDS
+        params.client_properties = {"connection_name": self.connection_name}
         connection = pika.BlockingConnection(params)
         try:
             channel = connection.channel()
@@ -164,11 +167,12 @@ class Consumer:
                     else max(0.0, self._first_at + self.batch_wait - time.monotonic())
                 )
                 connection.process_data_events(time_limit=wait if wait > 0 else 0)
-                if self._pending and (
-                    len(self._pending) >= self.batch_size or time.monotonic() - self._first_at >= self.batch_wait
-                ):
+                # One dispatch can deliver up to `prefetch` messages: apply them batch_size at a time.
+                while len(self._pending) >= self.batch_size:
                     self._flush(connection, channel)
-            if self._pending:
+                if self._pending and time.monotonic() - self._first_at >= self.batch_wait:
+                    self._flush(connection, channel)
+            while self._pending:
                 self._flush(connection, channel)
         finally:
             self.ready.clear()
@@ -186,7 +190,8 @@ class Consumer:
         )
 
     def _flush(self, connection: pika.BlockingConnection, channel) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+        self._first_at = time.monotonic()
         items = [item for _, item in batch]
         delay = 0.5
         while True:

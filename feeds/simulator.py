@@ -649,7 +649,9 @@ class FakeUofApi:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> str:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-uof-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-uof-api", daemon=True
+        )
         self._thread.start()
         return self.base_url
 

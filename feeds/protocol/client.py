@@ -94,7 +94,9 @@ class UofClient:
 
     def fixture(self, event_urn: str, *, uncached: bool = False) -> rest.Fixture:
         name = "fixture_change_fixture.xml" if uncached else "fixture.xml"
-        return rest.parse_fixture(self._call("GET", f"sports/{self.lang}/sport_events/{quote(event_urn)}/{name}"))
+        return rest.parse_fixture(
+            self._call("GET", f"sports/{self.lang}/sport_events/{quote(event_urn, safe=':')}/{name}")
+        )
 
     def code_list(self, name: str) -> dict[int, str]:
         """name: void_reasons, betstop_reasons, betting_status, or '{lang}/match_status'."""
@@ -119,11 +121,11 @@ class UofClient:
     def recover_event_odds(
         self, api_url: str, event_urn: str, *, request_id: int, node_id: int | None
     ) -> rest.ApiResponse:
-        path = f"odds/events/{quote(event_urn)}/initiate_request"
+        path = f"odds/events/{quote(event_urn, safe=':')}/initiate_request"
         return self._recovery(api_url, path, {"request_id": request_id, "node_id": node_id})
 
     def recover_event_stateful(
         self, api_url: str, event_urn: str, *, request_id: int, node_id: int | None
     ) -> rest.ApiResponse:
-        path = f"stateful_messages/events/{quote(event_urn)}/initiate_request"
+        path = f"stateful_messages/events/{quote(event_urn, safe=':')}/initiate_request"
         return self._recovery(api_url, path, {"request_id": request_id, "node_id": node_id})
