@@ -1,37 +1,46 @@
-"""The AMQP consumer: a thin loop around feeds.services.ingest.apply_batch.
+"""The AMQP consumer: a thin loop around feeds.services.ingest (parse_batch, apply_parsed).
 
 - Declares a server-named, exclusive, auto-delete queue (UOF forbids named queues), binds it
   to the `unifiedfeed` topic exchange with the configured keys, consumes with a bounded
   prefetch.
-- Collects deliveries into a batch (size or wait limit), applies the batch in one database
-  transaction, and acks (multiple=True up to the batch's last tag) only after the commit.
-- On database unavailability it keeps the batch unacked and retries with backoff, serving
-  AMQP heartbeats meanwhile; on a lost connection it marks every producer down (the queue died
-  with the connection: messages are missing until a recovery) and reconnects with backoff.
-- After a commit it nudges the producer health check (a down producer's alives resumed) and
-  the fixture fetcher, through Celery (eager in the demo: then it runs right here, after the
+- The AMQP thread collects deliveries into batches (size or wait limit) and parses them; an
+  apply thread writes each batch in one database transaction and then asks the AMQP thread to
+  ack it (multiple=True up to the batch's last tag): ack only after commit, in order. The two
+  threads overlap parsing (CPU) with the database round trips (the GIL is released while
+  PostgreSQL works); at most two parsed batches wait, and the prefetch bounds the rest.
+- On database unavailability the apply thread keeps the batch unacked and retries with backoff
+  while the AMQP thread keeps serving heartbeats. On a lost connection every producer is marked
+  down (the queue died with the connection: messages are missing until a recovery) and the
+  AMQP side reconnects with backoff; batches already parsed are still applied (their acks are
+  moot).
+- After a commit it nudges the producer health check (a down producer's alives resumed) and the
+  fixture fetcher through Celery (eager in the demo: then it runs in the apply thread, after the
   commit, never inside a transaction).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pika
 import pika.exceptions
 from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import connection as db_connection
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 from feeds import conf
 from feeds.protocol.routing import bindings
 from feeds.services import producers
-from feeds.services.ingest import BatchResult, Incoming, apply_batch
+from feeds.services.ingest import BatchResult, Incoming, Parsed, apply_parsed, parse_batch
 
 logger = logging.getLogger("touchline.feeds.consumer")
 
@@ -66,7 +75,7 @@ class Stats:
         self.messages += len(result.outcomes)
         self.last_batch_seconds = result.seconds
         for o in result.outcomes:
-            self.outcomes[o.outcome] = self.outcomes.get(o.outcome, 0) + 1
+            self.outcomes[str(o.outcome)] = self.outcomes.get(str(o.outcome), 0) + 1
 
 
 def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
@@ -77,6 +86,12 @@ def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
     if result.fixtures_needed and time.monotonic() - consumer.fixtures_triggered_at > 10:
         consumer.fixtures_triggered_at = time.monotonic()
         tasks.fixtures_fetch.delay()
+
+
+@dataclass
+class _Batch:
+    parsed: list[Parsed]
+    ack: Callable[[], None]  # thread-safe: schedules the ack on the AMQP thread
 
 
 class Consumer:
@@ -114,24 +129,35 @@ class Consumer:
         self.queue_name = ""
         self._pending: list[tuple[int, Incoming]] = []
         self._first_at = 0.0
+        self._waiting: deque[_Batch] = deque()  # parsed, not yet handed to the apply thread
+        self._to_apply: queue.Queue[_Batch] = queue.Queue(maxsize=2)
+        self._in_flight = 0  # batches handed over and not yet applied
+        self._lock = threading.Lock()
 
-    # --- loop -------------------------------------------------------------------------------
+    # --- AMQP side ---------------------------------------------------------------------------
 
     def run(self) -> None:
+        applier = threading.Thread(target=self._apply_loop, name="uof-apply", daemon=True)
+        applier.start()
         delay = 1.0
-        while not self.stop.is_set():
-            try:
-                self._run_once()
-                delay = 1.0
-            except _AMQP_ERRORS as exc:
-                self.ready.clear()
-                self.stats.reconnects += 1
-                RECONNECTS.inc()
-                logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
-                self._pending.clear()  # unacked: gone with the exclusive queue
-                self._mark_down("AMQP connection lost")
-                self.stop.wait(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self._run_once()
+                    delay = 1.0
+                except _AMQP_ERRORS as exc:
+                    self.ready.clear()
+                    self.stats.reconnects += 1
+                    RECONNECTS.inc()
+                    logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
+                    self._pending.clear()  # unacked: gone with the exclusive queue
+                    self._mark_down("AMQP connection lost")
+                    self.stop.wait(delay * random.uniform(0.8, 1.2))
+                    delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
+        finally:
+            self.stop.set()
+            applier.join(30)
+            db_connection.close()
 
     def _mark_down(self, reason: str) -> None:
         try:
@@ -161,19 +187,24 @@ class Consumer:
             logger.info("consuming %s from %s with %s", self.queue_name, self.exchange, self.keys)
             self.ready.set()
             while not self.stop.is_set():
-                wait = (
-                    self.batch_wait
-                    if not self._pending
-                    else max(0.0, self._first_at + self.batch_wait - time.monotonic())
-                )
-                connection.process_data_events(time_limit=wait if wait > 0 else 0)
-                # One dispatch can deliver up to `prefetch` messages: apply them batch_size at a time.
+                if self._pending:
+                    wait = max(0.0, self._first_at + self.batch_wait - time.monotonic())
+                else:
+                    wait = self.batch_wait or 0.05
+                connection.process_data_events(time_limit=wait if not self._waiting else min(wait, 0.01))
+                # One dispatch can deliver up to `prefetch` messages: cut them batch_size at a time.
                 while len(self._pending) >= self.batch_size:
-                    self._flush(connection, channel)
+                    self._cut(connection, channel)
                 if self._pending and time.monotonic() - self._first_at >= self.batch_wait:
-                    self._flush(connection, channel)
+                    self._cut(connection, channel)
+                self._hand_over()
+            # Stopping: finish what we hold and wait for its acks before closing.
             while self._pending:
-                self._flush(connection, channel)
+                self._cut(connection, channel)
+            deadline = time.monotonic() + 30
+            while (self._waiting or self._busy()) and time.monotonic() < deadline:
+                self._hand_over()
+                connection.process_data_events(time_limit=0.02)
         finally:
             self.ready.clear()
             if connection.is_open:
@@ -189,29 +220,70 @@ class Consumer:
             (method.delivery_tag, Incoming(body=body, routing_key=method.routing_key, received_at=timezone.now()))
         )
 
-    def _flush(self, connection: pika.BlockingConnection, channel) -> None:
+    def _cut(self, connection: pika.BlockingConnection, channel) -> None:
         batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
         self._first_at = time.monotonic()
-        items = [item for _, item in batch]
+        parsed = parse_batch([item for _, item in batch])
+        ack = partial(channel.basic_ack, delivery_tag=batch[-1][0], multiple=True)
+
+        def schedule_ack() -> None:
+            try:
+                connection.add_callback_threadsafe(ack)
+            except _AMQP_ERRORS + (RuntimeError,):
+                pass  # the connection is gone; so is the queue these messages came from
+
+        self._waiting.append(_Batch(parsed, schedule_ack))
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return self._in_flight > 0
+
+    def _hand_over(self) -> None:
+        while self._waiting:
+            try:
+                with self._lock:
+                    self._to_apply.put_nowait(self._waiting[0])
+                    self._in_flight += 1
+            except queue.Full:
+                return
+            self._waiting.popleft()
+
+    # --- apply side --------------------------------------------------------------------------
+
+    def _apply_loop(self) -> None:
+        try:
+            while not (self.stop.is_set() and not self._busy() and not self._waiting):
+                try:
+                    batch = self._to_apply.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                try:
+                    self._apply(batch)
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
+        finally:
+            db_connection.close()
+
+    def _apply(self, batch: _Batch) -> None:
         delay = 0.5
         while True:
             try:
-                result = apply_batch(items)
+                result = apply_parsed(batch.parsed)
                 break
             except (OperationalError, InterfaceError) as exc:
-                # The database is unavailable: keep the messages unacked and try again,
-                # serving heartbeats while we wait.
-                logger.error("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(items), delay)
+                # The database is unavailable: keep the messages unacked and try again.
+                logger.error("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(batch.parsed), delay)
                 close_old_connections()
-                connection.sleep(delay)
+                time.sleep(delay)
                 delay = min(delay * 2, 30)
-                if self.stop.is_set():
-                    return
-        channel.basic_ack(delivery_tag=batch[-1][0], multiple=True)
+                if self.stop.is_set() and delay > 4:
+                    return  # shutting down: leave them unacked
+        batch.ack()
         self.stats.add(result)
         BATCH_SECONDS.observe(result.seconds)
         for o in result.outcomes:
-            MESSAGES.labels(o.outcome).inc()
+            MESSAGES.labels(str(o.outcome)).inc()
         if self.on_batch:
             self.on_batch(result)
         if self.after_commit:

@@ -141,7 +141,8 @@ class SportEvent(models.Model):
 class Market(models.Model):
     """One market line: (event, market id, canonical specifiers). Upserted, never deleted."""
 
-    event = models.ForeignKey(SportEvent, on_delete=models.CASCADE, related_name="markets")
+    # No separate index on event: the unique (event, market_id, specifiers) index serves it.
+    event = models.ForeignKey(SportEvent, on_delete=models.CASCADE, related_name="markets", db_index=False)
     market_id = models.PositiveIntegerField()
     specifiers = models.CharField(max_length=255, blank=True)
     extended_specifiers = models.CharField(max_length=255, blank=True)
@@ -164,7 +165,10 @@ class Market(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "market_id", "specifiers"], name="feeds_market_line_unique"),
         ]
-        indexes = [models.Index(fields=["market_id"]), models.Index(fields=["status"])]
+        # Deliberately no index on status: it changes on most updates, and leaving it unindexed
+        # lets PostgreSQL update lines in place (HOT, with the table's fillfactor) without
+        # touching any index. See docs/benchmarks/feeds.md.
+        indexes = [models.Index(fields=["market_id"])]
 
     def __str__(self) -> str:
         return f"{self.event_id}/{self.market_id}/{self.specifiers}"
@@ -263,9 +267,9 @@ class FeedMessage(models.Model):
         SIMULATOR = "simulator", "Simulator (no broker)"
 
     routing_key = models.CharField(max_length=255, blank=True)
-    kind = models.CharField(max_length=32, blank=True, db_index=True)
+    kind = models.CharField(max_length=32, blank=True)
     product = models.SmallIntegerField(null=True, blank=True)
-    event_urn = models.CharField(max_length=64, blank=True, db_index=True)
+    event_urn = models.CharField(max_length=64, blank=True)
     message_ts = models.BigIntegerField(null=True, blank=True)
     request_id = models.BigIntegerField(null=True, blank=True)
     body = models.BinaryField(blank=True)
@@ -273,9 +277,12 @@ class FeedMessage(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.AMQP)
     received_at = models.DateTimeField(db_index=True)
     applied_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    # Indexed only where it is not 'applied' (the partial index below): what staff look for.
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
     reason = models.TextField(blank=True)
-    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -285,6 +292,15 @@ class FeedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind or '?'} {self.outcome}"
+
+
+class FeedWriter(models.Model):
+    """One row: a counter every feed-state writer bumps in its transaction. A consumer that
+    finds it exactly one above its last value knows nobody else wrote since, so its in-memory
+    copy of the market lines is still the database's (feeds.services.store)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    generation = models.BigIntegerField(default=0)
 
 
 class MarketDescription(models.Model):

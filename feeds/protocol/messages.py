@@ -363,24 +363,50 @@ def _sport_event_status(el: Element) -> SportEventStatus:
     )
 
 
+def _number(raw: str | None, name: str, where: str) -> Decimal | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise MalformedMessage(f"{where}: {name}={raw!r} is not a number") from None
+    if not number.is_finite():
+        raise MalformedMessage(f"{where}: {name}={raw!r} is not finite")
+    return number
+
+
 def _odds_market(el: Element) -> MarketOdds:
+    # The hot loop of the whole feed (a snapshot has hundreds of outcomes): attributes are
+    # read inline rather than through the helpers above, with the same rules.
     where = f"market {el.get('id')!r}"
     market_id = _market_id(el, where)
     outcomes = []
     next_betstop = None
     for item in el:
-        name = local(item.tag)
+        name = item.tag if item.tag[0] != "{" else local(item.tag)
         if name == "outcome":
-            odds = _decimal(item, "odds", where=where)
+            attrs = item.attrib
+            outcome_id = attrs.get("id")
+            if not outcome_id:
+                raise MalformedMessage(f"{where}: outcome without id")
+            odds = _number(attrs.get("odds"), "odds", where)
             if odds is not None and odds <= 0:
                 raise MalformedMessage(f"{where}: odds {odds} must be positive")
+            active_raw = attrs.get("active")
+            if active_raw is None or active_raw in ("1", "true"):
+                active = True
+            elif active_raw in ("0", "false"):
+                active = False
+            else:
+                raise MalformedMessage(f"outcome: active={active_raw!r} is not 0/1")
+            team = attrs.get("team")
             outcomes.append(
                 OutcomeOdds(
-                    id=_outcome_id(item, where),
-                    odds=odds,
-                    probability=_decimal(item, "probabilities", where=where),
-                    active=bool(_flag(item, "active", True)),
-                    team=_int(item, "team", where=where),
+                    outcome_id.strip(),
+                    odds,
+                    _number(attrs.get("probabilities"), "probabilities", where),
+                    active,
+                    _int(item, "team", where=where) if team is not None else None,
                 )
             )
         elif name == "market_metadata":

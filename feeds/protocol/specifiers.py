@@ -7,6 +7,8 @@ pointnr=1|setnr=2 both occur), so the canonical form sorts by key.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from feeds.protocol.errors import MalformedMessage
 
 
@@ -33,6 +35,7 @@ def format_specifiers(values: dict[str, str]) -> str:
     return "|".join(f"{key}={values[key]}" for key in sorted(values))
 
 
+@lru_cache(maxsize=65536)  # the same few thousand lines come back all day
 def canonical_specifiers(raw: str) -> str:
     """The canonical 'k=v|k=v' (sorted by key) of a specifier string; '' when there are none.
 

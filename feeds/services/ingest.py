@@ -45,6 +45,7 @@ class Outcome:
     reason: str
     kind: str = ""
     journal_id: int | None = None
+    message_ts: int | None = None  # the producer's timestamp (lag = commit time - this)
 
 
 @dataclass(slots=True)
@@ -64,14 +65,14 @@ class BatchResult:
 
 
 @dataclass(slots=True)
-class _Parsed:
+class Parsed:
     item: Incoming
     message: m.Message | None
     sport_id: int | None
     error: str = ""
 
 
-def _parse(item: Incoming) -> _Parsed:
+def _parse(item: Incoming) -> Parsed:
     sport_id = None
     if item.routing_key:
         try:
@@ -79,15 +80,15 @@ def _parse(item: Incoming) -> _Parsed:
         except UofError:
             pass  # the key is informational: we dispatch on the XML root
     try:
-        return _Parsed(item, m.parse_message(item.body, max_bytes=conf.MAX_MESSAGE_BYTES), sport_id)
+        return Parsed(item, m.parse_message(item.body, max_bytes=conf.MAX_MESSAGE_BYTES), sport_id)
     except UofError as exc:
-        return _Parsed(item, None, sport_id, exc.reason)
+        return Parsed(item, None, sport_id, exc.reason)
     except Exception as exc:  # a parser bug must not stop the consumer either
         logger.exception("parser crashed on a message")
-        return _Parsed(item, None, sport_id, f"parser_error: {exc.__class__.__name__}: {exc}")
+        return Parsed(item, None, sport_id, f"parser_error: {exc.__class__.__name__}: {exc}")
 
 
-def _journal_row(p: _Parsed, outcome: str, reason: str, now: datetime) -> FeedMessage:
+def _journal_row(p: Parsed, outcome: str, reason: str, now: datetime) -> FeedMessage:
     msg = p.message
     keep_body = conf.JOURNAL_BODIES == "all" or outcome not in (state.APPLIED, state.DUPLICATE)
     return FeedMessage(
@@ -108,34 +109,46 @@ def _journal_row(p: _Parsed, outcome: str, reason: str, now: datetime) -> FeedMe
     )
 
 
-def _apply(parsed: Sequence[_Parsed]) -> BatchResult:
+def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
     """One transaction for the whole list. Raises if anything fails (nothing is written then)."""
     now = timezone.now()
     result = BatchResult()
     journal: list[FeedMessage] = []
-    with transaction.atomic():
-        store.lock_feed_state()
-        ws = state.Workspace(now=now, groups=descriptions.market_groups)
-        good = [p.message for p in parsed if p.message is not None]
-        store.load(ws, good)
-        new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}
-        for index, p in enumerate(parsed):
-            ws.message_index = index
-            if p.message is None:
-                outcome = state.Result(FeedMessage.Outcome.REJECTED, p.error)
-            else:
-                outcome = state.apply_message(ws, p.message, sport_id=p.sport_id)
-            journal.append(_journal_row(p, outcome.outcome, outcome.reason, now))
-            result.outcomes.append(Outcome(outcome.outcome, outcome.reason, journal[-1].kind))
-        store.flush(ws, journal)
-        result.recovery_check = ws.recovery_check
-        result.fixtures_needed = bool(new_events) or any(e.fixture_needed and e.dirty for e in ws.events.values())
+    try:
+        with transaction.atomic():
+            store.lock_feed_state()
+            generation = store.bump_generation()
+            cache = store.CACHE if use_cache else None
+            if cache is not None:
+                cache.begin(generation)
+            ws = state.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
+            store.load(ws, [p.message for p in parsed if p.message is not None])
+            new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}
+            for index, p in enumerate(parsed):
+                ws.message_index = index
+                if p.message is None:
+                    outcome = state.Result(FeedMessage.Outcome.REJECTED, p.error)
+                else:
+                    outcome = state.apply_message(ws, p.message, sport_id=p.sport_id)
+                journal.append(_journal_row(p, outcome.outcome, outcome.reason, now))
+                result.outcomes.append(
+                    Outcome(outcome.outcome, outcome.reason, journal[-1].kind, None, journal[-1].message_ts)
+                )
+            store.flush(ws, journal)
+            if cache is not None:
+                cache.commit(ws)
+            result.recovery_check = ws.recovery_check
+            result.fixtures_needed = bool(new_events) or any(e.fixture_needed and e.dirty for e in ws.events.values())
+    except BaseException:
+        # The in-memory lines were changed by a transaction that did not commit.
+        store.CACHE.invalidate()
+        raise
     for o, row in zip(result.outcomes, journal, strict=True):
         o.journal_id = row.pk
     return result
 
 
-def _record_failure(p: _Parsed, reason: str) -> Outcome:
+def _record_failure(p: Parsed, reason: str) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         row = _journal_row(p, FeedMessage.Outcome.FAILED, reason, now)
@@ -143,14 +156,19 @@ def _record_failure(p: _Parsed, reason: str) -> Outcome:
     return Outcome(FeedMessage.Outcome.FAILED, reason, row.kind, row.pk)
 
 
-def apply_batch(items: Sequence[Incoming]) -> BatchResult:
-    """Apply raw messages in order; every one ends up in the journal with its outcome.
+def parse_batch(items: Sequence[Incoming]) -> list[Parsed]:
+    """Parse raw messages (pure CPU, no database): the consumer does this on its AMQP thread
+    while the previous batch is being written."""
+    return [_parse(item) for item in items]
+
+
+def apply_parsed(parsed: Sequence[Parsed]) -> BatchResult:
+    """Apply parsed messages in order; every one ends up in the journal with its outcome.
 
     Raises only on database unavailability (OperationalError and friends), so the caller can
     keep the messages unacked and retry.
     """
     started = time.perf_counter()
-    parsed = [_parse(item) for item in items]
     try:
         result = _apply(parsed)
     except Exception as exc:
@@ -166,6 +184,14 @@ def apply_batch(items: Sequence[Incoming]) -> BatchResult:
                     raise
                 logger.exception("message failed to apply")
                 result.outcomes.append(_record_failure(p, f"{single.__class__.__name__}: {single}"))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def apply_batch(items: Sequence[Incoming]) -> BatchResult:
+    """Parse and apply raw messages (see apply_parsed)."""
+    started = time.perf_counter()
+    result = apply_parsed(parse_batch(items))
     result.seconds = time.perf_counter() - started
     return result
 

@@ -147,8 +147,16 @@ def window_key(start: int | None, end: int | None) -> str:
 class Workspace:
     """The rows one batch reads and writes, keyed for the domain functions below."""
 
-    def __init__(self, *, now: datetime, groups: Callable[[int], frozenset[str] | None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        groups: Callable[[int], frozenset[str] | None] | None = None,
+        cache: Any = None,
+    ) -> None:
         self.now = now
+        self.cache = cache  # feeds.services.store.MarketCache, or None to read every line
+        self.known_producers: set[int] = set()
         self.events: dict[str, EventRow] = {}
         self.markets: dict[MarketKey, MarketRow] = {}
         self.markets_by_event: dict[str, list[MarketRow]] = {}

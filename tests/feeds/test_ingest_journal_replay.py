@@ -121,3 +121,33 @@ def test_incoming_received_time_is_kept():
     received = timezone.now().replace(microsecond=0)
     result = apply_batch([Incoming(body=odds_change(ts=5).encode(), received_at=received)])
     assert FeedMessage.objects.get(pk=result.outcomes[0].journal_id).received_at == received
+
+
+def test_cached_lines_are_dropped_when_another_writer_ran():
+    from django.db import transaction
+
+    from feeds.services import store
+
+    apply(odds_change(ts=1000, markets=[(1, "", 1, {"1": "2.0"})]))
+    apply(odds_change(ts=2000, markets=[(1, "", 1, {"1": "2.1"})]))  # served from the cache
+    assert store.CACHE.hits >= 1 and ("sr:match:1", 1, "") in store.CACHE.lines
+    # Someone else (a replay in another process) writes a newer line and bumps the generation.
+    with transaction.atomic():
+        store.bump_generation()
+        Market.objects.filter(market_id=1).update(last_ts=9000, status=-1)
+    (late,) = apply(odds_change(ts=3000, markets=[(1, "", 1, {"1": "2.2"})]))
+    assert late.outcome == "stale"  # decided on the database's line, not the stale copy
+    assert Market.objects.get(market_id=1).status == -1
+
+
+def test_a_failed_batch_empties_the_cache(monkeypatch):
+    from feeds.services import store
+
+    apply(odds_change(ts=1000, markets=[(1, "", 1, {"1": "2.0"})]))
+    monkeypatch.setattr(store, "_flush_markets", lambda ws: (_ for _ in ()).throw(RuntimeError("disk full")))
+    (failed,) = apply(odds_change(ts=2000, markets=[(1, "", -1, {"1": "9.9"})]))
+    assert failed.outcome == "failed"
+    monkeypatch.undo()
+    assert store.CACHE.lines == {}
+    (again,) = apply(odds_change(ts=2000, markets=[(1, "", -1, {"1": "9.9"})]))
+    assert again.outcome == "applied" and Market.objects.get(market_id=1).status == -1
