@@ -195,7 +195,14 @@ class Consumer:
                 # One dispatch can deliver up to `prefetch` messages: cut them batch_size at a time.
                 while len(self._pending) >= self.batch_size:
                     self._cut(connection, channel)
-                if self._pending and time.monotonic() - self._first_at >= self.batch_wait:
+                # Cut a partial batch when it has waited long enough, unless the apply side is
+                # still busy: then let it grow (up to batch_size), so batches adapt to the load.
+                if (
+                    self._pending
+                    and time.monotonic() - self._first_at >= self.batch_wait
+                    and not self._waiting
+                    and self._to_apply.empty()
+                ):
                     self._cut(connection, channel)
                 self._hand_over()
             # Stopping: finish what we hold and wait for its acks before closing.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.protocol.errors import MalformedMessage, UnknownMessageType
 from feeds.protocol.specifiers import canonical_specifiers
@@ -138,8 +138,9 @@ class SportEventStatus:
     data: dict[str, Any]  # the whole element as JSON-able dicts (clock, period scores, results, statistics)
 
 
-@dataclass(frozen=True, slots=True)
-class OutcomeOdds:
+class OutcomeOdds(NamedTuple):
+    # NamedTuples for the two shapes built hundreds of times per message: ~5x cheaper to
+    # create than frozen dataclasses, just as immutable.
     id: str
     odds: Decimal | None
     probability: Decimal | None
@@ -147,8 +148,7 @@ class OutcomeOdds:
     team: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MarketOdds:
+class MarketOdds(NamedTuple):
     id: int
     specifiers: str
     status: int
@@ -187,8 +187,7 @@ class BetStop:
     market_status: int | None = None  # None: suspend (-1)
 
 
-@dataclass(frozen=True, slots=True)
-class SettledOutcome:
+class SettledOutcome(NamedTuple):
     id: str
     result: int  # 1 won, 0 lost, -1 undecided
     void_factor: Decimal | None = None

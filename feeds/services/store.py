@@ -407,39 +407,66 @@ def _flush_markets(ws: Workspace) -> None:
         row.dirty = False
 
 
+_STAGE_COLUMNS = (
+    "id",
+    "extended_specifiers",
+    "status",
+    "producer_id",
+    "outcomes",
+    "favourite",
+    "cashout_status",
+    "next_betstop",
+    "odds_ts",
+    "last_ts",
+)
+
+
+def _ensure_stage(cursor) -> None:
+    """A temporary table per database session. Checked on every batch (a catalog lookup):
+    creating it inside a transaction that then rolls back removes it again."""
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS feeds_market_stage (id bigint, extended_specifiers text, status smallint, "
+        "producer_id smallint, outcomes text, favourite boolean, cashout_status smallint, next_betstop bigint, "
+        "odds_ts bigint, last_ts bigint)"
+    )
+
+
 def _flush_markets_pg(dirty: list[MarketRow], now: datetime) -> None:
-    # The rows travel as one JSON document (C-encoded here, parsed in C by the server):
-    # psycopg's array adaptation of long JSON strings measured ~25x slower.
-    update_names = [c for c in _MARKET_UPDATE if c != "updated_at"]
+    # psycopg's array adaptation of long JSON strings measured ~25x slower than these paths.
     types = dict(_MARKET_COLUMNS)
     existing = [r for r in dirty if r.pk is not None]
     new = [r for r in dirty if r.pk is None]
     with connection.cursor() as cursor:
         if existing:
-            # Known lines: UPDATE by primary key (cheaper than ON CONFLICT, and in place: HOT).
-            rows = [
-                {
-                    "id": r.pk,
-                    "extended_specifiers": r.extended_specifiers,
-                    "status": r.status,
-                    "producer_id": r.producer_id,
-                    "outcomes": r.outcomes,
-                    "favourite": r.favourite,
-                    "cashout_status": r.cashout_status,
-                    "next_betstop": r.next_betstop,
-                    "odds_ts": r.odds_ts,
-                    "last_ts": r.last_ts,
-                }
-                for r in existing
-            ]
-            record = ", ".join(f"{c} {types[c]}" for c in update_names)
-            sets = ", ".join(f"{c} = v.{c}" for c in update_names)
+            # Known lines: COPY into a session-local stage table, then one UPDATE by primary key
+            # (cheaper than ON CONFLICT, and in place: HOT).
+            _ensure_stage(cursor)
+            # Emptied first, not ON COMMIT: an outer transaction (tests, admin) may span batches.
+            cursor.execute("TRUNCATE feeds_market_stage")
+            with cursor.cursor.copy(f"COPY feeds_market_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+                for r in existing:
+                    copy.write_row(
+                        (
+                            r.pk,
+                            r.extended_specifiers,
+                            r.status,
+                            r.producer_id,
+                            _dumps(r.outcomes),
+                            r.favourite,
+                            r.cashout_status,
+                            r.next_betstop,
+                            r.odds_ts,
+                            r.last_ts,
+                        )
+                    )
+            sets = ", ".join(
+                f"{c} = s.{c}::jsonb" if c == "outcomes" else f"{c} = s.{c}" for c in _STAGE_COLUMNS if c != "id"
+            )
             cursor.execute(
-                f"UPDATE feeds_market m SET {sets}, updated_at = %s "
-                f"FROM json_to_recordset(%s::json) AS v(id bigint, {record}) WHERE m.id = v.id",
-                [now, _dumps(rows)],
+                f"UPDATE feeds_market m SET {sets}, updated_at = %s FROM feeds_market_stage s WHERE m.id = s.id", [now]
             )
         if new:
+            # New lines: one JSON document (C-encoded here, parsed by the server), upserted.
             names = [c for c, _ in _MARKET_COLUMNS if c != "updated_at"]
             rows = [dict(zip(names, _market_values(r, now)[:-1], strict=True)) for r in new]
             record = ", ".join(f"{c} {types[c]}" for c in names)
