@@ -1,6 +1,7 @@
 """End to end through the local RabbitMQ: publish on a topic exchange with UOF routing keys,
 consume from a server-named exclusive queue, apply, commit, ack. Exchanges are named
-tl_feeds_test_* and deleted afterwards."""
+tl_feeds_test_* and deleted afterwards. PostgreSQL only: the consumer writes from its own threads,
+which SQLite's shared in-memory test database cannot take ("database table is locked")."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def queue_depth(name: str) -> tuple[int, int]:
     raise AssertionError(f"queue {name} not found")
 
 
-def test_samples_published_to_rabbitmq_are_applied_and_acked(exchange, consume):
+def test_samples_published_to_rabbitmq_are_applied_and_acked(exchange, consume, postgres_only):
     consumer = consume(bindings("all", node_id=1), prefetch=50, batch_size=10)
     sink = AmqpSink(URL, exchange)
     for name in FEED_SAMPLES:
@@ -108,7 +109,7 @@ def test_samples_published_to_rabbitmq_are_applied_and_acked(exchange, consume):
     assert consumer.stats.batches >= 3  # batches of at most 10
 
 
-def test_bindings_filter_what_reaches_us(exchange, consume):
+def test_bindings_filter_what_reaches_us(exchange, consume, postgres_only):
     consumer = consume(bindings("prematch", node_id=1))
     sink = AmqpSink(URL, exchange)
     sink.send(
@@ -131,7 +132,7 @@ def test_bindings_filter_what_reaches_us(exchange, consume):
     assert set(FeedMessage.objects.values_list("kind", "event_urn")) == {("odds_change", "sr:match:2"), ("alive", "")}
 
 
-def test_lost_connection_marks_producers_down_and_reconnects(exchange, consume):
+def test_lost_connection_marks_producers_down_and_reconnects(exchange, consume, postgres_only):
     consumer = consume(bindings("all"))
     Producer.objects.create(id=1, name="LO", status="up", subscribed=True)
     name = consumer.connection_name
