@@ -151,3 +151,36 @@ def test_a_failed_batch_empties_the_cache(monkeypatch):
     assert store.CACHE.lines == {}
     (again,) = apply(odds_change(ts=2000, markets=[(1, "", -1, {"1": "9.9"})]))
     assert again.outcome == "applied" and Market.objects.get(market_id=1).status == -1
+
+
+def test_uof_consume_needs_a_broker_url(settings):
+    settings.UOF_AMQP_URL = ""
+    with pytest.raises(CommandError, match="Set UOF_AMQP_URL"):
+        call_command("uof_consume")
+
+
+def test_beat_schedule_is_registered_by_the_app():
+    from config.celery import app
+
+    schedule = app.conf.beat_schedule
+    assert schedule["feeds.producers_check"]["task"] == "feeds.producers_check"
+    assert schedule["feeds.producers_check"]["schedule"] == float(conf.CHECK_INTERVAL_SECONDS)
+    assert {"feeds.fixtures_fetch", "feeds.descriptions_refresh", "feeds.producers_sync", "feeds.journal_prune"} <= set(
+        schedule
+    )
+
+
+def test_journal_retention_task(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from feeds import tasks
+
+    (old,) = apply(b"junk")
+    FeedMessage.objects.filter(pk=old.journal_id).update(
+        received_at=timezone.now() - timedelta(hours=conf.JOURNAL_RETENTION_HOURS + 1)
+    )
+    apply(b"more junk")
+    assert tasks.journal_prune() == 1
+    assert FeedMessage.objects.count() == 1
