@@ -26,7 +26,7 @@ from feeds.models import (
     ms_to_datetime,
 )
 from feeds.protocol.errors import UofError
-from feeds.protocol.messages import MARKET_STATUSES
+from feeds.protocol.messages import MARKET_STATUSES, MESSAGE_TYPES
 from feeds.protocol.names import render_name
 from feeds.protocol.specifiers import parse_specifiers
 from feeds.services import client_get, producers
@@ -334,6 +334,32 @@ class BetCancelAdmin(ReadOnlyAdmin):
 # --- journal -------------------------------------------------------------------------------------
 
 
+class KindFilter(admin.SimpleListFilter):
+    """Fixed choices: a DISTINCT over the journal (millions of rows) would be slow."""
+
+    title = "message type"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(k, k) for k in MESSAGE_TYPES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset if value is None else queryset.filter(kind=value)
+
+
+class ProductFilter(admin.SimpleListFilter):
+    title = "producer"
+    parameter_name = "product"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(str(p.pk), str(p)) for p in Producer.objects.all()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset if value is None else queryset.filter(product=int(value))
+
+
 @admin.register(FeedMessage)
 class FeedMessageAdmin(ReadOnlyAdmin):
     list_display = [
@@ -347,7 +373,8 @@ class FeedMessageAdmin(ReadOnlyAdmin):
         "source",
         "body_size",
     ]
-    list_filter = ["outcome", "kind", "source", "product"]
+    list_filter = ["outcome", KindFilter, "source", ProductFilter]
+    show_full_result_count = False
     search_fields = ["event_urn", "routing_key", "=request_id"]
     date_hierarchy = "received_at"
     readonly_fields = [f.name for f in FeedMessage._meta.fields if f.name != "body"] + ["body_text"]

@@ -139,3 +139,10 @@ def test_read_api_event_markets(client, django_user_model, feed_data):
     )
     producers = client.get(reverse("feeds-producers"), HTTP_AUTHORIZATION=f"Token {token.key}").json()
     assert producers[0]["id"] == 1 and producers[0]["usable"] is False
+
+
+def test_journal_filters(staff, feed_data):
+    url = reverse("admin:feeds_feedmessage_changelist")
+    page = staff.get(url + "?kind=bet_cancel&product=1&outcome=applied").content.decode()
+    assert "sr:match:18941600" in page and "sr:match:8696826" not in page
+    assert staff.get(url + "?kind=alive").status_code == 200
