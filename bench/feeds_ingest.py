@@ -255,6 +255,9 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=20)
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
+    parser.add_argument(
+        "--gc-threshold", type=int, default=50_000, help="gen0 threshold (uof_consume: 50000; 0 = Python default)"
+    )
     args = parser.parse_args()
 
     import django
@@ -266,6 +269,10 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    import gc
+
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, 50, 100)  # as uof_consume does
     if args.journal_bodies:
         conf.JOURNAL_BODIES = args.journal_bodies
     print(

@@ -268,9 +268,11 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
     if mo.outcomes:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
-        outcomes = {oid: {**state, "active": False} for oid, state in row.outcomes.items()}
-        for o in mo.outcomes:
-            outcomes[o.id] = _outcome_state(o)
+        outcomes = {o.id: _outcome_state(o) for o in mo.outcomes}
+        if len(outcomes) < len(row.outcomes) or not outcomes.keys() >= row.outcomes.keys():
+            for oid, state in row.outcomes.items():
+                if oid not in outcomes:
+                    outcomes[oid] = {**state, "active": False}
         odds_ts = msg.timestamp
     else:
         outcomes = row.outcomes
