@@ -37,9 +37,9 @@ SPORTS = tuple(int(s) for s in env_list("UOF_SPORTS", []))
 # Explicit binding keys; when set they replace ROUTING/SPORTS.
 ROUTING_KEYS = tuple(env_list("UOF_ROUTING_KEYS", []))
 # Unacked messages the broker may push to us; bounds memory and what a crash replays.
-PREFETCH = env_int("UOF_PREFETCH", 1000, minimum=1, maximum=65535)
+PREFETCH = env_int("UOF_PREFETCH", 4000, minimum=1, maximum=65535)
 # Messages applied per database transaction, and how long to wait to fill a batch.
-BATCH_SIZE = env_int("UOF_BATCH_SIZE", 500, minimum=1, maximum=10000)
+BATCH_SIZE = env_int("UOF_BATCH_SIZE", 1000, minimum=1, maximum=10000)
 BATCH_WAIT_MS = env_int("UOF_BATCH_WAIT_MS", 50, minimum=0, maximum=10000)
 RECONNECT_MAX_SECONDS = env_int("UOF_RECONNECT_MAX_SECONDS", 60, minimum=1)
 HEARTBEAT_SECONDS = env_int("UOF_HEARTBEAT_SECONDS", 30, minimum=0)
