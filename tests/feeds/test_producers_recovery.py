@@ -246,3 +246,19 @@ def test_event_recovery_request(uof_client, fake_api):
     assert request.status == "accepted" and request.kind == "event_odds"
     assert fake_api.recoveries[-1]["event"] == "sr:match:1"
     assert fake_api.requests[-1][1].startswith("/v1/liveodds/odds/events/sr:match:1/initiate_request")
+
+
+def test_celery_tasks_use_the_configured_client(uof_client, fake_api):
+    from feeds import tasks
+    from feeds.services import client_override
+
+    assert tasks.fixtures_fetch() == 0  # no UOF_API_URL in tests: nothing to call
+    client_override(uof_client)
+    try:
+        assert tasks.producers_sync() == 15
+        apply(alive(LIVE))
+        report = tasks.producers_check()
+        assert len(report["requested"]) == 1 and fake_api.recoveries[-1]["product"] == LIVE
+        assert tasks.descriptions_refresh() == 190
+    finally:
+        client_override(None)
