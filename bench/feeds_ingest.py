@@ -1,0 +1,313 @@
+"""UOF ingest benchmark: odds_change messages through RabbitMQ into PostgreSQL.
+
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds \
+    /work/main/.venv/bin/python bench/feeds_ingest.py [--messages 20000] [--events 500] [--paced-rate 500 --paced-seconds 20]
+
+Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
+  1. raw:   publish N messages, then pika consume + XML parse only (no database): the ceiling.
+  2. burst: a publisher process publishes N messages as fast as it can while the in-process
+            Consumer (the real uof_consume loop: batches, one transaction per batch, journal,
+            ack after commit) applies them: messages/s from first publish to last commit,
+            and lag = commit time - the message's timestamp (set at publish time, as a producer would).
+  3. paced: the publisher holds a fixed rate (default 500 msg/s) for a while: lag p50/p99/max.
+Messages are realistic odds_change bodies: 10-50 markets each (1x2, totals, handicaps, correct
+score lines…, 2-3 outcomes with odds and probabilities), spread over --events events.
+
+The feed tables of the database are TRUNCATEd first: point it at a scratch database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+TS_PLACEHOLDER = b"9999999999999"
+
+
+def market_book(rng: random.Random) -> list[tuple[int, str, tuple[str, ...]]]:
+    """About 60 lines an event offers (ids and outcome ids from the real descriptions)."""
+    book: list[tuple[int, str, tuple[str, ...]]] = [
+        (1, "", ("1", "2", "3")), (10, "", ("9", "10", "11")), (11, "", ("4", "5")), (29, "", ("74", "76")),
+        (26, "", ("70", "72")), (60, "", ("1", "2", "3")), (83, "", ("1", "2", "3")),
+    ]  # fmt: skip
+    for total in ("0.5", "1.5", "2.5", "3.5", "4.5", "5.5", "6.5"):
+        book.append((18, f"total={total}", ("12", "13")))
+        book.append((68, f"total={total}", ("12", "13")))
+    for hcp in ("-2.5", "-1.5", "-0.5", "0.5", "1.5", "2.5"):
+        book.append((16, f"hcp={hcp}", ("1714", "1715")))
+    for hcp in ("0:1", "0:2", "1:0", "2:0"):
+        book.append((14, f"hcp={hcp}", ("1711", "1712", "1713")))
+    for goal in range(1, 8):
+        book.append((8, f"goalnr={goal}", ("6", "7", "8")))
+    for score in ("0:0", "1:0", "0:1", "1:1", "2:1", "1:2", "2:2"):
+        book.append((7, f"score={score}", ("1", "2", "3")))
+    for total in ("0.5", "1.5", "2.5"):
+        book.append((19, f"total={total}", ("12", "13")))
+        book.append((20, f"total={total}", ("12", "13")))
+    return book
+
+
+def make_messages(n: int, events: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    rng = random.Random(seed)
+    book = market_book(rng)
+    out = []
+    for i in range(n):
+        event_id = 80_000_000 + rng.randrange(events)
+        k = rng.randint(10, 50)
+        lines = rng.sample(book, k)
+        parts = [
+            f'<odds_change product="1" event_id="sr:match:{event_id}" timestamp="{TS_PLACEHOLDER.decode()}">'
+            f'<sport_event_status status="1" reporting="1" match_status="6" home_score="{i % 3}" away_score="{i % 2}">'
+            f'<clock match_time="{i % 45}:00"/></sport_event_status><odds>'
+        ]
+        for market_id, specifiers, outcomes in lines:
+            spec = f' specifiers="{specifiers}"' if specifiers else ""
+            inner = "".join(
+                f'<outcome id="{o}" odds="{rng.uniform(1.05, 12):.2f}" probabilities="{rng.random():.6f}" active="1"/>'
+                for o in outcomes
+            )
+            parts.append(f'<market favourite="1" status="1" id="{market_id}"{spec}>{inner}</market>')
+        parts.append("</odds></odds_change>")
+        out.append((f"hi.-.live.odds_change.1.sr:match.{event_id}.-", "".join(parts).encode()))
+    return out
+
+
+# --- the publisher (runs as a separate process so it has its own core) ---------------------------------
+
+
+def publisher_main(exchange: str, n: int, events: int, rate: float) -> None:
+    import pika
+
+    messages = make_messages(n, events)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
+    channel = connection.channel()
+    channel.exchange_declare(exchange, exchange_type="topic", durable=False, auto_delete=False)
+    print("ready", flush=True)
+    sys.stdin.readline()  # go
+    started = time.perf_counter()
+    for i, (key, body) in enumerate(messages):
+        if rate:
+            due = started + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        stamped = body.replace(TS_PLACEHOLDER, str(int(time.time() * 1000)).encode(), 1)
+        channel.basic_publish(exchange, key, stamped)
+        if i % 500 == 0:
+            connection.process_data_events(time_limit=0)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    print(f"published {n} in {elapsed:.2f}s ({n / elapsed:.0f}/s)", flush=True)
+
+
+def start_publisher(exchange: str, n: int, events: int, rate: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--publisher", exchange, str(n), str(events), str(rate)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+# --- phases ---------------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def phase_raw(n: int, events: int) -> dict:
+    """Publish everything into a named queue first, then consume + parse as fast as possible."""
+    import pika
+
+    from feeds.protocol.messages import parse_message
+
+    queue = f"tl_feeds_bench_raw_{os.getpid()}"
+    messages = make_messages(n, events)
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
+    channel = connection.channel()
+    channel.queue_declare(queue, auto_delete=True)
+    now = str(int(time.time() * 1000)).encode()
+    for _key, body in messages:
+        channel.basic_publish("", queue, body.replace(TS_PLACEHOLDER, now, 1))
+    channel.basic_qos(prefetch_count=1000)
+    count = 0
+    markets = 0
+    started = time.perf_counter()
+    for method, _props, body in channel.consume(queue, inactivity_timeout=5):
+        if method is None:
+            break
+        msg = parse_message(body)
+        markets += len(msg.markets)
+        count += 1
+        if count == n:
+            channel.basic_ack(method.delivery_tag, multiple=True)
+            break
+        if count % 500 == 0:
+            channel.basic_ack(method.delivery_tag, multiple=True)
+    elapsed = time.perf_counter() - started
+    channel.cancel()
+    channel.queue_delete(queue)
+    connection.close()
+    return {"messages": count, "seconds": elapsed, "rate": count / elapsed, "markets_per_msg": markets / count}
+
+
+def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: int) -> dict:
+    from feeds.consumer import Consumer
+
+    exchange = f"tl_feeds_bench_{os.getpid()}_{int(time.time())}"
+    lags: list[float] = []
+    done = threading.Event()
+    seen = [0]
+    last_commit = [0.0]
+    batches: list[float] = []
+
+    def on_batch(result) -> None:
+        now_ms = time.time() * 1000
+        for o in result.outcomes:
+            if o.message_ts:
+                lags.append(now_ms - o.message_ts)
+        batches.append(result.seconds)
+        seen[0] += len(result.outcomes)
+        last_commit[0] = time.perf_counter()
+        if seen[0] >= n:
+            done.set()
+
+    publisher = start_publisher(exchange, n, events, rate)
+    stop = threading.Event()
+    consumer = Consumer(
+        url=AMQP,
+        exchange=exchange,
+        keys=["#"],
+        prefetch=prefetch,
+        batch_size=batch_size,
+        batch_wait_ms=20,
+        stop=stop,
+        after_commit=None,
+        on_batch=on_batch,
+        mark_down_on_connect=False,
+        connection_name=f"{exchange}-consumer",
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.ready.wait(10)
+    started = time.perf_counter()
+    publisher.stdin.write("go\n")
+    publisher.stdin.flush()
+    done.wait(timeout=max(120, n / 100))
+    published = publisher.stdout.readline().strip()
+    publisher.wait(30)
+    stop.set()
+    thread.join(10)
+    elapsed = last_commit[0] - started
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
+    connection.channel().exchange_delete(exchange)
+    connection.close()
+    return {
+        "messages": seen[0],
+        "seconds": elapsed,
+        "rate": seen[0] / elapsed if elapsed else 0,
+        "lag_p50_ms": pct(lags, 50),
+        "lag_p99_ms": pct(lags, 99),
+        "lag_max_ms": max(lags) if lags else float("nan"),
+        "batches": len(batches),
+        "batch_ms_p50": pct(batches, 50) * 1000,
+        "batch_ms_p99": pct(batches, 99) * 1000,
+        "outcomes": consumer.stats.outcomes,
+        "publisher": published,
+    }
+
+
+def reset_db() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE feeds_marketchange, feeds_betcancel, feeds_marketsettlement, feeds_market, feeds_feedmessage,"
+            " feeds_sportevent RESTART IDENTITY CASCADE"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--prefetch", type=int, default=4000)
+    parser.add_argument("--paced-rate", type=float, default=500)
+    parser.add_argument("--paced-seconds", type=float, default=20)
+    parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
+    parser.add_argument(
+        "--gc-threshold", type=int, default=50_000, help="gen0 threshold (uof_consume: 50000; 0 = Python default)"
+    )
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from feeds import conf
+
+    if connection.vendor != "postgresql":
+        sys.exit("set DATABASE_URL to a scratch PostgreSQL database")
+    import gc
+
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, 50, 100)  # as uof_consume does
+    if args.journal_bodies:
+        conf.JOURNAL_BODIES = args.journal_bodies
+    print(
+        f"database {connection.settings_dict['NAME']}, journal bodies: {conf.JOURNAL_BODIES}, batch {args.batch_size}, prefetch {args.prefetch}"
+    )
+    reset_db()
+    if not args.skip_raw:
+        raw = phase_raw(min(args.messages, 20000), args.events)
+        print(
+            f"raw pika consume + parse (no DB): {raw['rate']:.0f} msg/s ({raw['messages']} in {raw['seconds']:.2f}s, {raw['markets_per_msg']:.1f} markets/msg)"
+        )
+    burst = phase_consume(args.messages, args.events, 0, args.batch_size, args.prefetch)
+    print(
+        f"burst: {burst['rate']:.0f} msg/s committed ({burst['messages']} in {burst['seconds']:.2f}s; {burst['publisher']}); "
+        f"lag p50 {burst['lag_p50_ms']:.0f} ms p99 {burst['lag_p99_ms']:.0f} ms max {burst['lag_max_ms']:.0f} ms; "
+        f"{burst['batches']} batches, p50 {burst['batch_ms_p50']:.0f} ms p99 {burst['batch_ms_p99']:.0f} ms; {burst['outcomes']}"
+    )
+    if args.paced_seconds:
+        n = int(args.paced_rate * args.paced_seconds)
+        paced = phase_consume(n, args.events, args.paced_rate, args.batch_size, args.prefetch)
+        print(
+            f"paced {args.paced_rate:.0f} msg/s: {paced['rate']:.0f} msg/s committed; lag p50 {paced['lag_p50_ms']:.0f} ms "
+            f"p99 {paced['lag_p99_ms']:.0f} ms max {paced['lag_max_ms']:.0f} ms; {paced['batches']} batches, "
+            f"p50 {paced['batch_ms_p50']:.1f} ms p99 {paced['batch_ms_p99']:.1f} ms"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM feeds_market")
+        markets = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('feeds_feedmessage'))")
+        journal = cursor.fetchone()[0]
+    print(f"state: {markets} market lines; journal {journal}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--publisher":
+        publisher_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    else:
+        main()

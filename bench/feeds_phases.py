@@ -1,0 +1,80 @@
+"""Per-message cost of each step of the apply pipeline, on one thread, no AMQP.
+
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds /work/main/.venv/bin/python bench/feeds_phases.py
+
+Same code as feeds.services.ingest.apply_batch, cut into timed steps (parse, load, apply,
+writes, journal, commit); 6,000 messages of bench/feeds_ingest.py, 500 events, batches of 500,
+the first half warming the line cache. Truncates the feed tables.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    gc.set_threshold(50_000, 50, 100)  # as uof_consume does
+    from django.db import transaction
+    from django.utils import timezone
+
+    from bench.feeds_ingest import TS_PLACEHOLDER, make_messages, reset_db
+    from feeds.services import descriptions, ingest, state, store
+
+    reset_db()
+    messages = make_messages(6000, 500)
+    items = [
+        ingest.Incoming(body=body.replace(TS_PLACEHOLDER, str(1_700_000_000_000 + i).encode()), routing_key=key)
+        for i, (key, body) in enumerate(messages)
+    ]
+    for start in range(0, 3000, 500):
+        ingest.apply_batch(items[start : start + 500])
+    totals: dict[str, float] = {}
+
+    def tick(name: str, started: float) -> float:
+        now = time.perf_counter()
+        totals[name] = totals.get(name, 0.0) + now - started
+        return now
+
+    for start in range(3000, 6000, 500):
+        t = time.perf_counter()
+        parsed = ingest.parse_batch(items[start : start + 500])
+        t = tick("parse", t)
+        with transaction.atomic():
+            store.lock_feed_state()
+            store.CACHE.begin(store.bump_generation())
+            ws = state.Workspace(now=timezone.now(), groups=descriptions.market_groups, cache=store.CACHE)
+            store.load(ws, [p.message for p in parsed])
+            t = tick("load", t)
+            journal = []
+            for index, p in enumerate(parsed):
+                ws.message_index = index
+                result = state.apply_message(ws, p.message, sport_id=p.sport_id)
+                journal.append(ingest._journal_row(p, result.outcome, result.reason, ws.now))
+            t = tick("apply", t)
+            store._flush_events(ws)
+            t = tick("write events", t)
+            store._flush_markets(ws)
+            t = tick("write lines", t)
+            store._write_journal_pg(journal)
+            t = tick("journal", t)
+            store.CACHE.commit(ws)
+        t = tick("commit", t)
+    n = 3000
+    for name, seconds in totals.items():
+        print(f"{name:14s} {seconds / n * 1e6:7.0f} us/msg")
+    total = sum(totals.values())
+    print(f"total {total / n * 1e6:.0f} us/msg -> {n / total:.0f} msg/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""The AMQP consumer: a thin loop around feeds.services.ingest (parse_batch, apply_parsed).
+
+- Declares a server-named, exclusive, auto-delete queue (UOF forbids named queues), binds it
+  to the `unifiedfeed` topic exchange with the configured keys, consumes with a bounded
+  prefetch.
+- The AMQP thread collects deliveries into batches (size or wait limit) and parses them; an
+  apply thread writes each batch in one database transaction and then asks the AMQP thread to
+  ack it (multiple=True up to the batch's last tag): ack only after commit, in order. The two
+  threads overlap parsing (CPU) with the database round trips (the GIL is released while
+  PostgreSQL works); at most two parsed batches wait, and the prefetch bounds the rest.
+- On database unavailability the apply thread keeps the batch unacked and retries with backoff
+  while the AMQP thread keeps serving heartbeats. On a lost connection every producer is marked
+  down (the queue died with the connection: messages are missing until a recovery) and the
+  AMQP side reconnects with backoff; batches already parsed are still applied (their acks are
+  moot).
+- After a commit it nudges the producer health check (a down producer's alives resumed) and the
+  fixture fetcher through Celery (eager in the demo: then it runs in the apply thread, after the
+  commit, never inside a transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+import pika
+import pika.exceptions
+from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import connection as db_connection
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+
+from feeds import conf
+from feeds.protocol.routing import bindings
+from feeds.services import producers
+from feeds.services.ingest import BatchResult, Incoming, Parsed, apply_parsed, parse_batch
+
+logger = logging.getLogger("touchline.feeds.consumer")
+
+MESSAGES = Counter("touchline_uof_messages_total", "UOF messages handled by outcome", ["outcome"])
+BATCH_SECONDS = Histogram(
+    "touchline_uof_batch_seconds",
+    "Time to apply and commit one batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RECONNECTS = Counter("touchline_uof_reconnects_total", "AMQP reconnects")
+
+_AMQP_ERRORS = (pika.exceptions.AMQPError, ConnectionError, OSError)
+
+
+def binding_keys() -> list[str]:
+    if conf.ROUTING_KEYS:
+        return list(conf.ROUTING_KEYS)
+    return bindings(conf.ROUTING, sports=conf.SPORTS, node_id=conf.node_id())
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.monotonic)
+    messages: int = 0
+    batches: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    reconnects: int = 0
+    last_batch_seconds: float = 0.0
+
+    def add(self, result: BatchResult) -> None:
+        self.batches += 1
+        self.messages += len(result.outcomes)
+        self.last_batch_seconds = result.seconds
+        for o in result.outcomes:
+            self.outcomes[str(o.outcome)] = self.outcomes.get(str(o.outcome), 0) + 1
+
+
+def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
+    from feeds import tasks
+
+    if result.recovery_check:
+        tasks.producers_check.delay()
+    if result.fixtures_needed and time.monotonic() - consumer.fixtures_triggered_at > 10:
+        consumer.fixtures_triggered_at = time.monotonic()
+        tasks.fixtures_fetch.delay()
+
+
+@dataclass
+class _Batch:
+    parsed: list[Parsed]
+    ack: Callable[[], None]  # thread-safe: schedules the ack on the AMQP thread
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        url: str,
+        exchange: str | None = None,
+        keys: list[str] | None = None,
+        prefetch: int | None = None,
+        batch_size: int | None = None,
+        batch_wait_ms: int | None = None,
+        stop: threading.Event | None = None,
+        declare_exchange: bool = False,
+        after_commit: Callable[[BatchResult, Consumer], None] | None = _default_after_commit,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        mark_down_on_connect: bool = True,
+        connection_name: str = "touchline-uof-consumer",
+    ) -> None:
+        self.url = url
+        self.exchange = exchange or conf.EXCHANGE
+        self.keys = keys or binding_keys()
+        self.prefetch = prefetch or conf.PREFETCH
+        self.batch_size = min(batch_size or conf.BATCH_SIZE, self.prefetch)
+        self.batch_wait = (conf.BATCH_WAIT_MS if batch_wait_ms is None else batch_wait_ms) / 1000
+        self.stop = stop or threading.Event()
+        self.declare_exchange = declare_exchange
+        self.after_commit = after_commit
+        self.on_batch = on_batch
+        self.mark_down_on_connect = mark_down_on_connect
+        self.connection_name = connection_name
+        self.stats = Stats()
+        self.fixtures_triggered_at = 0.0
+        self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
+        self.queue_name = ""
+        self._pending: list[tuple[int, Incoming]] = []
+        self._first_at = 0.0
+        self._waiting: deque[_Batch] = deque()  # parsed, not yet handed to the apply thread
+        self._to_apply: queue.Queue[_Batch] = queue.Queue(maxsize=2)
+        self._in_flight = 0  # batches handed over and not yet applied
+        self._lock = threading.Lock()
+
+    # --- AMQP side ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        applier = threading.Thread(target=self._apply_loop, name="uof-apply", daemon=True)
+        applier.start()
+        delay = 1.0
+        try:
+            while not self.stop.is_set():
+                try:
+                    self._run_once()
+                    delay = 1.0
+                except _AMQP_ERRORS as exc:
+                    self.ready.clear()
+                    self.stats.reconnects += 1
+                    RECONNECTS.inc()
+                    logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
+                    self._pending.clear()  # unacked: gone with the exclusive queue
+                    self._mark_down("AMQP connection lost")
+                    self.stop.wait(delay * random.uniform(0.8, 1.2))
+                    delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
+        finally:
+            self.stop.set()
+            applier.join(30)
+            db_connection.close()
+
+    def _mark_down(self, reason: str) -> None:
+        try:
+            producers.producers_mark_down(reason)
+        except (OperationalError, InterfaceError) as exc:
+            logger.error("could not mark producers down: %s", exc)
+            close_old_connections()
+
+    def _run_once(self) -> None:
+        params = pika.URLParameters(self.url)
+        params.heartbeat = conf.HEARTBEAT_SECONDS
+        params.client_properties = {"connection_name": self.connection_name}
+        connection = pika.BlockingConnection(params)
+        try:
+            channel = connection.channel()
+            if self.declare_exchange:
+                channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            declared = channel.queue_declare(queue="", exclusive=True, auto_delete=True, durable=False)
+            self.queue_name = declared.method.queue
+            for key in self.keys:
+                channel.queue_bind(self.queue_name, self.exchange, routing_key=key)
+            channel.basic_consume(self.queue_name, self._on_message, auto_ack=False)
+            if self.mark_down_on_connect:
+                # A new queue: whatever was published before it existed is missing.
+                self._mark_down("consumer connected: new queue, recovery needed")
+            logger.info("consuming %s from %s with %s", self.queue_name, self.exchange, self.keys)
+            self.ready.set()
+            while not self.stop.is_set():
+                if self._pending:
+                    wait = max(0.0, self._first_at + self.batch_wait - time.monotonic())
+                else:
+                    wait = self.batch_wait or 0.05
+                connection.process_data_events(time_limit=wait if not self._waiting else min(wait, 0.01))
+                # One dispatch can deliver up to `prefetch` messages: cut them batch_size at a time.
+                while len(self._pending) >= self.batch_size:
+                    self._cut(connection, channel)
+                # Cut a partial batch when it has waited long enough, unless the apply side is
+                # still busy: then let it grow (up to batch_size), so batches adapt to the load.
+                if (
+                    self._pending
+                    and time.monotonic() - self._first_at >= self.batch_wait
+                    and not self._waiting
+                    and self._to_apply.empty()
+                ):
+                    self._cut(connection, channel)
+                self._hand_over()
+            # Stopping: finish what we hold and wait for its acks before closing.
+            while self._pending:
+                self._cut(connection, channel)
+            deadline = time.monotonic() + 30
+            while (self._waiting or self._busy()) and time.monotonic() < deadline:
+                self._hand_over()
+                connection.process_data_events(time_limit=0.02)
+        finally:
+            self.ready.clear()
+            if connection.is_open:
+                try:
+                    connection.close()
+                except _AMQP_ERRORS:
+                    pass
+
+    def _on_message(self, channel, method, properties, body: bytes) -> None:
+        if not self._pending:
+            self._first_at = time.monotonic()
+        self._pending.append(
+            (method.delivery_tag, Incoming(body=body, routing_key=method.routing_key, received_at=timezone.now()))
+        )
+
+    def _cut(self, connection: pika.BlockingConnection, channel) -> None:
+        batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+        self._first_at = time.monotonic()
+        parsed = parse_batch([item for _, item in batch])
+        ack = partial(channel.basic_ack, delivery_tag=batch[-1][0], multiple=True)
+
+        def schedule_ack() -> None:
+            try:
+                connection.add_callback_threadsafe(ack)
+            except _AMQP_ERRORS + (RuntimeError,):
+                pass  # the connection is gone; so is the queue these messages came from
+
+        self._waiting.append(_Batch(parsed, schedule_ack))
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return self._in_flight > 0
+
+    def _hand_over(self) -> None:
+        while self._waiting:
+            try:
+                with self._lock:
+                    self._to_apply.put_nowait(self._waiting[0])
+                    self._in_flight += 1
+            except queue.Full:
+                return
+            self._waiting.popleft()
+
+    # --- apply side --------------------------------------------------------------------------
+
+    def _apply_loop(self) -> None:
+        try:
+            while not (self.stop.is_set() and not self._busy() and not self._waiting):
+                try:
+                    batch = self._to_apply.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                try:
+                    self._apply(batch)
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
+        finally:
+            db_connection.close()
+
+    def _apply(self, batch: _Batch) -> None:
+        delay = 0.5
+        while True:
+            try:
+                result = apply_parsed(batch.parsed)
+                break
+            except (OperationalError, InterfaceError) as exc:
+                # The database is unavailable: keep the messages unacked and try again.
+                logger.error("database unavailable (%s); retrying batch of %d in %.1fs", exc, len(batch.parsed), delay)
+                close_old_connections()
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+                if self.stop.is_set() and delay > 4:
+                    return  # shutting down: leave them unacked
+        batch.ack()
+        self.stats.add(result)
+        BATCH_SECONDS.observe(result.seconds)
+        for o in result.outcomes:
+            MESSAGES.labels(str(o.outcome)).inc()
+        if self.on_batch:
+            self.on_batch(result)
+        if self.after_commit:
+            try:
+                self.after_commit(result, self)
+            except Exception:
+                logger.exception("after-commit hook failed")

@@ -1,0 +1,206 @@
+"""Apply a batch of raw feed messages: parse, apply to state, journal, in one transaction.
+
+The transports (AMQP consumer, replay command, simulator direct mode) hand raw bodies with
+their routing keys to `apply_batch` and act on its result (ack, trigger recovery/fixture
+tasks). Parsing happens before the transaction. A message that cannot be parsed is journalled
+as rejected with the reason and never stops the batch. If applying the batch raises (a bug, or
+a constraint the domain did not foresee), the transaction is rolled back and the batch is
+applied again one message per transaction, so one bad message is journalled as failed and the
+others still land.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from feeds import conf
+from feeds.models import FeedMessage
+from feeds.protocol import messages as m
+from feeds.protocol.errors import UofError
+from feeds.protocol.routing import parse_routing_key
+from feeds.services import descriptions, state, store
+
+logger = logging.getLogger("touchline.feeds.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    body: bytes
+    routing_key: str = ""
+    received_at: datetime | None = None
+    source: str = FeedMessage.Source.AMQP
+    replay_of: int | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    outcome: str
+    reason: str
+    kind: str = ""
+    journal_id: int | None = None
+    message_ts: int | None = None  # the producer's timestamp (lag = commit time - this)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    recovery_check: bool = False  # a producer needs the health check (alive while down…)
+    fixtures_needed: bool = False  # new events or fixture changes: fetch fixtures
+    seconds: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+    def merge(self, other: BatchResult) -> None:
+        self.outcomes.extend(other.outcomes)
+        self.recovery_check |= other.recovery_check
+        self.fixtures_needed |= other.fixtures_needed
+
+
+@dataclass(slots=True)
+class Parsed:
+    item: Incoming
+    message: m.Message | None
+    sport_id: int | None
+    error: str = ""
+
+
+def _parse(item: Incoming) -> Parsed:
+    sport_id = None
+    if item.routing_key:
+        try:
+            sport_id = parse_routing_key(item.routing_key).sport_id
+        except UofError:
+            pass  # the key is informational: we dispatch on the XML root
+    try:
+        return Parsed(item, m.parse_message(item.body, max_bytes=conf.MAX_MESSAGE_BYTES), sport_id)
+    except UofError as exc:
+        return Parsed(item, None, sport_id, exc.reason)
+    except Exception as exc:  # a parser bug must not stop the consumer either
+        logger.exception("parser crashed on a message")
+        return Parsed(item, None, sport_id, f"parser_error: {exc.__class__.__name__}: {exc}")
+
+
+def _journal_row(p: Parsed, outcome: str, reason: str, now: datetime) -> FeedMessage:
+    msg = p.message
+    keep_body = conf.JOURNAL_BODIES == "all" or outcome not in (state.APPLIED, state.DUPLICATE)
+    return FeedMessage(
+        routing_key=p.item.routing_key[:255],
+        kind=getattr(msg, "kind", "") if msg is not None else "",
+        product=msg.product if msg is not None else None,
+        event_urn=(msg.event_urn or "") if msg is not None else "",
+        message_ts=msg.timestamp if msg is not None else None,
+        request_id=getattr(msg, "request_id", None) if msg is not None else None,
+        body=p.item.body if keep_body else b"",
+        body_size=len(p.item.body),
+        source=p.item.source,
+        received_at=p.item.received_at or now,
+        applied_at=now if outcome in (state.APPLIED, state.DUPLICATE, state.STALE, state.IGNORED) else None,
+        outcome=outcome,
+        reason=reason[:2000],
+        replay_of_id=p.item.replay_of,
+    )
+
+
+def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
+    """One transaction for the whole list. Raises if anything fails (nothing is written then)."""
+    now = timezone.now()
+    result = BatchResult()
+    journal: list[FeedMessage] = []
+    try:
+        with transaction.atomic():
+            store.lock_feed_state()
+            generation = store.bump_generation()
+            cache = store.CACHE if use_cache else None
+            if cache is not None:
+                cache.begin(generation)
+            ws = state.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
+            store.load(ws, [p.message for p in parsed if p.message is not None])
+            new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}
+            for index, p in enumerate(parsed):
+                ws.message_index = index
+                if p.message is None:
+                    outcome = state.Result(FeedMessage.Outcome.REJECTED, p.error)
+                else:
+                    outcome = state.apply_message(ws, p.message, sport_id=p.sport_id)
+                journal.append(_journal_row(p, outcome.outcome, outcome.reason, now))
+                result.outcomes.append(
+                    Outcome(outcome.outcome, outcome.reason, journal[-1].kind, None, journal[-1].message_ts)
+                )
+            store.flush(ws, journal)
+            if cache is not None:
+                cache.commit(ws)
+            result.recovery_check = ws.recovery_check
+            result.fixtures_needed = bool(new_events) or any(e.fixture_needed and e.dirty for e in ws.events.values())
+    except BaseException:
+        # The in-memory lines were changed by a transaction that did not commit.
+        store.CACHE.invalidate()
+        raise
+    for o, row in zip(result.outcomes, journal, strict=True):
+        o.journal_id = row.pk
+    return result
+
+
+def _record_failure(p: Parsed, reason: str) -> Outcome:
+    now = timezone.now()
+    with transaction.atomic():
+        row = _journal_row(p, FeedMessage.Outcome.FAILED, reason, now)
+        row.save()
+    return Outcome(FeedMessage.Outcome.FAILED, reason, row.kind, row.pk)
+
+
+def parse_batch(items: Sequence[Incoming]) -> list[Parsed]:
+    """Parse raw messages (pure CPU, no database): the consumer does this on its AMQP thread
+    while the previous batch is being written."""
+    return [_parse(item) for item in items]
+
+
+def apply_parsed(parsed: Sequence[Parsed]) -> BatchResult:
+    """Apply parsed messages in order; every one ends up in the journal with its outcome.
+
+    Raises only on database unavailability (OperationalError and friends), so the caller can
+    keep the messages unacked and retry.
+    """
+    started = time.perf_counter()
+    try:
+        result = _apply(parsed)
+    except Exception as exc:
+        if not _is_data_error(exc):
+            raise
+        logger.warning("batch of %d failed (%s); applying one by one", len(parsed), exc)
+        result = BatchResult()
+        for p in parsed:
+            try:
+                result.merge(_apply([p]))
+            except Exception as single:
+                if not _is_data_error(single):
+                    raise
+                logger.exception("message failed to apply")
+                result.outcomes.append(_record_failure(p, f"{single.__class__.__name__}: {single}"))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def apply_batch(items: Sequence[Incoming]) -> BatchResult:
+    """Parse and apply raw messages (see apply_parsed)."""
+    started = time.perf_counter()
+    result = apply_parsed(parse_batch(items))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """True for errors caused by a message's content; False when the database itself is gone."""
+    return not isinstance(exc, OperationalError | InterfaceError)
+
+
+def apply_raw(body: bytes, routing_key: str = "", *, source: str = FeedMessage.Source.SIMULATOR) -> Outcome:
+    """Apply one message (tests, admin tools)."""
+    return apply_batch([Incoming(body=body, routing_key=routing_key, source=source)]).outcomes[0]

@@ -1,0 +1,603 @@
+"""The feed's domain rules, applied to in-memory rows of one batch (no database here).
+
+feeds.services.store loads the rows a batch needs, these functions change them in message
+order, and the store writes back the rows marked dirty, all in one transaction. The same code
+runs under the AMQP consumer, replays, the simulator's direct mode and the tests.
+
+Rules (docs/uof.md has the reasoning):
+- A market line is (event, market id, canonical specifiers). An odds_change or bet_stop older
+  than the newest one applied to a line (`last_ts`) is ignored; an equal timestamp is applied
+  (producers emit several messages per millisecond), which makes redelivery a no-op.
+- A late 'handed over' (-2) from a producer that no longer owns the line is ignored.
+- bet_stop only touches active lines last priced by the same producer.
+- Settlements are kept per producer; cancels per (producer, window). Each has its own
+  timestamp guard, so a rollback that overtook its settlement/cancel still wins.
+- Every settlement/cancel change appends a history entry with the state before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from feeds.models import Producer, ms_to_datetime
+from feeds.protocol import messages as m
+
+APPLIED, DUPLICATE, STALE, IGNORED = "applied", "duplicate", "stale", "ignored"
+
+MarketKey = tuple[str, int, str]  # (event urn, market id, specifiers)
+
+
+@dataclass(slots=True)
+class EventRow:
+    pk: int
+    urn: str
+    sport_id: int | None = None
+    status: int | None = None
+    match_status: int | None = None
+    home_score: str = ""
+    away_score: str = ""
+    status_data: dict[str, Any] = field(default_factory=dict)
+    status_ts: int = 0
+    betting_status: int | None = None
+    betstop_reason: int | None = None
+    odds_ts: int = 0
+    fixture_change_ts: int | None = None
+    fixture_change_type: int | None = None
+    scheduled: datetime | None = None
+    fixture_needed: bool = False
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class MarketRow:
+    pk: int | None
+    event_pk: int
+    event_urn: str
+    market_id: int
+    specifiers: str
+    extended_specifiers: str = ""
+    status: int = m.INACTIVE
+    producer_id: int | None = None
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    favourite: bool = False
+    cashout_status: int | None = None
+    next_betstop: int | None = None
+    odds_ts: int = 0
+    last_ts: int = 0
+    dirty: bool = False
+
+    @property
+    def key(self) -> MarketKey:
+        return (self.event_urn, self.market_id, self.specifiers)
+
+
+@dataclass(slots=True)
+class SettlementRow:
+    pk: int | None
+    market: MarketRow
+    producer_id: int
+    certainty: int | None = None
+    void_reason: int | None = None
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    message_ts: int = 0
+    dirty: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "certainty": self.certainty,
+            "void_reason": self.void_reason,
+            "outcomes": {k: dict(v) for k, v in self.outcomes.items()},
+            "message_ts": self.message_ts,
+        }
+
+
+@dataclass(slots=True)
+class CancelRow:
+    pk: int | None
+    market: MarketRow
+    producer_id: int
+    window_key: str
+    start_ts: int | None = None
+    end_ts: int | None = None
+    void_reason: int | None = None
+    superceded_by: str = ""
+    active: bool = False
+    cancel_ts: int | None = None
+    rollback_ts: int | None = None
+    dirty: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "window": [self.start_ts, self.end_ts],
+            "void_reason": self.void_reason,
+            "superceded_by": self.superceded_by,
+            "active": self.active,
+            "cancel_ts": self.cancel_ts,
+            "rollback_ts": self.rollback_ts,
+        }
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    market: MarketRow
+    producer_id: int
+    kind: str
+    message_ts: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    message_index: int
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of one message: the journal outcome and a short reason."""
+
+    outcome: str
+    reason: str = ""
+
+
+def window_key(start: int | None, end: int | None) -> str:
+    return f"{'' if start is None else start}-{'' if end is None else end}"
+
+
+class Workspace:
+    """The rows one batch reads and writes, keyed for the domain functions below."""
+
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        groups: Callable[[int], frozenset[str] | None] | None = None,
+        cache: Any = None,
+    ) -> None:
+        self.now = now
+        self.cache = cache  # feeds.services.store.MarketCache, or None to read every line
+        self.known_producers: set[int] = set()
+        self.events: dict[str, EventRow] = {}
+        self.markets: dict[MarketKey, MarketRow] = {}
+        self.markets_by_event: dict[str, list[MarketRow]] = {}
+        self.settlements: dict[tuple[MarketKey, int], SettlementRow] = {}
+        self.cancels: dict[tuple[MarketKey, int, str], CancelRow] = {}
+        self.producers: dict[int, Producer] = {}
+        self.dirty_producers: set[int] = set()
+        self.history: list[HistoryEntry] = []
+        self.recovery_activity: set[int] = set()
+        self.completed_requests: set[int] = set()
+        self.recovery_check = False  # a down producer sent an alive: a recovery can be requested
+        self.message_index = 0
+        self._groups = groups
+
+    # --- lookups ----------------------------------------------------------------------------
+
+    def add_market(self, row: MarketRow) -> None:
+        self.markets[row.key] = row
+        self.markets_by_event.setdefault(row.event_urn, []).append(row)
+
+    def market(self, event_urn: str, market_id: int, specifiers: str, *, create: bool) -> MarketRow | None:
+        row = self.markets.get((event_urn, market_id, specifiers))
+        if row is None and create:
+            row = MarketRow(
+                pk=None,
+                event_pk=self.events[event_urn].pk,
+                event_urn=event_urn,
+                market_id=market_id,
+                specifiers=specifiers,
+                dirty=True,  # a line first named by a settlement or cancel is stored as inactive
+            )
+            self.add_market(row)
+        return row
+
+    def groups_of(self, market_id: int) -> frozenset[str] | None:
+        return self._groups(market_id) if self._groups else None
+
+    def record(self, entry: HistoryEntry) -> None:
+        self.history.append(entry)
+
+
+# --- producers -------------------------------------------------------------------------------
+
+
+def producer_set_status(producer: Producer, status: str, reason: str, now: datetime) -> None:
+    if producer.status != status:
+        producer.status_changed_at = now
+    producer.status = status
+    producer.status_reason = reason[:200]
+
+
+def apply_alive(ws: Workspace, msg: m.Alive) -> Result:
+    producer = ws.producers[msg.product]
+    if producer.last_alive_ts is not None and msg.timestamp < producer.last_alive_ts:
+        return Result(STALE, "older than the last alive")
+    producer.last_alive_ts = msg.timestamp
+    producer.last_alive_at = ws.now
+    producer.subscribed = msg.subscribed
+    if producer.status == Producer.Status.UP:
+        if msg.subscribed:
+            producer.recover_after_ts = msg.timestamp
+        else:
+            producer_set_status(producer, Producer.Status.DOWN, "alive with subscribed=0", ws.now)
+            ws.recovery_check = True
+    elif producer.status == Producer.Status.DOWN:
+        # Alives have resumed: the health check may now request a recovery.
+        ws.recovery_check = True
+    ws.dirty_producers.add(producer.pk)
+    return Result(APPLIED, f"subscribed={int(msg.subscribed)} producer {producer.status}")
+
+
+def apply_snapshot_complete(ws: Workspace, msg: m.SnapshotComplete) -> Result:
+    producer = ws.producers[msg.product]
+    ws.completed_requests.add(msg.request_id)
+    if producer.status == Producer.Status.RECOVERING and producer.recovery_id == msg.request_id:
+        producer_set_status(producer, Producer.Status.UP, f"recovery {msg.request_id} complete", ws.now)
+        producer.recovery_id = None
+        ws.dirty_producers.add(producer.pk)
+        return Result(APPLIED, f"producer {producer.pk} up")
+    return Result(IGNORED, f"request_id {msg.request_id} is not producer {producer.pk}'s recovery in flight")
+
+
+# --- odds ------------------------------------------------------------------------------------
+
+
+def _outcome_state(o: m.OutcomeOdds) -> dict[str, Any]:
+    state: dict[str, Any] = {"odds": None if o.odds is None else str(o.odds), "active": o.active}
+    if o.probability is not None:
+        state["prob"] = str(o.probability)
+    if o.team is not None:
+        state["team"] = o.team
+    return state
+
+
+def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> str:
+    row = ws.market(msg.event_urn, mo.id, mo.specifiers, create=False)
+    if row is not None and msg.timestamp < row.last_ts:
+        return STALE
+    if (
+        mo.status == m.HANDED_OVER
+        and row is not None
+        and row.producer_id is not None
+        and row.producer_id != msg.product
+    ):
+        return IGNORED  # a late hand-over: the new producer already owns the line
+    if row is None:
+        row = ws.market(msg.event_urn, mo.id, mo.specifiers, create=True)
+        assert row is not None
+    if mo.outcomes:
+        # A listed market carries all its current outcomes; ones no longer listed are kept
+        # (never delete) but cannot be bet on.
+        outcomes = {o.id: _outcome_state(o) for o in mo.outcomes}
+        if len(outcomes) < len(row.outcomes) or not outcomes.keys() >= row.outcomes.keys():
+            for oid, state in row.outcomes.items():
+                if oid not in outcomes:
+                    outcomes[oid] = {**state, "active": False}
+        odds_ts = msg.timestamp
+    else:
+        outcomes = row.outcomes
+        odds_ts = row.odds_ts
+    new = (
+        mo.status,
+        msg.product,
+        outcomes,
+        mo.extended_specifiers,
+        mo.favourite,
+        mo.cashout_status,
+        mo.next_betstop,
+        odds_ts,
+        msg.timestamp,
+    )
+    old = (
+        row.status,
+        row.producer_id,
+        row.outcomes,
+        row.extended_specifiers,
+        row.favourite,
+        row.cashout_status,
+        row.next_betstop,
+        row.odds_ts,
+        row.last_ts,
+    )
+    if new == old and row.pk is not None:
+        return DUPLICATE
+    (
+        row.status,
+        row.producer_id,
+        row.outcomes,
+        row.extended_specifiers,
+        row.favourite,
+        row.cashout_status,
+        row.next_betstop,
+        row.odds_ts,
+        row.last_ts,
+    ) = new
+    row.dirty = True
+    return APPLIED
+
+
+def _suspend_event(
+    ws: Workspace, event_urn: str, product: int, timestamp: int, status: int, groups: set[str] | None
+) -> tuple[int, int]:
+    """Move the event's active lines owned by `product` to `status`; returns (changed, stale)."""
+    changed = stale = 0
+    for row in ws.markets_by_event.get(event_urn, ()):
+        if row.status != m.ACTIVE or row.producer_id != product:
+            continue
+        if groups is not None:
+            market_groups = ws.groups_of(row.market_id)
+            # Unknown description: stop it anyway (stopping too much is safe, too little is not).
+            if market_groups is not None and not (market_groups & groups):
+                continue
+        if timestamp < row.last_ts:
+            stale += 1
+            continue
+        row.status = status
+        row.last_ts = timestamp
+        row.dirty = True
+        changed += 1
+    return changed, stale
+
+
+def _summary(counts: dict[str, int], what: str = "markets") -> Result:
+    total = sum(counts.values())
+    parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    reason = f"{total} {what}: {parts}" if total else f"no {what}"
+    for outcome in (APPLIED, DUPLICATE, STALE, IGNORED):
+        if counts.get(outcome):
+            return Result(outcome, reason)
+    return Result(IGNORED, reason)
+
+
+def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = None) -> Result:
+    event = ws.events[msg.event_urn]
+    counts = {APPLIED: 0, DUPLICATE: 0, STALE: 0, IGNORED: 0}
+    if sport_id is not None and event.sport_id is None:
+        event.sport_id = sport_id
+        event.dirty = True
+    status = msg.sport_event_status
+    if status is not None:
+        if msg.timestamp < event.status_ts:
+            counts[STALE] += 1
+        else:
+            new = (status.status, status.match_status, status.home_score or "", status.away_score or "", status.data)
+            old = (event.status, event.match_status, event.home_score, event.away_score, event.status_data)
+            if new != old or msg.timestamp != event.status_ts:
+                event.status, event.match_status, event.home_score, event.away_score, event.status_data = new
+                event.status_ts = msg.timestamp
+                event.dirty = True
+                counts[APPLIED] += 1
+            else:
+                counts[DUPLICATE] += 1
+    if msg.has_odds and msg.timestamp >= event.odds_ts:
+        if (event.betting_status, event.betstop_reason, event.odds_ts) != (
+            msg.betting_status,
+            msg.betstop_reason,
+            msg.timestamp,
+        ):
+            event.betting_status, event.betstop_reason = msg.betting_status, msg.betstop_reason
+            event.odds_ts = msg.timestamp
+            event.dirty = True
+    if msg.has_odds and not msg.markets and msg.betstop_reason is not None:
+        # An odds_change that names a bet-stop reason and no markets stops the whole event.
+        changed, stale = _suspend_event(ws, msg.event_urn, msg.product, msg.timestamp, m.SUSPENDED, None)
+        counts[APPLIED] += changed
+        counts[STALE] += stale
+    for mo in msg.markets:
+        counts[_apply_market_odds(ws, msg, mo)] += 1
+    result = _summary(counts, "changes")
+    if not msg.markets and status is None and result.outcome == IGNORED:
+        return Result(IGNORED, "no status and no markets")
+    return result
+
+
+def apply_bet_stop(ws: Workspace, msg: m.BetStop) -> Result:
+    groups = None if "all" in msg.groups else set(msg.groups)
+    status = m.SUSPENDED if msg.market_status is None else msg.market_status
+    changed, stale = _suspend_event(ws, msg.event_urn, msg.product, msg.timestamp, status, groups)
+    if changed:
+        return Result(APPLIED, f"{changed} markets -> {status}" + (f", {stale} stale" if stale else ""))
+    if stale:
+        return Result(STALE, f"{stale} markets newer than the bet_stop")
+    return Result(DUPLICATE, "no active market of this producer matched")
+
+
+# --- settlements -------------------------------------------------------------------------------
+
+
+def _settlement(ws: Workspace, row: MarketRow, producer_id: int) -> SettlementRow:
+    key = (row.key, producer_id)
+    found = ws.settlements.get(key)
+    if found is None:
+        found = SettlementRow(pk=None, market=row, producer_id=producer_id)
+        ws.settlements[key] = found
+    return found
+
+
+def _factor(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def apply_bet_settlement(ws: Workspace, msg: m.BetSettlement) -> Result:
+    counts = {APPLIED: 0, DUPLICATE: 0, STALE: 0}
+    for mr in msg.markets:
+        row = ws.market(msg.event_urn, mr.id, mr.specifiers, create=True)
+        assert row is not None
+        settlement = _settlement(ws, row, msg.product)
+        if msg.timestamp < settlement.message_ts:
+            counts[STALE] += 1
+            continue
+        before = settlement.snapshot() if settlement.pk is not None or settlement.dirty else None
+        outcomes = {k: dict(v) for k, v in settlement.outcomes.items()}
+        for o in mr.outcomes:
+            outcomes[o.id] = {
+                "result": o.result,
+                "void_factor": _factor(o.void_factor),
+                "dead_heat_factor": _factor(o.dead_heat_factor),
+            }
+        unchanged = (settlement.certainty, settlement.void_reason, settlement.outcomes) == (
+            msg.certainty,
+            mr.void_reason,
+            outcomes,
+        )
+        settlement.message_ts = max(settlement.message_ts, msg.timestamp)
+        settlement.dirty = True
+        if unchanged and before is not None:
+            counts[DUPLICATE] += 1  # e.g. a recovery resend: only the timestamp guard moves
+            continue
+        settlement.certainty, settlement.void_reason, settlement.outcomes = msg.certainty, mr.void_reason, outcomes
+        ws.record(
+            HistoryEntry(row, msg.product, "settlement", msg.timestamp, before, settlement.snapshot(), ws.message_index)
+        )
+        counts[APPLIED] += 1
+    return _summary(counts)
+
+
+def apply_rollback_bet_settlement(ws: Workspace, msg: m.RollbackBetSettlement) -> Result:
+    counts = {APPLIED: 0, DUPLICATE: 0, STALE: 0, IGNORED: 0}
+    for ref in msg.markets:
+        row = ws.market(msg.event_urn, ref.id, ref.specifiers, create=True)
+        assert row is not None
+        settlement = _settlement(ws, row, msg.product)
+        if msg.timestamp < settlement.message_ts:
+            counts[STALE] += 1
+            continue
+        fresh = settlement.pk is None and not settlement.dirty
+        before = settlement.snapshot()
+        targets = ref.outcome_ids or tuple(settlement.outcomes)
+        remaining = {k: dict(v) for k, v in settlement.outcomes.items() if k not in targets}
+        # Kept even when nothing was settled: its timestamp keeps an overtaken settlement out.
+        settlement.message_ts = msg.timestamp
+        settlement.dirty = True
+        if remaining == settlement.outcomes:
+            counts[IGNORED if fresh else DUPLICATE] += 1
+            continue
+        settlement.outcomes = remaining
+        if not remaining:
+            settlement.certainty = None
+            settlement.void_reason = None
+        ws.record(
+            HistoryEntry(
+                row, msg.product, "settlement_rollback", msg.timestamp, before, settlement.snapshot(), ws.message_index
+            )
+        )
+        counts[APPLIED] += 1
+    return _summary(counts)
+
+
+# --- cancels -----------------------------------------------------------------------------------
+
+
+def _cancel(ws: Workspace, row: MarketRow, producer_id: int, start: int | None, end: int | None) -> CancelRow:
+    wkey = window_key(start, end)
+    key = (row.key, producer_id, wkey)
+    found = ws.cancels.get(key)
+    if found is None:
+        found = CancelRow(pk=None, market=row, producer_id=producer_id, window_key=wkey, start_ts=start, end_ts=end)
+        ws.cancels[key] = found
+    return found
+
+
+def apply_bet_cancel(ws: Workspace, msg: m.BetCancel) -> Result:
+    counts = {APPLIED: 0, DUPLICATE: 0, STALE: 0}
+    for ref in msg.markets:
+        row = ws.market(msg.event_urn, ref.id, ref.specifiers, create=True)
+        assert row is not None
+        cancel = _cancel(ws, row, msg.product, msg.start_time, msg.end_time)
+        if cancel.rollback_ts is not None and msg.timestamp < cancel.rollback_ts and not cancel.active:
+            # The rollback of this cancel is newer: it stays rolled back.
+            cancel.cancel_ts = max(cancel.cancel_ts or 0, msg.timestamp)
+            cancel.dirty = True
+            counts[STALE] += 1
+            continue
+        new = (True, ref.void_reason, msg.superceded_by or "")
+        if cancel.active and (cancel.active, cancel.void_reason, cancel.superceded_by) == new:
+            counts[DUPLICATE] += 1
+            continue
+        before = cancel.snapshot() if (cancel.pk is not None or cancel.dirty) else None
+        cancel.active, cancel.void_reason, cancel.superceded_by = new
+        cancel.cancel_ts = msg.timestamp
+        cancel.dirty = True
+        ws.record(HistoryEntry(row, msg.product, "cancel", msg.timestamp, before, cancel.snapshot(), ws.message_index))
+        counts[APPLIED] += 1
+    return _summary(counts)
+
+
+def apply_rollback_bet_cancel(ws: Workspace, msg: m.RollbackBetCancel) -> Result:
+    counts = {APPLIED: 0, DUPLICATE: 0, STALE: 0, IGNORED: 0}
+    for ref in msg.markets:
+        row = ws.market(msg.event_urn, ref.id, ref.specifiers, create=True)
+        assert row is not None
+        cancel = _cancel(ws, row, msg.product, msg.start_time, msg.end_time)
+        if cancel.active and cancel.cancel_ts is not None and msg.timestamp < cancel.cancel_ts:
+            counts[STALE] += 1  # the cancel was re-issued after this rollback
+            continue
+        if not cancel.active:
+            # Nothing in force for this window: remember the rollback so that an overtaken
+            # cancel arriving later stays rolled back.
+            fresh = cancel.pk is None and not cancel.dirty
+            cancel.rollback_ts = max(cancel.rollback_ts or 0, msg.timestamp)
+            cancel.dirty = True
+            counts[IGNORED if fresh else DUPLICATE] += 1
+            continue
+        before = cancel.snapshot()
+        cancel.active = False
+        cancel.rollback_ts = msg.timestamp
+        cancel.dirty = True
+        ws.record(
+            HistoryEntry(
+                row, msg.product, "cancel_rollback", msg.timestamp, before, cancel.snapshot(), ws.message_index
+            )
+        )
+        counts[APPLIED] += 1
+    result = _summary(counts)
+    if result.outcome == IGNORED:
+        return Result(IGNORED, "no matching cancel in force (kept as a marker): " + result.reason)
+    return result
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+def apply_fixture_change(ws: Workspace, msg: m.FixtureChange, sport_id: int | None = None) -> Result:
+    event = ws.events[msg.event_urn]
+    if sport_id is not None and event.sport_id is None:
+        event.sport_id = sport_id
+        event.dirty = True
+    if event.fixture_change_ts is not None and msg.timestamp < event.fixture_change_ts:
+        return Result(STALE, "older than the last fixture_change")
+    if event.fixture_change_ts == msg.timestamp and event.fixture_change_type == msg.change_type:
+        return Result(DUPLICATE, "fixture_change already applied")
+    event.fixture_change_ts = msg.timestamp
+    event.fixture_change_type = msg.change_type
+    if msg.start_time is not None:
+        event.scheduled = ms_to_datetime(msg.start_time)
+    event.fixture_needed = True  # always re-fetch the fixture after a change
+    event.dirty = True
+    return Result(APPLIED, f"change_type={msg.change_type}; fixture will be re-fetched")
+
+
+def apply_message(ws: Workspace, msg: m.Message, *, sport_id: int | None = None) -> Result:
+    """Apply one parsed message to the workspace (producer rows must be loaded for its product)."""
+    request_id = getattr(msg, "request_id", None)
+    if request_id is not None:
+        ws.recovery_activity.add(request_id)
+    if isinstance(msg, m.OddsChange):
+        return apply_odds_change(ws, msg, sport_id)
+    if isinstance(msg, m.BetStop):
+        return apply_bet_stop(ws, msg)
+    if isinstance(msg, m.BetSettlement):
+        return apply_bet_settlement(ws, msg)
+    if isinstance(msg, m.RollbackBetSettlement):
+        return apply_rollback_bet_settlement(ws, msg)
+    if isinstance(msg, m.BetCancel):
+        return apply_bet_cancel(ws, msg)
+    if isinstance(msg, m.RollbackBetCancel):
+        return apply_rollback_bet_cancel(ws, msg)
+    if isinstance(msg, m.FixtureChange):
+        return apply_fixture_change(ws, msg, sport_id)
+    if isinstance(msg, m.Alive):
+        return apply_alive(ws, msg)
+    if isinstance(msg, m.SnapshotComplete):
+        return apply_snapshot_complete(ws, msg)
+    raise TypeError(f"not a feed message: {type(msg).__name__}")
