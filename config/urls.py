@@ -13,7 +13,6 @@ urlpatterns = [
     path("api/operator/", include("wallet.api.urls")),
     path("api/igpx/", include("wallet.igpx.urls")),
     path("api/betsy/", include("wallet.betsy.urls")),
-    path("api/feeds/", include("feeds.urls")),
     path("api/parlays/", include("parlays.urls")),
     path("api/crm/", include("crm.urls")),
     path("admin/dashboard/", dashboard.dashboard_view, name="dashboard"),

@@ -23,3 +23,8 @@ class FeedsConfig(AppConfig):
                 "feeds.journal_prune": {"task": "feeds.journal_prune", "schedule": 3600.0},
             }
         )
+
+        from config import dashboard
+        from feeds.dashboard import metrics
+
+        dashboard.register("odds feed", metrics)

@@ -1,5 +1,4 @@
-"""Mounted at /api/feeds/ (config/urls.py). The issue asks for the same view under
-/api/operator/feeds/…; that needs one line in wallet/api/urls.py (see docs/uof.md)."""
+"""The feed's read API, mounted under the operator API: /api/operator/feeds/…"""
 
 from django.urls import path
 

@@ -81,5 +81,5 @@ def test_check_ledger_runs_are_recorded_for_the_dashboard():
 
 def test_every_app_reports_on_the_dashboard():
     sections = {s["section"] for s in dashboard.snapshot()["sections"]}
-    assert {"wallet", "fast track export"} <= sections
+    assert {"wallet", "fast track export", "odds feed"} <= sections
     assert _section(dashboard.snapshot(), "fast track export")["outbox_lag"]["unit"] == "s"

@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from wallet.api import views
 from wallet.models import Player
 
 urlpatterns = [
+    path("feeds/", include("feeds.urls")),
     path("players/", views.PlayerListCreate.as_view(), name="operator-players"),
     path("players/<str:external_id>/", views.PlayerDetail.as_view(), name="operator-player"),
     path(
