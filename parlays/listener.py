@@ -166,6 +166,7 @@ class Listener:
 
     def shutdown(self) -> None:
         self.ask_pool.shutdown(wait=True)
+        self.dispatcher.quotes.recorder.stop()
         self.serial_pool.shutdown(wait=True)
         self.io_pool.shutdown(wait=True)
 
@@ -330,8 +331,7 @@ class Listener:
         self._flush_health()
         try:
             self.dispatcher.quotes.line_index.refresh()
-            self.dispatcher.quotes.exposure.invalidate()
-            self.dispatcher.quotes.exposure.risk_cap([])
+            self.dispatcher.quotes.exposure.refresh()
         except Exception:
             logger.exception("could not refresh the line index")
 
@@ -371,13 +371,20 @@ def build(
     from parlays.services.lines import LineIndex
     from parlays.services.quotes import QuoteEngine
 
-    index = LineIndex()
-    exposure_view = ExposureView(settings)
+    # Background upkeep refreshes these every few seconds; the long TTLs are only a fallback.
+    index = LineIndex(ttl=60)
+    exposure_view = ExposureView(settings, ttl=30)
     quotes = QuoteEngine(
         settings=settings, price_source=price_source, poster=client, line_index=index, exposure=exposure_view
     )
+    quotes.recorder.start()
     confirmations = ConfirmService(
-        settings=settings, price_source=price_source, poster=client, line_index=index, exposure_view=exposure_view
+        settings=settings,
+        price_source=price_source,
+        poster=client,
+        line_index=index,
+        exposure_view=exposure_view,
+        wait_for_quote=quotes.wait_recorded,
     )
     dispatcher = Dispatcher(settings=settings, quotes=quotes, confirmations=confirmations)
     return Listener(client=client, dispatcher=dispatcher, settings=settings, ws_url_override=ws_url_override)

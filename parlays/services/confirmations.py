@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -83,7 +84,9 @@ class ConfirmService:
         poster: CallbackPoster,
         line_index: LineIndex | None = None,
         exposure_view: exposure.ExposureView | None = None,
+        wait_for_quote: Callable[[str, float], None] | None = None,
     ) -> None:
+        self.wait_for_quote = wait_for_quote
         self.settings = settings
         self.params = PricingParams.from_settings(settings)
         self.price_source = price_source
@@ -96,6 +99,8 @@ class ConfirmService:
     def decide(
         self, confirm: PriceConfirm, *, received_at: datetime, raw: str = "", channel: str = ""
     ) -> ConfirmAnswer:
+        if self.wait_for_quote is not None:
+            self.wait_for_quote(confirm.parlay_id, 2.0)  # our offer may still be in the recorder's queue
         with transaction.atomic(durable=True):
             exposure.lock_book(self.settings.currency)
             existing = Confirmation.objects.filter(order_uuid=confirm.order_uuid).first()
@@ -174,7 +179,7 @@ class ConfirmService:
                 error=f"{reason}: {detail}" if reason else "",
             ).save()
         if action == Confirmation.Action.ACCEPT and self.exposure_view is not None:
-            self.exposure_view.invalidate()
+            self.exposure_view.refresh()  # here, off the quote threads
         return ConfirmAnswer(confirm.order_uuid, confirm.callback_url, action, reason, body)
 
     def _evaluate(self, confirm: PriceConfirm, request: QuoteRequest | None) -> _Accept | Declined:

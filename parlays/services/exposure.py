@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -124,13 +123,16 @@ class ExposureView:
     def invalidate(self) -> None:
         self._loaded_at = 0.0
 
+    def refresh(self) -> None:
+        """Reload the snapshot (the listener calls this in the background and after each accept)."""
+        snapshot = open_exposure()
+        with self._lock:
+            self._snapshot, self._loaded_at = snapshot, time.monotonic()
+
     def _current(self) -> dict[tuple[str, str], Decimal]:
+        # Only when nothing refreshed it for `ttl` seconds does the hot path pay for the query.
         if time.monotonic() - self._loaded_at > self.ttl:
-            with self._lock:
-                if time.monotonic() - self._loaded_at > self.ttl:
-                    with transaction.atomic():
-                        self._snapshot = open_exposure()
-                    self._loaded_at = time.monotonic()
+            self.refresh()
         return self._snapshot
 
     def risk_cap(self, legs: Iterable[LegKeys]) -> Decimal:

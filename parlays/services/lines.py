@@ -105,26 +105,26 @@ class LineIndex:
         self._loaded_at = 0.0
 
     def refresh(self) -> None:
-        with transaction.atomic():
-            lines = {
-                row[0]: LegSpec(row[0], row[1], row[2], canonical_specifiers(row[3]), row[4], row[5])
-                for row in LineMapping.objects.filter(enabled=True).values_list(
-                    "line_id", "event_urn", "market_id", "specifiers", "outcome_id", "correlation_class"
-                )
-            }
-            events = dict(PxEvent.objects.exclude(event_urn="").values_list("sport_event_id", "event_urn"))
-            disabled = set(LineMapping.objects.filter(enabled=False).values_list("line_id", flat=True))
-            correlations = {
-                correlation_key(a, b): Rule(factor=factor, blocked=blocked)
-                for a, b, factor, blocked in CorrelationRule.objects.values_list(
-                    "class_a", "class_b", "factor", "blocked"
-                )
-            }
+        # Plain reads, no transaction: on SQLite (IMMEDIATE mode) even a read-only atomic block
+        # would take the write lock. A mapping changing between the queries is harmless.
+        lines = {
+            row[0]: LegSpec(row[0], row[1], row[2], canonical_specifiers(row[3]), row[4], row[5])
+            for row in LineMapping.objects.filter(enabled=True).values_list(
+                "line_id", "event_urn", "market_id", "specifiers", "outcome_id", "correlation_class"
+            )
+        }
+        events = dict(PxEvent.objects.exclude(event_urn="").values_list("sport_event_id", "event_urn"))
+        disabled = set(LineMapping.objects.filter(enabled=False).values_list("line_id", flat=True))
+        correlations = {
+            correlation_key(a, b): Rule(factor=factor, blocked=blocked)
+            for a, b, factor, blocked in CorrelationRule.objects.values_list("class_a", "class_b", "factor", "blocked")
+        }
         self._lines, self._events, self._correlations = lines, events, correlations
         self._disabled = disabled
         self._loaded_at = time.monotonic()
 
     def _fresh(self) -> None:
+        # The listener refreshes in the background; the hot path only does it when that stalled.
         if time.monotonic() - self._loaded_at > self.ttl:
             with self._lock:
                 if time.monotonic() - self._loaded_at > self.ttl:

@@ -9,16 +9,17 @@ two, a later confirmation finds no quote and is rejected (fail closed).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
@@ -101,6 +102,7 @@ class QuoteEngine:
         self.poster = poster
         self.line_index = line_index or LineIndex()
         self.exposure = exposure or ExposureView(settings)
+        self.recorder = QuoteRecorder(self.record_batch)
 
     # --- pricing (memory only) -------------------------------------------------------------
 
@@ -156,123 +158,219 @@ class QuoteEngine:
                 error = str(exc)
             QUOTE_LATENCY.observe(latency / 1e9)
             LATENCIES.add(latency)
-        outcome = self._record(ask, specs, decision, result, error, latency, received_at, raw, channel)
-        QUOTES.labels(outcome.status if outcome.status != QuoteRequest.Status.DECLINED else outcome.reason).inc()
-        try:
+        record = QuoteRecord(ask, list(specs), decision, result, error, latency, received_at, raw, channel)
+        QUOTES.labels(record.status if record.status != QuoteRequest.Status.DECLINED else record.reason).inc()
+        self.recorder.submit(record)
+        return QuoteOutcome(ask.parlay_id, record.status, record.reason, latency, offers)
+
+    def wait_recorded(self, parlay_id: str, timeout: float = 2.0) -> None:
+        self.recorder.wait(parlay_id, timeout)
+
+    def record_batch(self, records: Sequence[QuoteRecord]) -> None:
+        """One transaction for a batch of quotes (one commit, not one per RFQ); each quote in its
+        own savepoint so a duplicate parlay_id costs only itself."""
+        with transaction.atomic():
+            for record in records:
+                try:
+                    with transaction.atomic():
+                        _save(record)
+                except IntegrityError:
+                    # Another listener recorded this parlay first (a duplicate delivered twice).
+                    message = record.message()
+                    message.status = InboundMessage.Status.DUPLICATE
+                    message.error = "parlay_id already recorded"
+                    message.save()
             self.line_index.flush_pending()
-        except Exception:
-            logger.exception("could not store automatic line mappings")
-        return QuoteOutcome(ask.parlay_id, outcome.status, outcome.reason, latency, offers)
 
-    def _record(
-        self,
-        ask: PriceAsk,
-        specs: Sequence[LegSpec | None],
-        decision: ParlayPrice | Declined,
-        result: CallbackResult | None,
-        error: str,
-        latency: int | None,
-        received_at: datetime,
-        raw: str,
-        channel: str,
-    ) -> QuoteOutcome:
-        if isinstance(decision, Declined):
-            status, reason, detail = QuoteRequest.Status.DECLINED, decision.reason, decision.detail
-        elif result is None:
-            status, reason, detail = QuoteRequest.Status.POST_FAILED, "network_error", error
-        elif not result.ok:
-            status, reason, detail = QuoteRequest.Status.REFUSED, f"http_{result.status}", result.body
-        else:
-            status, reason, detail = QuoteRequest.Status.QUOTED, "", ""
-        priced = decision if isinstance(decision, ParlayPrice) else None
-        message = message_row(
+
+@dataclass
+class QuoteRecord:
+    """Everything about one RFQ, kept in memory until the recorder writes it."""
+
+    ask: PriceAsk
+    specs: list[LegSpec | None]
+    decision: ParlayPrice | Declined
+    result: CallbackResult | None
+    error: str
+    latency: int | None
+    received_at: datetime
+    raw: str
+    channel: str
+
+    @property
+    def status(self) -> str:
+        if isinstance(self.decision, Declined):
+            return QuoteRequest.Status.DECLINED
+        if self.result is None:
+            return QuoteRequest.Status.POST_FAILED
+        return QuoteRequest.Status.QUOTED if self.result.ok else QuoteRequest.Status.REFUSED
+
+    @property
+    def reason(self) -> str:
+        if isinstance(self.decision, Declined):
+            return self.decision.reason
+        if self.result is None:
+            return "network_error"
+        return "" if self.result.ok else f"http_{self.result.status}"
+
+    @property
+    def detail(self) -> str:
+        if isinstance(self.decision, Declined):
+            return self.decision.detail
+        if self.result is None:
+            return self.error
+        return "" if self.result.ok else self.result.body
+
+    def message(self) -> InboundMessage:
+        return message_row(
             topic=PRICE_ASK,
-            channel=channel,
-            body=raw,
+            channel=self.channel,
+            body=self.raw,
             status=InboundMessage.Status.PROCESSED,
-            received_at=received_at,
-            parlay_id=ask.parlay_id,
+            received_at=self.received_at,
+            parlay_id=self.ask.parlay_id,
         )
-        try:
-            with transaction.atomic():
-                request = QuoteRequest.objects.create(
-                    parlay_id=ask.parlay_id,
-                    stake=ask.stake,
-                    callback_url=ask.callback_url,
-                    created_at_ns=ask.created_at_ns,
-                    received_at=received_at,
-                    leg_count=len(ask.market_lines),
-                    same_game=bool(priced and priced.same_game),
-                    status=status,
-                    decline_reason=reason[:64],
-                    decline_detail=detail[:255],
-                    fair_probability=_fraction_decimal(priced.fair_probability) if priced else None,
-                    correlation_factor=Decimal(repr(priced.correlation_factor)).quantize(Decimal("1e-8"))
-                    if priced
-                    else None,
-                    post_status=result.status if result else None,
-                    post_response=(result.body if result else error)[:4000],
-                    latency_us=None if latency is None else latency // 1000,
-                    creator_id=ask.creator_id,
+
+
+def _save(record: QuoteRecord) -> None:
+    ask, result = record.ask, record.result
+    priced = record.decision if isinstance(record.decision, ParlayPrice) else None
+    request = QuoteRequest.objects.create(
+        parlay_id=ask.parlay_id,
+        stake=ask.stake,
+        callback_url=ask.callback_url,
+        created_at_ns=ask.created_at_ns,
+        received_at=record.received_at,
+        leg_count=len(ask.market_lines),
+        same_game=bool(priced and priced.same_game),
+        status=record.status,
+        decline_reason=record.reason[:64],
+        decline_detail=record.detail[:255],
+        fair_probability=_fraction_decimal(priced.fair_probability) if priced else None,
+        correlation_factor=Decimal(repr(priced.correlation_factor)).quantize(Decimal("1e-8")) if priced else None,
+        post_status=result.status if result else None,
+        post_response=(result.body if result else record.error)[:4000],
+        latency_us=None if record.latency is None else record.latency // 1000,
+        creator_id=ask.creator_id,
+    )
+    legs = []
+    for position, line in enumerate(ask.market_lines):
+        spec = record.specs[position] if position < len(record.specs) else None
+        leg = priced.legs[position] if priced else None
+        legs.append(
+            QuoteLeg(
+                request=request,
+                position=position,
+                line_id=line.line_id,
+                sport_event_id=line.sport_event_id,
+                px_market_id=line.market_id,
+                px_outcome_id=line.outcome_id,
+                px_line=line.line,
+                event_urn=spec.event_urn if spec else "",
+                market_id=spec.market_id if spec else None,
+                specifiers=spec.specifiers if spec else "",
+                outcome_id=spec.outcome_id if spec else "",
+                correlation_class=spec.correlation_class if spec else "",
+                book_odds=leg.book_odds if leg else None,
+                fair_probability=_fraction_decimal(leg.correlated_probability) if leg else None,
+                odds_updated_at=leg.odds_updated_at if leg else None,
+            )
+        )
+    QuoteLeg.objects.bulk_create(legs)
+    if priced:
+        QuoteOffer.objects.bulk_create(
+            [
+                QuoteOffer(
+                    request=request,
+                    rung=offer.rung,
+                    odds=offer.odds,
+                    max_risk=offer.max_risk,
+                    valid_until_ns=offer.valid_until_ns,
+                    estimated_price=list(offer.leg_odds),
+                    margin_per_leg=offer.margin_per_leg,
                 )
-                legs = []
-                for position, line in enumerate(ask.market_lines):
-                    spec = specs[position] if position < len(specs) else None
-                    leg = priced.legs[position] if priced else None
-                    legs.append(
-                        QuoteLeg(
-                            request=request,
-                            position=position,
-                            line_id=line.line_id,
-                            sport_event_id=line.sport_event_id,
-                            px_market_id=line.market_id,
-                            px_outcome_id=line.outcome_id,
-                            px_line=line.line,
-                            event_urn=spec.event_urn if spec else "",
-                            market_id=spec.market_id if spec else None,
-                            specifiers=spec.specifiers if spec else "",
-                            outcome_id=spec.outcome_id if spec else "",
-                            correlation_class=spec.correlation_class if spec else "",
-                            book_odds=leg.book_odds if leg else None,
-                            fair_probability=_fraction_decimal(leg.correlated_probability) if leg else None,
-                            odds_updated_at=leg.odds_updated_at if leg else None,
-                        )
-                    )
-                QuoteLeg.objects.bulk_create(legs)
-                if priced:
-                    QuoteOffer.objects.bulk_create(
-                        [
-                            QuoteOffer(
-                                request=request,
-                                rung=offer.rung,
-                                odds=offer.odds,
-                                max_risk=offer.max_risk,
-                                valid_until_ns=offer.valid_until_ns,
-                                estimated_price=list(offer.leg_odds),
-                                margin_per_leg=offer.margin_per_leg,
-                            )
-                            for offer in priced.offers
-                        ]
-                    )
-                message.save()
-        except IntegrityError:
-            # Another process already recorded this parlay (a duplicate delivered to two listeners).
-            message.status = InboundMessage.Status.DUPLICATE
-            message.error = "parlay_id already recorded"
-            with transaction.atomic():
-                message.save()
-            return QuoteOutcome(ask.parlay_id, "duplicate", "duplicate")
-        return QuoteOutcome(ask.parlay_id, status, reason)
+                for offer in priced.offers
+            ]
+        )
+    record.message().save()
 
 
-def legs_payload(ask: PriceAsk) -> list[dict[str, Any]]:
-    return [
-        {
-            "line_id": line.line_id,
-            "market_id": line.market_id,
-            "outcome_id": line.outcome_id,
-            "sport_event_id": line.sport_event_id,
-            "line": None if line.line is None else str(line.line),
-        }
-        for line in ask.market_lines
-    ]
+class QuoteRecorder:
+    """Writes quote records in batches on its own thread, so quote threads never wait on the
+    database. Unstarted (tests, tools) it writes at once, on the caller's thread.
+
+    A confirmation for a parlay still in the queue waits for it (`wait`): ProphetX's confirm
+    comes seconds after the offer, the queue drains in milliseconds.
+    """
+
+    def __init__(self, write: Callable[[Sequence[QuoteRecord]], None], *, max_batch: int = 200) -> None:
+        self._write = write
+        self.max_batch = max_batch
+        self._queue: queue.Queue[QuoteRecord | None] = queue.Queue()
+        self._pending: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> QuoteRecorder:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="px-quote-recorder", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, record: QuoteRecord) -> None:
+        if self._thread is None:
+            self._write_safely([record])
+            return
+        with self._lock:
+            self._pending[record.ask.parlay_id] = threading.Event()
+        self._queue.put(record)
+
+    def wait(self, parlay_id: str, timeout: float) -> None:
+        with self._lock:
+            event = self._pending.get(parlay_id)
+        if event is not None:
+            event.wait(timeout)
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._write_safely(batch)
+            with self._lock:
+                for record in batch:
+                    event = self._pending.pop(record.ask.parlay_id, None)
+                    if event is not None:
+                        event.set()
+
+    def _write_safely(self, batch: Sequence[QuoteRecord]) -> None:
+        for attempt in (1, 2):
+            try:
+                self._write(batch)
+                return
+            except (OperationalError, InterfaceError):
+                logger.warning("quote recording failed (attempt %s)", attempt, exc_info=True)
+                connection.close()
+            except Exception:
+                logger.exception("quote recording failed; %s quotes not recorded", len(batch))
+                return
+        logger.error("database unavailable: %s quotes not recorded", len(batch))

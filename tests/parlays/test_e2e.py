@@ -15,6 +15,7 @@ from parlays.models import InboundMessage, ListenerState, Order, ParlaySettlemen
 from parlays.protocol.rest import ProphetXClient
 from parlays.services import inbound
 from parlays.services.lines import auto_map_lines, seed_reference_data
+from parlays.services.quotes import QuoteEngine
 from parlays.simulator import ProphetXSimulator, make_games
 from tests.parlays.conftest import settings_for_tests
 
@@ -49,6 +50,7 @@ def serialise_sqlite(monkeypatch):
         (Listener, "_check_order"),
         (Listener, "_record_overload"),
         (inbound, "record"),
+        (QuoteEngine, "record_batch"),
     ]
     for owner, name in targets:
         original = getattr(owner, name)
