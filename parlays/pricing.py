@@ -17,6 +17,7 @@ Decimal. Money (max_risk) stays Decimal.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -299,11 +300,18 @@ def check_quote(spec: LegSpec, quote: MarketQuoteLike | None, params: PricingPar
     return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _devig_cached(book: tuple[float, ...], method: str) -> tuple[tuple[float, ...], str]:
+    # Many RFQs share the same markets at the same prices: de-vig each book once.
+    fair, used = devig(book, method)
+    return tuple(fair), used
+
+
 def price_leg(spec: LegSpec, quote: MarketQuoteLike, params: PricingParams) -> tuple[float, str] | Declined:
     ids = list(quote.outcomes)
     try:
-        book = [float(quote.outcomes[i]) for i in ids]
-        fair, method = devig(book, params.devig_method)
+        book = tuple(float(quote.outcomes[i]) for i in ids)
+        fair, method = _devig_cached(book, params.devig_method)
     except DevigError as exc:
         return Declined("impossible_odds", str(exc), spec.line_id)
     p = fair[ids.index(spec.outcome_id)]
@@ -335,10 +343,29 @@ def _same_game_factor(group: Sequence[LegSpec], correlations: CorrelationTable) 
     return factor
 
 
+SNAP = 1e-9
+
+
+def _house_floor(value: float) -> int:
+    # A value within float noise of an integer is that integer (1/0.25 is exactly +300);
+    # anything else rounds down, toward the house.
+    nearest = round(value)
+    return nearest if abs(value - nearest) < SNAP else math.floor(value)
+
+
 def leg_american(probability: float) -> int:
     """The bettor-side American price of a leg priced at `probability` (margin included), rounded
-    so that it never pays more than 1/probability."""
-    return am.from_decimal(Fraction(1) / Fraction(probability))
+    so that it never pays more than 1/probability (beyond float noise of 1e-9 of a point).
+
+    Float arithmetic: exact rationals of a float cost several times more on the quote path.
+    """
+    if not 0.0 < probability < 1.0:
+        raise ValueError(f"probability {probability} is not in (0, 1)")
+    positive = 100.0 / probability - 100.0  # 100 (d - 1)
+    if positive >= 100.0 - SNAP:
+        return max(100, _house_floor(positive))
+    value = _house_floor(-100.0 * probability / (1.0 - probability))  # -100 / (d - 1)
+    return 100 if value == -100 else value
 
 
 def price_parlay(
@@ -457,11 +484,11 @@ def _offer(
         if q >= 0.999:
             return Declined("leg_out_of_range", f"leg priced at probability {q:.4f}", leg.spec.line_id)
         leg_odds.append(leg_american(q))
-    parlay = am.parlay_decimal(leg_odds)
-    if parlay < 2:
+    numerator, denominator = am.parlay_ratio(leg_odds)
+    if numerator < 2 * denominator:
         # PX mishandles negative bettor-side parlay prices (flips the sign and overpays) [observed].
-        return Declined("odds_on_parlay", f"bettor implied probability {float(1 / parlay):.3f} is above 50%")
-    odds = am.from_decimal(parlay)
+        return Declined("odds_on_parlay", f"bettor implied probability {denominator / numerator:.3f} is above 50%")
+    odds = am.american_from_ratio(numerator, denominator)
     if odds > params.max_parlay_odds:
         return Declined("odds_above_cap", f"+{odds} is above +{params.max_parlay_odds}")
     max_risk = rung.max_risk if risk_cap is None else min(rung.max_risk, risk_cap)

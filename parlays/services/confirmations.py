@@ -99,8 +99,6 @@ class ConfirmService:
     def decide(
         self, confirm: PriceConfirm, *, received_at: datetime, raw: str = "", channel: str = ""
     ) -> ConfirmAnswer:
-        if self.wait_for_quote is not None:
-            self.wait_for_quote(confirm.parlay_id, 2.0)  # our offer may still be in the recorder's queue
         with transaction.atomic(durable=True):
             exposure.lock_book(self.settings.currency)
             existing = Confirmation.objects.filter(order_uuid=confirm.order_uuid).first()
@@ -266,6 +264,8 @@ class ConfirmService:
     def handle(
         self, confirm: PriceConfirm, *, received_at: datetime, raw: str = "", channel: str = ""
     ) -> ConfirmAnswer:
+        if self.wait_for_quote is not None:
+            self.wait_for_quote(confirm.parlay_id, 2.0)  # our offer may still be in the recorder's queue
         try:
             answer = self.decide(confirm, received_at=received_at, raw=raw, channel=channel)
         except Exception as exc:

@@ -138,6 +138,8 @@ class QuoteEngine:
     def handle_ask(
         self, ask: PriceAsk, *, received_ns: int, received_at: datetime, raw: str = "", channel: str = ""
     ) -> QuoteOutcome:
+        # Before the offer can reach ProphetX: a confirmation must find this quote pending.
+        self.recorder.expect(ask.parlay_id)
         try:
             specs, _, decision = self.price(ask)
         except Exception as exc:  # a pricing bug must cost one RFQ, never the listener
@@ -323,12 +325,17 @@ class QuoteRecorder:
             self._thread.join(timeout)
             self._thread = None
 
+    def expect(self, parlay_id: str) -> None:
+        """Mark a quote as on its way (call before its offer is sent)."""
+        if self._thread is not None:
+            with self._lock:
+                self._pending.setdefault(parlay_id, threading.Event())
+
     def submit(self, record: QuoteRecord) -> None:
         if self._thread is None:
             self._write_safely([record])
             return
-        with self._lock:
-            self._pending[record.ask.parlay_id] = threading.Event()
+        self.expect(record.ask.parlay_id)
         self._queue.put(record)
 
     def wait(self, parlay_id: str, timeout: float) -> None:

@@ -9,12 +9,13 @@ import pytest
 from django.db import connection, connections
 
 from parlays.demo import map_simulator_events
-from parlays.dispatch import Dispatcher
 from parlays.listener import Listener, build, run_in_thread
-from parlays.models import InboundMessage, ListenerState, Order, ParlaySettlement, QuoteRequest
+from parlays.models import Confirmation, InboundMessage, ListenerState, Order, ParlaySettlement, QuoteRequest
 from parlays.protocol.rest import ProphetXClient
-from parlays.services import inbound
-from parlays.services.lines import auto_map_lines, seed_reference_data
+from parlays.services import inbound, orders, settlement
+from parlays.services.confirmations import ConfirmService
+from parlays.services.exposure import ExposureView
+from parlays.services.lines import LineIndex, auto_map_lines, seed_reference_data
 from parlays.services.quotes import QuoteEngine
 from parlays.simulator import ProphetXSimulator, make_games
 from tests.parlays.conftest import settings_for_tests
@@ -44,13 +45,21 @@ def serialise_sqlite(monkeypatch):
     if connection.vendor != "sqlite":
         return
     targets = [
-        (Dispatcher, "handle"),
+        (ConfirmService, "decide"),
+        (ConfirmService, "deliver"),
+        (ConfirmService, "_fail_closed"),
+        (orders, "order_finalized"),
+        (orders, "order_matched"),
+        (orders, "refund_processed"),
+        (settlement, "order_settled"),
+        (settlement, "parlay_settled"),
+        (inbound, "record"),
         (inbound.ListenerHealth, "flush"),
-        (Listener, "_upkeep"),
         (Listener, "_check_order"),
         (Listener, "_record_overload"),
-        (inbound, "record"),
         (QuoteEngine, "record_batch"),
+        (LineIndex, "refresh"),
+        (ExposureView, "refresh"),
     ]
     for owner, name in targets:
         original = getattr(owner, name)
@@ -92,15 +101,19 @@ def test_full_lifecycle_over_the_websocket(stack):
 
     order_uuid = sim.confirm(parlay_id, stake=Decimal("150"))
     answer = sim.wait_confirmation(order_uuid)
-    assert answer.status == "accepted" and not sim.confirm_errors
+    with DB_LOCK:
+        why = list(Confirmation.objects.values_list("reason", "detail"))
+    assert answer.status == "accepted" and not sim.confirm_errors, why
     assert wait_for(lambda: Order.objects.filter(order_uuid=order_uuid, status="finalized").exists())
 
     sim.settle(order_uuid, "won")
     assert wait_for(lambda: ParlaySettlement.objects.filter(parlay_id=parlay_id).exists())
-    order = Order.objects.get(order_uuid=order_uuid)
+    with DB_LOCK:
+        order = Order.objects.get(order_uuid=order_uuid)
+        consistent = ParlaySettlement.objects.get(parlay_id=parlay_id).consistent
+        topics = set(InboundMessage.objects.values_list("topic", flat=True))
     assert order.status == "settled" and order.pnl == order.bettor_stake > 0
-    assert ParlaySettlement.objects.get(parlay_id=parlay_id).consistent
-    topics = set(InboundMessage.objects.values_list("topic", flat=True))
+    assert consistent
     assert {
         "price.ask.new",
         "price.confirm.new",
@@ -117,7 +130,9 @@ def test_duplicate_rfq_is_answered_once(stack):
     parlay_id = sim.ask(sim.pick_legs(2), duplicate=True)
     assert sim.wait_offers(parlay_id)
     assert wait_for(lambda: InboundMessage.objects.filter(parlay_id=parlay_id, status="duplicate").exists())
-    assert QuoteRequest.objects.filter(parlay_id=parlay_id).count() == 1
+    assert wait_for(lambda: QuoteRequest.objects.filter(parlay_id=parlay_id).exists())  # recorded after the offer
+    with DB_LOCK:
+        assert QuoteRequest.objects.filter(parlay_id=parlay_id).count() == 1
 
 
 @pytest.mark.parametrize("stack", [{"health_timeout_s": 1.0}], indirect=True)
@@ -159,7 +174,8 @@ def test_bad_frames_are_stored_and_the_listener_carries_on(stack):
     sim.send_raw("this is not a frame")
     sim.publish(sim.broadcast_channel, "price.ask.new", {"parlay_id": "oops", "stake": Decimal("1")})
     assert wait_for(lambda: InboundMessage.objects.filter(status="rejected").count() == 2)
-    assert not QuoteRequest.objects.exists()
+    with DB_LOCK:
+        assert not QuoteRequest.objects.exists()
     parlay_id = sim.ask(sim.pick_legs(2))
     assert sim.wait_offers(parlay_id)
     assert listener.connections == 1
@@ -172,9 +188,10 @@ def test_a_confirm_answer_lost_in_transit_is_checked_against_the_order_list(stac
     sim.fail_confirm_callbacks = 1  # ProphetX takes the accept but answers 500
     sim.auto_finalize = False
     order_uuid = sim.confirm(parlay_id, stake=Decimal("50"))
-    assert wait_for(lambda: Order.objects.filter(order_uuid=order_uuid).exists())
+    sim.wait_confirmation(order_uuid)
+    assert wait_for(lambda: Confirmation.objects.filter(order_uuid=order_uuid, delivery="refused").exists())
     with DB_LOCK:
         assert Order.objects.get(order_uuid=order_uuid).status == "accepted"
-    # The +3 s check finds it in /parlay/sp/orders once ProphetX has booked it.
+    # ProphetX did book it: the +3 s check finds it in /parlay/sp/orders.
     sim.orders[order_uuid].status = "finalized"
     assert wait_for(lambda: Order.objects.get(order_uuid=order_uuid).status == "finalized", timeout=6)

@@ -328,3 +328,24 @@ def test_tolerance():
 def test_bettor_stake():
     assert bettor_stake_for(Decimal("800"), 800) == Decimal("100.00")
     assert bettor_stake_for(Decimal("50"), 493) == Decimal("10.14")
+
+
+def test_leg_american_agrees_with_exact_house_rounding():
+    rng = __import__("random").Random(5)
+    for _ in range(20000):
+        q = rng.uniform(0.011, 0.989)
+        exact = am.from_decimal(Fraction(1) / Fraction(q))
+        fast = leg_american(q)
+        assert fast == exact
+        assert am.to_decimal(fast) <= Fraction(1) / Fraction(q) * (1 + Fraction(1, 10**9))
+
+
+def test_integer_parlay_arithmetic_matches_fractions():
+    rng = __import__("random").Random(6)
+    for _ in range(5000):
+        legs = [rng.choice([1, -1]) * rng.randint(100, 2000) for _ in range(rng.randint(2, 12))]
+        legs = [am.normalise(leg) for leg in legs]
+        decimal = am.parlay_decimal(legs)
+        assert decimal == math.prod(am.to_decimal(leg) for leg in legs)
+        if decimal > 1:
+            assert am.parlay_american(legs) == am.from_decimal(decimal)
