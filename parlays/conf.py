@@ -68,6 +68,7 @@ class ParlaySettings:
     reconnect_max_backoff_s: float = 30.0
     config_reread_s: int = 1800
     quote_workers: int = 4
+    gil_switch_ms: float = 1.0  # the listener process's sys.setswitchinterval: short tasks wait less
     max_pending_asks: int = 200
     vocabulary: str = "legacy"  # legacy | cftc
     tournaments: tuple[str, ...] = ()
@@ -148,6 +149,7 @@ def load() -> ParlaySettings:
         reconnect_max_backoff_s=float(env_int("PROPHETX_RECONNECT_MAX_BACKOFF_S", 30, minimum=1)),
         config_reread_s=env_int("PROPHETX_CONFIG_REREAD_S", d.config_reread_s, minimum=60),
         quote_workers=env_int("PROPHETX_QUOTE_WORKERS", d.quote_workers, minimum=1, maximum=64),
+        gil_switch_ms=float(env_int("PROPHETX_GIL_SWITCH_US", int(d.gil_switch_ms * 1000), minimum=100)) / 1000,
         max_pending_asks=env_int("PROPHETX_MAX_PENDING_ASKS", d.max_pending_asks, minimum=1),
         vocabulary=env_choice("PROPHETX_VOCABULARY", d.vocabulary, ("legacy", "cftc")),
         tournaments=tuple(env_list("PROPHETX_TOURNAMENTS", [])),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -41,6 +42,9 @@ class Command(BaseCommand):
 
             self.stdout.write(f"seeded: {seed_reference_data(client, settings)}")
             self.stdout.write(f"supported lines: {sync_supported_lines(client, full=True)}")
+        # Quote threads do sub-millisecond work; a shorter GIL switch interval than the default
+        # 5 ms keeps them from queueing behind the recorder and the order thread.
+        sys.setswitchinterval(settings.gil_switch_ms / 1000)
         listener = build(settings=settings, client=client, price_source=default_source(), ws_url_override=ws_url)
         self.stdout.write("ProphetX listener starting")
 
