@@ -86,7 +86,7 @@ def run_demo(base_url: str, stop: threading.Event) -> None:
             legs = sim.pick_legs(rng.randint(2, 3) if same_game else rng.randint(2, 6), rng, same_game=same_game)
             parlay = sim.ask(legs, stake=Decimal(rng.choice(["5", "10", "20"])))
             offers = sim.wait_offers(parlay, 3)
-            if offers and rng.random() < 0.3:
+            if offers and rng.random() < 0.5:
                 order = sim.confirm(parlay, stake=min(Decimal(str(offers[0]["max_risk"])), Decimal("100")))
                 pending.append((time.monotonic() + rng.uniform(10, 40), order))
             for due, order in list(pending):
