@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -255,12 +256,8 @@ class Listener:
                 self._reject_raw(raw, str(exc))
                 continue
             event = frame.event
-            if event == PRICE_ASK or not event.startswith(("pusher", HEALTH_CHECK)):
-                if event == PRICE_CONFIRM:
-                    last_confirm = last_rx
-                self._dispatch(frame, raw, received_ns)
-            elif event == HEALTH_CHECK:
-                last_health = last_rx
+            if event == HEALTH_CHECK:
+                last_health = last_rx  # only health_check resets the 30 s clock
                 self.health.health_check()
             elif event == pusher.PING:
                 await ws.send(pusher.PONG_FRAME)
@@ -272,6 +269,10 @@ class Listener:
                 if action == "fatal":
                     raise FatalPusherError(f"{code} {message}")
                 raise Reconnect(f"pusher error {code} {message}", immediate=action == "now")
+            elif not event.startswith("pusher"):  # other pusher events carry nothing for us
+                if event == PRICE_CONFIRM:
+                    last_confirm = last_rx
+                self._dispatch(frame, raw, received_ns)
 
     # --- dispatch ---------------------------------------------------------------------------------
 
@@ -326,6 +327,7 @@ class Listener:
             self.health.flush()
         except Exception:
             logger.exception("could not store listener state")
+            connection.close()  # a broken connection is reopened on the next query
 
     def _upkeep(self) -> None:
         self._flush_health()
@@ -333,7 +335,8 @@ class Listener:
             self.dispatcher.quotes.line_index.refresh()
             self.dispatcher.quotes.exposure.refresh()
         except Exception:
-            logger.exception("could not refresh the line index")
+            logger.exception("could not refresh the line index or the exposure snapshot")
+            connection.close()
 
     async def _maintenance(self, stop: asyncio.Event) -> None:
         last_token = 0.0

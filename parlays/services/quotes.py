@@ -144,6 +144,8 @@ class QuoteEngine:
             specs, _, decision = self.price(ask)
         except Exception as exc:  # a pricing bug must cost one RFQ, never the listener
             logger.exception("pricing failed for %s", ask.parlay_id)
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                connection.close()  # this thread reconnects on its next query
             specs = [None] * len(ask.market_lines)
             decision = Declined("internal_error", type(exc).__name__)
         result: CallbackResult | None = None

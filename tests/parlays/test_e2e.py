@@ -156,6 +156,7 @@ def test_reconnects_after_the_socket_drops(stack):
     sim.drop_connections()
     assert wait_for(lambda: listener.connections >= 2, timeout=5)
     assert len(set(sim.registers)) == 2
+    assert sim.logins == 1  # a reconnect registers the new socket; it never opens a new session
     parlay_id = sim.ask(sim.pick_legs(2))
     assert sim.wait_offers(parlay_id)
 
