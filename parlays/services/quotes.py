@@ -171,20 +171,24 @@ class QuoteEngine:
         self.recorder.wait(parlay_id, timeout)
 
     def record_batch(self, records: Sequence[QuoteRecord]) -> None:
-        """One transaction for a batch of quotes (one commit, not one per RFQ); each quote in its
-        own savepoint so a duplicate parlay_id costs only itself."""
-        with transaction.atomic():
-            for record in records:
-                try:
-                    with transaction.atomic():
-                        _save(record)
-                except IntegrityError:
-                    # Another listener recorded this parlay first (a duplicate delivered twice).
-                    message = record.message()
-                    message.status = InboundMessage.Status.DUPLICATE
-                    message.error = "parlay_id already recorded"
-                    message.save()
-            self.line_index.flush_pending()
+        """Write a batch of quotes: four bulk INSERTs and one commit for the whole batch.
+
+        A parlay already recorded (a duplicate delivered to two listeners) is stored as a
+        duplicate message. If a concurrent writer wins a race, the batch falls back to one
+        savepoint per quote so only the duplicate is affected.
+        """
+        try:
+            with transaction.atomic():
+                _save_many(records)
+        except IntegrityError:
+            with transaction.atomic():
+                for record in records:
+                    try:
+                        with transaction.atomic():
+                            _save_many([record])
+                    except IntegrityError:
+                        _duplicate_message(record).save()
+        self.line_index.flush_pending()
 
 
 @dataclass
@@ -236,10 +240,17 @@ class QuoteRecord:
         )
 
 
-def _save(record: QuoteRecord) -> None:
+def _duplicate_message(record: QuoteRecord) -> InboundMessage:
+    message = record.message()
+    message.status = InboundMessage.Status.DUPLICATE
+    message.error = "parlay_id already recorded"
+    return message
+
+
+def _request_row(record: QuoteRecord) -> QuoteRequest:
     ask, result = record.ask, record.result
     priced = record.decision if isinstance(record.decision, ParlayPrice) else None
-    request = QuoteRequest.objects.create(
+    return QuoteRequest(
         parlay_id=ask.parlay_id,
         stake=ask.stake,
         callback_url=ask.callback_url,
@@ -257,8 +268,12 @@ def _save(record: QuoteRecord) -> None:
         latency_us=None if record.latency is None else record.latency // 1000,
         creator_id=ask.creator_id,
     )
+
+
+def _child_rows(record: QuoteRecord, request: QuoteRequest) -> tuple[list[QuoteLeg], list[QuoteOffer]]:
+    priced = record.decision if isinstance(record.decision, ParlayPrice) else None
     legs = []
-    for position, line in enumerate(ask.market_lines):
+    for position, line in enumerate(record.ask.market_lines):
         spec = record.specs[position] if position < len(record.specs) else None
         leg = priced.legs[position] if priced else None
         legs.append(
@@ -280,23 +295,44 @@ def _save(record: QuoteRecord) -> None:
                 odds_updated_at=leg.odds_updated_at if leg else None,
             )
         )
-    QuoteLeg.objects.bulk_create(legs)
-    if priced:
-        QuoteOffer.objects.bulk_create(
-            [
-                QuoteOffer(
-                    request=request,
-                    rung=offer.rung,
-                    odds=offer.odds,
-                    max_risk=offer.max_risk,
-                    valid_until_ns=offer.valid_until_ns,
-                    estimated_price=list(offer.leg_odds),
-                    margin_per_leg=offer.margin_per_leg,
-                )
-                for offer in priced.offers
-            ]
+    offers = [
+        QuoteOffer(
+            request=request,
+            rung=offer.rung,
+            odds=offer.odds,
+            max_risk=offer.max_risk,
+            valid_until_ns=offer.valid_until_ns,
+            estimated_price=list(offer.leg_odds),
+            margin_per_leg=offer.margin_per_leg,
         )
-    record.message().save()
+        for offer in (priced.offers if priced else ())
+    ]
+    return legs, offers
+
+
+def _save_many(records: Sequence[QuoteRecord]) -> None:
+    ids = [r.ask.parlay_id for r in records]
+    existing = set(QuoteRequest.objects.filter(parlay_id__in=ids).values_list("parlay_id", flat=True))
+    fresh: list[QuoteRecord] = []
+    messages: list[InboundMessage] = []
+    for record in records:
+        if record.ask.parlay_id in existing:
+            messages.append(_duplicate_message(record))
+        else:
+            existing.add(record.ask.parlay_id)
+            fresh.append(record)
+            messages.append(record.message())
+    # PostgreSQL and SQLite >= 3.35 return the new ids from a bulk INSERT.
+    requests = QuoteRequest.objects.bulk_create([_request_row(r) for r in fresh])
+    legs: list[QuoteLeg] = []
+    offers: list[QuoteOffer] = []
+    for record, request in zip(fresh, requests, strict=True):
+        record_legs, record_offers = _child_rows(record, request)
+        legs.extend(record_legs)
+        offers.extend(record_offers)
+    QuoteLeg.objects.bulk_create(legs)
+    QuoteOffer.objects.bulk_create(offers)
+    InboundMessage.objects.bulk_create(messages)
 
 
 class QuoteRecorder:

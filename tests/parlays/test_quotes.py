@@ -177,3 +177,41 @@ def test_bad_frames_are_rejected_and_leave_no_partial_state(desk):
     assert desk.poster.calls == []
     # The invalid ask still carries its id for staff searching by parlay.
     assert InboundMessage.objects.filter(parlay_id="83d790df-1ced-4490-a06a-7cb224faf59b").exists()
+
+
+def _record(desk, parlay_id=None):
+    from django.utils import timezone
+
+    from parlays.pricing import Declined
+    from parlays.protocol.messages import parse_price_ask
+    from parlays.services.quotes import QuoteRecord
+
+    ask = parse_price_ask(desk.ask_payload([desk.line(0, 219, 4), desk.line(1, 225, 12)], parlay_id=parlay_id))
+    return QuoteRecord(ask, [None, None], Declined("no_price"), None, "", None, timezone.now(), "{}", BROADCAST)
+
+
+def test_recorder_writes_a_batch_in_bulk_and_marks_duplicates(desk):
+    first, second = _record(desk), _record(desk)
+    desk.quotes.record_batch([first, second, _record(desk, first.ask.parlay_id)])
+    assert QuoteRequest.objects.count() == 2 and QuoteLeg.objects.count() == 4
+    assert sorted(InboundMessage.objects.values_list("status", flat=True)) == ["duplicate", "processed", "processed"]
+
+
+def test_recorder_falls_back_to_one_quote_at_a_time_on_a_race(desk, monkeypatch):
+    from django.db import IntegrityError
+
+    from parlays.services import quotes
+
+    earlier = _record(desk)
+    desk.quotes.record_batch([earlier])
+    original = quotes._save_many
+
+    def racing(records):
+        if len(records) > 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return original(records)
+
+    monkeypatch.setattr(quotes, "_save_many", racing)
+    desk.quotes.record_batch([_record(desk), _record(desk, earlier.ask.parlay_id)])
+    assert QuoteRequest.objects.count() == 2
+    assert InboundMessage.objects.filter(status="duplicate").count() == 1
