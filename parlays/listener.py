@@ -161,15 +161,15 @@ class Listener:
             maintenance.cancel()
             self.connected.clear()
             self.health.update(connected=False)
-            await asyncio.get_running_loop().run_in_executor(None, self._flush_health)
+            await asyncio.get_running_loop().run_in_executor(self.io_pool, self._flush_health)
             for timer in self._timers:
                 timer.cancel()
 
     def shutdown(self) -> None:
-        self.ask_pool.shutdown(wait=True)
+        for pool, size in ((self.ask_pool, self.settings.quote_workers), (self.serial_pool, 1), (self.io_pool, 2)):
+            _close_thread_connections(pool, size)
+            pool.shutdown(wait=True)
         self.dispatcher.quotes.recorder.stop()
-        self.serial_pool.shutdown(wait=True)
-        self.io_pool.shutdown(wait=True)
 
     def _note_drop(self, reason: str) -> None:
         self.connected.clear()
@@ -359,6 +359,26 @@ class Listener:
                 await asyncio.wait_for(stop.wait(), timeout=self.maintenance_interval_s)
             except TimeoutError:
                 pass
+
+
+def _close_thread_connections(pool: ThreadPoolExecutor, size: int) -> None:
+    """Close the database connection of every thread of `pool` (one task per thread, held at a
+    barrier so each thread takes exactly one): worker threads must not leak connections."""
+    barrier = threading.Barrier(size)
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        connection.close()
+
+    try:
+        futures = [pool.submit(close) for _ in range(size)]
+    except RuntimeError:  # already shut down
+        return
+    for future in futures:
+        future.result(timeout=10)
 
 
 def build(

@@ -389,6 +389,7 @@ class QuoteRecorder:
         while True:
             first = self._queue.get()
             if first is None:
+                connection.close()  # this thread's connection ends with it
                 return
             batch = [first]
             while len(batch) < self.max_batch:
