@@ -252,6 +252,7 @@ class ProphetXSimulator:
         self.orders: dict[str, SimOrder] = {}
         self.health_paused = False
         self.answer_pings = True
+        self.pongs_received = 0
         self.sockets: dict[str, ServerConnection] = {}
         self.subscriptions: dict[str, set[str]] = {}
         self.subscription_log: list[tuple[str, str]] = []
@@ -369,6 +370,8 @@ class ProphetXSimulator:
                 if frame.event == pusher.PING:
                     if self.answer_pings:
                         await ws.send(pusher.PONG_FRAME)
+                elif frame.event == pusher.PONG:
+                    self.pongs_received += 1
                 elif frame.event == pusher.SUBSCRIBE:
                     data = frame.decoded() if not isinstance(frame.data, dict) else frame.data
                     channel, auth = str(data.get("channel", "")), str(data.get("auth", ""))

@@ -196,3 +196,25 @@ def test_a_confirm_answer_lost_in_transit_is_checked_against_the_order_list(stac
     # ProphetX did book it: the +3 s check finds it in /parlay/sp/orders.
     sim.orders[order_uuid].status = "finalized"
     assert wait_for(lambda: Order.objects.get(order_uuid=order_uuid).status == "finalized", timeout=6)
+
+
+def test_server_ping_is_answered_with_pong(stack):
+    sim, listener = stack
+    sim.send_raw('{"event":"pusher:ping","data":{}}')
+    assert wait_for(lambda: sim.pongs_received == 1)
+    assert listener.connections == 1
+
+
+def test_pusher_error_4201_reconnects_at_once(stack):
+    sim, listener = stack
+    sim.send_raw('{"event":"pusher:error","data":{"code":4201,"message":"Pong reply not received"}}')
+    assert wait_for(lambda: listener.connections >= 2, timeout=3)
+    assert any("4201" in reason for reason in listener.reconnect_reasons)
+
+
+def test_pusher_error_4001_is_a_configuration_error_not_a_reconnect_loop(stack):
+    sim, listener = stack
+    sim.send_raw('{"event":"pusher:error","data":{"code":4001,"message":"Application does not exist"}}')
+    assert wait_for(lambda: any(reason.startswith("fatal") for reason in listener.reconnect_reasons), timeout=3)
+    time.sleep(1.0)
+    assert listener.connections == 1 and len(sim.registers) == 1  # waiting, not hammering
