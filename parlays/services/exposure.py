@@ -1,0 +1,139 @@
+"""The book's exposure: our liability on open orders, counted per outcome, per event and in total.
+
+An order's risk (what we pay if the bettor wins) is reserved at confirmation against:
+- the total limit, once;
+- each distinct event (UOF urn) among its legs;
+- each distinct outcome among its legs.
+Reservations are released (refund, not booked) or realised (settled). Confirmations take the
+currency's `BookLock` row first, so the check and the reservation are one serialised step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from parlays.conf import ParlaySettings
+from parlays.models import BookLock, ExposureReservation, Order
+
+TOTAL_KEY = "all"
+Scope = ExposureReservation.Scope
+State = ExposureReservation.State
+
+
+@dataclass(frozen=True, slots=True)
+class LegKeys:
+    event_urn: str
+    outcome_key: str
+
+
+def exposure_keys(legs: Iterable[LegKeys]) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = [(Scope.TOTAL.value, TOTAL_KEY)]
+    for leg in legs:
+        for key in ((Scope.EVENT.value, leg.event_urn), (Scope.OUTCOME.value, leg.outcome_key)):
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def limit_for(scope: str, settings: ParlaySettings) -> Decimal:
+    return {
+        Scope.TOTAL.value: settings.max_exposure_total,
+        Scope.EVENT.value: settings.max_exposure_event,
+        Scope.OUTCOME.value: settings.max_exposure_outcome,
+    }[scope]
+
+
+def headroom(
+    keys: Sequence[tuple[str, str]], current: dict[tuple[str, str], Decimal], settings: ParlaySettings
+) -> Decimal:
+    """The largest extra risk every limit still allows (pure)."""
+    room = min(limit_for(scope, settings) - current.get((scope, key), Decimal(0)) for scope, key in keys)
+    return max(room, Decimal(0))
+
+
+def open_exposure(keys: Sequence[tuple[str, str]] | None = None) -> dict[tuple[str, str], Decimal]:
+    rows = ExposureReservation.objects.filter(state=State.RESERVED)
+    if keys is not None:
+        rows = rows.filter(key__in=[key for _, key in keys])
+    totals = rows.values("scope", "key").annotate(total=Sum("amount"))
+    result = {(row["scope"], row["key"]): row["total"] for row in totals}
+    if keys is not None:
+        wanted = set(keys)
+        result = {k: v for k, v in result.items() if k in wanted}
+    return result
+
+
+def lock_book(currency: str) -> None:
+    """Serialise confirmations for a currency (call inside the confirmation's transaction)."""
+    BookLock.objects.get_or_create(currency=currency)
+    BookLock.objects.select_for_update().get(currency=currency)
+
+
+def reserve(order: Order, keys: Sequence[tuple[str, str]], amount: Decimal) -> None:
+    ExposureReservation.objects.bulk_create(
+        [ExposureReservation(order=order, scope=scope, key=key, amount=amount) for scope, key in keys]
+    )
+
+
+def close(order: Order, state: str) -> int:
+    """Release or realise every open reservation of `order`; returns how many were open."""
+    return ExposureReservation.objects.filter(order=order, state=State.RESERVED).update(
+        state=state, closed_at=timezone.now()
+    )
+
+
+def resize(order: Order, amount: Decimal) -> None:
+    """Re-reserve an order at a new risk (ProphetX finalized a different size): old rows released,
+    new rows reserved on the same keys, so the history shows both."""
+    keys = list(
+        ExposureReservation.objects.filter(order=order, state=State.RESERVED).values_list("scope", "key").distinct()
+    )
+    if not keys:
+        return
+    close(order, State.RELEASED)
+    reserve(order, keys, amount)
+
+
+def book_totals() -> dict[str, Decimal]:
+    reserved = ExposureReservation.objects.filter(state=State.RESERVED, scope=Scope.TOTAL).aggregate(s=Sum("amount"))[
+        "s"
+    ]
+    return {"open_risk": reserved or Decimal(0)}
+
+
+class ExposureView:
+    """A snapshot of open exposure for the quote hot path, refreshed at most every `ttl` seconds
+    (one GROUP BY query), so quoting costs no database round trip per RFQ. Confirmations always
+    check against the database under the book lock; the snapshot only shapes max_risk."""
+
+    def __init__(self, settings: ParlaySettings, ttl: float = 2.0) -> None:
+        self.settings = settings
+        self.ttl = ttl
+        self._snapshot: dict[tuple[str, str], Decimal] = {}
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+    def refresh(self) -> None:
+        """Reload the snapshot (the listener calls this in the background and after each accept)."""
+        snapshot = open_exposure()
+        with self._lock:
+            self._snapshot, self._loaded_at = snapshot, time.monotonic()
+
+    def _current(self) -> dict[tuple[str, str], Decimal]:
+        # Only when nothing refreshed it for `ttl` seconds does the hot path pay for the query.
+        if time.monotonic() - self._loaded_at > self.ttl:
+            self.refresh()
+        return self._snapshot
+
+    def risk_cap(self, legs: Iterable[LegKeys]) -> Decimal:
+        return headroom(exposure_keys(legs), self._current(), self.settings)
