@@ -3,7 +3,7 @@
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds /work/main/.venv/bin/python bench/feeds_phases.py
 
 Same code as feeds.services.ingest.apply_batch, cut into timed steps (parse, load, apply,
-writes, journal, commit); 6,000 messages of bench/feeds_ingest.py, 500 events, batches of 500,
+writes, journal, commit); 6,000 messages of bench/feed_ingest.py, 500 events, batches of 500,
 the first half warming the line cache. Truncates the feed tables.
 """
 
@@ -27,7 +27,7 @@ def main() -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from bench.feeds_ingest import TS_PLACEHOLDER, make_messages, reset_db
+    from bench.feed_ingest import TS_PLACEHOLDER, make_messages, reset_db
     from feeds.services import descriptions, ingest, state, store
 
     reset_db()

@@ -8,6 +8,11 @@ class ParlaysConfig(AppConfig):
     verbose_name = "ProphetX parlays"
 
     def ready(self) -> None:
+        from config import dashboard as backoffice_dashboard
+        from parlays.dashboard import metrics
+
+        backoffice_dashboard.register("parlay book", metrics)
+
         # Periodic jobs; each does nothing until PROPHETX_API_URL is set.
         from django.conf import settings
 

@@ -81,5 +81,7 @@ def test_check_ledger_runs_are_recorded_for_the_dashboard():
 
 def test_every_app_reports_on_the_dashboard():
     sections = {s["section"] for s in dashboard.snapshot()["sections"]}
-    assert {"wallet", "fast track export", "odds feed"} <= sections
+    assert {"wallet", "fast track export", "odds feed", "parlay book"} <= sections
+    for section in dashboard.snapshot()["sections"]:
+        assert all(m["status"] != "bad" or m["key"] != "error" for m in section["metrics"]), section
     assert _section(dashboard.snapshot(), "fast track export")["outbox_lag"]["unit"] == "s"

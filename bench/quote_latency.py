@@ -9,7 +9,7 @@ The simulator runs in its own process (as ProphetX would), so it does not share 
 GIL; both sides read CLOCK_MONOTONIC (time.perf_counter_ns), comparable across processes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_parlays \\
-        python bench/parlays_quote_latency.py --rate 100 --duration 30
+        python bench/quote_latency.py --rate 100 --duration 30
 
 The database is migrated and its parlay tables emptied first. Prices come from the simulator's
 in-memory feed (feeds.selectors is not in this tree yet), so the figures exclude the feed lookup's

@@ -1,7 +1,7 @@
 """UOF ingest benchmark: odds_change messages through RabbitMQ into PostgreSQL.
 
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds \
-    /work/main/.venv/bin/python bench/feeds_ingest.py [--messages 20000] [--events 500] [--paced-rate 500 --paced-seconds 20]
+    /work/main/.venv/bin/python bench/feed_ingest.py [--messages 20000] [--events 500] [--paced-rate 500 --paced-seconds 20]
 
 Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
   1. raw:   publish N messages, then pika consume + XML parse only (no database): the ceiling.

@@ -1,0 +1,49 @@
+"""The parlay book's figures on the back-office live dashboard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from config.dashboard import Metric
+from parlays import conf
+from parlays.models import ExposureReservation, ListenerState, QuoteRequest
+
+
+def metrics() -> list[Metric]:
+    now = timezone.now()
+    minute = QuoteRequest.objects.filter(received_at__gte=now - timedelta(minutes=1)).aggregate(
+        quoted=Count("id", filter=Q(status=QuoteRequest.Status.QUOTED)),
+        declined=Count("id", filter=Q(status=QuoteRequest.Status.DECLINED)),
+    )
+    exposure = ExposureReservation.objects.filter(
+        state=ExposureReservation.State.RESERVED, scope=ExposureReservation.Scope.TOTAL
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    settings = conf.get()
+    limit = settings.max_exposure_total
+    used = exposure / limit if limit else Decimal(0)
+    listener = ListenerState.objects.order_by("-updated_at").first()
+    if listener is None:
+        socket = Metric("listener", "ProphetX listener", "never started", status="warn")
+    else:
+        socket = Metric(
+            "listener",
+            "ProphetX listener",
+            "connected" if listener.connected else "down",
+            status="ok" if listener.connected else "bad",
+        )
+    return [
+        Metric("quotes_per_min", "quotes / minute", minute["quoted"], trend=True),
+        Metric("declines_per_min", "declines / minute", minute["declined"], trend=True),
+        Metric(
+            "open_exposure",
+            f"open exposure ({settings.currency})",
+            str(exposure.quantize(Decimal("0.01"))),
+            status="ok" if used < Decimal("0.8") else ("warn" if used < 1 else "bad"),
+            trend=True,
+        ),
+        socket,
+    ]
