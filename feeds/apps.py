@@ -21,10 +21,15 @@ class FeedsConfig(AppConfig):
                 "feeds.descriptions_refresh": {"task": "feeds.descriptions_refresh", "schedule": 3600.0},
                 "feeds.producers_sync": {"task": "feeds.producers_sync", "schedule": 3600.0},
                 "feeds.journal_prune": {"task": "feeds.journal_prune", "schedule": 3600.0},
+                "feeds.reconcile_bet_results": {"task": "feeds.reconcile_bet_results", "schedule": 300.0},
             }
         )
 
         from config import dashboard
         from feeds.dashboard import metrics
+        from feeds.reconcile import on_wallet_event
+        from wallet import events
 
         dashboard.register("odds feed", metrics)
+        # Provider settlements that disagree with Betradar go to the review queue.
+        events.subscribe(on_wallet_event)

@@ -184,6 +184,7 @@ class SelectionInfo:
             "event": self.event.name,
             "event_date": self.event.scheduled.isoformat() if self.event.scheduled else None,
             "market_id": self.market_id,
+            "specifiers": self.specifiers,
             "market": self.market_name,
             "outcome_id": self.outcome_id,
             "outcome": self.outcome_name,

@@ -59,3 +59,11 @@ def journal_prune() -> int:
     cutoff = timezone.now() - timedelta(hours=conf.JOURNAL_RETENTION_HOURS)
     deleted, _ = FeedMessage.objects.filter(received_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(name="feeds.reconcile_bet_results", ignore_result=True)
+def reconcile_bet_results() -> int:
+    """Provider settlements that disagree with Betradar's go to the review queue."""
+    from feeds.reconcile import check_recent_settlements
+
+    return check_recent_settlements()
