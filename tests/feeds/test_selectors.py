@@ -128,7 +128,7 @@ def test_selection_names_from_templates_and_variants():
     assert hcp.as_selection(Decimal("1.85")) == {
         "sport_id": 1, "sport": "Soccer", "tournament_id": "sr:tournament:68", "tournament": "Ettan, Sodra",
         "event_id": EVENT, "event": "IK Oddevold vs. Tvaakers IF", "event_date": "2016-10-31T18:00:00+00:00",
-        "market_id": 16, "market": "Handicap", "outcome_id": "1715", "outcome": "Tvaakers IF (+1.5)",
+        "market_id": 16, "specifiers": "hcp=-1.5", "market": "Handicap", "outcome_id": "1715", "outcome": "Tvaakers IF (+1.5)",
         "odds": "1.85", "is_live": False,
     }  # fmt: skip
 
