@@ -89,7 +89,16 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
     def tearDownClass(cls):
         cls._browser.close()
         cls._playwright.stop()
-        super().tearDownClass()
+        # Channels' own teardown joins the server process with no timeout, and inside the full
+        # suite the forked Daphne child can ignore SIGTERM: terminate, wait, then kill.
+        server = cls._server_process
+        server.terminate()
+        server.join(timeout=10)
+        if server.is_alive():
+            server.kill()
+            server.join(timeout=10)
+        cls._live_server_modified_settings.disable()
+        super(ChannelsLiveServerTestCase, cls).tearDownClass()
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
     def setUp(self):
