@@ -75,6 +75,7 @@ def run_periodic_jobs(stop: threading.Event) -> None:
     """A tiny in-process Celery beat: each scheduled task, called eagerly at its interval."""
     from config.celery import app
 
+    app.loader.import_default_modules()  # autodiscovery is lazy outside a worker: load every tasks.py
     next_run: dict[str, float] = {}
     while not stop.is_set():
         now = time.monotonic()
