@@ -16,11 +16,13 @@ seconds; automatic mappings it derives are written after the offer is sent.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -298,8 +300,58 @@ def seed_reference_data(client: Any, settings: ParlaySettings) -> dict[str, int]
                         },
                     )
                     counts["lines"] += 1
+    counts["events_matched"] = auto_match_events()
     counts["mapped"] = auto_map_lines()
     return counts
+
+
+_NOISE = {"fc", "cf", "sc", "afc", "ac", "fk", "sk", "if", "bk", "cd", "ud", "the", "club", "de", "calcio"}
+
+
+def _team_key(name: str) -> str:
+    """'FC Bayern München' and 'Bayern Munchen' give the same key."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", folded) if w and w not in _NOISE]
+    return " ".join(words)
+
+
+def _competitor_keys(names: Iterable[Any], fallback: str) -> frozenset[str]:
+    keys = []
+    for item in names or []:
+        name = item.get("name") or item.get("display_name") if isinstance(item, Mapping) else item
+        if isinstance(name, str) and name.strip():
+            keys.append(_team_key(name))
+    if len(keys) < 2 and fallback:
+        keys = [_team_key(part) for part in re.split(r"\s+(?:vs\.?|v|@|-)\s+", fallback, flags=re.I) if part.strip()]
+    return frozenset(k for k in keys if k)
+
+
+def auto_match_events(*, window_minutes: int = 30) -> int:
+    """Link unmapped ProphetX events to the UOF event with the same competitors starting within
+    the window. Only a unique match is taken; anything ambiguous is left to staff (admin)."""
+    try:
+        from feeds.models import SportEvent
+    except ImportError:  # pragma: no cover - parlays without the feeds app
+        return 0
+    matched = 0
+    window = timedelta(minutes=window_minutes)
+    for px in PxEvent.objects.filter(event_urn="", scheduled__isnull=False):
+        wanted = _competitor_keys(px.competitors, px.name)
+        if len(wanted) < 2:
+            continue
+        candidates = [
+            event.urn
+            for event in SportEvent.objects.filter(scheduled__range=(px.scheduled - window, px.scheduled + window))
+            if _competitor_keys(event.competitors, event.name) == wanted
+        ]
+        if len(candidates) == 1:
+            PxEvent.objects.filter(pk=px.pk, event_urn="").update(event_urn=candidates[0])
+            matched += 1
+        elif len(candidates) > 1:
+            logger.warning(
+                "ProphetX event %s matches %d UOF events: map it in the admin", px.sport_event_id, len(candidates)
+            )
+    return matched
 
 
 def auto_map_lines() -> int:

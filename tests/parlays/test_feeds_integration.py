@@ -59,3 +59,31 @@ def test_a_suspended_market_or_a_producer_down_means_no_quote():
     feed_up(int(time.time() * 1000) + 2)
     Producer.objects.filter(pk=1).update(status="down")
     assert isinstance(price(FeedsPriceSource()), Declined)
+
+
+def test_prophetx_events_are_matched_to_betradar_events_by_competitors_and_start():
+    from datetime import timedelta
+
+    from feeds.models import SportEvent
+    from parlays.models import PxEvent
+    from parlays.services.lines import auto_match_events
+
+    kickoff = timezone.now() + timedelta(hours=3)
+    SportEvent.objects.create(
+        urn="sr:match:900",
+        name="FC Bayern München vs. Borussia Dortmund",
+        scheduled=kickoff,
+        competitors=[{"name": "FC Bayern München"}, {"name": "Borussia Dortmund"}],
+    )
+    SportEvent.objects.create(urn="sr:match:901", name="Bayern Munich II vs. Dortmund II", scheduled=kickoff)
+    SportEvent.objects.create(urn="sr:match:902", name="Arsenal vs. Chelsea", scheduled=kickoff)
+    SportEvent.objects.create(urn="sr:match:903", name="Arsenal vs. Chelsea", scheduled=kickoff + timedelta(minutes=5))
+    PxEvent.objects.create(
+        sport_event_id=1, name="Bayern Munchen vs Borussia Dortmund", scheduled=kickoff + timedelta(minutes=10)
+    )
+    PxEvent.objects.create(sport_event_id=2, name="Arsenal vs Chelsea", scheduled=kickoff)  # two candidates
+    PxEvent.objects.create(
+        sport_event_id=3, name="Bayern Munchen vs Borussia Dortmund", scheduled=kickoff + timedelta(days=7)
+    )  # the return fixture: too far
+    assert auto_match_events() == 1
+    assert dict(PxEvent.objects.values_list("sport_event_id", "event_urn")) == {1: "sr:match:900", 2: "", 3: ""}
