@@ -42,7 +42,7 @@ def test_seeding_maps_the_lines_of_mapped_events():
         client = ProphetXClient(sim.rest_url, sim.access_key, sim.secret_key)
         PxEvent.objects.create(sport_event_id=games[0].px_event_id, event_urn=games[0].event_urn)
         counts = seed_reference_data(client, ParlaySettings())
-        assert counts == {"events": 3, "lines": 18, "mapped": 6}
+        assert counts == {"events": 3, "lines": 18, "events_matched": 0, "mapped": 6}
         assert PxLine.objects.count() == 18
         mapped = {m.line_id: m for m in LineMapping.objects.all()}
         for market in games[0].markets:
