@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from config.admin_base import ReadOnlyAdmin
+from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
 from feeds import conf
 from feeds.models import (
     BetCancel,
@@ -34,28 +36,8 @@ from feeds.services.descriptions import NameContext, NameResolver
 from feeds.services.ingest import Incoming, apply_batch
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
+class ReadOnlyInline(BaseReadOnlyInline):
     max_num = 0
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def _status_label(status: int | None) -> str:

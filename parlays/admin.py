@@ -16,6 +16,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from config.admin_base import ReadOnlyAdmin
+from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
 from parlays.models import (
     BookEntry,
     Confirmation,
@@ -36,26 +38,8 @@ from parlays.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class ReadOnlyInline(BaseReadOnlyInline):
+    show_change_link = False
 
 
 # --- reference data and mappings (editable) ------------------------------------------------------

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from wallet.currencies import CURRENCIES
 from wallet.errors import WalletError
 from wallet.models import (
@@ -32,31 +33,6 @@ from wallet.models import (
 )
 from wallet.services import backoffice, reviews
 from wallet.services.players import player_set_status
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only records: visible to staff, never editable or deletable through the admin."""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class AccountInline(ReadOnlyInline):
