@@ -85,3 +85,23 @@ def test_every_app_reports_on_the_dashboard():
     for section in dashboard.snapshot()["sections"]:
         assert all(m["status"] != "bad" or m["key"] != "error" for m in section["metrics"]), section
     assert _section(dashboard.snapshot(), "fast track export")["outbox_lag"]["unit"] == "s"
+
+
+def test_a_foreign_origin_cannot_open_the_dashboard_socket(client):
+    """Cross-site WebSocket hijacking: a staff session cookie opens the socket from our own
+    origin only."""
+    from config.asgi import application
+
+    staff = get_user_model().objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def handshake(origin: bytes):
+        headers = [(b"origin", origin), (b"host", b"localhost"), (b"cookie", cookie)]
+        communicator = WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(handshake)(b"http://localhost") is True
+    assert async_to_sync(handshake)(b"https://evil.example") is False
