@@ -82,6 +82,13 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
             PY, "-m", "uvicorn", "config.asgi:application", "--workers", str(workers), "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
+    if kind == "uvicorn-wsgi":
+        # Django as plain WSGI (no async adaptation) behind uvicorn's C HTTP parser (httptools).
+        return [
+            PY, "-m", "uvicorn", "config.wsgi:application", "--interface", "wsgi", "--workers", str(workers),
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "--http", "httptools", "--loop", "uvloop",
+        ]  # fmt: skip
     raise SystemExit(f"unknown server {kind}")
 
 
@@ -110,6 +117,7 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "gunicorn-gthread": (4, 4),
     "gunicorn-uvicorn": (2, 1),
     "uvicorn": (2, 1),
+    "uvicorn-wsgi": (2, 1),
 }
 
 
