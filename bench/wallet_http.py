@@ -605,7 +605,9 @@ def _measure_server(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log_file.close()
-        errors = [line for line in log_path.read_text(errors="replace").splitlines() if "Error" in line or "ERROR" in line]
+        errors = [
+            line for line in log_path.read_text(errors="replace").splitlines() if "Error" in line or "ERROR" in line
+        ]
         if errors:
             print(f"  server log ({log_path}), last errors:")
             for line in errors[-6:]:

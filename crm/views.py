@@ -17,6 +17,7 @@ class OutboxStatusSerializer(serializers.Serializer):
     pending = serializers.IntegerField()
     sending = serializers.IntegerField()
     dead = serializers.IntegerField()
+    # A duration in seconds, not money.
     lag_seconds = serializers.FloatField(help_text="Age of the oldest event not yet delivered (0 when none).")
     oldest_activity_id = serializers.CharField()
     dead_players = serializers.IntegerField(help_text="Players held back by a dead letter.")

@@ -403,7 +403,11 @@ def rollback_bet(call: BetCall) -> Answer:
         if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
             logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
             return Outcome(200, _success(call.transaction_id))
-        bet = Bet.objects.select_for_update(no_key=True).filter(provider=PROVIDER, external_id=call.transaction_id).first()
+        bet = (
+            Bet.objects.select_for_update(no_key=True)
+            .filter(provider=PROVIDER, external_id=call.transaction_id)
+            .first()
+        )
         if bet is None:  # the place bet was declined: nothing was debited
             return Outcome(200, _success(call.transaction_id))
         if bet.player.external_id != call.user_id or bet.currency != call.currency:
