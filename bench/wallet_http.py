@@ -17,7 +17,6 @@ What it does, in one run (default about 55 s):
 
     python bench/wallet_http.py                       # default: gunicorn gthread, 16 clients
     python bench/wallet_http.py --server all          # compare every server option
-    python bench/wallet_http.py --variant server-side-binding   # a proposed settings change
     python bench/wallet_http.py --profile /tmp/igpx   # py-spy the server (pip install py-spy)
     python bench/wallet_http.py --clients 32 --server gunicorn-sync --workers 4
 
@@ -91,26 +90,6 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
         ]  # fmt: skip
     raise SystemExit(f"unknown server {kind}")
 
-
-# Settings variants, to measure proposed changes to config/settings.py without editing it. The
-# server runs with a generated settings module that imports config.settings and adds these lines.
-VARIANTS = {
-    "default": "",
-    # psycopg's ClientCursor (Django's default) never prepares statements, so the settings'
-    # prepare_threshold does nothing; server-side binding lets psycopg prepare them.
-    "server-side-binding": 'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n',
-    # CONN_HEALTH_CHECKS runs "SELECT 1" on the first query of every request: one more round trip.
-    "no-health-check": 'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n',
-    "lean": (
-        'DATABASES["default"]["OPTIONS"]["server_side_binding"] = True\n'
-        'DATABASES["default"]["CONN_HEALTH_CHECKS"] = False\n'
-    ),
-    # ASGI runs sync views on a thread per request: persistent connections are not reused, a pool is.
-    "pool": (
-        'DATABASES["default"]["CONN_MAX_AGE"] = 0\n'
-        'DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 4, "max_size": 16, "timeout": 10}\n'
-    ),
-}
 
 DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/benchmarks/igpx.md
     "gunicorn-sync": (4, 1),
@@ -537,21 +516,14 @@ ASGI_SERVERS = ("uvicorn", "gunicorn-uvicorn")
 
 
 def measure_server(kind: str, args: argparse.Namespace, env: dict[str, str], players: int, paced: float) -> dict:
-    variant = args.variant
-    if variant == "auto":
-        # Under ASGI with the project's settings, each request's thread opens its own persistent
-        # connection and never reuses it: a run exhausts max_connections (measured: 98 idle
-        # connections after seconds). Only measure ASGI with the pool.
-        variant = "pool" if kind in ASGI_SERVERS else "default"
-    with tempfile.TemporaryDirectory(prefix="igpx-bench-settings-") as settings_dir:
-        env = dict(env)
-        if variant != "default":
-            module = Path(settings_dir) / "bench_igpx_settings.py"
-            module.write_text("from config.settings import *  # noqa: F403\n" + VARIANTS[variant])
-            env["DJANGO_SETTINGS_MODULE"] = "bench_igpx_settings"
-            env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{settings_dir}"
-        result = _measure_server(kind, args, env, players, paced, variant)
-    return result
+    env = dict(env)
+    variant = "default"
+    if kind in ASGI_SERVERS:
+        # Under ASGI each request's thread would open its own persistent connection and never
+        # reuse it (measured: 98 idle connections after seconds): ASGI runs use psycopg's pool.
+        env["DATABASE_POOL_SIZE"] = "16"
+        variant = "pool"
+    return _measure_server(kind, args, env, players, paced, variant)
 
 
 def _measure_server(
@@ -635,12 +607,6 @@ def main() -> None:
         help="seconds paced at 35%% of pgbench's rate, and again at half the measured max (0 = skip)",
     )
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
-    parser.add_argument(
-        "--variant",
-        default="auto",
-        choices=["auto", *VARIANTS],
-        help="settings variant for the server (see VARIANTS); auto = default for WSGI, pool for ASGI servers",
-    )
     parser.add_argument(
         "--profile", default="", help="py-spy the server during the closed loop; stacks to PATH.<server>.txt"
     )

@@ -362,12 +362,6 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="default: cores (gthread/uvicorn), 2*cores+1 (sync)")
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (DB-bound: 8 beat 4)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="0 skips pgbench")
-    parser.add_argument(
-        "--server-side-binding",
-        action="store_true",
-        help="run the server with OPTIONS['server_side_binding']=True (psycopg prepares repeated statements;"
-        " with Django's default client-side binding, prepare_threshold has no effect)",
-    )
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     workers = args.workers or (2 * cores + 1 if args.server == "sync" else cores)
@@ -376,18 +370,8 @@ def main() -> int:
     if args.server == "uvicorn":
         # Under ASGI, Django runs each sync view in a fresh thread, and a persistent connection is
         # per thread: CONN_MAX_AGE > 0 would leave one idle connection per request thread until
-        # PostgreSQL runs out of slots (seen on this machine). Django's advice: no persistent
-        # connections under ASGI.
-        env["DATABASE_CONN_MAX_AGE"] = "0"
-    settings_dir = None
-    if args.server_side_binding:
-        # A throwaway settings module on top of config.settings (bench-only; nothing in the repo).
-        settings_dir = tempfile.mkdtemp(prefix="betsy-bench-")
-        Path(settings_dir, "bench_betsy_settings.py").write_text(
-            "from config.settings import *  # noqa\nDATABASES['default']['OPTIONS']['server_side_binding'] = True\n"
-        )
-        env["DJANGO_SETTINGS_MODULE"] = "bench_betsy_settings"
-        env["PYTHONPATH"] = f"{settings_dir}{os.pathsep}{env['PYTHONPATH']}"
+        # PostgreSQL runs out of slots (seen on this machine). Use the project's pool instead.
+        env["DATABASE_POOL_SIZE"] = "16"
     load_before = os.getloadavg()[0]
     log(f"database {DB_NAME}: recreate, migrate, seed {args.players} players")
     recreate_database()
@@ -433,7 +417,6 @@ def main() -> int:
         f"Betsy place+settle over HTTP: server={args.server} workers={workers}"
         + (f" threads={args.threads}" if args.server == "gthread" else "")
         + f" clients={args.clients} duration={duration:.0f}s cores={cores}"
-        + (" server_side_binding" if args.server_side_binding else "")
     )
     print(f"  requests/s         {rps:8.0f}   ({len(every)} requests, {len(every) // 2} bets placed and settled)")
     for name, values in (("all", every), ("place", samples["place"]), ("settle", samples["settle"])):

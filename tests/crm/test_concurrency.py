@@ -21,7 +21,6 @@ from crm.models import OutboxEvent
 from crm.services import deliver_pending
 from tests.crm.conftest import SELECTION, place, rollback, settle
 from tests.factories import fund, make_player
-from wallet import ledger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgres_only")]
 
@@ -50,9 +49,6 @@ def test_many_players_many_workers_once_and_in_order(simulator, rest, monkeypatc
     players = [make_player(f"p{n:02d}") for n in range(PLAYERS)]
     for player in players:
         fund(player, "100.00")
-    # Created now, committed, before the threads race to create it (see the report: the
-    # wallet caches a house account id created in a transaction that may yet roll back).
-    ledger.clearing_account_id("betsy", "EUR")
 
     writers_done = threading.Event()
     errors: list[BaseException] = []

@@ -19,7 +19,6 @@ def launch_session(player: Player, options: dict[str, Any]) -> dict[str, Any]:
     `language` (passed through to the iframe, default "en"). Blocked and self-excluded players
     get no session: the casino should not open the sportsbook for them.
     """
-    from wallet import ledger
     from wallet.betsy import conf, tokens  # imported late: ready() runs while apps load
 
     if not isinstance(options, dict):
@@ -42,11 +41,6 @@ def launch_session(player: Player, options: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(language, str) or not 2 <= len(language) <= 8:
         raise InvalidRequest("language must be a 2-8 character code")
 
-    # Make sure the Betsy clearing account for this currency exists and is committed before the
-    # first bet: wallet.ledger caches house-account ids per process, and an id cached from inside
-    # a money transaction that then rolls back (or is not yet committed when another thread of
-    # the same worker reads the cache) breaks later postings with a foreign-key error.
-    ledger.clearing_account_id("betsy", currency)
     token = tokens.issue(player_id=player.pk, external_id=player.external_id, currency=currency)
     claims, _ = tokens.read(token)
     return {
