@@ -88,6 +88,21 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
             "--http", "httptools", "--loop", "uvloop",
         ]  # fmt: skip
+    if kind == "uwsgi":
+        # C HTTP/1.1 parsing (keep-alive), prefork workers each with a few threads.
+        return [
+            str(Path(PY).with_name("uwsgi")), "--http11-socket", bind, "--module", "config.wsgi:application",
+            "--master", "--processes", str(workers), "--threads", str(threads), "--enable-threads",
+            "--disable-logging", "--listen", "1024", "--die-on-term", "--lazy-apps", "--need-app",
+            "--post-buffering", "0", "--buffer-size", "16384",
+        ]  # fmt: skip
+    if kind == "granian":
+        # Rust HTTP server (hyper); the WSGI app runs on a pool of blocking threads per worker.
+        return [
+            str(Path(PY).with_name("granian")), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
+            "--backlog", "2048", "config.wsgi:application",
+        ]  # fmt: skip
     raise SystemExit(f"unknown server {kind}")
 
 
@@ -97,6 +112,8 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "gunicorn-uvicorn": (2, 1),
     "uvicorn": (2, 1),
     "uvicorn-wsgi": (2, 1),
+    "uwsgi": (4, 4),
+    "granian": (2, 8),
 }
 
 
@@ -559,7 +576,7 @@ def _measure_server(
             "threads": threads,
             **report(f"{label} closed loop", stats, args.duration, cpu),
         }
-        result["config"] = " ".join(cmd[cmd.index("-m") + 1 :])
+        result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
             # At the goal's rate (35% of pgbench), then at half of what we just sustained: the
             # latency a provider sees when the wallet has headroom.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 BET_PLACED = "bet_placed"
 BET_SETTLED = "bet_settled"  # first settlement
@@ -29,6 +30,10 @@ class WalletEvent:
     bet_id: int | None = None
     settlement_id: int | None = None
     transaction_ids: tuple[int, ...] = field(default_factory=tuple)
+    # A settlement step's payout in force after and before it, when the event is one: lets a
+    # subscriber decide from the event alone whether the step concerns it.
+    amount: Decimal | None = None
+    previous_amount: Decimal | None = None
 
 
 Subscriber = Callable[[WalletEvent], None]

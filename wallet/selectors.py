@@ -31,32 +31,29 @@ class WalletRef:
         return self.balance + self.bonus_balance
 
 
-def wallet_get(*, external_id: str, currency: str, for_update: bool = False) -> WalletRef:
-    """One round trip: the player, their status and their wallet in `currency`.
+WALLET_COLUMNS = 7
+_WALLET_SELECT = (
+    "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id"
+    " FROM wallet_player p {join} wallet_account a"
+    " ON a.player_id = p.id AND a.currency = %s AND a.kind = 'player'"
+    " WHERE {where}"
+)
 
-    Raises PlayerNotFound, or CurrencyMismatch when the player has no wallet in that currency.
-    `for_update` takes the account's row lock (PostgreSQL), for read-compute-write sequences.
-    """
-    lock = " FOR NO KEY UPDATE OF a" if for_update and connection.vendor == "postgresql" else ""
-    # Locking needs an inner join; a missing wallet then reads as a missing player, so
-    # callers lock only wallets they have already read once.
-    join = "JOIN" if lock else "LEFT JOIN"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance"
-            f" FROM wallet_player p {join} wallet_account a"
-            " ON a.player_id = p.id AND a.currency = %s AND a.kind = 'player'"
-            " WHERE p.external_id = %s" + lock,
-            [currency, external_id],
-        )
-        row = cursor.fetchone()
+
+def wallet_query(*, external_id: str, currency: str) -> tuple[str, tuple[str, str]]:
+    """The SQL and parameters of `wallet_get`'s read, for callers that send it with other work
+    (idempotency.Preload); turn its row into a WalletRef with `wallet_from_row`."""
+    return _WALLET_SELECT.format(join="LEFT JOIN", where="p.external_id = %s"), (currency, external_id)
+
+
+def wallet_from_row(row: tuple | None, *, who: str, currency: str) -> WalletRef:
     if row is None:
-        raise PlayerNotFound(f"unknown player {external_id!r}")
+        raise PlayerNotFound(f"unknown player {who!r}")
     if row[2] is None:
-        raise CurrencyMismatch(f"player {external_id!r} has no {currency} wallet")
+        raise CurrencyMismatch(f"player {who!r} has no {currency} wallet")
     return WalletRef(
         player_id=row[0],
-        external_id=external_id,
+        external_id=row[6],
         status=row[1],
         account_id=row[2],
         currency=currency,
@@ -64,6 +61,29 @@ def wallet_get(*, external_id: str, currency: str, for_update: bool = False) -> 
         bonus_balance=_to_decimal(row[4]),
         debt_balance=_to_decimal(row[5]),
     )
+
+
+def wallet_get(
+    *, currency: str, external_id: str | None = None, player_id: int | None = None, for_update: bool = False
+) -> WalletRef:
+    """One round trip: the player (by external id or by our id), their status and their wallet
+    in `currency`.
+
+    Raises PlayerNotFound, or CurrencyMismatch when the player has no wallet in that currency.
+    `for_update` takes the account's row lock (PostgreSQL), for read-compute-write sequences.
+    """
+    if (external_id is None) == (player_id is None):
+        raise TypeError("wallet_get needs exactly one of external_id and player_id")
+    lock = " FOR NO KEY UPDATE OF a" if for_update and connection.vendor == "postgresql" else ""
+    # Locking needs an inner join; a missing wallet then reads as a missing player, so
+    # callers lock only wallets they have already read once.
+    sql = _WALLET_SELECT.format(
+        join="JOIN" if lock else "LEFT JOIN", where="p.external_id = %s" if player_id is None else "p.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql + lock, [currency, external_id if player_id is None else player_id])
+        row = cursor.fetchone()
+    return wallet_from_row(row, who=external_id if player_id is None else f"#{player_id}", currency=currency)
 
 
 def player_get(*, external_id: str) -> Player:

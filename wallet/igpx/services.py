@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from wallet import events
+from wallet import events, rows
 from wallet.errors import (
     AlreadyRolledBack,
     CurrencyMismatch,
@@ -33,7 +33,7 @@ from wallet.igpx import protocol
 from wallet.igpx.protocol import BET, PROVIDER, RESULT, IgpxError
 from wallet.models import Account, Bet, IdempotencyRecord, LedgerTransaction, Player, Settlement
 from wallet.models import IdempotencyConflict as ConflictRow
-from wallet.selectors import WalletRef, wallet_get
+from wallet.selectors import WALLET_COLUMNS, WalletRef, wallet_from_row, wallet_query
 from wallet.services import idempotency, postings
 from wallet.services.idempotency import Outcome, Reply, RequestKey
 
@@ -83,9 +83,14 @@ def _success(our_id: str, transaction_id: int | None = None) -> Outcome:
     return Outcome(status=200, body=protocol.render_success(our_id), transaction_id=transaction_id)
 
 
-def _wallet(user_id: str, currency: str, *, store_refusal: bool) -> WalletRef:
+def _preload(user_id: str, currency: str) -> idempotency.Preload:
+    sql, params = wallet_query(external_id=user_id, currency=currency)
+    return idempotency.Preload(sql, params, WALLET_COLUMNS)
+
+
+def _wallet(row: tuple | None, user_id: str, currency: str, *, store_refusal: bool) -> WalletRef:
     try:
-        return wallet_get(external_id=user_id, currency=currency)
+        return wallet_from_row(row, who=user_id, currency=currency)
     except (PlayerNotFound, CurrencyMismatch) as error:
         if store_refusal:
             raise
@@ -130,31 +135,33 @@ def _finish(reply: Reply, request: protocol.Transaction | protocol.Rollback, raw
 # --- /transaction ----------------------------------------------------------------------------
 
 
-def _bet_apply(request: protocol.Transaction) -> Outcome:
-    wallet = _wallet(request.user_id, request.currency, store_refusal=True)
+def _bet_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
+    wallet = _wallet(row, request.user_id, request.currency, store_refusal=True)
     placed = postings.bet_place_apply(
         provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
     )
     return _success(_ledger_id(placed.transaction_id), placed.transaction_id)
 
 
-def _result_apply(request: protocol.Transaction) -> Outcome:
+def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
     """Credit a result: an unlinked payout (the seed gives no bet reference), never refused for
     the player's status. The Settlement row is the record staff and the CRM export follow."""
-    wallet = _wallet(request.user_id, request.currency, store_refusal=False)
+    wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
     transaction_id = None
     if request.amount > 0:
         transaction_id = postings.credit_apply(
             provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
         ).transaction_id
-    settlement = Settlement.objects.create(
-        bet=None,
-        player_id=wallet.player_id,
-        kind=Settlement.Kind.RESULT,
-        result="paid" if request.amount > 0 else "lost",
-        amount=request.amount,
-        external_id=request.transaction_id,
-        transaction_id=transaction_id,
+    settlement = rows.insert(
+        Settlement(
+            bet=None,
+            player_id=wallet.player_id,
+            kind=Settlement.Kind.RESULT,
+            result="paid" if request.amount > 0 else "lost",
+            amount=request.amount,
+            external_id=request.transaction_id,
+            transaction_id=transaction_id,
+        )
     )
     # Published once the settlement exists, so subscribers (CRM export, review queue) can
     # follow it; a lost bet (nothing moved) is news too.
@@ -181,9 +188,10 @@ def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
         reply = idempotency.execute_once(
             key=key_for(request.transaction_id),
             content=request.canonical(),
-            apply=lambda: apply(request),
+            apply=lambda row: apply(request, row),
             render_error=_error_renderer(request.action, request.transaction_id, seen),
             request_body=raw,
+            preload=_preload(request.user_id, request.currency),
         )
     except _NotStored as refusal:
         logger.error("igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal)
@@ -196,13 +204,15 @@ def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
 
 def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
     """A rollback that moves nothing is still recorded, so staff can see it arrived."""
-    settlement = Settlement.objects.create(
-        bet=bet,
-        player_id=wallet.player_id,
-        kind=Settlement.Kind.ROLLBACK,
-        amount=Decimal(0),
-        previous_amount=Decimal(0),
-        external_id=request.transaction_id,
+    settlement = rows.insert(
+        Settlement(
+            bet=bet,
+            player_id=wallet.player_id,
+            kind=Settlement.Kind.ROLLBACK,
+            amount=Decimal(0),
+            previous_amount=Decimal(0),
+            external_id=request.transaction_id,
+        )
     )
     return _success(_settlement_id(settlement))
 
@@ -231,13 +241,12 @@ def _check_target(
         )
 
 
-def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
-    # The row lock serialises two different rollbacks of the same bet.
-    bet = Bet.objects.select_for_update(no_key=True).get(provider=PROVIDER, external_id=request.rollback_transaction_id)
+def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord, bet: Bet) -> Outcome:
+    """`bet` is locked (postings.bet_lock): the row lock serialises two rollbacks of one bet."""
     _check_target(request, wallet, record, bet.player_id, bet.currency, bet.stake)
     if bet.status == Bet.Status.ROLLED_BACK:
         return _noop_rollback(request, wallet, bet)
-    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id)
+    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet)
     refund_id = result.transaction_ids[-1]
     return _success(_ledger_id(refund_id), refund_id)
 
@@ -254,14 +263,16 @@ def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: Idem
         reason=f"igpx rollback {request.transaction_id} of result {request.rollback_transaction_id}",
         external_id=request.transaction_id,
     )
-    settlement = Settlement.objects.create(
-        bet=None,
-        player_id=wallet.player_id,
-        kind=Settlement.Kind.ROLLBACK,
-        amount=Decimal(0),
-        previous_amount=paid.amount,
-        external_id=request.transaction_id,
-        transaction_id=reversed_.transaction_id,
+    settlement = rows.insert(
+        Settlement(
+            bet=None,
+            player_id=wallet.player_id,
+            kind=Settlement.Kind.ROLLBACK,
+            amount=Decimal(0),
+            previous_amount=paid.amount,
+            external_id=request.transaction_id,
+            transaction_id=reversed_.transaction_id,
+        )
     )
     if reversed_.shortfall > 0:
         logger.warning(
@@ -296,18 +307,16 @@ def _settlement_of(record: IdempotencyRecord) -> Settlement | None:
     return None
 
 
-def _rollback_apply(request: protocol.Rollback) -> Outcome:
-    wallet = _wallet(request.user_id, request.currency, store_refusal=False)
+def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
+    wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
     target_key = key_for(request.rollback_transaction_id)
-    if idempotency.claim_tombstone(target_key):
+    record = idempotency.tombstone_or_find(target_key)
+    if record is None:
         # The target never arrived: remember it so it can never apply, move nothing (seed).
         logger.info(
             "igpx rollback %s: %s unknown, tombstone placed", request.transaction_id, request.rollback_transaction_id
         )
         return _noop_rollback(request, wallet)
-
-    record = idempotency.find(target_key)
-    assert record is not None  # claim_tombstone waited for its writer to commit
     if record.outcome in (TOMBSTONE, DECLINED):
         # Already cancelled by an earlier rollback, or never applied: nothing to undo.
         return _noop_rollback(request, wallet)
@@ -315,9 +324,11 @@ def _rollback_apply(request: protocol.Rollback) -> Outcome:
         raise InvalidRequest(f"{request.rollback_transaction_id} is not a completed transaction")
 
     if record.transaction_id is not None:
-        kind = LedgerTransaction.objects.values_list("kind", flat=True).get(pk=record.transaction_id)
-        if kind == LedgerTransaction.Kind.BET:
-            return _rollback_bet(request, wallet, record)
+        # Bet, result and rollback ids share one namespace: a bet row under this id is the target.
+        bet = postings.bet_lock(provider=PROVIDER, external_id=request.rollback_transaction_id)
+        if bet is not None:
+            return _rollback_bet(request, wallet, record, bet)
+        (kind,) = rows.values("SELECT kind FROM wallet_ledgertransaction WHERE id = %s", [record.transaction_id])
         if kind == LedgerTransaction.Kind.PAYOUT:
             return _rollback_result(request, wallet, record)
         raise InvalidRequest(f"{request.rollback_transaction_id} is a rollback: rollbacks cannot be rolled back")
@@ -338,9 +349,10 @@ def rollback_process(*, request: protocol.Rollback, raw: str = "") -> str:
         reply = idempotency.execute_once(
             key=key_for(request.transaction_id),
             content=request.canonical(),
-            apply=lambda: _rollback_apply(request),
+            apply=lambda row: _rollback_apply(request, row),
             render_error=_error_renderer(protocol.ROLLBACK, request.transaction_id, seen),
             request_body=raw,
+            preload=_preload(request.user_id, request.currency),
         )
     except _NotStored as refusal:
         logger.error("igpx rollback %s refused, not stored: %s", request.transaction_id, refusal)

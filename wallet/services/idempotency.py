@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from wallet import rows
 from wallet.errors import AlreadyRolledBack, IdempotencyConflict, WalletError
 from wallet.models import IdempotencyConflict as ConflictRow
 from wallet.models import IdempotencyRecord
@@ -79,28 +80,88 @@ def fingerprint(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_CLAIM = (
+    "INSERT INTO wallet_idempotencyrecord"
+    " (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, 200, '', '', %s)"
+    " ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id"
+)
+_LOAD = (
+    "SELECT fingerprint, outcome, status_code, response, transaction_id FROM wallet_idempotencyrecord"
+    " WHERE provider = %s AND external_id = %s AND operation = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Preload:
+    """A one-row read that `apply` needs (e.g. the player's wallet), sent with the key's claim.
+
+    On PostgreSQL the claim, the stored answer of an earlier copy and this read travel in one
+    statement: a callback's first round trip does all three. `sql` is a SELECT returning at
+    most one row of `width` columns; `apply` receives that row, or None when there is none.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    width: int
+
+
 def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
     """Insert the key; its id if we own it now, None if it existed (after its writer committed)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO wallet_idempotencyrecord"
-            " (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, 200, '', '', %s)"
-            " ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id",
-            [key.provider, key.external_id, key.operation, print_, outcome, now],
-        )
+        cursor.execute(_CLAIM, [key.provider, key.external_id, key.operation, print_, outcome, now])
         row = cursor.fetchone()
     return None if row is None else row[0]
 
 
-def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
+def _claim_and_read(
+    key: RequestKey, print_: str, preload: Preload | None
+) -> tuple[int | None, tuple | None, tuple | None]:
+    """(our record id or None, the existing record's row when it was not ours, the preloaded row).
+
+    PostgreSQL: one statement. The existing row is visible to it only if its writer committed
+    before the statement began; a copy still in flight makes the INSERT wait and then do
+    nothing, and its row is read afterwards (`_load`), so it is never missed.
+    """
+    if connection.vendor != "postgresql":
+        record_id = _claim(key, print_)
+        if record_id is None:
+            return None, _load(key), None
+        return record_id, None, _preload(preload)
+    key_params = [key.provider, key.external_id, key.operation]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    lateral, lateral_params, width = "", [], 0
+    if preload is not None:
+        lateral, lateral_params, width = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params, preload.width
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT fingerprint, outcome, status_code, response, transaction_id FROM wallet_idempotencyrecord"
-            " WHERE provider = %s AND external_id = %s AND operation = %s",
-            [key.provider, key.external_id, key.operation],
+            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
+            " r.response, r.transaction_id" + (", w.*" if width else "") + " FROM (SELECT 1) AS one"
+            " LEFT JOIN wallet_idempotencyrecord r ON r.provider = %s AND r.external_id = %s AND r.operation = %s"
+            + lateral,
+            [*key_params, print_, PENDING, now, *key_params, *lateral_params],
         )
+        row = cursor.fetchone()
+    record_id, existing = row[0], row[1:6]
+    if record_id is None:
+        return None, existing if existing[0] is not None else _load(key), None
+    preloaded = row[6:] if width else ()
+    # A LEFT JOIN that found nothing reads as a row of NULLs: report it as no row.
+    return record_id, None, preloaded if any(v is not None for v in preloaded) else None
+
+
+def _preload(preload: Preload | None) -> tuple | None:
+    if preload is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(preload.sql, list(preload.params))
+        return cursor.fetchone()
+
+
+def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
+    with connection.cursor() as cursor:
+        cursor.execute(_LOAD, [key.provider, key.external_id, key.operation])
         return cursor.fetchone()
 
 
@@ -151,24 +212,25 @@ def execute_once(
     *,
     key: RequestKey,
     content: Mapping[str, Any],
-    apply: Callable[[], Outcome],
+    apply: Callable[..., Outcome],
     render_error: Callable[[WalletError], tuple[int, str]],
     request_body: str = "",
+    preload: Preload | None = None,
 ) -> Reply:
     """Run `apply` once for `key`; store and return its response, or replay the stored one.
 
-    `apply` runs inside the durable transaction that claimed the key. A WalletError it raises
-    rolls that transaction back and is stored as a decline (rendered by `render_error`). Any
-    other exception rolls back and propagates: nothing is stored, and the provider's retry
-    will try again.
+    `apply` runs inside the durable transaction that claimed the key; with `preload` it is
+    called with the preloaded row (or None). A WalletError it raises rolls that transaction
+    back and is stored as a decline (rendered by `render_error`). Any other exception rolls
+    back and propagates: nothing is stored, and the provider's retry will try again.
     """
     print_ = fingerprint(content)
     try:
         with transaction.atomic(durable=True):
-            record_id = _claim(key, print_)
+            record_id, existing, preloaded = _claim_and_read(key, print_, preload)
             if record_id is None:
-                raise _Existing(_load(key))
-            result = apply()
+                raise _Existing(existing)
+            result = apply() if preload is None else apply(preloaded)
             _store(record_id, APPLIED, result.status, result.body, result.transaction_id, "")
         return Reply(status=result.status, body=result.body, outcome=APPLIED, transaction_id=result.transaction_id)
     except _Existing as existing:
@@ -195,7 +257,27 @@ def claim_tombstone(key: RequestKey) -> bool:
     return _claim(key, TOMBSTONE_FINGERPRINT, TOMBSTONE) is not None
 
 
+def tombstone_or_find(key: RequestKey) -> IdempotencyRecord | None:
+    """`claim_tombstone` and `find` in one: None if we placed the tombstone, else the record
+    that was there (after its writer committed). Call inside a transaction."""
+    if connection.vendor != "postgresql":
+        return None if claim_tombstone(key) else find(key)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    key_params = [key.provider, key.external_id, key.operation]
+    sql, _ = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.* FROM (SELECT 1) AS one"
+            f" LEFT JOIN ({sql}) r ON true",
+            [*key_params, TOMBSTONE_FINGERPRINT, TOMBSTONE, now, *key_params],
+        )
+        row = cursor.fetchone()
+    if row[0] is not None:
+        return None
+    if row[1] is None:  # its writer committed after our statement began: read it now
+        return find(key)
+    return rows.instance(IdempotencyRecord, row[1:])
+
+
 def find(key: RequestKey) -> IdempotencyRecord | None:
-    return IdempotencyRecord.objects.filter(
-        provider=key.provider, external_id=key.external_id, operation=key.operation
-    ).first()
+    return rows.get(IdempotencyRecord, provider=key.provider, external_id=key.external_id, operation=key.operation)

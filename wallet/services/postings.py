@@ -7,15 +7,13 @@ refusal before they have written anything the caller would keep.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
-from wallet import events, ledger
+from wallet import events, ledger, rows
 from wallet.errors import (
     BetStateError,
     InsufficientFunds,
@@ -109,49 +107,9 @@ class BetPlaced:
 
 
 def _bet_insert(**fields) -> Bet:
-    """INSERT the bet row directly: the ORM's create() cost ~190 µs of CPU per bet on the
-    callback hot path (docs/BENCHMARKS.md), six times the statement itself."""
-    bet = Bet(payout=Decimal(0), status=Bet.Status.OPEN, result="", placed_at=timezone.now(), **fields)
-    columns = [
-        "provider",
-        "external_id",
-        "player_id",
-        "currency",
-        "stake",
-        "stake_real",
-        "stake_bonus",
-        "payout",
-        "status",
-        "result",
-        "bet_type",
-        "odds",
-        "selections",
-        "placed_at",
-    ]
-    params = [
-        bet.provider,
-        bet.external_id,
-        bet.player_id,
-        bet.currency,
-        bet.stake,
-        bet.stake_real,
-        bet.stake_bonus,
-        bet.payout,
-        bet.status,
-        bet.result,
-        bet.bet_type,
-        bet.odds,
-        json.dumps(bet.selections, cls=DjangoJSONEncoder),
-        connection.ops.adapt_datetimefield_value(bet.placed_at),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO wallet_bet ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
-            params,
-        )
-        bet.pk = cursor.fetchone()[0]
-    bet._state.adding = False
-    return bet
+    # rows.insert, not Bet.objects.create(): the ORM's insert cost ~190 µs of CPU per bet on
+    # the callback hot path (docs/benchmarks/igpx.md), six times the statement itself.
+    return rows.insert(Bet(payout=Decimal(0), status=Bet.Status.OPEN, result="", **fields))
 
 
 def _split(wallet: WalletRef, amount: Decimal, bonus_amount: Decimal | None) -> tuple[Decimal, Decimal]:
@@ -230,8 +188,8 @@ def bet_place_apply(
         wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
         real, bonus = _split(wallet, amount, bonus_amount)
         posted = debit(real, bonus)
-        Bet.objects.filter(pk=bet.pk).update(stake_real=real, stake_bonus=bonus)
         bet.stake_real, bet.stake_bonus = real, bonus
+        rows.update(bet, ["stake_real", "stake_bonus"])
     events.publish(
         events.WalletEvent(
             kind=events.BET_PLACED,
@@ -304,47 +262,85 @@ def transaction_reverse(
     back) takes what the real balance holds and records the rest as debt, when `allow_debt`;
     otherwise raises InsufficientFunds. A transaction can be reversed once (unique constraint).
     """
-    try:
-        original = LedgerTransaction.objects.select_for_update(no_key=True).get(pk=original_id)
-    except LedgerTransaction.DoesNotExist:
-        raise TransactionNotFound(f"no transaction {original_id}") from None
-    if LedgerTransaction.objects.filter(reverses_id=original_id).exists():
+    return _reverse(
+        "t.id = %s", [original_id], f"no transaction {original_id}", reason, actor_id, external_id, allow_debt
+    )
+
+
+def _stake_refund(bet: Bet, *, reason: str, actor_id: int | None, external_id: str) -> Reversed:
+    """Reverse the bet's stake transaction (found by the bet, in the same round trip)."""
+    return _reverse(
+        "t.bet_id = %s AND t.kind = %s",
+        [bet.pk, Kind.BET.value],
+        f"bet {bet.external_id} has no stake transaction",
+        reason,
+        actor_id,
+        external_id,
+        True,
+    )
+
+
+def _reverse(
+    where: str,
+    params: list,
+    missing: str,
+    reason: str,
+    actor_id: int | None,
+    external_id: str,
+    allow_debt: bool,
+) -> Reversed:
+    # One statement: the original's row lock, whether it is reversed already, and its entries.
+    lock = " FOR NO KEY UPDATE OF t" if connection.vendor == "postgresql" else ""
+    entries = rows.all_rows(
+        "SELECT t.id, t.currency, t.player_id, t.provider, t.bet_id,"
+        " EXISTS (SELECT 1 FROM wallet_ledgertransaction r WHERE r.reverses_id = t.id),"
+        " e.account_id, e.bucket, e.amount, a.player_id"
+        " FROM wallet_ledgertransaction t JOIN wallet_ledgerentry e ON e.transaction_id = t.id"
+        f" JOIN wallet_account a ON a.id = e.account_id WHERE {where} ORDER BY e.account_id, e.bucket" + lock,
+        params,
+    )
+    if not entries:
+        raise TransactionNotFound(missing)
+    original_id, currency, player_id, provider, bet_id, already_reversed = entries[0][:6]
+    if already_reversed:
         raise NotReversible(f"transaction {original_id} is already reversed")
 
     legs: list[Leg] = []
     shortfall = Decimal(0)
-    for entry in original.entries.select_related("account").order_by("account_id", "bucket"):
-        amount = -entry.amount
-        tracked = entry.account.player_id is not None
-        if tracked and amount < 0 and entry.bucket in (REAL, BONUS):
-            account = type(entry.account).objects.select_for_update(no_key=True).get(pk=entry.account_id)
-            available = account.balance if entry.bucket == REAL else account.bonus_balance
+    for *_, account_id, bucket, entry_amount, account_player in entries:
+        amount = -ledger._to_decimal(entry_amount)
+        tracked = account_player is not None
+        if tracked and amount < 0 and bucket in (REAL, BONUS):
+            column = "balance" if bucket == REAL else "bonus_balance"
+            account_lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+            (held,) = rows.values(f"SELECT {column} FROM wallet_account WHERE id = %s" + account_lock, [account_id])
+            available = ledger._to_decimal(held)
             if available < -amount:
                 if not allow_debt:
-                    raise InsufficientFunds(f"account {account.pk} holds {available}, reversal needs {-amount}")
-                missing = -amount - available
-                shortfall += missing
-                legs.append(Leg(entry.account_id, -available, entry.bucket, tracked=True))
-                legs.append(Leg(entry.account_id, -missing, DEBT, tracked=True))
+                    raise InsufficientFunds(f"account {account_id} holds {available}, reversal needs {-amount}")
+                missing_amount = -amount - available
+                shortfall += missing_amount
+                legs.append(Leg(account_id, -available, bucket, tracked=True))
+                legs.append(Leg(account_id, -missing_amount, DEBT, tracked=True))
                 continue
-        legs.append(Leg(entry.account_id, amount, entry.bucket, tracked=tracked))
+        legs.append(Leg(account_id, amount, bucket, tracked=tracked))
 
     posted = ledger.post(
         kind=Kind.REVERSAL,
-        currency=original.currency,
-        player_id=original.player_id,
-        provider=original.provider,
+        currency=currency,
+        player_id=player_id,
+        provider=provider,
         external_id=external_id,
-        bet_id=original.bet_id,
-        reverses_id=original.pk,
+        bet_id=bet_id,
+        reverses_id=original_id,
         created_by_id=actor_id,
         reason=reason,
         legs=legs,
     )
-    if shortfall > 0 and original.player_id is not None:
+    if shortfall > 0 and player_id is not None:
         debt = Debt.objects.create(
-            player_id=original.player_id,
-            currency=original.currency,
+            player_id=player_id,
+            currency=currency,
             amount=shortfall,
             transaction_id=posted.transaction_id,
         )
@@ -384,13 +380,21 @@ def _settled(
             bet_id=bet.pk,
             settlement_id=settlement.pk,
             transaction_ids=tuple(txn_ids),
+            amount=settlement.amount,
+            previous_amount=settlement.previous_amount,
         )
     )
     return SettleResult(settlement, txn_ids, balance, shortfall)
 
 
-def _latest_payout(bet: Bet) -> LedgerTransaction | None:
-    return LedgerTransaction.objects.filter(bet=bet, kind=Kind.PAYOUT, reversed_by__isnull=True).order_by("-id").first()
+def _latest_payout_id(bet: Bet) -> int | None:
+    """The bet's payout transaction in force: the latest one not reversed."""
+    row = rows.values(
+        "SELECT t.id FROM wallet_ledgertransaction t WHERE t.bet_id = %s AND t.kind = %s AND NOT EXISTS"
+        " (SELECT 1 FROM wallet_ledgertransaction r WHERE r.reverses_id = t.id) ORDER BY t.id DESC LIMIT 1",
+        [bet.pk, Kind.PAYOUT.value],
+    )
+    return None if row is None else row[0]
 
 
 def _apply_step(
@@ -415,54 +419,59 @@ def _apply_step(
     shortfall = Decimal(0)
     if amount != previous or refund_stake:
         # A payout of 0 means no payout transaction is in force: skip the lookup.
-        prior = _latest_payout(bet) if previous > 0 else None
+        prior = _latest_payout_id(bet) if previous > 0 else None
         # Money in before money out: pay the new amount and refund the stake before taking
         # the old payout back, so a correction of winnings the player already spent nets
         # out (10 -> 15 is +5) instead of passing through a debt of the whole old payout.
         if amount > 0:
-            wallet = wallet_get(external_id=bet.player.external_id, currency=bet.currency)
+            wallet = wallet_get(player_id=bet.player_id, currency=bet.currency)
             credited = credit_apply(
                 provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
             )
             txn_ids.append(credited.transaction_id)
             primary = credited.transaction_id
         if refund_stake:
-            stake_txn = LedgerTransaction.objects.get(bet=bet, kind=Kind.BET)
-            refunded = transaction_reverse(
-                original_id=stake_txn.pk, reason=why, actor_id=actor_id, external_id=external_id
-            )
+            refunded = _stake_refund(bet, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(refunded.transaction_id)
             primary = primary or refunded.transaction_id
         if prior is not None:
-            reversed_ = transaction_reverse(
-                original_id=prior.pk, reason=why, actor_id=actor_id, external_id=external_id
-            )
+            reversed_ = transaction_reverse(original_id=prior, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(reversed_.transaction_id)
             primary = primary or reversed_.transaction_id
             shortfall = reversed_.shortfall
-    settlement = Settlement.objects.create(
-        bet=bet,
-        player_id=bet.player_id,
-        kind=kind,
-        result=result,
-        amount=amount,
-        previous_amount=previous,
-        status_after=status_after,
-        external_id=external_id,
-        transaction_id=primary,
-        created_by_id=actor_id,
+    settlement = rows.insert(
+        Settlement(
+            bet=bet,
+            player_id=bet.player_id,
+            kind=kind,
+            result=result,
+            amount=amount,
+            previous_amount=previous,
+            status_after=status_after,
+            external_id=external_id,
+            transaction_id=primary,
+            created_by_id=actor_id,
+        )
     )
     bet.payout = amount
     bet.result = result
     bet.status = status_after
     bet.settled_at = None if status_after == Bet.Status.OPEN else timezone.now()
-    bet.save(update_fields=["payout", "result", "status", "settled_at"])
-    balance = wallet_get(external_id=bet.player.external_id, currency=bet.currency).balance
+    rows.update(bet, ["payout", "result", "status", "settled_at"])
+    balance = wallet_get(player_id=bet.player_id, currency=bet.currency).balance
     return _settled(bet, settlement, txn_ids, balance, shortfall)
 
 
+def bet_lock(*, provider: str, external_id: str) -> Bet | None:
+    """The provider's bet with its row lock taken (None if there is none): for callers that must
+    judge a request against the bet before applying it under the same lock."""
+    return rows.get(Bet, lock=True, provider=provider, external_id=external_id)
+
+
 def _lock_bet(bet_id: int) -> Bet:
-    bet = Bet.objects.select_for_update(no_key=True).select_related("player").get(pk=bet_id)
+    bet = rows.get(Bet, lock=True, id=bet_id)
+    if bet is None:
+        raise Bet.DoesNotExist(f"no bet {bet_id}")
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetStateError(f"bet {bet.external_id} was rolled back")
     return bet
@@ -509,9 +518,15 @@ def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | No
     )
 
 
-def bet_rollback_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
-    """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited)."""
-    bet = _lock_bet(bet_id)
+def bet_rollback_apply(
+    *, bet_id: int, external_id: str = "", actor_id: int | None = None, locked: Bet | None = None
+) -> SettleResult:
+    """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited).
+
+    `locked`: the bet, when the caller has already taken its row lock (`bet_lock`)."""
+    bet = locked if locked is not None and locked.pk == bet_id else _lock_bet(bet_id)
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetStateError(f"bet {bet.external_id} was rolled back")
     return _apply_step(
         bet,
         kind=Settlement.Kind.ROLLBACK,

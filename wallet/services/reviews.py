@@ -45,6 +45,8 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
         return
     if event.kind not in (events.BET_SETTLED, events.BET_RESETTLED, events.BET_UNSETTLED, events.BET_ROLLED_BACK):
         return
+    if event.amount is not None and event.previous_amount is not None and not _may_flag(event):
+        return  # the common case on the callback hot path: nothing for staff, no query
     step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
     bet = step.bet
     links = {"player_id": event.player_id, "bet_id": event.bet_id, "settlement_id": step.pk}
@@ -65,6 +67,18 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
             summary=f"{label} rolled back after paying {step.previous_amount}",
             **links,
         )
+
+
+def _may_flag(event: events.WalletEvent) -> bool:
+    """Whether a step with these amounts can need a human (the rules below, from the event)."""
+    amount, previous = event.amount, event.previous_amount
+    if event.kind == events.BET_SETTLED:
+        return amount >= conf.REVIEW_LARGE_WIN_AMOUNT
+    if event.kind == events.BET_RESETTLED:
+        return amount >= conf.REVIEW_LARGE_WIN_AMOUNT or amount != previous
+    if event.kind == events.BET_ROLLED_BACK:
+        return previous > 0
+    return True  # an unsettle is always reviewed
 
 
 def review_on_debt(debt: Debt) -> None:
