@@ -363,13 +363,27 @@ def run_pgbench(database_url: str, clients: int, duration: float, players: int, 
             path = Path(tmp) / f"{kind}.sql"
             path.write_text(sql.strip() + "\n")
             args += ["-f", f"{path}@{weight}"]
-        out = subprocess.run([*args, name], capture_output=True, text=True)
+        # PostgreSQL's CPU per pgbench transaction, to set beside the HTTP run's: sample the
+        # backends while they live (they exit with pgbench).
+        seen: dict[int, float] = {}
+        proc = subprocess.Popen([*args, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None:
+            seen.update(cpu_seconds(backend_pids(database_url)))
+            time.sleep(0.25)
+        stdout, stderr = proc.communicate()
+        out = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
     if out.returncode != 0:
         raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
-    return {"tps": tps, "latency_ms": latency, "failed": float(failed.group(1)) if failed else 0.0}
+    done = int(re.search(r"number of transactions actually processed: (\d+)", out.stdout).group(1))
+    return {
+        "tps": tps,
+        "latency_ms": latency,
+        "failed": float(failed.group(1)) if failed else 0.0,
+        "pg_cpu_ms": sum(seen.values()) * 1000 / max(done, 1),
+    }
 
 
 # --- Orchestration ---------------------------------------------------------------------------
@@ -649,7 +663,10 @@ def main() -> None:
     print(f"pgbench: {args.clients} clients, {args.pgbench_duration:.0f}s, -M prepared, the same mix as SQL",
           flush=True)  # fmt: skip
     pg = run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
-    print(f"  pgbench: {pg['tps']:.1f} tps, latency avg {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}")
+    print(
+        f"  pgbench: {pg['tps']:.1f} tps, latency avg {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f};"
+        f" postgres CPU per transaction {pg['pg_cpu_ms']:.2f} ms (at least: the last 0.25 s are not sampled)"
+    )
     paced = 0.0 if args.paced_duration <= 0 else pg["tps"] * GOAL_RATIO
     # Steady state, as in production: pgbench has just written thousands of rows; give the
     # planner statistics that describe them (and let autovacuum sleep through the run) before

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from crm import conf, mapping
 from crm.models import OutboxEvent
-from wallet import events
+from wallet import events, rows
 
 logger = logging.getLogger("touchline.crm")
 
@@ -158,7 +158,7 @@ def _context(event: events.WalletEvent) -> _Context | None:
         + " WHERE p.id = %s"
         + lock
     )
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(sql, [*column_params, event.currency, *join_params, event.player_id])
         row = cursor.fetchone()
     if row is None:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from wallet import rows
 from wallet.currencies import LEDGER_SCALE
 from wallet.errors import InsufficientFunds
 from wallet.models import Account, LedgerEntry
@@ -128,7 +129,7 @@ def post(
         return _post_one_statement(legs, header)
 
     balances: dict[tuple[int, str], Decimal] = {}
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         # Ascending account id, then bucket: the fixed lock order that rules out deadlocks.
         for leg in sorted((leg for leg in legs if leg.tracked), key=lambda g: (g.account_id, g.bucket)):
             balances[(leg.account_id, leg.bucket)] = _move_balance(cursor, leg)
@@ -193,20 +194,20 @@ def _post_one_statement(legs: list[Leg], header: list[object]) -> Posted:
         f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, now() {gate} RETURNING id)"
     )
     params += header
-    rows = []
+    selects = []
     for leg in legs:
         if leg.tracked:
             after = f"(SELECT {_COLUMN[leg.bucket]} FROM moved)"
         else:
             after = "NULL::numeric"
-        rows.append(f"SELECT %s::bigint, %s::varchar, %s::numeric, {after}")
+        selects.append(f"SELECT %s::bigint, %s::varchar, %s::numeric, {after}")
         params += [leg.account_id, leg.bucket, leg.amount]
     ctes.append(
         "entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after)"
-        f" SELECT txn.id, v.* FROM txn, ({' UNION ALL '.join(rows)}) AS v)"
+        f" SELECT txn.id, v.* FROM txn, ({' UNION ALL '.join(selects)}) AS v)"
     )
     select = "SELECT (SELECT id FROM txn)" + "".join(f", (SELECT {_COLUMN[leg.bucket]} FROM moved)" for leg in tracked)
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute("WITH " + ", ".join(ctes) + " " + select, params)
         row = cursor.fetchone()
     if row[0] is None:

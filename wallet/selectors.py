@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
+from wallet import rows
 from wallet.errors import CurrencyMismatch, PlayerNotFound
 from wallet.ledger import _to_decimal
 from wallet.models import Account, Bet, LedgerEntry, LedgerTransaction, Player
@@ -80,7 +81,7 @@ def wallet_get(
     sql = _WALLET_SELECT.format(
         join="JOIN" if lock else "LEFT JOIN", where="p.external_id = %s" if player_id is None else "p.id = %s"
     )
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(sql + lock, [currency, external_id if player_id is None else player_id])
         row = cursor.fetchone()
     return wallet_from_row(row, who=external_id if player_id is None else f"#{player_id}", currency=currency)
@@ -111,12 +112,12 @@ def ledger_entries_for(*, account: Account) -> QuerySet[LedgerEntry]:
 
 def house_balances() -> list[dict]:
     """House accounts with their balance: the sum of their entries (they keep no running balance)."""
-    rows = (
+    accounts = (
         Account.objects.exclude(kind=Account.Kind.PLAYER)
         .annotate(total=Sum("entries__amount"))
         .order_by("kind", "provider", "currency")
     )
     return [
         {"id": a.pk, "kind": a.kind, "provider": a.provider, "currency": a.currency, "balance": a.total or Decimal(0)}
-        for a in rows
+        for a in accounts
     ]

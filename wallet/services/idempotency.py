@@ -109,7 +109,7 @@ class Preload:
 def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
     """Insert the key; its id if we own it now, None if it existed (after its writer committed)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_CLAIM, [key.provider, key.external_id, key.operation, print_, outcome, now])
         row = cursor.fetchone()
     return None if row is None else row[0]
@@ -134,7 +134,7 @@ def _claim_and_read(
     lateral, lateral_params, width = "", [], 0
     if preload is not None:
         lateral, lateral_params, width = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params, preload.width
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
             " r.response, r.transaction_id" + (", w.*" if width else "") + " FROM (SELECT 1) AS one"
@@ -154,19 +154,19 @@ def _claim_and_read(
 def _preload(preload: Preload | None) -> tuple | None:
     if preload is None:
         return None
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(preload.sql, list(preload.params))
         return cursor.fetchone()
 
 
 def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(_LOAD, [key.provider, key.external_id, key.operation])
         return cursor.fetchone()
 
 
 def _store(record_id: int, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
             " transaction_id = %s, error_code = %s WHERE id = %s",
@@ -265,7 +265,7 @@ def tombstone_or_find(key: RequestKey) -> IdempotencyRecord | None:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     key_params = [key.provider, key.external_id, key.operation]
     sql, _ = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.* FROM (SELECT 1) AS one"
             f" LEFT JOIN ({sql}) r ON true",
