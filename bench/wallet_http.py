@@ -4,8 +4,8 @@
 What it does, in one run (default about 55 s):
 1. creates its own PostgreSQL database (default tl_bench_igpx), migrates it, seeds players
    with funded EUR wallets;
-2. runs pgbench with the same client count on the equivalent SQL transactions (the statements
-   the callbacks issue, weighted like the HTTP mix): the ceiling;
+2. runs pgbench with the same client count on the same SQL (bench/wallet_http_pgbench.sql: the
+   statements the callbacks issue, one HTTP client round per pgbench transaction): the ceiling;
 3. starts the production server as a subprocess (default gunicorn gthread, 4 workers x 4
    threads), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
    keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
@@ -295,60 +295,11 @@ async def drive(port: int, clients: int, players: int, warmup: float, duration: 
 
 # --- pgbench ---------------------------------------------------------------------------------
 
-# The statements the callbacks issue (wallet/services/idempotency.py, wallet/ledger.py,
-# wallet/services/postings.py, wallet/igpx/services.py), one script per request kind, weighted
-# like the HTTP mix. The rollback script omits a few of Django's reads (bet re-lock, payout
-# lookup, entry listing join), so pgbench is if anything favoured.
-PGBENCH_SCRIPTS = {
-    "bet": (40, r"""
-\set n random(0, :np - 1)
-\set k random(1, 1000000000000)
-\set amt random(1, 2000)
-BEGIN;
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
-SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
-INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, selections, placed_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, :pid, 'EUR', (:amt::numeric / 100), (:amt::numeric / 100), 0, 0, 'open', '', 'single', '[]', now()) RETURNING id AS bet \gset
-WITH moved AS (UPDATE wallet_account SET balance = balance + (-:amt::numeric / 100) WHERE id = :aid AND balance + (-:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'bet', 'EUR', :pid, 'pgbench', 'b-' || :client_id || '-' || :k, :bet, NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
-UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
-END;
-"""),
-    "result": (32, r"""
-\set n random(0, :np - 1)
-\set k random(1, 1000000000000)
-\set amt random(100, 5000)
-BEGIN;
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'r-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
-SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
-WITH moved AS (UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'payout', 'EUR', :pid, 'pgbench', 'r-' || :client_id || '-' || :k, NULL, NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
-INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, status_after, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'result', 'paid', (:amt::numeric / 100), 0, '', 'r-' || :client_id || '-' || :k, :txn, now(), NULL);
-UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
-END;
-"""),
-    "replay": (20, r"""
-\set n random(0, :np - 1)
-BEGIN;
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'replay-' || :n, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id;
-SELECT fingerprint, outcome, status_code, response, transaction_id FROM wallet_idempotencyrecord WHERE provider = 'pgbench' AND external_id = 'replay-' || :n AND operation = 'tx';
-END;
-"""),
-    "rollback": (8, r"""
-\set n random(0, :np - 1)
-\set k random(1, 1000000000000)
-\set amt random(1, 2000)
-BEGIN;
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'rb-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \gset
-SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n \gset
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'replay-' || :n, 'tx', 'tombstone', 'tombstone', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id;
-SELECT id, outcome, transaction_id, response, fingerprint FROM wallet_idempotencyrecord WHERE provider = 'pgbench' AND external_id = 'replay-' || :n AND operation = 'tx' LIMIT 1;
-SELECT id, kind, player_id, currency FROM wallet_ledgertransaction WHERE player_id = :pid ORDER BY id LIMIT 1 FOR UPDATE \gset orig_
-SELECT 1 FROM wallet_ledgertransaction WHERE reverses_id = :orig_id LIMIT 1;
-SELECT e.id, e.amount, e.bucket, a.player_id FROM wallet_ledgerentry e JOIN wallet_account a ON a.id = e.account_id WHERE e.transaction_id = :orig_id ORDER BY e.account_id, e.bucket;
-WITH moved AS (UPDATE wallet_account SET balance = balance + (:amt::numeric / 100) WHERE id = :aid AND balance + (:amt::numeric / 100) >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'reversal', 'EUR', :pid, 'pgbench', 'rb-' || :client_id || '-' || :k, NULL, NULL, NULL, 'rollback', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \gset
-INSERT INTO wallet_settlement (bet_id, player_id, kind, result, amount, previous_amount, status_after, external_id, transaction_id, created_at, created_by_id) VALUES (NULL, :pid, 'rollback', '', 0, 0, '', 'rb-' || :client_id || '-' || :k, :txn, now(), NULL);
-UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{"error": null, "transaction_id": "T1"}', transaction_id = :txn, error_code = '' WHERE id = :rec;
-END;
-"""),
-}  # fmt: skip
+# One pgbench transaction = one client round of the HTTP mix, issuing exactly the statements the
+# callbacks issue (captured from the running code; see the file's header). pgbench's requests/s
+# is its rounds/s times the requests a round sends on average.
+PGBENCH_ROUND = ROOT / "bench" / "wallet_http_pgbench.sql"
+REQUESTS_PER_ROUND = 1 + RESULT_SHARE * (1 + RETRY_SHARE) + (1 - RESULT_SHARE) * (1 + RETRY_SHARE)
 
 
 def run_pgbench(database_url: str, clients: int, duration: float, players: int, clearing: int) -> dict[str, float]:
@@ -356,22 +307,17 @@ def run_pgbench(database_url: str, clients: int, duration: float, players: int, 
     if pgbench is None:
         raise SystemExit("pgbench is not installed (it comes with the PostgreSQL client packages)")
     name = database_url.rsplit("/", 1)[1]
-    with tempfile.TemporaryDirectory(prefix="igpx-pgbench-") as tmp:
-        args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
-        args += ["-T", str(int(duration)), "-D", f"np={players}", "-D", f"clr={clearing}", "-r"]
-        for kind, (weight, sql) in PGBENCH_SCRIPTS.items():
-            path = Path(tmp) / f"{kind}.sql"
-            path.write_text(sql.strip() + "\n")
-            args += ["-f", f"{path}@{weight}"]
-        # PostgreSQL's CPU per pgbench transaction, to set beside the HTTP run's: sample the
-        # backends while they live (they exit with pgbench).
-        seen: dict[int, float] = {}
-        proc = subprocess.Popen([*args, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        while proc.poll() is None:
-            seen.update(cpu_seconds(backend_pids(database_url)))
-            time.sleep(0.25)
-        stdout, stderr = proc.communicate()
-        out = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+    args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
+    args += ["-T", str(int(duration)), "-D", f"np={players}", "-D", f"clr={clearing}", "-f", str(PGBENCH_ROUND)]
+    # PostgreSQL's CPU per pgbench request, to set beside the HTTP run's: sample the backends
+    # while they live (they exit with pgbench).
+    seen: dict[int, float] = {}
+    proc = subprocess.Popen([*args, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None:
+        seen.update(cpu_seconds(backend_pids(database_url)))
+        time.sleep(0.25)
+    stdout, stderr = proc.communicate()
+    out = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
     if out.returncode != 0:
         raise SystemExit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout).group(1))
@@ -379,10 +325,11 @@ def run_pgbench(database_url: str, clients: int, duration: float, players: int, 
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
     done = int(re.search(r"number of transactions actually processed: (\d+)", out.stdout).group(1))
     return {
-        "tps": tps,
+        "tps": tps * REQUESTS_PER_ROUND,  # requests/s, comparable with the HTTP figure
+        "rounds_per_s": tps,
         "latency_ms": latency,
         "failed": float(failed.group(1)) if failed else 0.0,
-        "pg_cpu_ms": sum(seen.values()) * 1000 / max(done, 1),
+        "pg_cpu_ms": sum(seen.values()) * 1000 / max(done * REQUESTS_PER_ROUND, 1),
     }
 
 
@@ -664,8 +611,9 @@ def main() -> None:
           flush=True)  # fmt: skip
     pg = run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
     print(
-        f"  pgbench: {pg['tps']:.1f} tps, latency avg {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f};"
-        f" postgres CPU per transaction {pg['pg_cpu_ms']:.2f} ms (at least: the last 0.25 s are not sampled)"
+        f"  pgbench: {pg['rounds_per_s']:.1f} rounds/s = {pg['tps']:.1f} requests/s, round latency avg"
+        f" {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms"
+        " (at least: the last 0.25 s are not sampled)"
     )
     paced = 0.0 if args.paced_duration <= 0 else pg["tps"] * GOAL_RATIO
     # Steady state, as in production: pgbench has just written thousands of rows; give the
