@@ -55,6 +55,7 @@ def test_an_igpx_bet_through_the_production_entry_point(settings):
     ).encode()
     status, headers, out = call("/api/igpx/transaction", body, {"X-Security-Hash": sign(body, SECRET)})
     assert status == "200 OK" and headers["Content-Type"] == "application/json"
+    assert headers["Content-Length"] == str(len(out))
     assert "X-Frame-Options" not in headers  # the lean stack: no clickjacking, session or CSRF middleware
     assert json.loads(out)["error"] is None
     assert Bet.objects.get(external_id="wsgi-1").stake == Decimal("5")

@@ -23,6 +23,7 @@ Handler = Callable[[HttpRequest, bytes], services.Answer]
 
 def _respond(status: int, body: bytes) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type="application/json")
+    response["Content-Length"] = str(len(body))  # callbacks run without CommonMiddleware (config/wsgi.py)
     if conf.SIGN_RESPONSES:
         response[protocol.HEADER_NAME] = protocol.sign(body, settings.BETSY_PARTNER_SECRET)
     return response

@@ -42,7 +42,11 @@ _AMOUNT = serializers.CharField(help_text="Decimal as a string or JSON number, â
 
 
 def _json(body: str) -> HttpResponse:
-    return HttpResponse(body, content_type="application/json")
+    response = HttpResponse(body, content_type="application/json")
+    # Set here, not by CommonMiddleware: callbacks run without it (config/wsgi.py), and a
+    # provider's HTTP client should get a plain sized body, not a chunked one.
+    response["Content-Length"] = str(len(response.content))
+    return response
 
 
 class _Callback(APIView):
