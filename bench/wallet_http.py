@@ -6,8 +6,8 @@ What it does, in one run (default about 55 s):
    with funded EUR wallets;
 2. runs pgbench with the same client count on the same SQL (bench/wallet_http_pgbench.sql: the
    statements the callbacks issue, one HTTP client round per pgbench transaction): the ceiling;
-3. starts the production server as a subprocess (default gunicorn gthread, 4 workers x 4
-   threads), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
+3. starts the production server as a subprocess (default granian, 8 single-threaded WSGI
+   workers: config.wsgi, whose callbacks skip the site's middleware), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
    keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
    rollbacks, rollback retries), and prints requests/s, p50/p99, the ratio to pgbench and the
    CPU each request cost (server processes, PostgreSQL backends, this load generator);
@@ -15,10 +15,11 @@ What it does, in one run (default about 55 s):
    (latency with headroom), latency counted from when each request was due;
 5. proves the ledger sound afterwards (manage.py check_ledger) and drops the database.
 
-    python bench/wallet_http.py                       # default: gunicorn gthread, 16 clients
+    python bench/wallet_http.py                       # default: granian 8 x 1, 16 clients
     python bench/wallet_http.py --server all          # compare every server option
     python bench/wallet_http.py --profile /tmp/igpx   # py-spy the server (pip install py-spy)
-    python bench/wallet_http.py --clients 32 --server gunicorn-sync --workers 4
+    python bench/wallet_http.py --server uwsgi        # needs: pip install uwsgi (compiles)
+    python bench/wallet_http.py --clients 32 --server gunicorn-gthread --workers 8 --threads 2
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and the `pgbench` binary.
 """
@@ -112,8 +113,8 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "gunicorn-uvicorn": (2, 1),
     "uvicorn": (2, 1),
     "uvicorn-wsgi": (2, 1),
-    "uwsgi": (4, 4),
-    "granian": (2, 8),
+    "uwsgi": (8, 1),
+    "granian": (8, 1),
 }
 
 
@@ -571,9 +572,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per server (after warm-up)")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--players", type=int, default=1000)
-    parser.add_argument(
-        "--server", default="gunicorn-gthread", help=f"one of {', '.join(DEFAULT_SIZES)}, a comma list, or all"
-    )
+    parser.add_argument("--server", default="granian", help=f"one of {', '.join(DEFAULT_SIZES)}, a comma list, or all")
     parser.add_argument("--workers", type=int, default=0, help="override the worker count")
     parser.add_argument("--threads", type=int, default=0, help="override the threads per worker (gthread)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/tl_bench_igpx")
