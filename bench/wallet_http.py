@@ -148,7 +148,9 @@ from django.db import transaction
 from wallet import ledger
 from wallet.models import Account, Player, IdempotencyRecord
 count = int(sys.argv[1])
-players = Player.objects.bulk_create([Player(external_id=f"bench-{i}", is_test=True) for i in range(count)])
+# Real (not test) players: every callback also writes its Fast Track outbox rows, as in production
+# (delivery is the Celery worker's job, not measured here: FASTTRACK_TRANSPORT is off).
+players = Player.objects.bulk_create([Player(external_id=f"bench-{i}") for i in range(count)])
 accounts = Account.objects.bulk_create([Account(kind="player", player=p, currency="EUR") for p in players])
 cash = ledger.cash_account_id("EUR")
 clearing = ledger.clearing_account_id("igpx", "EUR")

@@ -63,6 +63,21 @@ def insert(obj: M) -> M:
     return obj
 
 
+def insert_many(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
+    """One multi-row INSERT of new instances of one model, like `bulk_create` (primary keys are
+    not read back). `ignore_conflicts` skips rows that break a unique constraint."""
+    if not objs:
+        return
+    model = type(objs[0])
+    sql, fields = _insert_sql(model)
+    head = sql[: sql.index(" VALUES ")]
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    with cursor() as cur:
+        cur.execute(f"{head} VALUES {', '.join([one] * len(objs))}{conflict}", params)
+
+
 @cache
 def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
     fields = tuple(model._meta.get_field(name) for name in names)
