@@ -4,7 +4,7 @@
 What it does, end to end (about 45 s with the defaults):
   1. (re)creates the database tl_bench_betsy, migrates it, seeds --players players with money
      through the wallet services, and issues each a Betsy session token;
-  2. starts the server as a subprocess (gunicorn gthread by default, sized to the machine's
+  2. starts the server as a subprocess (granian with single-threaded workers by default, sized to the machine's
      cores) with persistent DB connections;
   3. runs --clients concurrent keep-alive HTTP clients for --duration seconds, each looping
      "place a bet (POST type 1), settle it (PUT type 2, won or lost)" with signed bodies;
@@ -123,6 +123,12 @@ def server_command(kind: str, workers: int, threads: int, port: int) -> list[str
     bind = f"127.0.0.1:{port}"
     gunicorn = str(Path(PYTHON).with_name("gunicorn"))
     common = ["--bind", bind, "--workers", str(workers), "--log-level", "error", "--keep-alive", "30"]
+    if kind == "granian":  # the production layout for callbacks (README, Processes)
+        return [
+            str(Path(PYTHON).with_name("granian")), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", "1", "--no-ws", "--log-level", "error",
+            "config.wsgi:application",
+        ]  # fmt: skip
     if kind == "gthread":
         return [gunicorn, "config.wsgi", "--worker-class", "gthread", "--threads", str(threads), *common]
     if kind == "sync":
@@ -358,13 +364,15 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--players", type=int, default=200)
-    parser.add_argument("--server", choices=("gthread", "sync", "uvicorn"), default="gthread")
-    parser.add_argument("--workers", type=int, default=0, help="default: cores (gthread/uvicorn), 2*cores+1 (sync)")
+    parser.add_argument("--server", choices=("granian", "gthread", "sync", "uvicorn"), default="granian")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: 4*cores (granian), cores (gthread/uvicorn), 2*cores+1 (sync)"
+    )
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (DB-bound: 8 beat 4)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="0 skips pgbench")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
-    workers = args.workers or (2 * cores + 1 if args.server == "sync" else cores)
+    workers = args.workers or {"sync": 2 * cores + 1, "granian": 4 * cores}.get(args.server, cores)
 
     env = server_env()
     if args.server == "uvicorn":

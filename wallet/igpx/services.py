@@ -202,19 +202,30 @@ def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
 # --- /transaction-rollback -------------------------------------------------------------------
 
 
-def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
-    """A rollback that moves nothing is still recorded, so staff can see it arrived."""
-    settlement = rows.insert(
+def _rollback_record(
+    request: protocol.Rollback,
+    wallet: WalletRef,
+    *,
+    bet: Bet | None = None,
+    previous: Decimal = Decimal(0),
+    transaction_id: int | None = None,
+) -> Settlement:
+    return rows.insert(
         Settlement(
             bet=bet,
             player_id=wallet.player_id,
             kind=Settlement.Kind.ROLLBACK,
             amount=Decimal(0),
-            previous_amount=Decimal(0),
+            previous_amount=previous,
             external_id=request.transaction_id,
+            transaction_id=transaction_id,
         )
     )
-    return _success(_settlement_id(settlement))
+
+
+def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
+    """A rollback that moves nothing is still recorded, so staff can see it arrived."""
+    return _success(_settlement_id(_rollback_record(request, wallet, bet=bet)))
 
 
 def _check_target(
@@ -263,17 +274,7 @@ def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: Idem
         reason=f"igpx rollback {request.transaction_id} of result {request.rollback_transaction_id}",
         external_id=request.transaction_id,
     )
-    settlement = rows.insert(
-        Settlement(
-            bet=None,
-            player_id=wallet.player_id,
-            kind=Settlement.Kind.ROLLBACK,
-            amount=Decimal(0),
-            previous_amount=paid.amount,
-            external_id=request.transaction_id,
-            transaction_id=reversed_.transaction_id,
-        )
-    )
+    settlement = _rollback_record(request, wallet, previous=paid.amount, transaction_id=reversed_.transaction_id)
     if reversed_.shortfall > 0:
         logger.warning(
             "igpx rollback %s of result %s: player %s owes %s %s (debt recorded for staff)",
