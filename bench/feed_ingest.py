@@ -136,8 +136,8 @@ def _proc_cpu(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _users_cpu() -> dict[str, float]:
-    """CPU seconds used so far by every process of the broker and of the database server."""
+def _users_cpu() -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each process of the broker and of the database server."""
     import pwd
 
     uids = {}
@@ -146,7 +146,7 @@ def _users_cpu() -> dict[str, float]:
             uids[pwd.getpwnam(name).pw_uid] = name
         except KeyError:
             pass
-    totals = dict.fromkeys(uids.values(), 0.0)
+    totals: dict[str, dict[int, float]] = {name: {} for name in uids.values()}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -155,7 +155,7 @@ def _users_cpu() -> dict[str, float]:
         except OSError:
             continue
         if owner in uids:
-            totals[uids[owner]] += _proc_cpu(f"/proc/{pid}")
+            totals[uids[owner]][int(pid)] = _proc_cpu(f"/proc/{pid}")
     return totals
 
 
@@ -175,9 +175,17 @@ class CpuMeter:
         self.publisher_pid = publisher_pid
         self.threads: dict[str, int] = {}
         self.start = self._read()
+        self.start_pids = self.pids
+        for name in self.pids:
+            self.start[name] = 0.0  # the per-process deltas are taken in _read
 
     def _read(self) -> dict[str, float]:
-        values = _users_cpu()
+        # Per process, so that one that exits during the phase (an autovacuum worker, a test
+        # connection) is not subtracted; its last seconds are missed (they show as "not ours").
+        self.pids, values = _users_cpu(), {}
+        for name, pids in self.pids.items():
+            before = getattr(self, "start_pids", {}).get(name, {})
+            values[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in pids.items())
         if self.publisher_pid:
             values["publisher"] = _proc_cpu(f"/proc/{self.publisher_pid}")
         values["consumer process"] = _proc_cpu("/proc/self")
@@ -185,6 +193,10 @@ class CpuMeter:
             values[name] = _proc_cpu(f"/proc/self/task/{tid}")
         values["machine busy"], values["machine total"] = _machine_busy()
         return values
+
+    def add_thread(self, name: str, native_id: int) -> None:
+        self.threads[name] = native_id
+        self.start[name] = _proc_cpu(f"/proc/self/task/{native_id}")
 
     def stop(self, messages: int) -> str:
         end = self._read()
@@ -304,10 +316,10 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
     thread.start()
     assert consumer.ready.wait(10)
     meter = CpuMeter(publisher.pid)
-    meter.threads["amqp+parse thread"] = thread.native_id
+    meter.add_thread("amqp+parse thread", thread.native_id)
     applier = next((t for t in threading.enumerate() if t.name == "uof-apply"), None)
     if applier is not None:
-        meter.threads["apply thread"] = applier.native_id
+        meter.add_thread("apply thread", applier.native_id)
     started = time.perf_counter()
     publisher.stdin.write("go\n")
     publisher.stdin.flush()

@@ -53,6 +53,8 @@ BATCH_SECONDS = Histogram(
 RECONNECTS = Counter("touchline_uof_reconnects_total", "AMQP reconnects")
 
 _AMQP_ERRORS = (pika.exceptions.AMQPError, ConnectionError, OSError)
+# pika reads at most 100 KB per socket event: about 14 typical odds_change messages.
+_POLL_BURST = 10
 
 
 def binding_keys() -> list[str]:
@@ -117,6 +119,8 @@ class Consumer:
         self.prefetch = prefetch or conf.PREFETCH
         self.batch_size = min(batch_size or conf.BATCH_SIZE, self.prefetch)
         self.batch_wait = (conf.BATCH_WAIT_MS if batch_wait_ms is None else batch_wait_ms) / 1000
+        self.poll_interval = conf.POLL_INTERVAL_MS / 1000
+        self._received = 0
         self.stop = stop or threading.Event()
         self.declare_exchange = declare_exchange
         self.after_commit = after_commit
@@ -191,7 +195,9 @@ class Consumer:
                     wait = max(0.0, self._first_at + self.batch_wait - time.monotonic())
                 else:
                     wait = self.batch_wait or 0.05
+                received = self._received
                 connection.process_data_events(time_limit=wait if not self._waiting else min(wait, 0.01))
+                received = self._received - received
                 # One dispatch can deliver up to `prefetch` messages: cut them batch_size at a time.
                 while len(self._pending) >= self.batch_size:
                     self._cut(connection, channel)
@@ -205,6 +211,10 @@ class Consumer:
                 ):
                     self._cut(connection, channel)
                 self._hand_over()
+                if 0 < received < _POLL_BURST and self.poll_interval:
+                    # Trickling in: let more gather (the apply thread has the GIL meanwhile).
+                    # A read that brought many means more are waiting: read again at once.
+                    self.stop.wait(self.poll_interval)
             # Stopping: finish what we hold and wait for its acks before closing.
             while self._pending:
                 self._cut(connection, channel)
@@ -221,6 +231,7 @@ class Consumer:
                     pass
 
     def _on_message(self, channel, method, properties, body: bytes) -> None:
+        self._received += 1
         if not self._pending:
             self._first_at = time.monotonic()
         self._pending.append(
