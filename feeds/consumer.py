@@ -25,6 +25,7 @@ import queue
 import random
 import threading
 import time
+from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,12 +73,15 @@ class Stats:
     reconnects: int = 0
     last_batch_seconds: float = 0.0
 
-    def add(self, result: BatchResult) -> None:
+    def add(self, result: BatchResult) -> dict[str, int]:
+        """Count the batch in; returns its messages per outcome."""
         self.batches += 1
         self.messages += len(result.outcomes)
         self.last_batch_seconds = result.seconds
-        for o in result.outcomes:
-            self.outcomes[str(o.outcome)] = self.outcomes.get(str(o.outcome), 0) + 1
+        counts = Tally(str(o.outcome) for o in result.outcomes)
+        for outcome, n in counts.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+        return counts
 
 
 def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
@@ -132,6 +136,7 @@ class Consumer:
         self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
         self.queue_name = ""
         self._pending: list[tuple[int, Incoming]] = []
+        self._parsed: list[Parsed] = []  # the first len(_parsed) of _pending, parsed ahead
         self._first_at = 0.0
         self._waiting: deque[_Batch] = deque()  # parsed, not yet handed to the apply thread
         self._to_apply: queue.Queue[_Batch] = queue.Queue(maxsize=2)
@@ -155,6 +160,7 @@ class Consumer:
                     RECONNECTS.inc()
                     logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
                     self._pending.clear()  # unacked: gone with the exclusive queue
+                    self._parsed.clear()
                     self._mark_down("AMQP connection lost")
                     self.stop.wait(delay * random.uniform(0.8, 1.2))
                     delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
@@ -192,7 +198,11 @@ class Consumer:
             self.ready.set()
             while not self.stop.is_set():
                 if self._pending:
-                    wait = max(0.0, self._first_at + self.batch_wait - time.monotonic())
+                    wait = self._first_at + self.batch_wait - time.monotonic()
+                    if wait <= 0:
+                        # The batch is due but the apply side is busy: wait for it (or for more
+                        # messages) instead of spinning, which would take the GIL from it.
+                        wait = self.poll_interval or 0.005
                 else:
                     wait = self.batch_wait or 0.05
                 received = self._received
@@ -211,6 +221,9 @@ class Consumer:
                 ):
                     self._cut(connection, channel)
                 self._hand_over()
+                # Parse what waits for the next batch now, while the apply thread waits on the
+                # database, so that the batch is ready the moment the apply side is free.
+                self._parse_ahead()
                 if 0 < received < _POLL_BURST and self.poll_interval:
                     # Trickling in: let more gather (the apply thread has the GIL meanwhile).
                     # A read that brought many means more are waiting: read again at once.
@@ -238,10 +251,17 @@ class Consumer:
             (method.delivery_tag, Incoming(body=body, routing_key=method.routing_key, received_at=timezone.now()))
         )
 
+    def _parse_ahead(self) -> None:
+        done = len(self._parsed)
+        if done < len(self._pending):
+            self._parsed.extend(parse_batch([item for _, item in self._pending[done : done + self.batch_size]]))
+
     def _cut(self, connection: pika.BlockingConnection, channel) -> None:
         batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
         self._first_at = time.monotonic()
-        parsed = parse_batch([item for _, item in batch])
+        ready = min(len(self._parsed), len(batch))
+        parsed = self._parsed[:ready] + parse_batch([item for _, item in batch[ready:]])
+        del self._parsed[:ready]
         ack = partial(channel.basic_ack, delivery_tag=batch[-1][0], multiple=True)
 
         def schedule_ack() -> None:
@@ -298,10 +318,10 @@ class Consumer:
                 if self.stop.is_set() and delay > 4:
                     return  # shutting down: leave them unacked
         batch.ack()
-        self.stats.add(result)
+        counts = self.stats.add(result)
         BATCH_SECONDS.observe(result.seconds)
-        for o in result.outcomes:
-            MESSAGES.labels(str(o.outcome)).inc()
+        for outcome, n in counts.items():  # once per outcome, not per message
+            MESSAGES.labels(outcome).inc(n)
         if self.on_batch:
             self.on_batch(result)
         if self.after_commit:

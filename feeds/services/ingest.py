@@ -72,13 +72,25 @@ class Parsed:
     error: str = ""
 
 
+_SPORTS: dict[str, int | None] = {}  # routing key -> sport id: the same keys come back all day
+
+
+def _sport_id(routing_key: str) -> int | None:
+    sport_id = _SPORTS.get(routing_key, -1)
+    if sport_id != -1:
+        return sport_id
+    try:
+        sport_id = parse_routing_key(routing_key).sport_id
+    except UofError:
+        sport_id = None  # the key is informational: we dispatch on the XML root
+    if len(_SPORTS) > 100_000:
+        _SPORTS.clear()
+    _SPORTS[routing_key] = sport_id
+    return sport_id
+
+
 def _parse(item: Incoming) -> Parsed:
-    sport_id = None
-    if item.routing_key:
-        try:
-            sport_id = parse_routing_key(item.routing_key).sport_id
-        except UofError:
-            pass  # the key is informational: we dispatch on the XML root
+    sport_id = _sport_id(item.routing_key) if item.routing_key else None
     try:
         return Parsed(item, m.parse_message(item.body, max_bytes=conf.MAX_MESSAGE_BYTES), sport_id)
     except UofError as exc:

@@ -218,7 +218,8 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
         ):
             full_events.add(msg.event_urn)
         if isinstance(msg, m.OddsChange):
-            market_keys.update((msg.event_urn, mo.id, mo.specifiers) for mo in msg.markets)
+            urn = msg.event_urn
+            market_keys.update([(urn, mo.id, mo.specifiers) for mo in msg.markets])
         elif isinstance(msg, m.BetSettlement | m.BetCancel | m.RollbackBetSettlement | m.RollbackBetCancel):
             keys = {(msg.event_urn, mr.id, mr.specifiers) for mr in msg.markets}
             market_keys.update(keys)
@@ -260,17 +261,24 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
                 continue
             ws.add_market(MarketRow(pk, event_pk, urn, market_id, specifiers, *rest))
 
-    partial_keys = [k for k in market_keys if k[0] not in full_events]
+    partial_keys = [k for k in market_keys if k[0] not in full_events] if full_events else list(market_keys)
     if cache is not None:
+        # Once per line of the batch: Workspace.add_market inlined.
         wanted = []
+        lines, markets, by_event = cache.lines, ws.markets, ws.markets_by_event
         for key in partial_keys:
-            row = cache.lines.get(key)
+            row = lines.get(key)
             if row is not None:
-                ws.add_market(row)
-                cache.hits += 1
+                markets[key] = row
+                rows = by_event.get(key[0])
+                if rows is None:
+                    by_event[key[0]] = [row]
+                else:
+                    rows.append(row)
             else:
                 wanted.append(key)
-                cache.misses += 1
+        cache.hits += len(partial_keys) - len(wanted)
+        cache.misses += len(wanted)
         partial_keys = wanted
     partial = {urn for urn, _, _ in partial_keys}
     if connection.vendor == "postgresql":
@@ -451,10 +459,29 @@ def _ensure_stage(cursor) -> None:
 _STAGE_FIELD_COUNT = struct.pack(">h", len(_STAGE_COLUMNS))
 
 
+# The usual staged line (no extended specifiers, cash-out status or next bet stop; a producer):
+# its fixed-size fields packed by two struct calls around the outcomes.
+_pack_stage_head = struct.Struct(">hiqiihihi").pack  # fields, id, '' ext, status, producer, len
+_pack_stage_tail = struct.Struct(">i?iiiqiq").pack  # favourite, NULL, NULL, odds_ts, last_ts
+
+
 def _stage_copy_data(rows: list[MarketRow]) -> bytes:
     parts = [_COPY_HEADER]
     append = parts.append
+    fields = len(_STAGE_COLUMNS)
     for r in rows:
+        outcomes = _dumps_fast(r.outcomes).encode()
+        if (
+            not r.extended_specifiers
+            and r.cashout_status is None
+            and r.next_betstop is None
+            and r.producer_id is not None
+            and r.status is not None
+        ):
+            append(_pack_stage_head(fields, 8, r.pk, 0, 2, r.status, 2, r.producer_id, len(outcomes)))
+            append(outcomes)
+            append(_pack_stage_tail(1, r.favourite, -1, -1, 8, r.odds_ts, 8, r.last_ts))
+            continue
         append(
             b"".join(
                 (
@@ -463,7 +490,7 @@ def _stage_copy_data(rows: list[MarketRow]) -> bytes:
                     _b_text(r.extended_specifiers),
                     _b_i16(r.status),
                     _b_i16(r.producer_id),
-                    _b_text(_dumps_fast(r.outcomes)),
+                    _pack_len(len(outcomes)) + outcomes,
                     _b_bool(r.favourite),
                     _b_i16(r.cashout_status),
                     _b_i64(r.next_betstop),
