@@ -167,6 +167,33 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / _TICK, sum(values) / _TICK
 
 
+class GcTimer:
+    """Wall time spent in the cyclic garbage collector (all threads), by generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.counts[info["generation"]] += 1
+
+    def take(self) -> tuple[list[float], list[int]]:
+        values = (self.seconds[:], self.counts[:])
+        self.seconds, self.counts = [0.0, 0.0, 0.0], [0, 0, 0]
+        return values
+
+
+GC = GcTimer()
+
+
 class CpuMeter:
     """CPU seconds per component over one phase: broker, database, publisher, and this process
     split into its threads (the consumer's AMQP/parse thread and its apply thread)."""
@@ -175,6 +202,7 @@ class CpuMeter:
         self.publisher_pid = publisher_pid
         self.threads: dict[str, int] = {}
         self.start = self._read()
+        GC.take()
         self.start_pids = self.pids
         for name in self.pids:
             self.start[name] = 0.0  # the per-process deltas are taken in _read
@@ -215,10 +243,15 @@ class CpuMeter:
         )
         # Whatever else ran meanwhile (kernel, other tenants of the box invisible from here).
         other = (busy - ours) / messages * 1e6
+        gc_seconds, gc_counts = GC.take()
+        gc_text = ", ".join(
+            f"gen{g} {n}x {t / messages * 1e6:.0f}" for g, (t, n) in enumerate(zip(gc_seconds, gc_counts, strict=True))
+        )
         return (
             "CPU us/msg: "
             + ", ".join(parts)
             + f", of which not ours {other:.0f} (machine {busy / wall * 100:.0f}% busy)"
+            + f"; consumer's GC us/msg: {gc_text}"
         )
 
 
