@@ -405,7 +405,7 @@ def main() -> None:
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
     parser.add_argument(
-        "--gc-threshold", type=int, default=50_000, help="gen0 threshold (uof_consume: 50000; 0 = Python default)"
+        "--gc-threshold", type=int, default=200_000, help="gen0 threshold (uof_consume: 200000; 0 = Python default)"
     )
     args = parser.parse_args()
 

@@ -29,7 +29,7 @@ def main() -> None:
     import django
 
     django.setup()
-    gc.set_threshold(50_000, 50, 100)  # as uof_consume does
+    gc.set_threshold(200_000, 50, 100)  # as uof_consume does
     from django.db import transaction
     from django.utils import timezone
 

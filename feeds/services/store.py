@@ -172,18 +172,34 @@ def ensure_producers(ids: Iterable[int], known: set[int] | None = None) -> set[i
     return set(ids)
 
 
+_EVENTS_SQL = (
+    f"SELECT id, urn, {', '.join(_EVENT_FIELDS)} FROM feeds_sportevent WHERE urn = ANY(%s) ORDER BY id FOR UPDATE"
+)
+
+
 def _load_events(ws: Workspace, urns: set[str]) -> None:
     """The batch's events, locked (a fixture being stored concurrently waits for us, and we for it)."""
     if not urns:
         return
 
     def fetch(where: set[str]) -> None:
-        rows = (
-            SportEvent.objects.select_for_update()
-            .filter(urn__in=where)
-            .order_by("id")
-            .values_list("id", "urn", *_EVENT_FIELDS)
-        )
+        if connection.vendor == "postgresql":
+            # Once per batch: raw SQL skips the ORM's query compilation (about 1-2 ms, which
+            # is 50 us a message in the small batches of a steady 500 msg/s).
+            with connection.cursor() as cursor:
+                cursor.execute(_EVENTS_SQL, [sorted(where)])
+                rows = cursor.fetchall()
+            data = _EVENT_FIELDS.index("status_data") + 2
+            rows = [
+                (*r[:data], json.loads(r[data]) if isinstance(r[data], str) else r[data], *r[data + 1 :]) for r in rows
+            ]
+        else:
+            rows = (
+                SportEvent.objects.select_for_update()
+                .filter(urn__in=where)
+                .order_by("id")
+                .values_list("id", "urn", *_EVENT_FIELDS)
+            )
         for pk, urn, *values in rows:
             ws.events[urn] = EventRow(pk, urn, **dict(zip(_EVENT_FIELDS, values, strict=True)))
 
