@@ -318,12 +318,17 @@ class Consumer:
                 if self.stop.is_set() and delay > 4:
                     return  # shutting down: leave them unacked
         batch.ack()
-        counts = self.stats.add(result)
-        BATCH_SECONDS.observe(result.seconds)
-        for outcome, n in counts.items():  # once per outcome, not per message
-            MESSAGES.labels(outcome).inc(n)
-        if self.on_batch:
-            self.on_batch(result)
+        try:
+            counts = self.stats.add(result)
+            BATCH_SECONDS.observe(result.seconds)
+            for outcome, n in counts.items():  # once per outcome, not per message
+                MESSAGES.labels(outcome).inc(n)
+            if self.on_batch:
+                self.on_batch(result)
+        except Exception:
+            # Bookkeeping after the commit must not end the apply thread: the AMQP side would
+            # go on receiving into batches that nobody applies.
+            logger.exception("after-batch bookkeeping failed")
         if self.after_commit:
             try:
                 self.after_commit(result, self)

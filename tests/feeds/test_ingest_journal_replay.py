@@ -224,3 +224,20 @@ def test_journal_retention_task(settings):
     apply(b"more junk")
     assert tasks.journal_prune() == 1
     assert FeedMessage.objects.count() == 1
+
+
+def test_consumer_apply_side_survives_a_failing_batch_hook():
+    # A hook failing after the commit is logged; the batch stays acked and the next one applies.
+    from feeds.consumer import Consumer, _Batch
+    from feeds.services.ingest import parse_batch
+
+    def boom(result):
+        raise RuntimeError("hook")
+
+    consumer = Consumer(url="amqp://unused", keys=["#"], on_batch=boom, after_commit=None)
+    acks = []
+    for ts in (1, 2):
+        parsed = parse_batch([Incoming(body=odds_change(ts=ts, markets=[(1, "", 1, {"1": "2.0"})]).encode())])
+        consumer._apply(_Batch(parsed, lambda: acks.append(1)))
+    assert acks == [1, 1] and consumer.stats.messages == 2
+    assert FeedMessage.objects.filter(outcome="applied").count() == 2
