@@ -121,6 +121,140 @@ def start_publisher(exchange: str, n: int, events: int, rate: float) -> subproce
     return proc
 
 
+# --- CPU accounting -------------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(path: str) -> float:
+    """utime + stime of /proc/<pid>[/task/<tid>]/stat in seconds (0 if it is gone)."""
+    try:
+        with open(f"{path}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _users_cpu() -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each process of the broker and of the database server."""
+    import pwd
+
+    uids = {}
+    for name in ("rabbitmq", "postgres"):
+        try:
+            uids[pwd.getpwnam(name).pw_uid] = name
+        except KeyError:
+            pass
+    totals: dict[str, dict[int, float]] = {name: {} for name in uids.values()}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            owner = os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            continue
+        if owner in uids:
+            totals[uids[owner]][int(pid)] = _proc_cpu(f"/proc/{pid}")
+    return totals
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
+class GcTimer:
+    """Wall time spent in the cyclic garbage collector (all threads), by generation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.counts[info["generation"]] += 1
+
+    def take(self) -> tuple[list[float], list[int]]:
+        values = (self.seconds[:], self.counts[:])
+        self.seconds, self.counts = [0.0, 0.0, 0.0], [0, 0, 0]
+        return values
+
+
+GC = GcTimer()
+
+
+class CpuMeter:
+    """CPU seconds per component over one phase: broker, database, publisher, and this process
+    split into its threads (the consumer's AMQP/parse thread and its apply thread)."""
+
+    def __init__(self, publisher_pid: int | None = None) -> None:
+        self.publisher_pid = publisher_pid
+        self.threads: dict[str, int] = {}
+        self.start = self._read()
+        GC.take()
+        self.start_pids = self.pids
+        for name in self.pids:
+            self.start[name] = 0.0  # the per-process deltas are taken in _read
+
+    def _read(self) -> dict[str, float]:
+        # Per process, so that one that exits during the phase (an autovacuum worker, a test
+        # connection) is not subtracted; its last seconds are missed (they show as "not ours").
+        self.pids, values = _users_cpu(), {}
+        for name, pids in self.pids.items():
+            before = getattr(self, "start_pids", {}).get(name, {})
+            values[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in pids.items())
+        if self.publisher_pid:
+            values["publisher"] = _proc_cpu(f"/proc/{self.publisher_pid}")
+        values["consumer process"] = _proc_cpu("/proc/self")
+        for name, tid in self.threads.items():
+            values[name] = _proc_cpu(f"/proc/self/task/{tid}")
+        values["machine busy"], values["machine total"] = _machine_busy()
+        return values
+
+    def add_thread(self, name: str, native_id: int) -> None:
+        self.threads[name] = native_id
+        self.start[name] = _proc_cpu(f"/proc/self/task/{native_id}")
+
+    def stop(self, messages: int) -> str:
+        end = self._read()
+        parts = []
+        for name, value in end.items():
+            if name == "machine total":
+                continue
+            used = value - self.start.get(name, 0.0)
+            parts.append(f"{name} {used / messages * 1e6:.0f}")
+        wall = end["machine total"] - self.start["machine total"]
+        busy = end["machine busy"] - self.start["machine busy"]
+        ours = sum(
+            end[k] - self.start.get(k, 0.0)
+            for k in ("rabbitmq", "postgres", "publisher", "consumer process")
+            if k in end
+        )
+        # Whatever else ran meanwhile (kernel, other tenants of the box invisible from here).
+        other = (busy - ours) / messages * 1e6
+        gc_seconds, gc_counts = GC.take()
+        gc_text = ", ".join(
+            f"gen{g} {n}x {t / messages * 1e6:.0f}" for g, (t, n) in enumerate(zip(gc_seconds, gc_counts, strict=True))
+        )
+        return (
+            "CPU us/msg: "
+            + ", ".join(parts)
+            + f", of which not ours {other:.0f} (machine {busy / wall * 100:.0f}% busy)"
+            + f"; consumer's GC us/msg: {gc_text}"
+        )
+
+
 # --- phases ---------------------------------------------------------------------------------------------
 
 
@@ -148,6 +282,7 @@ def phase_raw(n: int, events: int) -> dict:
     channel.basic_qos(prefetch_count=1000)
     count = 0
     markets = 0
+    meter = CpuMeter()
     started = time.perf_counter()
     for method, _props, body in channel.consume(queue, inactivity_timeout=5):
         if method is None:
@@ -161,10 +296,17 @@ def phase_raw(n: int, events: int) -> dict:
         if count % 500 == 0:
             channel.basic_ack(method.delivery_tag, multiple=True)
     elapsed = time.perf_counter() - started
+    cpu = meter.stop(count)
     channel.cancel()
     channel.queue_delete(queue)
     connection.close()
-    return {"messages": count, "seconds": elapsed, "rate": count / elapsed, "markets_per_msg": markets / count}
+    return {
+        "messages": count,
+        "seconds": elapsed,
+        "rate": count / elapsed,
+        "markets_per_msg": markets / count,
+        "cpu": cpu,
+    }
 
 
 def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: int) -> dict:
@@ -206,10 +348,16 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     assert consumer.ready.wait(10)
+    meter = CpuMeter(publisher.pid)
+    meter.add_thread("amqp+parse thread", thread.native_id)
+    applier = next((t for t in threading.enumerate() if t.name == "uof-apply"), None)
+    if applier is not None:
+        meter.add_thread("apply thread", applier.native_id)
     started = time.perf_counter()
     publisher.stdin.write("go\n")
     publisher.stdin.flush()
     done.wait(timeout=max(120, n / 100))
+    cpu = meter.stop(max(seen[0], 1))
     published = publisher.stdout.readline().strip()
     publisher.wait(30)
     stop.set()
@@ -232,6 +380,7 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
         "batch_ms_p99": pct(batches, 99) * 1000,
         "outcomes": consumer.stats.outcomes,
         "publisher": published,
+        "cpu": cpu,
     }
 
 
@@ -256,7 +405,7 @@ def main() -> None:
     parser.add_argument("--skip-raw", action="store_true")
     parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
     parser.add_argument(
-        "--gc-threshold", type=int, default=50_000, help="gen0 threshold (uof_consume: 50000; 0 = Python default)"
+        "--gc-threshold", type=int, default=200_000, help="gen0 threshold (uof_consume: 200000; 0 = Python default)"
     )
     args = parser.parse_args()
 
@@ -284,12 +433,14 @@ def main() -> None:
         print(
             f"raw pika consume + parse (no DB): {raw['rate']:.0f} msg/s ({raw['messages']} in {raw['seconds']:.2f}s, {raw['markets_per_msg']:.1f} markets/msg)"
         )
+        print(f"  {raw['cpu']}")
     burst = phase_consume(args.messages, args.events, 0, args.batch_size, args.prefetch)
     print(
         f"burst: {burst['rate']:.0f} msg/s committed ({burst['messages']} in {burst['seconds']:.2f}s; {burst['publisher']}); "
         f"lag p50 {burst['lag_p50_ms']:.0f} ms p99 {burst['lag_p99_ms']:.0f} ms max {burst['lag_max_ms']:.0f} ms; "
         f"{burst['batches']} batches, p50 {burst['batch_ms_p50']:.0f} ms p99 {burst['batch_ms_p99']:.0f} ms; {burst['outcomes']}"
     )
+    print(f"  {burst['cpu']}")
     if args.paced_seconds:
         n = int(args.paced_rate * args.paced_seconds)
         paced = phase_consume(n, args.events, args.paced_rate, args.batch_size, args.prefetch)
@@ -298,6 +449,7 @@ def main() -> None:
             f"p99 {paced['lag_p99_ms']:.0f} ms max {paced['lag_max_ms']:.0f} ms; {paced['batches']} batches, "
             f"p50 {paced['batch_ms_p50']:.1f} ms p99 {paced['batch_ms_p99']:.1f} ms"
         )
+        print(f"  {paced['cpu']}")
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM feeds_market")
         markets = cursor.fetchone()[0]

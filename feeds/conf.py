@@ -41,6 +41,9 @@ PREFETCH = env_int("UOF_PREFETCH", 4000, minimum=1, maximum=65535)
 # Messages applied per database transaction, and how long to wait to fill a batch.
 BATCH_SIZE = env_int("UOF_BATCH_SIZE", 1000, minimum=1, maximum=10000)
 BATCH_WAIT_MS = env_int("UOF_BATCH_WAIT_MS", 50, minimum=0, maximum=10000)
+# When messages trickle in, let them gather this long between socket reads: pika's cost per
+# read dominates at a few hundred messages a second (measured 225 -> 91 us/msg at 500 msg/s).
+POLL_INTERVAL_MS = env_int("UOF_POLL_INTERVAL_MS", 10, minimum=0, maximum=1000)
 RECONNECT_MAX_SECONDS = env_int("UOF_RECONNECT_MAX_SECONDS", 60, minimum=1)
 HEARTBEAT_SECONDS = env_int("UOF_HEARTBEAT_SECONDS", 30, minimum=0)
 MAX_MESSAGE_BYTES = env_int("UOF_MAX_MESSAGE_BYTES", 4_000_000, minimum=1024)

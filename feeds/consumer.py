@@ -25,6 +25,7 @@ import queue
 import random
 import threading
 import time
+from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ BATCH_SECONDS = Histogram(
 RECONNECTS = Counter("touchline_uof_reconnects_total", "AMQP reconnects")
 
 _AMQP_ERRORS = (pika.exceptions.AMQPError, ConnectionError, OSError)
+# pika reads at most 100 KB per socket event: about 14 typical odds_change messages.
+_POLL_BURST = 10
 
 
 def binding_keys() -> list[str]:
@@ -70,12 +73,15 @@ class Stats:
     reconnects: int = 0
     last_batch_seconds: float = 0.0
 
-    def add(self, result: BatchResult) -> None:
+    def add(self, result: BatchResult) -> dict[str, int]:
+        """Count the batch in; returns its messages per outcome."""
         self.batches += 1
         self.messages += len(result.outcomes)
         self.last_batch_seconds = result.seconds
-        for o in result.outcomes:
-            self.outcomes[str(o.outcome)] = self.outcomes.get(str(o.outcome), 0) + 1
+        counts = Tally(str(o.outcome) for o in result.outcomes)
+        for outcome, n in counts.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+        return counts
 
 
 def _default_after_commit(result: BatchResult, consumer: Consumer) -> None:
@@ -117,6 +123,8 @@ class Consumer:
         self.prefetch = prefetch or conf.PREFETCH
         self.batch_size = min(batch_size or conf.BATCH_SIZE, self.prefetch)
         self.batch_wait = (conf.BATCH_WAIT_MS if batch_wait_ms is None else batch_wait_ms) / 1000
+        self.poll_interval = conf.POLL_INTERVAL_MS / 1000
+        self._received = 0
         self.stop = stop or threading.Event()
         self.declare_exchange = declare_exchange
         self.after_commit = after_commit
@@ -128,6 +136,7 @@ class Consumer:
         self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
         self.queue_name = ""
         self._pending: list[tuple[int, Incoming]] = []
+        self._parsed: list[Parsed] = []  # the first len(_parsed) of _pending, parsed ahead
         self._first_at = 0.0
         self._waiting: deque[_Batch] = deque()  # parsed, not yet handed to the apply thread
         self._to_apply: queue.Queue[_Batch] = queue.Queue(maxsize=2)
@@ -151,6 +160,7 @@ class Consumer:
                     RECONNECTS.inc()
                     logger.warning("AMQP connection lost (%s); producers down, reconnecting in %.0fs", exc, delay)
                     self._pending.clear()  # unacked: gone with the exclusive queue
+                    self._parsed.clear()
                     self._mark_down("AMQP connection lost")
                     self.stop.wait(delay * random.uniform(0.8, 1.2))
                     delay = min(delay * 2, conf.RECONNECT_MAX_SECONDS)
@@ -188,10 +198,16 @@ class Consumer:
             self.ready.set()
             while not self.stop.is_set():
                 if self._pending:
-                    wait = max(0.0, self._first_at + self.batch_wait - time.monotonic())
+                    wait = self._first_at + self.batch_wait - time.monotonic()
+                    if wait <= 0:
+                        # The batch is due but the apply side is busy: wait for it (or for more
+                        # messages) instead of spinning, which would take the GIL from it.
+                        wait = self.poll_interval or 0.005
                 else:
                     wait = self.batch_wait or 0.05
+                received = self._received
                 connection.process_data_events(time_limit=wait if not self._waiting else min(wait, 0.01))
+                received = self._received - received
                 # One dispatch can deliver up to `prefetch` messages: cut them batch_size at a time.
                 while len(self._pending) >= self.batch_size:
                     self._cut(connection, channel)
@@ -205,6 +221,13 @@ class Consumer:
                 ):
                     self._cut(connection, channel)
                 self._hand_over()
+                # Parse what waits for the next batch now, while the apply thread waits on the
+                # database, so that the batch is ready the moment the apply side is free.
+                self._parse_ahead()
+                if 0 < received < _POLL_BURST and self.poll_interval:
+                    # Trickling in: let more gather (the apply thread has the GIL meanwhile).
+                    # A read that brought many means more are waiting: read again at once.
+                    self.stop.wait(self.poll_interval)
             # Stopping: finish what we hold and wait for its acks before closing.
             while self._pending:
                 self._cut(connection, channel)
@@ -221,16 +244,24 @@ class Consumer:
                     pass
 
     def _on_message(self, channel, method, properties, body: bytes) -> None:
+        self._received += 1
         if not self._pending:
             self._first_at = time.monotonic()
         self._pending.append(
             (method.delivery_tag, Incoming(body=body, routing_key=method.routing_key, received_at=timezone.now()))
         )
 
+    def _parse_ahead(self) -> None:
+        done = len(self._parsed)
+        if done < len(self._pending):
+            self._parsed.extend(parse_batch([item for _, item in self._pending[done : done + self.batch_size]]))
+
     def _cut(self, connection: pika.BlockingConnection, channel) -> None:
         batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
         self._first_at = time.monotonic()
-        parsed = parse_batch([item for _, item in batch])
+        ready = min(len(self._parsed), len(batch))
+        parsed = self._parsed[:ready] + parse_batch([item for _, item in batch[ready:]])
+        del self._parsed[:ready]
         ack = partial(channel.basic_ack, delivery_tag=batch[-1][0], multiple=True)
 
         def schedule_ack() -> None:
@@ -287,12 +318,17 @@ class Consumer:
                 if self.stop.is_set() and delay > 4:
                     return  # shutting down: leave them unacked
         batch.ack()
-        self.stats.add(result)
-        BATCH_SECONDS.observe(result.seconds)
-        for o in result.outcomes:
-            MESSAGES.labels(str(o.outcome)).inc()
-        if self.on_batch:
-            self.on_batch(result)
+        try:
+            counts = self.stats.add(result)
+            BATCH_SECONDS.observe(result.seconds)
+            for outcome, n in counts.items():  # once per outcome, not per message
+                MESSAGES.labels(outcome).inc(n)
+            if self.on_batch:
+                self.on_batch(result)
+        except Exception:
+            # Bookkeeping after the commit must not end the apply thread: the AMQP side would
+            # go on receiving into batches that nobody applies.
+            logger.exception("after-batch bookkeeping failed")
         if self.after_commit:
             try:
                 self.after_commit(result, self)

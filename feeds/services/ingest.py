@@ -72,13 +72,25 @@ class Parsed:
     error: str = ""
 
 
+_SPORTS: dict[str, int | None] = {}  # routing key -> sport id: the same keys come back all day
+
+
+def _sport_id(routing_key: str) -> int | None:
+    sport_id = _SPORTS.get(routing_key, -1)
+    if sport_id != -1:
+        return sport_id
+    try:
+        sport_id = parse_routing_key(routing_key).sport_id
+    except UofError:
+        sport_id = None  # the key is informational: we dispatch on the XML root
+    if len(_SPORTS) > 100_000:
+        _SPORTS.clear()
+    _SPORTS[routing_key] = sport_id
+    return sport_id
+
+
 def _parse(item: Incoming) -> Parsed:
-    sport_id = None
-    if item.routing_key:
-        try:
-            sport_id = parse_routing_key(item.routing_key).sport_id
-        except UofError:
-            pass  # the key is informational: we dispatch on the XML root
+    sport_id = _sport_id(item.routing_key) if item.routing_key else None
     try:
         return Parsed(item, m.parse_message(item.body, max_bytes=conf.MAX_MESSAGE_BYTES), sport_id)
     except UofError as exc:
@@ -88,32 +100,44 @@ def _parse(item: Incoming) -> Parsed:
         return Parsed(item, None, sport_id, f"parser_error: {exc.__class__.__name__}: {exc}")
 
 
-def _journal_row(p: Parsed, outcome: str, reason: str, now: datetime) -> FeedMessage:
+def _journal_row(p: Parsed, outcome: str, reason: str, now: datetime) -> store.JournalRow:
     msg = p.message
+    item = p.item
     keep_body = conf.JOURNAL_BODIES == "all" or outcome not in (state.APPLIED, state.DUPLICATE)
-    return FeedMessage(
-        routing_key=p.item.routing_key[:255],
-        kind=getattr(msg, "kind", "") if msg is not None else "",
-        product=msg.product if msg is not None else None,
-        event_urn=(msg.event_urn or "") if msg is not None else "",
-        message_ts=msg.timestamp if msg is not None else None,
-        request_id=getattr(msg, "request_id", None) if msg is not None else None,
-        body=p.item.body if keep_body else b"",
-        body_size=len(p.item.body),
-        source=p.item.source,
-        received_at=p.item.received_at or now,
-        applied_at=now if outcome in (state.APPLIED, state.DUPLICATE, state.STALE, state.IGNORED) else None,
+    if msg is None:
+        kind, product, event_urn, message_ts, request_id = "", None, "", None, None
+    else:
+        kind = getattr(msg, "kind", "")
+        product = msg.product
+        event_urn = msg.event_urn or ""
+        message_ts = msg.timestamp
+        request_id = getattr(msg, "request_id", None)
+    return store.JournalRow(
+        routing_key=item.routing_key[:255],
+        kind=kind,
+        product=product,
+        event_urn=event_urn,
+        message_ts=message_ts,
+        request_id=request_id,
+        body=item.body if keep_body else b"",
+        body_size=len(item.body),
+        source=item.source,
+        received_at=item.received_at or now,
+        applied_at=now if outcome in _APPLIED_OUTCOMES else None,
         outcome=outcome,
         reason=reason[:2000],
-        replay_of_id=p.item.replay_of,
+        replay_of_id=item.replay_of,
     )
+
+
+_APPLIED_OUTCOMES = frozenset((state.APPLIED, state.DUPLICATE, state.STALE, state.IGNORED))
 
 
 def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
     """One transaction for the whole list. Raises if anything fails (nothing is written then)."""
     now = timezone.now()
     result = BatchResult()
-    journal: list[FeedMessage] = []
+    journal: list[store.JournalRow] = []
     try:
         with transaction.atomic():
             store.lock_feed_state()
@@ -151,7 +175,7 @@ def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
 def _record_failure(p: Parsed, reason: str) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
-        row = _journal_row(p, FeedMessage.Outcome.FAILED, reason, now)
+        row = _journal_row(p, FeedMessage.Outcome.FAILED, reason, now).to_model()
         row.save()
     return Outcome(FeedMessage.Outcome.FAILED, reason, row.kind, row.pk)
 

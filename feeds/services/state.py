@@ -242,76 +242,59 @@ def apply_snapshot_complete(ws: Workspace, msg: m.SnapshotComplete) -> Result:
 # --- odds ------------------------------------------------------------------------------------
 
 
-def _outcome_state(o: m.OutcomeOdds) -> dict[str, Any]:
-    state: dict[str, Any] = {"odds": None if o.odds is None else str(o.odds), "active": o.active}
-    if o.probability is not None:
-        state["prob"] = str(o.probability)
-    if o.team is not None:
-        state["team"] = o.team
-    return state
-
-
 def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> str:
-    row = ws.market(msg.event_urn, mo.id, mo.specifiers, create=False)
-    if row is not None and msg.timestamp < row.last_ts:
-        return STALE
-    if (
-        mo.status == m.HANDED_OVER
-        and row is not None
-        and row.producer_id is not None
-        and row.producer_id != msg.product
-    ):
-        return IGNORED  # a late hand-over: the new producer already owns the line
+    # Runs once per market of every odds_change: lookups and the outcome states are inlined.
+    row = ws.markets.get((msg.event_urn, mo.id, mo.specifiers))
     if row is None:
         row = ws.market(msg.event_urn, mo.id, mo.specifiers, create=True)
         assert row is not None
+    else:
+        if msg.timestamp < row.last_ts:
+            return STALE
+        if mo.status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != msg.product:
+            return IGNORED  # a late hand-over: the new producer already owns the line
     if mo.outcomes:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
-        outcomes = {o.id: _outcome_state(o) for o in mo.outcomes}
-        if len(outcomes) < len(row.outcomes) or not outcomes.keys() >= row.outcomes.keys():
-            for oid, state in row.outcomes.items():
+        outcomes: dict[str, dict[str, Any]] = {}
+        for oid, odds, probability, active, team in mo.outcomes:
+            state: dict[str, Any] = {"odds": None if odds is None else str(odds), "active": active}
+            if probability is not None:
+                state["prob"] = str(probability)
+            if team is not None:
+                state["team"] = team
+            outcomes[oid] = state
+        previous = row.outcomes
+        if len(outcomes) < len(previous) or not outcomes.keys() >= previous.keys():
+            for oid, state in previous.items():
                 if oid not in outcomes:
                     outcomes[oid] = {**state, "active": False}
         odds_ts = msg.timestamp
     else:
         outcomes = row.outcomes
         odds_ts = row.odds_ts
-    new = (
-        mo.status,
-        msg.product,
-        outcomes,
-        mo.extended_specifiers,
-        mo.favourite,
-        mo.cashout_status,
-        mo.next_betstop,
-        odds_ts,
-        msg.timestamp,
-    )
-    old = (
-        row.status,
-        row.producer_id,
-        row.outcomes,
-        row.extended_specifiers,
-        row.favourite,
-        row.cashout_status,
-        row.next_betstop,
-        row.odds_ts,
-        row.last_ts,
-    )
-    if new == old and row.pk is not None:
+    if (
+        row.pk is not None
+        and row.last_ts == msg.timestamp
+        and row.status == mo.status
+        and row.producer_id == msg.product
+        and row.odds_ts == odds_ts
+        and row.extended_specifiers == mo.extended_specifiers
+        and row.favourite == mo.favourite
+        and row.cashout_status == mo.cashout_status
+        and row.next_betstop == mo.next_betstop
+        and row.outcomes == outcomes
+    ):
         return DUPLICATE
-    (
-        row.status,
-        row.producer_id,
-        row.outcomes,
-        row.extended_specifiers,
-        row.favourite,
-        row.cashout_status,
-        row.next_betstop,
-        row.odds_ts,
-        row.last_ts,
-    ) = new
+    row.status = mo.status
+    row.producer_id = msg.product
+    row.outcomes = outcomes
+    row.extended_specifiers = mo.extended_specifiers
+    row.favourite = mo.favourite
+    row.cashout_status = mo.cashout_status
+    row.next_betstop = mo.next_betstop
+    row.odds_ts = odds_ts
+    row.last_ts = msg.timestamp
     row.dirty = True
     return APPLIED
 

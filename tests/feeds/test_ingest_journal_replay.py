@@ -123,6 +123,46 @@ def test_incoming_received_time_is_kept():
     assert FeedMessage.objects.get(pk=result.outcomes[0].journal_id).received_at == received
 
 
+def test_journal_rows_keep_every_field():
+    # The PostgreSQL path packs the journal's binary COPY itself: every type, NULLs included.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    received = timezone.now() - timedelta(days=400, microseconds=7)
+    body = b'<snapshot_complete product="3" timestamp="1700000000123" request_id="9876543210"/>'
+    bad = "\u00e9\t\\x".encode()
+    result = apply_batch(
+        [
+            Incoming(body=body, routing_key="-.-.-.snapshot_complete.-.-.-.-", received_at=received, replay_of=None),
+            Incoming(body=bad, routing_key="k\u00e9y\tx", received_at=received, source=FeedMessage.Source.REPLAY),
+        ]
+    )
+    first, second = (FeedMessage.objects.get(pk=o.journal_id) for o in result.outcomes)
+    assert (first.kind, first.product, first.event_urn, first.message_ts, first.request_id) == (
+        "snapshot_complete",
+        3,
+        "",
+        1700000000123,
+        9876543210,
+    )
+    assert (bytes(first.body), first.body_size, first.received_at, first.replay_of_id) == (
+        body,
+        len(body),
+        received,
+        None,
+    )
+    assert first.applied_at is not None and first.outcome in ("applied", "ignored")
+    assert (second.routing_key, bytes(second.body), second.source, second.outcome) == (
+        "k\u00e9y\tx",
+        bad,
+        "replay",
+        "rejected",
+    )
+    assert (second.product, second.message_ts, second.applied_at, second.kind) == (None, None, None, "")
+    assert second.reason.startswith("malformed")
+
+
 def test_cached_lines_are_dropped_when_another_writer_ran():
     from django.db import transaction
 
@@ -184,3 +224,20 @@ def test_journal_retention_task(settings):
     apply(b"more junk")
     assert tasks.journal_prune() == 1
     assert FeedMessage.objects.count() == 1
+
+
+def test_consumer_apply_side_survives_a_failing_batch_hook():
+    # A hook failing after the commit is logged; the batch stays acked and the next one applies.
+    from feeds.consumer import Consumer, _Batch
+    from feeds.services.ingest import parse_batch
+
+    def boom(result):
+        raise RuntimeError("hook")
+
+    consumer = Consumer(url="amqp://unused", keys=["#"], on_batch=boom, after_commit=None)
+    acks = []
+    for ts in (1, 2):
+        parsed = parse_batch([Incoming(body=odds_change(ts=ts, markets=[(1, "", 1, {"1": "2.0"})]).encode())])
+        consumer._apply(_Batch(parsed, lambda: acks.append(1)))
+    assert acks == [1, 1] and consumer.stats.messages == 2
+    assert FeedMessage.objects.filter(outcome="applied").count() == 2

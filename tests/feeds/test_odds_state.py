@@ -86,6 +86,22 @@ def test_redelivery_is_a_no_op():
     assert FeedMessage.objects.count() == 2  # both deliveries are in the journal
 
 
+def test_redelivery_with_match_status_is_a_no_op_in_a_later_batch():
+    # The event row (status data as JSON, kick-off time) is read back in the later batch.
+    message = odds_change(ts=1000, markets=[ONE_X_TWO], status=(1, 6, 1, 0))
+    apply(message)
+    SportEvent.objects.filter(urn="sr:match:1").update(scheduled=datetime(2026, 1, 2, 3, 4, tzinfo=UTC))
+    event = SportEvent.objects.get(urn="sr:match:1")
+    (again,) = apply(message)
+    assert again.outcome == "duplicate"
+    after = SportEvent.objects.get(urn="sr:match:1")
+    assert (after.status_data, after.scheduled, after.updated_at) == (
+        event.status_data,
+        event.scheduled,
+        event.updated_at,
+    )
+
+
 def test_same_millisecond_messages_apply_in_arrival_order():
     apply_each(
         odds_change(ts=1000, markets=[ONE_X_TWO]),

@@ -378,3 +378,59 @@ def test_odds_change_without_odds_element():
     msg = m.parse_message(body)
     assert msg.has_odds is False and msg.markets == ()
     assert msg.sport_event_status.status == 1
+
+
+# The fast market reader must give exactly what the reference reader gives (or refuse alike).
+_TRICKY_MARKETS = [
+    '<market id="1" status="1"><outcome id="1" odds="1.50" probabilities="0.6" active="1"/></market>',
+    '<market id=" 18 " specifiers="total=2.5"><outcome id=" 12 " odds=" 1.9 " probabilities="5E-1"/></market>',
+    '<market id="18" specifiers="b=1|a=2" status=""><outcome id="12" odds="1e1" active="true"/></market>',
+    '<market id="18" specifiers="  "><outcome id="12" odds="" probabilities=""/></market>',
+    '<market id="0"><outcome id="1" odds="2"/></market>',
+    '<market id="-3"><outcome id="1" odds="2"/></market>',
+    '<market id="x1"><outcome id="1" odds="2"/></market>',
+    '<market id="\u00b2"><outcome id="1" odds="2"/></market>',
+    '<market id="12" status="-4" favourite="true" cashout_status="1" extended_specifers="x=1">'
+    '<outcome id="1" odds="2" team="1"/><market_metadata next_betstop="1700000000000"/></market>',
+    '<market id="12" extended_specifiers=" e=1 "><outcome id="1" odds="2.0" active="false"/></market>',
+    '<market id="12"><outcome id="1" odds="0"/></market>',
+    '<market id="12"><outcome id="1" odds="-1.5"/></market>',
+    '<market id="12"><outcome id="1" odds="NaN"/></market>',
+    '<market id="12"><outcome id="1" odds="abc"/></market>',
+    '<market id="12"><outcome id="1" probabilities="Infinity"/></market>',
+    '<market id="12"><outcome id="1" active="2"/></market>',
+    '<market id="12"><outcome odds="1.5"/></market>',
+    '<market id="12"><outcome id="" odds="1.5"/></market>',
+    '<market id="12" specifiers="total"><outcome id="1" odds="1.5"/></market>',
+    '<market id="12" favourite="maybe"><outcome id="1" odds="1.5"/></market>',
+    '<market id="12" status="abc"><outcome id="1" odds="1.5"/></market>',
+    '<market id="12" status="100"><outcome id="1" odds="1.5"/></market>',
+    '<market id="123456" status="0"><outcome id="sr:player:1" odds="101.0" probabilities="0.001"/>'
+    "<unknown/><outcome id='2' odds='1.01'/></market>",
+    '<market xmlns="urn:x" id="12"><outcome id="1" odds="1.5"/></market>',
+]
+
+
+def _read(reader, xml):
+    import xml.etree.ElementTree as ET
+
+    try:
+        return reader(ET.fromstring(xml))
+    except MalformedMessage as exc:
+        return ("refused", str(exc))
+
+
+@pytest.mark.parametrize("xml", _TRICKY_MARKETS)
+def test_fast_market_reader_agrees_with_the_reference(xml):
+    # Twice: the second read goes through the value caches.
+    assert _read(m._odds_market, xml) == _read(m._odds_market_checked, xml)
+    assert _read(m._odds_market, xml) == _read(m._odds_market_checked, xml)
+
+
+@pytest.mark.parametrize("name", [n for n in FEED_SAMPLES if n.startswith("odds_change")])
+def test_fast_market_reader_agrees_on_every_sample_market(name):
+    from feeds.protocol.xmlsafe import parse_fast
+
+    root = parse_fast(sample(name))
+    for el in root.iter("market"):
+        assert m._odds_market(el) == m._odds_market_checked(el)

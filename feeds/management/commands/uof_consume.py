@@ -58,7 +58,7 @@ class Command(BaseCommand):
         logging.getLogger("touchline.feeds").setLevel(logging.INFO)
         # A dedicated process holding a large, long-lived cache of market lines: fewer full
         # garbage collections (measured ~20% less CPU per message, docs/benchmarks/feeds.md).
-        gc.set_threshold(50_000, 50, 100)
+        gc.set_threshold(200_000, 50, 100)
         self.stdout.write(
             f"uof_consume: exchange={consumer.exchange} keys={keys} prefetch={consumer.prefetch} batch={consumer.batch_size}"
         )
