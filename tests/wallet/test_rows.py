@@ -54,7 +54,7 @@ def test_update_writes_only_the_named_fields():
 def test_insert_many_skips_conflicting_rows():
     def record(external_id: str, response: str) -> IdempotencyRecord:
         return IdempotencyRecord(
-            provider="p", external_id=external_id, operation="tx", fingerprint="f", response=response
+            provider="p", external_id=external_id, operation="tx", fingerprint="f", response=response, outcome="applied"
         )
 
     rows.insert_many([record("a", "first"), record("b", "first")], ignore_conflicts=True)
