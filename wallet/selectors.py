@@ -32,7 +32,6 @@ class WalletRef:
         return self.balance + self.bonus_balance
 
 
-WALLET_COLUMNS = 7
 _WALLET_SELECT = (
     "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id"
     " FROM wallet_player p {join} wallet_account a"

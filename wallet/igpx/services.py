@@ -33,7 +33,7 @@ from wallet.igpx import protocol
 from wallet.igpx.protocol import BET, PROVIDER, RESULT, IgpxError
 from wallet.models import Account, Bet, IdempotencyRecord, LedgerTransaction, Player, Settlement
 from wallet.models import IdempotencyConflict as ConflictRow
-from wallet.selectors import WALLET_COLUMNS, WalletRef, wallet_from_row, wallet_query
+from wallet.selectors import WalletRef, wallet_from_row, wallet_query
 from wallet.services import idempotency, postings
 from wallet.services.idempotency import Outcome, Reply, RequestKey
 
@@ -85,7 +85,7 @@ def _success(our_id: str, transaction_id: int | None = None) -> Outcome:
 
 def _preload(user_id: str, currency: str) -> idempotency.Preload:
     sql, params = wallet_query(external_id=user_id, currency=currency)
-    return idempotency.Preload(sql, params, WALLET_COLUMNS)
+    return idempotency.Preload(sql, params)
 
 
 def _wallet(row: tuple | None, user_id: str, currency: str, *, store_refusal: bool) -> WalletRef:

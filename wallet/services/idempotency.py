@@ -98,12 +98,11 @@ class Preload:
 
     On PostgreSQL the claim, the stored answer of an earlier copy and this read travel in one
     statement: a callback's first round trip does all three. `sql` is a SELECT returning at
-    most one row of `width` columns; `apply` receives that row, or None when there is none.
+    most one row; `apply` receives that row, or None when there is none.
     """
 
     sql: str
     params: tuple[Any, ...]
-    width: int
 
 
 def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
@@ -131,13 +130,13 @@ def _claim_and_read(
         return record_id, None, _preload(preload)
     key_params = [key.provider, key.external_id, key.operation]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    lateral, lateral_params, width = "", [], 0
+    lateral, lateral_params = "", ()
     if preload is not None:
-        lateral, lateral_params, width = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params, preload.width
+        lateral, lateral_params = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
     with rows.cursor() as cursor:
         cursor.execute(
             f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
-            " r.response, r.transaction_id" + (", w.*" if width else "") + " FROM (SELECT 1) AS one"
+            " r.response, r.transaction_id" + (", w.*" if preload else "") + " FROM (SELECT 1) AS one"
             " LEFT JOIN wallet_idempotencyrecord r ON r.provider = %s AND r.external_id = %s AND r.operation = %s"
             + lateral,
             [*key_params, print_, PENDING, now, *key_params, *lateral_params],
@@ -146,7 +145,7 @@ def _claim_and_read(
     record_id, existing = row[0], row[1:6]
     if record_id is None:
         return None, existing if existing[0] is not None else _load(key), None
-    preloaded = row[6:] if width else ()
+    preloaded = row[6:]
     # A LEFT JOIN that found nothing reads as a row of NULLs: report it as no row.
     return record_id, None, preloaded if any(v is not None for v in preloaded) else None
 
