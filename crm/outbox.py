@@ -180,6 +180,18 @@ def _context(event: events.WalletEvent) -> _Context | None:
     return _Context(**values)
 
 
+def _known_context(event: events.WalletEvent) -> _Context | None:
+    """The context of a placement or an unlinked result from the event alone, when the posting
+    passed on what it read under the account's row lock (WalletEvent.balance_after, moved,
+    is_test): the commonest events then cost no query here. The row lock that orders the
+    player's rows is the posting's."""
+    if event.kind not in (events.BET_PLACED, events.RESULT_CREDITED):
+        return None
+    if event.balance_after is None or event.moved is None or event.is_test is None or not event.transaction_ids:
+        return None
+    return _Context(is_test=event.is_test, balance=event.balance_after, moved_all=event.moved, moved_first=Decimal(0))
+
+
 def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:
     """What Fast Track sees of a settlement; two settlements that look the same are one."""
     return (amount, mapping.settlement_type(result, amount), mapping.is_cashout(result))
@@ -314,7 +326,9 @@ def on_wallet_event(event: events.WalletEvent) -> None:
     """Subscriber: write this event's outbox rows on the money transaction, kick delivery on commit."""
     if not conf.OUTBOX_ENABLED or event.kind not in HANDLED:
         return
-    ctx = _context(event)
+    if event.kind == events.RESULT_CREDITED and not event.transaction_ids:
+        return  # a zero unlinked result: not exported (see _plan), so nothing to read or lock
+    ctx = _known_context(event) or _context(event)
     if ctx is None:
         logger.warning("no %s wallet for player %s: %s not exported", event.currency, event.player_id, event.kind)
         return
@@ -325,8 +339,9 @@ def on_wallet_event(event: events.WalletEvent) -> None:
         return
     # activity_id is deterministic, so a repeated wallet event is a no-op, not a duplicate.
     # rows.insert_many, not bulk_create: the ORM's compiler cost ~0.3 ms per event on the
-    # wallet's hot path (docs/benchmarks/igpx.md).
-    sql_rows.insert_many(rows, ignore_conflicts=True)
+    # wallet's hot path (docs/benchmarks/igpx.md). Inside a provider callback the INSERT is
+    # held back and travels with the callback's last statement (wallet.rows.write_behind).
+    sql_rows.insert_many(rows, ignore_conflicts=True, write_behind=True)
     from crm.tasks import kick
 
     transaction.on_commit(kick, robust=True)

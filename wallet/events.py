@@ -34,6 +34,13 @@ class WalletEvent:
     # subscriber decide from the event alone whether the step concerns it.
     amount: Decimal | None = None
     previous_amount: Decimal | None = None
+    # What the posting already knows, so that a subscriber need not read it back (the CRM
+    # export would otherwise spend a round trip on it): the player account's real + bonus
+    # balance after the event, what the event's transactions moved on it, and whether the
+    # player is a test player. None when unknown.
+    balance_after: Decimal | None = None
+    moved: Decimal | None = None
+    is_test: bool | None = None
 
 
 Subscriber = Callable[[WalletEvent], None]

@@ -55,6 +55,11 @@ class Posted:
     transaction_id: int
     # (account_id, bucket) -> balance after the posting, for tracked legs
     balances: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+    # Real + bonus of the (single) tracked player account after the posting, read under its
+    # row lock: what the CRM export reports as the balance. None when not read (several tracked
+    # accounts, or SQLite); readers then query it.
+    spendable: Decimal | None = None
+    bet_id: int | None = None  # the bet inserted with the posting (`post(bet=…)`)
 
 
 def _is_postgres() -> bool:
@@ -109,12 +114,17 @@ def post(
     reverses_id: int | None = None,
     created_by_id: int | None = None,
     reason: str = "",
+    bet: rows.NewRow | None = None,
 ) -> Posted:
     """Write one balanced ledger transaction and move the tracked balances it touches.
 
     Must run inside the caller's atomic block. Raises InsufficientFunds before writing any
     row if a tracked balance would leave its range; callers that want to answer a decline
     must not have written anything on the same transaction that they intend to keep.
+
+    `bet` (`rows.new_row(Bet(…))`): a bet to insert with the posting, which then belongs to
+    it (`bet_id`); on PostgreSQL it travels in the posting's statement, and like the posting it
+    is written only if the funds are there. Its id is `Posted.bet_id`.
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -123,16 +133,21 @@ def post(
     if total != 0:
         raise ValueError(f"unbalanced posting: legs sum to {total}")
 
+    if bet is not None and bet_id is not None:
+        raise ValueError("a posting belongs to one bet: pass bet or bet_id, not both")
     header = [kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason]
     tracked_accounts = {leg.account_id for leg in legs if leg.tracked}
     if _is_postgres() and len(tracked_accounts) <= 1:
-        return _post_one_statement(legs, header)
+        return _post_one_statement(legs, header, bet)
 
     balances: dict[tuple[int, str], Decimal] = {}
     with rows.cursor() as cursor:
         # Ascending account id, then bucket: the fixed lock order that rules out deadlocks.
         for leg in sorted((leg for leg in legs if leg.tracked), key=lambda g: (g.account_id, g.bucket)):
             balances[(leg.account_id, leg.bucket)] = _move_balance(cursor, leg)
+        if bet is not None:
+            cursor.execute(bet.sql, bet.params)
+            header[5] = bet_id = cursor.fetchone()[0]
 
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(
@@ -160,15 +175,20 @@ def post(
             + ", ".join(values),
             params,
         )
-    return Posted(transaction_id=transaction_id, balances={k: _to_decimal(v) for k, v in balances.items()})
+    return Posted(
+        transaction_id=transaction_id,
+        balances={k: _to_decimal(v) for k, v in balances.items()},
+        bet_id=bet_id if bet is not None else None,
+    )
 
 
-def _post_one_statement(legs: list[Leg], header: list[object]) -> Posted:
-    """PostgreSQL: the guarded balance move, the transaction and its entries in one statement.
+def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow | None) -> Posted:
+    """PostgreSQL: the guarded balance move, the bet, the transaction and its entries in one
+    statement.
 
-    One round trip instead of three. The UPDATE moves every tracked bucket of the (single)
-    player account at once and returns nothing if any guard fails; the transaction and the
-    entries are inserted only when it returned its row, so a refusal writes nothing.
+    One round trip instead of four. The UPDATE moves every tracked bucket of the (single)
+    player account at once and returns nothing if any guard fails; the bet, the transaction
+    and the entries are inserted only when it returned its row, so a refusal writes nothing.
     """
     tracked = [leg for leg in legs if leg.tracked]
     params: list[object] = []
@@ -183,15 +203,21 @@ def _post_one_statement(legs: list[Leg], header: list[object]) -> Posted:
         params += [leg.amount for leg in tracked] + [tracked[0].account_id] + [leg.amount for leg in tracked]
         ctes.append(
             f"moved AS (UPDATE wallet_account SET {', '.join(sets)} WHERE id = %s AND {' AND '.join(guards)}"
-            f" RETURNING {', '.join(returning)})"
+            f" RETURNING {', '.join(returning)}, balance + bonus_balance AS spendable)"
         )
         gate = "WHERE EXISTS (SELECT 1 FROM moved)"
     else:
         gate = ""
+    header_values = ["%s"] * len(header)
+    if bet is not None:
+        ctes.append(f"bet AS ({bet.head} SELECT {bet.values} {gate} RETURNING id)")
+        params += bet.params
+        header_values[5] = "(SELECT id FROM bet)"  # bet_id
+        header = header[:5] + header[6:]
     ctes.append(
         "txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id,"
-        " reverses_id, created_by_id, reason, created_at)"
-        f" SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, now() {gate} RETURNING id)"
+        f" reverses_id, created_by_id, reason, created_at) SELECT {', '.join(header_values)}, now() {gate}"
+        " RETURNING id)"
     )
     params += header
     selects = []
@@ -207,6 +233,10 @@ def _post_one_statement(legs: list[Leg], header: list[object]) -> Posted:
         f" SELECT txn.id, v.* FROM txn, ({' UNION ALL '.join(selects)}) AS v)"
     )
     select = "SELECT (SELECT id FROM txn)" + "".join(f", (SELECT {_COLUMN[leg.bucket]} FROM moved)" for leg in tracked)
+    if tracked:
+        select += ", (SELECT spendable FROM moved)"
+    if bet is not None:
+        select += ", (SELECT id FROM bet)"
     with rows.cursor() as cursor:
         cursor.execute("WITH " + ", ".join(ctes) + " " + select, params)
         row = cursor.fetchone()
@@ -216,7 +246,12 @@ def _post_one_statement(legs: list[Leg], header: list[object]) -> Posted:
             f"account {account} cannot move by " + ", ".join(f"{g.bucket} {g.amount}" for g in tracked)
         )
     balances = {(leg.account_id, leg.bucket): row[i + 1] for i, leg in enumerate(tracked)}
-    return Posted(transaction_id=row[0], balances=balances)
+    return Posted(
+        transaction_id=row[0],
+        balances=balances,
+        spendable=row[len(tracked) + 1] if tracked else None,
+        bet_id=row[-1] if bet is not None else None,
+    )
 
 
 # --- House accounts ------------------------------------------------------------------------

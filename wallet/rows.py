@@ -15,18 +15,34 @@ Use them for rows whose model has no `save()` override or signal receivers that 
 not Django's wrapper (which costs about 35 µs of CPU per statement here, a quarter of the
 statement), with Django's error translation kept. Such statements do not show in
 `connection.queries` or Django's `execute_wrapper` hooks; psycopg-level tracing sees them.
+
+`write_behind()`: on PostgreSQL, rows that nothing reads back before the transaction ends
+(the CRM outbox) wait for the transaction's last statement and travel in it as
+data-modifying CTEs, one round trip fewer per callback. Any other statement sent meanwhile,
+through `cursor()` or the ORM, first sends them on their own, so every read sees them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection, models
 
 M = TypeVar("M", bound=models.Model)
+
+
+class _Pending(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0  # nesting of write_behind() blocks
+        self.writes: list[tuple[str, list[Any]]] = []
+
+
+_pending = _Pending()
 
 
 @contextmanager
@@ -39,7 +55,58 @@ def cursor() -> Iterator[Any]:
     if connection.connection is None:
         connection.ensure_connection()
     with connection.wrap_database_errors, connection.connection.cursor() as raw:
+        if _pending.writes:
+            _send_pending(raw)
         yield raw
+
+
+def _send_pending(raw: Any) -> None:
+    sql, params = carrying("SELECT 1", [])
+    raw.execute(sql, params)
+
+
+@contextmanager
+def write_behind() -> Iterator[None]:
+    """Hold `insert_many(…, write_behind=True)` rows back until a statement built with
+    `carrying` takes them, or the block ends (see the module docstring). Use it around the
+    work of one transaction whose last statement is built with `carrying`; when the block
+    ends with an exception the held rows are dropped with the transaction they belonged to.
+    A no-op except on PostgreSQL (SQLite cannot write in a CTE)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    _pending.depth += 1
+    try:
+        with connection.execute_wrapper(_before_orm_statement):
+            yield
+            if _pending.writes:
+                with cursor():  # sends them
+                    pass
+    finally:
+        _pending.depth -= 1
+        if not _pending.depth:
+            _pending.writes.clear()
+
+
+def _before_orm_statement(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    if _pending.writes:
+        with cursor():  # an ORM statement must see the held rows: send them first
+            pass
+    return execute(sql, params, many, context)
+
+
+def carrying(sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """`sql` (one statement, plain or starting with WITH) with the held rows' INSERTs in front
+    of it as data-modifying CTEs, and the parameters in matching order. Takes them: they are
+    written by the returned statement, which must then be executed."""
+    if not _pending.writes:
+        return sql, params
+    writes, _pending.writes = _pending.writes, []
+    ctes = ", ".join(f"held_{i} AS ({write})" for i, (write, _) in enumerate(writes))
+    held = [p for _, write_params in writes for p in write_params]
+    if sql[:5].upper() == "WITH ":
+        return f"WITH {ctes}, {sql[5:]}", [*held, *params]
+    return f"WITH {ctes} {sql}", [*held, *params]
 
 
 @cache
@@ -57,15 +124,43 @@ def insert(obj: M) -> M:
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with cursor() as cur:
         cur.execute(sql, params)
-        obj.pk = cur.fetchone()[0]
+        return saved(obj, cur.fetchone()[0])
+
+
+def saved(obj: M, pk: int) -> M:
+    """Mark `obj` as the row with primary key `pk` that was just written for it."""
+    obj.pk = pk
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
 
 
-def insert_many(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A new row's INSERT in parts, for a statement that carries it with other work:
+    `{head} SELECT {values} … RETURNING id` (or `{head} VALUES ({values})`)."""
+
+    head: str  # INSERT INTO <table> (<columns>)
+    values: str  # %s, %s, …
+    params: list[Any]
+
+    @property
+    def sql(self) -> str:
+        return f"{self.head} VALUES ({self.values}) RETURNING id"
+
+
+def new_row(obj: models.Model) -> NewRow:
+    """`obj`'s INSERT (a new, unsaved instance), with the values `insert` would write; set its
+    primary key afterwards with `saved`."""
+    sql, fields = _insert_sql(type(obj))
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return NewRow(sql[: sql.index(" VALUES ")], ", ".join(["%s"] * len(fields)), params)
+
+
+def insert_many(objs: Sequence[models.Model], *, ignore_conflicts: bool = False, write_behind: bool = False) -> None:
     """One multi-row INSERT of new instances of one model, like `bulk_create` (primary keys are
-    not read back). `ignore_conflicts` skips rows that break a unique constraint."""
+    not read back). `ignore_conflicts` skips rows that break a unique constraint.
+    `write_behind`: inside a `write_behind()` block, hold the INSERT back (module docstring)."""
     if not objs:
         return
     model = type(objs[0])
@@ -74,8 +169,12 @@ def insert_many(objs: Sequence[models.Model], *, ignore_conflicts: bool = False)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    statement = f"{head} VALUES {', '.join([one] * len(objs))}{conflict}"
+    if write_behind and _pending.depth:
+        _pending.writes.append((statement, params))
+        return
     with cursor() as cur:
-        cur.execute(f"{head} VALUES {', '.join([one] * len(objs))}{conflict}", params)
+        cur.execute(statement, params)
 
 
 @cache

@@ -26,6 +26,7 @@ class WalletRef:
     balance: Decimal
     bonus_balance: Decimal
     debt_balance: Decimal
+    is_test: bool = False
 
     @property
     def spendable(self) -> Decimal:
@@ -33,7 +34,7 @@ class WalletRef:
 
 
 _WALLET_SELECT = (
-    "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id"
+    "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test"
     " FROM wallet_player p {join} wallet_account a"
     " ON a.player_id = p.id AND a.currency = %s AND a.kind = 'player'"
     " WHERE {where}"
@@ -60,6 +61,7 @@ def wallet_from_row(row: tuple | None, *, who: str, currency: str) -> WalletRef:
         balance=_to_decimal(row[3]),
         bonus_balance=_to_decimal(row[4]),
         debt_balance=_to_decimal(row[5]),
+        is_test=bool(row[7]),
     )
 
 

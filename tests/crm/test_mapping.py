@@ -409,3 +409,39 @@ def test_an_unlinked_zero_result_is_not_exported():
         )
     )
     assert OutboxEvent.objects.count() == before
+
+
+def test_what_a_posting_passes_on_is_what_the_export_would_read(postgres_only):
+    """Placements and unlinked results carry their balance, what moved and is_test on the
+    event, so the export writes their rows without a query: the same context it would read
+    at that moment, inside the money transaction."""
+    from crm.outbox import _context, _known_context
+    from wallet.igpx import protocol as igpx_protocol
+    from wallet.igpx import services as igpx_services
+
+    checked: list[str] = []
+
+    def compare(event: events.WalletEvent) -> None:
+        known = _known_context(event)
+        if event.kind in (events.BET_PLACED, events.RESULT_CREDITED):
+            assert known is not None, event
+            assert known == _context(event), event
+            checked.append(event.kind)
+        else:
+            assert known is None
+
+    events.subscribe(compare)
+    try:
+        bonus_player = make_player("bonus-bob")
+        fund(bonus_player, "3.00", bonus="10.00")
+        tester = make_player("tess")
+        tester.is_test = True
+        tester.save()
+        fund(tester, "50.00")
+        place(bonus_player, "5.00", "b-bonus")  # 3 real + 2 bonus
+        place(tester, "1.00", "b-test")
+        body = b'{"transaction_id":"r-1","action":"result","user_id":"bonus-bob","currency":"EUR","amount":"7.25"}'
+        igpx_services.transaction_process(request=igpx_protocol.parse_transaction(body), raw=body.decode())
+    finally:
+        events.unsubscribe(compare)
+    assert checked == [events.BET_PLACED, events.BET_PLACED, events.RESULT_CREDITED]

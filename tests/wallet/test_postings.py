@@ -1,5 +1,6 @@
 """The ledger's own behaviour: balanced postings, real-then-bonus, reversals, debt."""
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -53,6 +54,52 @@ def test_bet_takes_real_money_first_then_bonus():
     entries = LedgerEntry.objects.filter(transaction_id=placed.transaction_id)
     assert sum(e.amount for e in entries) == 0
     assert {e.bucket for e in entries} == {"real", "bonus"}
+
+
+def _place_stale(player, amount, stale_balance):
+    """A bet decided on a balance read before a concurrent debit spent it."""
+    stale = dataclasses.replace(wallet(player), balance=Decimal(stale_balance))
+    with transaction.atomic():
+        return bet_place_apply(provider="test", external_id="bet-1", wallet=stale, amount=Decimal(amount))
+
+
+def test_a_stale_balance_falls_back_to_bonus_under_the_lock_and_writes_one_bet():
+    alice = make_player("alice")
+    fund(alice, "3.00", bonus="10.00")
+    placed = _place_stale(alice, "5.00", stale_balance="10.00")  # the guarded UPDATE fails first
+    assert (placed.stake_real, placed.stake_bonus) == (Decimal("3.00"), Decimal("2.00"))
+    bet = Bet.objects.get()
+    assert (bet.pk, bet.stake_real, bet.stake_bonus) == (placed.bet.pk, Decimal("3"), Decimal("2"))
+    assert LedgerTransaction.objects.get(pk=placed.transaction_id).bet_id == bet.pk
+    assert balance(alice) == 0 and bonus_balance(alice) == Decimal("8.00")
+
+
+def test_a_stale_balance_with_no_money_behind_it_writes_nothing():
+    alice = make_player("alice")
+    fund(alice, "3.00")
+    with pytest.raises(InsufficientFunds):
+        _place_stale(alice, "5.00", stale_balance="10.00")
+    assert Bet.objects.count() == 0
+    assert LedgerTransaction.objects.filter(kind="bet").count() == 0
+    assert balance(alice) == Decimal("3.00")
+
+
+def test_the_posting_reports_the_spendable_balance_it_left(postgres_only):
+    alice = make_player("alice")
+    fund(alice, "3.00", bonus="10.00")
+    with transaction.atomic():
+        posted = ledger.post(
+            kind="bet",
+            currency="EUR",
+            player_id=alice.pk,
+            legs=[
+                ledger.Leg(wallet(alice).account_id, Decimal("-3"), ledger.REAL, tracked=True),
+                ledger.Leg(wallet(alice).account_id, Decimal("-1"), ledger.BONUS, tracked=True),
+                ledger.Leg(ledger.clearing_account_id("test", "EUR"), Decimal("4")),
+            ],
+        )
+    assert posted.spendable == Decimal("9.00")
+    assert posted.bet_id is None
 
 
 def test_explicit_bonus_part():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
+from unittest import mock
 
 import pytest
+from django.db import connection, transaction
 
 from tests.factories import make_player
 from wallet import rows
@@ -61,3 +64,112 @@ def test_insert_many_skips_conflicting_rows():
     rows.insert_many([record("a", "second"), record("c", "second")], ignore_conflicts=True)
     stored = dict(IdempotencyRecord.objects.values_list("external_id", "response"))
     assert stored == {"a": "first", "b": "first", "c": "second"}
+
+
+# --- write_behind: held rows ride on the transaction's last statement (PostgreSQL) ------------
+
+
+def _held_count(prefix: str) -> int:
+    (count,) = rows.values("SELECT count(*) FROM wallet_bet WHERE external_id LIKE %s", [prefix + "%"])
+    return count
+
+
+def test_held_rows_travel_with_the_carrying_statement(postgres_only):
+    player = make_player("wb-alice")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([_bet(player, "wb-1"), _bet(player, "wb-2")], write_behind=True)
+        assert len(rows._pending.writes) == 1  # held, not sent
+        sql, params = rows.carrying("SELECT count(*) FROM wallet_player WHERE id = %s", [player.pk])
+        assert sql.startswith("WITH held_0 AS (INSERT INTO wallet_bet")
+        assert rows.all_rows(sql, params) == [(1,)]
+        assert rows._pending.writes == []
+        assert _held_count("wb-") == 2
+    assert Bet.objects.filter(external_id__startswith="wb-").count() == 2
+
+
+def test_a_carrier_that_starts_with_its_own_ctes(postgres_only):
+    player = make_player("wb-carol")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([_bet(player, "wbc-1")], write_behind=True)
+        sql, params = rows.carrying("WITH x AS (SELECT %s::int AS n) SELECT n FROM x", [7])
+        assert rows.all_rows(sql, params) == [(7,)]
+    assert Bet.objects.filter(external_id="wbc-1").exists()
+
+
+@pytest.mark.parametrize("reader", ["orm", "raw"])
+def test_any_other_statement_sends_held_rows_first_so_reads_see_them(postgres_only, reader):
+    player = make_player("wb-bob")
+    with transaction.atomic(), rows.write_behind():
+        rows.insert_many([_bet(player, "wbr-1")], write_behind=True)
+        if reader == "orm":
+            assert Bet.objects.filter(external_id="wbr-1").count() == 1
+        else:
+            assert _held_count("wbr-") == 1
+        assert rows._pending.writes == []
+
+
+def test_held_rows_are_sent_when_the_block_ends_without_a_carrier(postgres_only):
+    player = make_player("wb-dan")
+    with transaction.atomic():
+        with rows.write_behind():
+            rows.insert_many([_bet(player, "wbe-1")], write_behind=True)
+        assert Bet.objects.filter(external_id="wbe-1").exists()
+
+
+def test_held_rows_are_dropped_with_a_failed_block(postgres_only):
+    player = make_player("wb-eve")
+    with pytest.raises(RuntimeError), transaction.atomic(), rows.write_behind():
+        rows.insert_many([_bet(player, "wbf-1")], write_behind=True)
+        raise RuntimeError("the callback failed")
+    assert rows._pending.writes == [] and rows._pending.depth == 0
+    assert not Bet.objects.filter(external_id="wbf-1").exists()
+
+
+def test_without_a_block_write_behind_writes_at_once():
+    player = make_player("wb-fay")
+    rows.insert_many([_bet(player, "wbn-1")], write_behind=True)
+    assert Bet.objects.filter(external_id="wbn-1").exists()
+
+
+def test_an_igpx_bet_sends_its_outbox_row_with_the_stored_answer(postgres_only, django_capture_on_commit_callbacks):
+    """The callback's statements: claim, posting (with the bet), and the answer's UPDATE that
+    carries the Fast Track outbox row; no statement of its own for the outbox."""
+    from crm.models import OutboxEvent
+    from tests.factories import fund
+    from wallet import ledger
+    from wallet.igpx import protocol as igpx_protocol
+    from wallet.igpx import services as igpx_services
+
+    player = make_player("wb-igpx")
+    fund(player, "10.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.clearing_account_id("igpx", "EUR")  # as warm as in production (the cache fills on commit)
+    sent: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):  # the test's own transaction
+            sent.append(sql)
+        return execute(sql, params, many, context)
+
+    statements: list[str] = []
+    original = rows.cursor
+
+    @contextmanager
+    def traced():
+        with original() as cur:
+            real_execute = cur.execute
+
+            def execute(sql, params=None, **kwargs):
+                statements.append(sql.split("(")[0].strip())
+                return real_execute(sql, params, **kwargs)
+
+            cur.execute = execute
+            yield cur
+
+    body = b'{"transaction_id":"wb-b1","action":"bet","user_id":"wb-igpx","currency":"EUR","amount":"2.50"}'
+    with connection.execute_wrapper(record), mock.patch.object(rows, "cursor", traced):
+        answer = igpx_services.transaction_process(request=igpx_protocol.parse_transaction(body), raw=body.decode())
+    assert '"error": null' in answer
+    assert sent == []  # nothing through the ORM
+    assert statements == ["WITH claim AS", "WITH moved AS", "WITH held_0 AS"]
+    assert OutboxEvent.objects.filter(player_id=player.pk, event_type="Bet").count() == 1

@@ -147,11 +147,12 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
     """Credit a result: an unlinked payout (the seed gives no bet reference), never refused for
     the player's status. The Settlement row is the record staff and the CRM export follow."""
     wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
-    transaction_id = None
+    transaction_id = spendable = None
     if request.amount > 0:
-        transaction_id = postings.credit_apply(
+        credited = postings.credit_apply(
             provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
-        ).transaction_id
+        )
+        transaction_id, spendable = credited.transaction_id, credited.spendable
     settlement = rows.insert(
         Settlement(
             bet=None,
@@ -173,6 +174,9 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             provider=PROVIDER,
             settlement_id=settlement.pk,
             transaction_ids=(transaction_id,) if transaction_id else (),
+            balance_after=spendable,
+            moved=request.amount,
+            is_test=wallet.is_test,
         )
     )
     if transaction_id is None:

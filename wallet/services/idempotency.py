@@ -165,12 +165,14 @@ def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
 
 
 def _store(record_id: int, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
+    # The transaction's last statement: it carries the rows held back by rows.write_behind().
+    sql, params = rows.carrying(
+        "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
+        " transaction_id = %s, error_code = %s WHERE id = %s",
+        [outcome, status, body, transaction_id, error_code, record_id],
+    )
     with rows.cursor() as cursor:
-        cursor.execute(
-            "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
-            " transaction_id = %s, error_code = %s WHERE id = %s",
-            [outcome, status, body, transaction_id, error_code, record_id],
-        )
+        cursor.execute(sql, params)
 
 
 class _Existing(Exception):
@@ -228,8 +230,10 @@ def execute_once(
         with transaction.atomic(durable=True):
             record_id, existing, preloaded = _claim_and_read(key, print_, preload)
             if record_id is not None:
-                result = apply() if preload is None else apply(preloaded)
-                _store(record_id, APPLIED, result.status, result.body, result.transaction_id, "")
+                # Subscribers' outbox rows ride on the answer's UPDATE (rows.write_behind).
+                with rows.write_behind():
+                    result = apply() if preload is None else apply(preloaded)
+                    _store(record_id, APPLIED, result.status, result.body, result.transaction_id, "")
         # A repeat wrote nothing: its transaction commits rather than rolls back, because
         # psycopg forgets every prepared statement of the connection on a ROLLBACK, and
         # repeats are a fifth of a provider's traffic (docs/benchmarks/igpx.md).
