@@ -7,7 +7,7 @@ What it does, in one run (default about 55 s):
 2. runs pgbench with the same client count on the same SQL (bench/wallet_http_pgbench.sql: the
    statements the callbacks issue, one HTTP client round per pgbench transaction): the ceiling;
 3. starts the production server as a subprocess (default granian, 8 single-threaded WSGI
-   workers: config.wsgi, whose callbacks skip the site's middleware), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
+   workers: config.wsgi, which hands the IGPX callbacks straight to their handler), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
    keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
    rollbacks, rollback retries), and prints requests/s, p50/p99, the ratio to pgbench and the
    CPU each request cost (server processes, PostgreSQL backends, this load generator);

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from crm import conf, mapping
@@ -157,7 +157,7 @@ def _context(event: events.WalletEvent) -> _Context | None:
             f" WHERE o.unlinked AND o.event_status = 'Approved' AND t.id IN ({in_list}))"
         )
         join_params += txns
-    lock = " FOR NO KEY UPDATE OF a" if connection.vendor == "postgresql" and not txns else ""
+    lock = " FOR NO KEY UPDATE OF a" if sql_rows.db().vendor == "postgresql" and not txns else ""
     sql = (
         with_clause + f"SELECT {', '.join(columns)} FROM wallet_player p"
         " JOIN wallet_account a ON a.player_id = p.id AND a.kind = 'player' AND a.currency = %s "

@@ -63,3 +63,111 @@ def test_an_igpx_bet_through_the_production_entry_point(settings):
     # Signature refusal, in the provider's format, through the same stack.
     status, _, out = call("/api/igpx/transaction", body, {"X-Security-Hash": "0" * 64})
     assert status == "200 OK" and json.loads(out)["error"] == "INVALID_SIGNATURE"
+
+
+# --- The IGPX paths skip Django's request cycle (config/wsgi.py DIRECT): same answers ---------
+
+
+def _via_django(client, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    response = client.post(path, body, content_type="application/json", headers=headers)
+    assert response.status_code == 200
+    return response.content
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "body", "signed"),
+    [
+        ("/api/igpx/transaction", b"{not json", True),
+        ("/api/igpx/transaction", b'{"transaction_id":"x","action":"bet"}', True),
+        (
+            "/api/igpx/transaction",
+            b'{"transaction_id":"x","action":"bet","user_id":"nobody","currency":"EUR","amount":"1"}',
+            True,
+        ),
+        (
+            "/api/igpx/transaction",
+            b'{"transaction_id":"x","action":"bet","user_id":"u","currency":"EUR","amount":"-1"}',
+            True,
+        ),
+        (
+            "/api/igpx/transaction",
+            b'{"transaction_id":"x","action":"bet","user_id":"u","currency":"EUR","amount":"1"}',
+            False,
+        ),
+        ("/api/igpx/transaction-rollback", b'{"transaction_id":"y","action":"rollback"}', True),
+    ],
+)
+def test_the_direct_path_answers_like_the_django_view(settings, client, path, body, signed):
+    settings.IGPX_SECURITY_HASH = SECRET
+    headers = {"X-Security-Hash": sign(body, SECRET) if signed else "f" * 64}
+    status, response_headers, out = call(path, body, headers)
+    assert status == "200 OK" and response_headers["Content-Type"] == "application/json"
+    assert response_headers["X-Content-Type-Options"] == "nosniff"
+    assert json.loads(out)["error"] is not None
+    assert out == _via_django(client, path, body, headers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_direct_path_refuses_other_methods_and_oversized_bodies(settings):
+    settings.IGPX_SECURITY_HASH = SECRET
+    environ_get = call("/api/igpx/transaction", b"", {})  # POST with no body: a protocol error
+    assert json.loads(environ_get[2])["error"] is not None
+    started: list = []
+    out = wsgi.application(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/igpx/transaction", "wsgi.input": io.BytesIO(b"")},
+        lambda status, headers: started.append((status, dict(headers))),
+    )
+    assert started[0][0] == "405 Method Not Allowed" and started[0][1]["Allow"] == "POST" and b"".join(out) == b""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = b'{"transaction_id":"big","pad":"' + b"x" * 200 + b'"}'
+    status, _, out = call("/api/igpx/transaction", body, {"X-Security-Hash": sign(body, SECRET)})
+    assert status == "200 OK" and json.loads(out)["error"] == "INVALID_REQUEST"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_direct_path_sends_the_request_signals_and_counts_metrics(settings):
+    """request_started/request_finished are what close a broken or aged database connection."""
+    from django.core import signals
+    from prometheus_client import REGISTRY
+
+    settings.IGPX_SECURITY_HASH = SECRET
+    seen: list[str] = []
+
+    def on_started(**kwargs):
+        seen.append("started")
+
+    def on_finished(**kwargs):
+        seen.append("finished")
+
+    def count() -> float:
+        labels = {"route": "api/igpx/transaction", "status": "200"}
+        return REGISTRY.get_sample_value("touchline_http_requests_total", labels) or 0.0
+
+    before = count()
+    signals.request_started.connect(on_started)
+    signals.request_finished.connect(on_finished)
+    try:
+        call("/api/igpx/transaction", b"{}", {"X-Security-Hash": sign(b"{}", SECRET)})
+    finally:
+        signals.request_started.disconnect(on_started)
+        signals.request_finished.disconnect(on_finished)
+    assert seen == ["started", "finished"]
+    assert count() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_around_the_handler_is_a_500_in_the_protocol_format(settings):
+    from django.core import signals
+
+    settings.IGPX_SECURITY_HASH = SECRET
+
+    def broken(**kwargs):
+        raise RuntimeError("receiver failed")
+
+    signals.request_started.connect(broken)
+    try:
+        status, _, out = call("/api/igpx/transaction", b"{}", {"X-Security-Hash": sign(b"{}", SECRET)})
+    finally:
+        signals.request_started.disconnect(broken)
+    assert status.startswith("500") and json.loads(out)["error"] == "INTERNAL_ERROR"

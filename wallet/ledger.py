@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from wallet import rows
@@ -63,7 +63,7 @@ class Posted:
 
 
 def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+    return rows.db().vendor == "postgresql"
 
 
 def _to_decimal(value: object) -> Decimal:
@@ -149,7 +149,7 @@ def post(
             cursor.execute(bet.sql, bet.params)
             header[5] = bet_id = cursor.fetchone()[0]
 
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        now = rows.db().ops.adapt_datetimefield_value(timezone.now())
         cursor.execute(
             "INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id,"
             " reverses_id, created_by_id, reason, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import QuerySet, Sum
 
 from wallet import rows
@@ -76,7 +75,7 @@ def wallet_get(
     """
     if (external_id is None) == (player_id is None):
         raise TypeError("wallet_get needs exactly one of external_id and player_id")
-    lock = " FOR NO KEY UPDATE OF a" if for_update and connection.vendor == "postgresql" else ""
+    lock = " FOR NO KEY UPDATE OF a" if for_update and rows.db().vendor == "postgresql" else ""
     # Locking needs an inner join; a missing wallet then reads as a missing player, so
     # callers lock only wallets they have already read once.
     sql = _WALLET_SELECT.format(

@@ -66,27 +66,35 @@ class _Callback(APIView):
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
         try:
-            raw = request.body  # the exact bytes the provider signed
+            raw: bytes | None = request.body  # the exact bytes the provider signed
         except RequestDataTooBig:
-            return _json(protocol.render_error(protocol.INVALID_REQUEST))
+            raw = None
+        meta = request.META
+        return _json(type(self).answer(raw, meta.get(protocol.SIGNATURE_META), request.path, meta.get("REMOTE_ADDR")))
+
+    @classmethod
+    def answer(cls, raw: bytes | None, signature: str | None, path: str, remote_addr: str | None) -> str:
+        """The whole callback, from the signed bytes to the JSON answer (`raw` None: the body was
+        over the size limit). Shared by this view and the production WSGI route
+        (config/wsgi.py), which calls it without Django's request cycle."""
+        if raw is None:
+            return protocol.render_error(protocol.INVALID_REQUEST)
         try:
-            protocol.verify_signature(raw, request.META.get(protocol.SIGNATURE_META), conf.security_hash())
+            protocol.verify_signature(raw, signature, conf.security_hash())
         except IgpxError as refusal:
             # Nothing is parsed or stored for an unsigned request: a log line is all it gets.
-            security_logger.warning(
-                "igpx %s refused: %s (from %s)", request.path, refusal, request.META.get("REMOTE_ADDR")
-            )
-            return _json(protocol.render_error(refusal.code))
+            security_logger.warning("igpx %s refused: %s (from %s)", path, refusal, remote_addr)
+            return protocol.render_error(refusal.code)
         try:
-            parsed = type(self).parse(raw)
-            return _json(type(self).process(request=parsed, raw=raw.decode("utf-8", "replace")))
+            parsed = cls.parse(raw)
+            return cls.process(request=parsed, raw=raw.decode("utf-8", "replace"))
         except IgpxError as refusal:
-            logger.info("igpx %s refused: %s %s", request.path, refusal.code, refusal.message)
-            return _json(protocol.render_error(refusal.code))
+            logger.info("igpx %s refused: %s %s", path, refusal.code, refusal.message)
+            return protocol.render_error(refusal.code)
         except Exception:
             # The service's transaction has rolled back: nothing is stored and a retry will re-run.
-            logger.exception("igpx %s failed", request.path)
-            return _json(protocol.render_error(protocol.INTERNAL_ERROR))
+            logger.exception("igpx %s failed", path)
+            return protocol.render_error(protocol.INTERNAL_ERROR)
 
 
 class TransactionView(_Callback):

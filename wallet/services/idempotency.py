@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from wallet import rows
@@ -107,7 +107,7 @@ class Preload:
 
 def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
     """Insert the key; its id if we own it now, None if it existed (after its writer committed)."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     with rows.cursor() as cursor:
         cursor.execute(_CLAIM, [key.provider, key.external_id, key.operation, print_, outcome, now])
         row = cursor.fetchone()
@@ -123,13 +123,13 @@ def _claim_and_read(
     before the statement began; a copy still in flight makes the INSERT wait and then do
     nothing, and its row is read afterwards (`_load`), so it is never missed.
     """
-    if connection.vendor != "postgresql":
+    if rows.db().vendor != "postgresql":
         record_id = _claim(key, print_)
         if record_id is None:
             return None, _load(key), None
         return record_id, None, _preload(preload)
     key_params = [key.provider, key.external_id, key.operation]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     lateral, lateral_params = "", ()
     if preload is not None:
         lateral, lateral_params = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
@@ -265,9 +265,9 @@ def claim_tombstone(key: RequestKey) -> bool:
 def tombstone_or_find(key: RequestKey) -> IdempotencyRecord | None:
     """`claim_tombstone` and `find` in one: None if we placed the tombstone, else the record
     that was there (after its writer committed). Call inside a transaction."""
-    if connection.vendor != "postgresql":
+    if rows.db().vendor != "postgresql":
         return None if claim_tombstone(key) else find(key)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     key_params = [key.provider, key.external_id, key.operation]
     sql, _ = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
     with rows.cursor() as cursor:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
 from django.utils import timezone
 
 from wallet import events, ledger, rows
@@ -291,7 +290,7 @@ def _reverse(
     allow_debt: bool,
 ) -> Reversed:
     # One statement: the original's row lock, whether it is reversed already, and its entries.
-    lock = " FOR NO KEY UPDATE OF t" if connection.vendor == "postgresql" else ""
+    lock = " FOR NO KEY UPDATE OF t" if rows.db().vendor == "postgresql" else ""
     entries = rows.all_rows(
         "SELECT t.id, t.currency, t.player_id, t.provider, t.bet_id,"
         " EXISTS (SELECT 1 FROM wallet_ledgertransaction r WHERE r.reverses_id = t.id),"
@@ -313,7 +312,7 @@ def _reverse(
         tracked = account_player is not None
         if tracked and amount < 0 and bucket in (REAL, BONUS):
             column = "balance" if bucket == REAL else "bonus_balance"
-            account_lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+            account_lock = " FOR NO KEY UPDATE" if rows.db().vendor == "postgresql" else ""
             (held,) = rows.values(f"SELECT {column} FROM wallet_account WHERE id = %s" + account_lock, [account_id])
             available = ledger._to_decimal(held)
             if available < -amount:
