@@ -6,7 +6,8 @@
 Creates (drops first) the database `tl_bench_ledger` on the local PostgreSQL, migrates it,
 seeds N funded players, then runs, for the same duration each:
   1. service: `--workers` processes calling the real bet path (idempotency claim, player
-     lookup, bet row, guarded balance UPDATE, transaction + entries, stored response) —
+     lookup, one statement for the guarded balance UPDATE, bet row, transaction and entries,
+     stored response) —
      exactly what a wallet callback does below HTTP;
   2. pgbench (`--clients` clients) running the same statements as plain SQL;
   3. pgbench on the design's reference transaction (insert ON CONFLICT + two entries +
@@ -144,10 +145,9 @@ def run_service(workers: int, seconds: float, accounts: int) -> float:
 EQUIVALENT_SQL = """\\set aid random(1, {accounts})
 \\set rid random(1, 2000000000)
 BEGIN;
-INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'c' || :client_id || '-' || :rid, 'tx', 'f', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS rec \\gset
-SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'p' || :aid;
-INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, odds, selections, placed_at) VALUES ('pgbench', 'b' || :rec, :aid, 'EUR', 1, 1, 0, 0, 'open', '', 'single', NULL, '[]', now()) RETURNING id AS bet \\gset
-WITH moved AS (UPDATE wallet_account SET balance = balance + -1.00 WHERE id = :aid AND balance + -1.00 >= 0 RETURNING balance), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'bet', 'EUR', :aid, 'pgbench', 'x', :bet, NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, -1.00::numeric, (SELECT balance FROM moved) UNION ALL SELECT {clearing}::bigint, 'real'::varchar, 1.00::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal \\gset
+WITH claim AS (INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'c' || :client_id || '-' || :rid, 'tx', 'f', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id) SELECT (SELECT id FROM claim) AS rec, r.fingerprint, r.outcome, r.status_code, r.response, r.transaction_id FROM (SELECT 1) AS one LEFT JOIN wallet_idempotencyrecord r ON r.provider = 'pgbench' AND r.external_id = 'c' || :client_id || '-' || :rid AND r.operation = 'tx' \\gset
+SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'p' || :aid;
+WITH moved AS (UPDATE wallet_account SET balance = balance + -1.00 WHERE id = :aid AND balance + -1.00 >= 0 RETURNING balance, balance + bonus_balance AS spendable), bet AS (INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, odds, selections, placed_at, settled_at) SELECT 'pgbench', 'b' || :rec, :aid, 'EUR', 1, 1, 0, 0, 'open', '', 'single', NULL, '[]', now(), NULL WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'bet', 'EUR', :aid, 'pgbench', 'x', (SELECT id FROM bet), NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, -1.00::numeric, (SELECT balance FROM moved) UNION ALL SELECT {clearing}::bigint, 'real'::varchar, 1.00::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal, (SELECT spendable FROM moved), (SELECT id FROM bet) AS bet \\gset
 UPDATE wallet_idempotencyrecord SET outcome = 'applied', status_code = 200, response = '{{"error": null}}', transaction_id = :txn, error_code = '' WHERE id = :rec;
 END;
 """
