@@ -229,10 +229,13 @@ def _converters(field: models.Field) -> tuple:
     return tuple(connection.ops.get_db_converters(field.cached_col)) + tuple(field.get_db_converters(connection))
 
 
-def select_sql(model: type[models.Model], where: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...]]:
+def select_sql(
+    model: type[models.Model], where: tuple[str, ...], *, lock: bool = False
+) -> tuple[str, tuple[models.Field, ...]]:
     """`SELECT <every column> FROM <table> WHERE <field> = %s AND …`, and the fields in order,
-    for a caller that embeds the read in a larger statement; `instance` turns its row back."""
-    return _select_sql(model, False, where)
+    for a caller that embeds the read in a larger statement; `instance` turns its row back.
+    `lock` as in `get`."""
+    return _select_sql(model, lock, where)
 
 
 def instance(model: type[M], row: Sequence[Any]) -> M:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import override_settings
 
 from tests.factories import fund, make_player
@@ -185,7 +185,15 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
                 actor_id=None,
             )
         # What Celery beat does every 2 s; from another thread, as Playwright owns this one's loop.
-        sender = threading.Thread(target=dashboard.broadcast)
+        def broadcast() -> None:
+            try:
+                dashboard.broadcast()
+            finally:
+                # The thread's own database connection: left open, it outlived the suite and
+                # kept the test database from being dropped ("accessed by other users").
+                connections.close_all()
+
+        sender = threading.Thread(target=broadcast)
         sender.start()
         sender.join()
         expect(card).to_have_text(str(before + 1), timeout=10000)

@@ -303,3 +303,28 @@ def test_rollback_of_a_spent_win_refunds_the_stake_before_taking_the_win_back():
     assert (balance(alice), wallet(alice).debt_balance, result.shortfall) == (0, Decimal("-2"), Decimal("2"))
     step = Bet.objects.get().settlements.last()
     assert step.transaction.reverses.kind == "bet"  # the step's main movement is the stake refund
+
+
+def test_every_settlement_step_reports_the_balance_it_left():
+    """The balance a step reports comes from its last posting (or a read when nothing moved):
+    it must equal the account's balance after the step, debt and spent winnings included."""
+    alice = make_player("alice")
+    fund(alice, "20")
+    placed = place(alice, "5")
+    bet_id = placed.bet.pk
+
+    def step(apply, **kwargs):
+        with transaction.atomic():
+            result = apply(bet_id=bet_id, **kwargs)
+        assert result.balance == balance(alice), apply.__name__
+        return result
+
+    step(bet_settle_apply, amount=Decimal("10"), result="won")  # credit
+    step(bet_settle_apply, amount=Decimal("12"), result="won")  # credit, then reverse the old payout
+    step(bet_settle_apply, amount=Decimal("12"), result="won")  # nothing moves: read
+    step(bet_unsettle_apply)  # reversal only
+    step(bet_settle_apply, amount=Decimal("30"), result="won")
+    with transaction.atomic():
+        withdrawal_apply(wallet=wallet(alice), amount=balance(alice), reference="spend-it", actor_id=None)
+    rolled = step(bet_rollback_apply)  # refund, then a reversal the player cannot cover: debt
+    assert rolled.shortfall > 0 and balance(alice) == 0

@@ -315,7 +315,11 @@ def _settlement_of(record: IdempotencyRecord) -> Settlement | None:
 def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
     wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
     target_key = key_for(request.rollback_transaction_id)
-    record = idempotency.tombstone_or_find(target_key)
+    # The target's bet, if it is one, is read and locked in the same statement (rows.select_sql).
+    bet_sql, _ = rows.select_sql(Bet, ("provider", "external_id"), lock=True)
+    record, bet_row = idempotency.tombstone_or_find(
+        target_key, idempotency.Preload(bet_sql, (PROVIDER, request.rollback_transaction_id))
+    )
     if record is None:
         # The target never arrived: remember it so it can never apply, move nothing (seed).
         logger.info(
@@ -330,7 +334,10 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
 
     if record.transaction_id is not None:
         # Bet, result and rollback ids share one namespace: a bet row under this id is the target.
-        bet = postings.bet_lock(provider=PROVIDER, external_id=request.rollback_transaction_id)
+        if bet_row is not None:
+            bet = rows.instance(Bet, bet_row)
+        else:
+            bet = postings.bet_lock(provider=PROVIDER, external_id=request.rollback_transaction_id)
         if bet is not None:
             return _rollback_bet(request, wallet, record, bet)
         (kind,) = rows.values("SELECT kind FROM wallet_ledgertransaction WHERE id = %s", [record.transaction_id])

@@ -262,26 +262,35 @@ def claim_tombstone(key: RequestKey) -> bool:
     return _claim(key, TOMBSTONE_FINGERPRINT, TOMBSTONE) is not None
 
 
-def tombstone_or_find(key: RequestKey) -> IdempotencyRecord | None:
-    """`claim_tombstone` and `find` in one: None if we placed the tombstone, else the record
-    that was there (after its writer committed). Call inside a transaction."""
+def tombstone_or_find(key: RequestKey, preload: Preload | None = None) -> tuple[IdempotencyRecord | None, tuple | None]:
+    """`claim_tombstone` and `find` in one: (None, None) if we placed the tombstone, else the
+    record that was there (after its writer committed). Call inside a transaction.
+
+    `preload`: a one-row read sent in the same statement (PostgreSQL), e.g. the target's bet
+    with its row lock; its row comes back only when the record was read by that statement too,
+    so that both come from one snapshot. Otherwise (None for it) the caller reads it itself.
+    """
     if rows.db().vendor != "postgresql":
-        return None if claim_tombstone(key) else find(key)
+        return (None, None) if claim_tombstone(key) else (find(key), None)
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     key_params = [key.provider, key.external_id, key.operation]
-    sql, _ = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
+    sql, fields = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
+    lateral, lateral_params = "", ()
+    if preload is not None:
+        lateral, lateral_params = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
     with rows.cursor() as cursor:
         cursor.execute(
-            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.* FROM (SELECT 1) AS one"
-            f" LEFT JOIN ({sql}) r ON true",
-            [*key_params, TOMBSTONE_FINGERPRINT, TOMBSTONE, now, *key_params],
+            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.*" + (", w.*" if preload else "") + " FROM"
+            f" (SELECT 1) AS one LEFT JOIN ({sql}) r ON true" + lateral,
+            [*key_params, TOMBSTONE_FINGERPRINT, TOMBSTONE, now, *key_params, *lateral_params],
         )
         row = cursor.fetchone()
     if row[0] is not None:
-        return None
+        return None, None
     if row[1] is None:  # its writer committed after our statement began: read it now
-        return find(key)
-    return rows.instance(IdempotencyRecord, row[1:])
+        return find(key), None
+    record_row, preloaded = row[1 : 1 + len(fields)], row[1 + len(fields) :]
+    return rows.instance(IdempotencyRecord, record_row), preloaded if any(v is not None for v in preloaded) else None
 
 
 def find(key: RequestKey) -> IdempotencyRecord | None:

@@ -246,6 +246,7 @@ def credit_apply(
 class Reversed:
     transaction_id: int
     shortfall: Decimal  # what the player could not cover, now recorded as debt
+    balance: Decimal | None = None  # the player account's real balance after, when the posting moved it
 
 
 def transaction_reverse(
@@ -345,7 +346,10 @@ def _reverse(
             transaction_id=posted.transaction_id,
         )
         reviews.review_on_debt(debt)
-    return Reversed(transaction_id=posted.transaction_id, shortfall=shortfall)
+    real_after = [posted.balances[(leg.account_id, REAL)] for leg in legs if (leg.account_id, REAL) in posted.balances]
+    return Reversed(
+        transaction_id=posted.transaction_id, shortfall=shortfall, balance=real_after[0] if real_after else None
+    )
 
 
 # --- Settlement history ------------------------------------------------------------------------
@@ -417,6 +421,9 @@ def _apply_step(
     txn_ids: list[int] = []
     primary: int | None = None  # the step's main movement: the new payout, else the refund, else the reversal
     shortfall = Decimal(0)
+    # The real balance the last posting left (they run in order, under the account's row
+    # lock), so that it need not be read again at the end; None until one moved it.
+    balance: Decimal | None = None
     if amount != previous or refund_stake:
         # A payout of 0 means no payout transaction is in force: skip the lookup.
         prior = _latest_payout_id(bet) if previous > 0 else None
@@ -430,15 +437,18 @@ def _apply_step(
             )
             txn_ids.append(credited.transaction_id)
             primary = credited.transaction_id
+            balance = credited.balance
         if refund_stake:
             refunded = _stake_refund(bet, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(refunded.transaction_id)
             primary = primary or refunded.transaction_id
+            balance = refunded.balance if refunded.balance is not None else balance
         if prior is not None:
             reversed_ = transaction_reverse(original_id=prior, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(reversed_.transaction_id)
             primary = primary or reversed_.transaction_id
             shortfall = reversed_.shortfall
+            balance = reversed_.balance if reversed_.balance is not None else balance
     settlement = rows.insert(
         Settlement(
             bet=bet,
@@ -458,7 +468,8 @@ def _apply_step(
     bet.status = status_after
     bet.settled_at = None if status_after == Bet.Status.OPEN else timezone.now()
     rows.update(bet, ["payout", "result", "status", "settled_at"])
-    balance = wallet_get(player_id=bet.player_id, currency=bet.currency).balance
+    if balance is None:
+        balance = wallet_get(player_id=bet.player_id, currency=bet.currency).balance
     return _settled(bet, settlement, txn_ids, balance, shortfall)
 
 
