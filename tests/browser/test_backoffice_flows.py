@@ -184,6 +184,7 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
                 reference="live-1",
                 actor_id=None,
             )
+
         # What Celery beat does every 2 s; from another thread, as Playwright owns this one's loop.
         def broadcast() -> None:
             try:

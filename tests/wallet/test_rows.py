@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from unittest import mock
 
@@ -173,3 +173,103 @@ def test_an_igpx_bet_sends_its_outbox_row_with_the_stored_answer(postgres_only, 
     assert sent == []  # nothing through the ORM
     assert statements == ["WITH claim AS", "WITH moved AS", "WITH held_0 AS"]
     assert OutboxEvent.objects.filter(player_id=player.pk, event_type="Bet").count() == 1
+
+
+# --- The hot path's value preparation equals Django's ------------------------------------------
+
+
+def _django_values(obj, fields, add):
+    return [f.get_db_prep_save(f.pre_save(obj, add), connection) for f in fields]
+
+
+def _same(ours, django):
+    assert len(ours) == len(django)
+    for a, b in zip(ours, django, strict=True):
+        if type(a).__name__ == "Jsonb":  # psycopg's wrapper has no ==: compare what it wraps
+            a, b = a.obj, b.obj
+        assert type(a) is type(b) and a == b, (a, b)
+
+
+def test_prepared_values_are_what_django_would_send(postgres_only):
+    """Every hot-path model, with the values the callbacks give them (str, Decimal, aware
+    datetimes, ids, None, booleans, choices members, JSON) and some they never do."""
+    from datetime import UTC, datetime
+
+    from crm.models import OutboxEvent
+    from wallet.models import Settlement
+
+    player = make_player("prep-alice")
+    when = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    samples = [
+        _bet(player, "prep-1"),
+        Bet(
+            provider="igpx",
+            external_id="prep-2",
+            player_id=player.pk,
+            currency="EUR",
+            stake=Decimal("1"),
+            stake_real=Decimal("1"),
+            stake_bonus=Decimal(0),
+            payout=Decimal(0),
+            status=Bet.Status.OPEN,
+            result="",
+            odds=None,
+            bet_type="single",
+            selections=[],
+        ),  # fmt: skip
+        Settlement(
+            bet=None,
+            player_id=player.pk,
+            kind=Settlement.Kind.RESULT,
+            result="paid",
+            amount=Decimal("7.25"),
+            external_id="r-1",
+            transaction_id=None,
+        ),  # fmt: skip
+        Settlement(
+            bet_id=None,
+            player_id=player.pk,
+            kind="rollback",
+            amount=0,
+            previous_amount=Decimal("2.50"),
+            external_id="rb-1",
+            transaction_id=12,
+        ),  # fmt: skip  (an int where a Decimal goes)
+        OutboxEvent(
+            activity_id="tl-bet-1",
+            event_type=OutboxEvent.EventType.BET,
+            event_status="Approved",
+            bet_id=1,
+            transaction_id=2,
+            player_id=player.pk,
+            currency="EUR",
+            source="bet_placed",
+            balance_after=Decimal("1.5"),
+            balance_before=Decimal("2"),
+            exchange_rate=Decimal(1),
+            occurred_at=when,
+            next_attempt_at=when,
+            unlinked=False,
+        ),  # fmt: skip
+        OutboxEvent(
+            activity_id="tl-x",
+            event_type="Settlement",
+            event_status="Rollback",
+            player_id=player.pk,
+            currency="EUR",
+            source="x",
+            balance_after=Decimal("0"),
+            balance_before=Decimal("0"),
+            exchange_rate="1.10",
+            occurred_at=datetime(2026, 1, 1),
+            next_attempt_at=when,
+        ),  # fmt: skip
+    ]
+    for obj in samples:
+        _sql, fields = rows._insert_sql(type(obj))
+        fields = tuple(f for f in fields if not getattr(f, "auto_now_add", False) and not getattr(f, "auto_now", False))
+        naive = obj.__dict__.get("occurred_at") == datetime(2026, 1, 1)
+        with pytest.warns(RuntimeWarning, match="naive datetime") if naive else nullcontext():
+            ours = rows._values(obj, fields, True, rows.db())
+            django = _django_values(obj, fields, True)
+        _same(ours, django)
