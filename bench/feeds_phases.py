@@ -5,6 +5,10 @@
 Same code as feeds.services.ingest.apply_batch, cut into timed steps (parse, load, apply,
 writes, journal, commit); 6,000 messages of bench/feed_ingest.py, 500 events, batches of 500,
 the first half warming the line cache. Truncates the feed tables.
+
+  --count MODE N: a fixed workload for instruction counts instead (parse, or parse and apply
+  in batches of 100; MODE is parse or all). Per message = (I(6) - I(2)) / 400:
+    valgrind --tool=callgrind .venv/bin/python bench/feeds_phases.py --count all 2   # and 6
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=500, help="messages per batch (paced 500 msg/s: about 70)")
+    parser.add_argument("--count", nargs=2, metavar=("MODE", "N"), help="parse|all, batches of 100 (for callgrind)")
     args = parser.parse_args()
     size = args.batch
     import django
 
     django.setup()
     gc.set_threshold(200_000, 50, 100)  # as uof_consume does
+    if args.count:
+        count_run(args.count[0], int(args.count[1]))
+        return
     from django.db import transaction
     from django.utils import timezone
 
@@ -91,6 +99,28 @@ def main() -> None:
     print(
         f"total {total / n * 1e6:.0f} us/msg wall, {sum(cpu.values()) / n * 1e6:.0f} us/msg Python CPU -> {n / total:.0f} msg/s"
     )
+
+
+def count_run(mode: str, batches: int, size: int = 100) -> None:
+    """The same 800 messages whatever N (only the measured batches differ), warmed with 200."""
+    from bench.feed_ingest import TS_PLACEHOLDER, make_messages, reset_db
+    from feeds.services import ingest
+
+    messages = make_messages(200 + 6 * size, 50)
+    items = [
+        ingest.Incoming(body=body.replace(TS_PLACEHOLDER, str(1_700_000_000_000 + i).encode()), routing_key=key)
+        for i, (key, body) in enumerate(messages)
+    ]
+    if mode == "parse":
+        ingest.parse_batch(items[:200])
+        for start in range(200, 200 + batches * size, size):
+            ingest.parse_batch(items[start : start + size])
+        return
+    reset_db()
+    ingest.apply_batch(items[:100])
+    ingest.apply_batch(items[100:200])
+    for start in range(200, 200 + batches * size, size):
+        ingest.apply_batch(items[start : start + size])
 
 
 if __name__ == "__main__":

@@ -529,7 +529,17 @@ def parse_odds_change(root: Element) -> OddsChange:
     status_el = child(root, "sport_event_status")
     odds_el = child(root, "odds")
     props = child(root, "odds_generation_properties")
-    markets = tuple(_odds_market(m) for m in children(odds_el, "market")) if odds_el is not None else ()
+    if odds_el is not None:
+        # children(odds_el, "market") with the usual plain tag compared inline: one call per
+        # market less (local() only for a namespaced tag).
+        markets = tuple(
+            map(
+                _odds_market,
+                [el for el in odds_el if el.tag == "market" or local(el.tag) == "market"],
+            )
+        )
+    else:
+        markets = ()
     return OddsChange(
         product=product,
         event_urn=_event(root),

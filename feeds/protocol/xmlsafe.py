@@ -43,7 +43,9 @@ def _prepare(body: bytes, max_bytes: int) -> bytes:
     # UTF-16/32 (NUL bytes) would hide a DOCTYPE from the byte scan below; the feed is UTF-8.
     if not stripped.startswith(b"<") or b"\x00" in body:
         raise MalformedMessage("not a UTF-8 XML document")
-    if _DTD.search(body):
+    # Every declaration the pattern looks for starts with "<!": a plain byte search rules
+    # most messages out (no comment or CDATA either) at a tenth of the regex's cost.
+    if b"<!" in body and _DTD.search(body):
         raise UnsafeXml("DTDs and entity declarations are not accepted")
     return stripped
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from feeds.models import Producer, ms_to_datetime
@@ -69,6 +70,9 @@ class MarketRow:
     odds_ts: int = 0
     last_ts: int = 0
     dirty: bool = False
+    # `outcomes` as the JSON text the store writes, when _apply_market_odds built both
+    # together (None: the store encodes `outcomes`). Set and cleared with `outcomes`.
+    outcomes_json: str | None = None
 
     @property
     def key(self) -> MarketKey:
@@ -242,6 +246,17 @@ def apply_snapshot_complete(ws: Workspace, msg: m.SnapshotComplete) -> Result:
 # --- odds ------------------------------------------------------------------------------------
 
 
+_JSON_KEYS: dict[str, str] = {}  # outcome id -> its JSON object key with the colon: '"1":'
+
+
+def _json_key(oid: str) -> str:
+    key = encode_basestring(oid) + ":"
+    if len(_JSON_KEYS) > 10_000:
+        _JSON_KEYS.clear()
+    _JSON_KEYS[oid] = key
+    return key
+
+
 def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> str:
     # Runs once per market of every odds_change: lookups and the outcome states are inlined.
     row = ws.markets.get((msg.event_urn, mo.id, mo.specifiers))
@@ -257,15 +272,36 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
         outcomes: dict[str, dict[str, Any]] = {}
+        # The JSON text of the usual outcome (odds and probability, no team) is built here
+        # with the dict: str(Decimal) needs no escaping, and the ids' encodings are cached.
+        # Same text as json.dumps(outcomes, separators=(",", ":"), ensure_ascii=False).
+        parts: list[str] | None = []
         for oid, odds, probability, active, team in mo.outcomes:
-            state: dict[str, Any] = {"odds": None if odds is None else str(odds), "active": active}
-            if probability is not None:
-                state["prob"] = str(probability)
-            if team is not None:
-                state["team"] = team
+            if probability is None or odds is None or team is not None:
+                state: dict[str, Any] = {"odds": None if odds is None else str(odds), "active": active}
+                if probability is not None:
+                    state["prob"] = str(probability)
+                if team is not None:
+                    state["team"] = team
+                parts = None
+            else:
+                text = str(odds)
+                prob = str(probability)
+                state = {"odds": text, "active": active, "prob": prob}
+                if parts is not None:
+                    key = _JSON_KEYS.get(oid)
+                    if key is None:
+                        key = _json_key(oid)
+                    if active is True:
+                        parts.append(f'{key}{{"odds":"{text}","active":true,"prob":"{prob}"}}')
+                    elif active is False:
+                        parts.append(f'{key}{{"odds":"{text}","active":false,"prob":"{prob}"}}')
+                    else:
+                        parts = None
             outcomes[oid] = state
         previous = row.outcomes
         if len(outcomes) < len(previous) or not outcomes.keys() >= previous.keys():
+            parts = None
             for oid, state in previous.items():
                 if oid not in outcomes:
                     outcomes[oid] = {**state, "active": False}
@@ -273,6 +309,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
     else:
         outcomes = row.outcomes
         odds_ts = row.odds_ts
+        parts = None
     if (
         row.pk is not None
         and row.last_ts == msg.timestamp
@@ -288,7 +325,10 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         return DUPLICATE
     row.status = mo.status
     row.producer_id = msg.product
-    row.outcomes = outcomes
+    if outcomes is not row.outcomes:
+        row.outcomes = outcomes
+        # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
+        row.outcomes_json = "{" + ",".join(parts) + "}" if parts is not None and len(parts) == len(outcomes) else None
     row.extended_specifiers = mo.extended_specifiers
     row.favourite = mo.favourite
     row.cashout_status = mo.cashout_status

@@ -486,7 +486,7 @@ def _stage_copy_data(rows: list[MarketRow]) -> bytes:
     append = parts.append
     fields = len(_STAGE_COLUMNS)
     for r in rows:
-        outcomes = _dumps_fast(r.outcomes).encode()
+        outcomes = (r.outcomes_json or _dumps_fast(r.outcomes)).encode()
         if (
             not r.extended_specifiers
             and r.cashout_status is None

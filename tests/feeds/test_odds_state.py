@@ -238,3 +238,79 @@ def test_shared_odds_change_samples_build_the_expected_lines():
     assert {v[0] for v in lines("sr:match:52631577").values()} == {0}  # undescribed market ids are stored all the same
     player = line(899, "", "sr:match:123").outcomes["sr:player:10077"]
     assert player == {"odds": "200.0", "active": True, "prob": "0.000897094", "team": 1}
+
+
+def _outcome_json_cases():
+    from decimal import Decimal
+
+    from feeds.protocol.messages import MarketOdds, OutcomeOdds
+
+    d = Decimal
+
+    ids = iter(range(1, 100))
+
+    def mk(*outcomes):  # a line of its own each
+        return MarketOdds(next(ids), "", 1, tuple(OutcomeOdds(*o) for o in outcomes))
+
+    return [
+        mk(("1", d("2.10"), d("0.45"), True), ("2", d("3.40"), d("0.3"), True), ("3", d("3.60"), d("0.25"), False)),
+        mk(('a"b\\c', d("1.5"), d("1E-7"), True), ("é\n\x01", d("1.50"), d("0.000001"), True)),
+        mk(("1", d("2"), None, True), ("2", d("3"), d("0.5"), True)),  # no probability
+        mk(("1", None, d("0.5"), False), ("2", d("3"), d("0.5"), True)),  # no odds
+        mk(("1", d("2"), d("0.5"), True, 1), ("2", d("3"), d("0.5"), True, 2)),  # teams
+        mk(("1", d("2"), d("0.5"), True), ("1", d("4"), d("0.25"), False)),  # a repeated id
+        mk(("1", d("2"), d("0.5"), 1), ("2", d("3"), d("0.5"), True)),  # not a bool (a hand-built message)
+        mk(("9", d("1.01"), d("0.99"), True)),
+    ]
+
+
+def test_outcomes_json_built_with_the_outcomes_is_what_the_store_would_encode():
+    """_apply_market_odds builds the usual line's JSON text itself: it must equal the encoding
+    of the outcomes dict, and it is dropped whenever it could differ."""
+    from feeds.protocol import messages as m
+    from feeds.services import state, store
+
+    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = state.EventRow(1, EVENT)
+    built = 0
+    for ts, market in enumerate(_outcome_json_cases(), start=1):
+        msg = m.OddsChange(product=1, event_urn=EVENT, timestamp=ts, request_id=None, markets=(market,), has_odds=True)
+        state.apply_message(ws, msg)
+        row = ws.markets[(EVENT, market.id, "")]
+        if row.outcomes_json is not None:
+            built += 1
+            assert row.outcomes_json == store._dumps_fast(row.outcomes)
+    assert built == 3  # the first two cases and the last; the others fall back
+    # Outcomes no longer listed are kept inactive: the text is then left to the encoder.
+    msg = m.OddsChange(
+        product=1,
+        event_urn=EVENT,
+        timestamp=100,
+        request_id=None,
+        markets=(_outcome_json_cases()[-1]._replace(outcomes=(m.OutcomeOdds("8", None, None, True),)),),
+        has_odds=True,
+    )
+    state.apply_message(ws, msg)
+    row = ws.markets[(EVENT, 8, "")]
+    assert row.outcomes_json is None and set(row.outcomes) == {"8", "9"}
+    # A status-only update keeps the outcomes, and their text.
+    state.apply_message(
+        ws, m.OddsChange(1, EVENT, 101, None, (_outcome_json_cases()[0]._replace(outcomes=()),), has_odds=True)
+    )
+    row = ws.markets[(EVENT, 1, "")]
+    assert row.last_ts == 101 and row.outcomes_json == store._dumps_fast(row.outcomes)
+
+
+def test_shared_samples_outcomes_json_matches_the_encoder():
+    from feeds.protocol import messages as m
+    from feeds.services import state, store
+    from feeds.simulator import SIMDATA
+
+    for path in sorted(SIMDATA.glob("odds_change*.xml")):
+        msg = m.parse_message(path.read_bytes())
+        ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+        ws.events[msg.event_urn] = state.EventRow(1, msg.event_urn)
+        state.apply_message(ws, msg)
+        for row in ws.markets.values():
+            if row.outcomes_json is not None:
+                assert row.outcomes_json == store._dumps_fast(row.outcomes), path.name
