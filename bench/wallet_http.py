@@ -614,11 +614,14 @@ def main() -> None:
           flush=True)  # fmt: skip
     import psycopg
 
-    # Planner statistics for the seeded tables before pgbench too: on a freshly seeded database
-    # the cached plans of the foreign-key checks would seq-scan, and pgbench would be handicapped.
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    pg = run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
+    def analysed_pgbench() -> dict[str, float]:
+        # Planner statistics for the tables as they are, before pgbench too: on a freshly seeded
+        # database the cached plans of the foreign-key checks would seq-scan, handicapping it.
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        return run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
+
+    pg = analysed_pgbench()
     print(
         f"  pgbench: {pg['rounds_per_s']:.1f} rounds/s = {pg['tps']:.1f} requests/s, round latency avg"
         f" {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms"
@@ -646,9 +649,7 @@ def main() -> None:
     # pgbench again, after the HTTP runs: this VM's speed drifts by tens of percent within
     # minutes (docs/benchmarks/igpx.md), so the ceiling is the better of a run before and a run
     # after, never a run that happened to catch a slow moment.
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    pg_after = run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
+    pg_after = analysed_pgbench()
     print(
         f"pgbench again: {pg_after['tps']:.1f} requests/s; postgres CPU per request {pg_after['pg_cpu_ms']:.2f} ms;"
         f" ceiling = the better run, {max(pg['tps'], pg_after['tps']):.1f} requests/s"

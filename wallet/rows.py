@@ -91,19 +91,22 @@ def write_behind() -> Iterator[None]:
     try:
         with conn.execute_wrapper(_before_orm_statement):
             yield
-            if _pending.writes:
-                with cursor():  # sends them
-                    pass
+            _flush()
     finally:
         _pending.depth -= 1
         if not _pending.depth:
             _pending.writes.clear()
 
 
-def _before_orm_statement(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+def _flush() -> None:
+    """Send the held rows now, on their own (`cursor()` sends them before anything else)."""
     if _pending.writes:
-        with cursor():  # an ORM statement must see the held rows: send them first
+        with cursor():
             pass
+
+
+def _before_orm_statement(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    _flush()  # an ORM statement must see the held rows
     return execute(sql, params, many, context)
 
 
