@@ -130,13 +130,11 @@ def _claim_and_read(
         return record_id, None, _preload(preload)
     key_params = [key.provider, key.external_id, key.operation]
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
-    lateral, lateral_params = "", ()
-    if preload is not None:
-        lateral, lateral_params = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
+    columns, lateral, lateral_params = _lateral(preload)
     with rows.cursor() as cursor:
         cursor.execute(
             f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
-            " r.response, r.transaction_id" + (", w.*" if preload else "") + " FROM (SELECT 1) AS one"
+            f" r.response, r.transaction_id{columns} FROM (SELECT 1) AS one"
             " LEFT JOIN wallet_idempotencyrecord r ON r.provider = %s AND r.external_id = %s AND r.operation = %s"
             + lateral,
             [*key_params, print_, PENDING, now, *key_params, *lateral_params],
@@ -145,9 +143,19 @@ def _claim_and_read(
     record_id, existing = row[0], row[1:6]
     if record_id is None:
         return None, existing if existing[0] is not None else _load(key), None
-    preloaded = row[6:]
+    return record_id, None, _found(row[6:])
+
+
+def _lateral(preload: Preload | None) -> tuple[str, str, tuple[Any, ...]]:
+    """A preload's place in a claim statement: its columns, its join and its parameters."""
+    if preload is None:
+        return "", "", ()
+    return ", w.*", f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
+
+
+def _found(preloaded: tuple) -> tuple | None:
     # A LEFT JOIN that found nothing reads as a row of NULLs: report it as no row.
-    return record_id, None, preloaded if any(v is not None for v in preloaded) else None
+    return preloaded if any(v is not None for v in preloaded) else None
 
 
 def _preload(preload: Preload | None) -> tuple | None:
@@ -275,12 +283,10 @@ def tombstone_or_find(key: RequestKey, preload: Preload | None = None) -> tuple[
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     key_params = [key.provider, key.external_id, key.operation]
     sql, fields = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
-    lateral, lateral_params = "", ()
-    if preload is not None:
-        lateral, lateral_params = f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
+    columns, lateral, lateral_params = _lateral(preload)
     with rows.cursor() as cursor:
         cursor.execute(
-            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.*" + (", w.*" if preload else "") + " FROM"
+            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.*{columns} FROM"
             f" (SELECT 1) AS one LEFT JOIN ({sql}) r ON true" + lateral,
             [*key_params, TOMBSTONE_FINGERPRINT, TOMBSTONE, now, *key_params, *lateral_params],
         )
@@ -289,8 +295,7 @@ def tombstone_or_find(key: RequestKey, preload: Preload | None = None) -> tuple[
         return None, None
     if row[1] is None:  # its writer committed after our statement began: read it now
         return find(key), None
-    record_row, preloaded = row[1 : 1 + len(fields)], row[1 + len(fields) :]
-    return rows.instance(IdempotencyRecord, record_row), preloaded if any(v is not None for v in preloaded) else None
+    return rows.instance(IdempotencyRecord, row[1 : 1 + len(fields)]), _found(row[1 + len(fields) :])
 
 
 def find(key: RequestKey) -> IdempotencyRecord | None:
