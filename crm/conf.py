@@ -34,6 +34,9 @@ BATCH_SIZE = env_int("FASTTRACK_BATCH_SIZE", 100, minimum=1)
 PLAYER_RUN = env_int("FASTTRACK_PLAYER_RUN", 10, minimum=0)
 # A claim is a lease: a worker that dies mid-batch loses its rows after this long.
 LEASE_SECONDS = env_int("FASTTRACK_LEASE_SECONDS", 120, minimum=10)
+# On-commit kicks: each process asks the broker for a delivery at most once per this many
+# milliseconds, and once more after its last commit (crm/tasks.py). 0 = ask on every commit.
+KICK_INTERVAL_MS = env_int("FASTTRACK_KICK_INTERVAL_MS", 100, minimum=0, maximum=1000)
 # Beat sweeper period: retries due rows, recovers expired leases.
 SWEEP_SECONDS = env_int("FASTTRACK_SWEEP_SECONDS", 10, minimum=1)
 

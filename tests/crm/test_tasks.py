@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -95,10 +97,106 @@ def test_kicks_are_coalesced_into_one_queued_task(settings):
             tasks.kick()
         assert client.llen(queue) == 1
         cache.delete(tasks.KICK_KEY)  # what the task does when it starts
-        tasks.kick()
+        tasks.kick()  # inside this process's kick interval: the trailing kick asks the broker
+        deadline = time.monotonic() + 2
+        while client.llen(queue) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert client.llen(queue) == 2  # a commit after the task started queues a new one
     finally:
+        wait_for(lambda: not tasks._kicker.busy)  # no trailing kick may outlive this broker set-up
         client.delete(queue)
         cache.delete(tasks.KICK_KEY)
         app.conf.broker_url, app.conf.task_always_eager, app.conf.task_default_queue = previous
         app.pool.force_close_all()
+
+
+class Recorder:
+    """Stands in for the broker call: records when each kick reached it."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.sent = threading.Event()
+
+    def __call__(self) -> None:
+        self.times.append(time.monotonic())
+        self.sent.set()
+
+
+def wait_for(condition, seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_burst_of_kicks_asks_the_broker_twice_first_and_after_the_last():
+    record = Recorder()
+    kicker = tasks.Kicker(record, lambda: 0.2)
+    started = time.monotonic()
+    for _ in range(500):
+        kicker()
+    last_kick = time.monotonic()
+    assert len(record.times) == 1  # the first kick went at once, the rest wait
+    wait_for(lambda: len(record.times) == 2)
+    # The trailing kick came after the last commit's kick, and no sooner than the interval.
+    assert record.times[1] >= last_kick
+    assert record.times[1] - started >= 0.2
+    time.sleep(0.3)
+    assert len(record.times) == 2  # nothing more was due
+
+
+def test_a_kick_after_a_quiet_interval_goes_at_once():
+    record = Recorder()
+    kicker = tasks.Kicker(record, lambda: 0.05)
+    kicker()
+    time.sleep(0.08)
+    kicker()
+    assert len(record.times) == 2
+    time.sleep(0.1)
+    assert len(record.times) == 2  # neither kick armed a trailing one
+
+
+def test_every_kick_is_followed_by_a_send_within_the_interval():
+    """Kicks spread over several intervals: whatever the timing, each is covered by a send at
+    or after it, at most an interval (plus scheduling slack) later."""
+    record = Recorder()
+    interval = 0.03
+    kicker = tasks.Kicker(record, lambda: interval)
+    kicks = []
+    for i in range(40):
+        kicks.append(time.monotonic())
+        kicker()
+        time.sleep(0.004 * (i % 5))
+    wait_for(lambda: record.times and record.times[-1] >= kicks[-1])
+    time.sleep(interval * 2)
+    for k in kicks:
+        covering = [t for t in record.times if t >= k]
+        assert covering and covering[0] - k <= interval + 0.05
+    assert len(record.times) < len(kicks) / 2  # and most kicks did not ask the broker
+
+
+def test_interval_zero_asks_on_every_kick():
+    record = Recorder()
+    kicker = tasks.Kicker(record, lambda: 0.0)
+    for _ in range(5):
+        kicker()
+    assert len(record.times) == 5
+
+
+def test_a_failing_trailing_kick_is_logged_and_the_next_one_still_goes(caplog):
+    calls = []
+
+    def flaky() -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise ConnectionError("redis is down")
+
+    kicker = tasks.Kicker(flaky, lambda: 0.02)
+    kicker()
+    kicker()  # arms the trailing kick, which fails
+    wait_for(lambda: len(calls) == 2)
+    wait_for(lambda: "trailing outbox kick failed" in caplog.text)
+    time.sleep(0.03)
+    kicker()
+    kicker()
+    wait_for(lambda: len(calls) >= 4)
