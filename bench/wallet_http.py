@@ -229,6 +229,12 @@ class Connection:
             raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
         return payload
 
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+            self.reader = self.writer = None
+
 
 async def client_loop(cid: int, host: str, port: int, players: int, start: float, warm: float, end: float,
                       run: str, stats: Stats, interval: float) -> None:  # fmt: skip
@@ -261,29 +267,37 @@ async def client_loop(cid: int, host: str, port: int, players: int, start: float
                 stats.errors[answer["error"]] = stats.errors.get(answer["error"], 0) + 1
         return answer
 
-    while time.perf_counter() < end:
-        n += 1
-        user = f"bench-{rnd.randrange(players)}"
-        base = {"user_id": user, "currency": CURRENCY}
-        bet = {"transaction_id": f"{run}-b-{cid}-{n}", "action": "bet", "amount": f"{rnd.randint(1, 2000) / 100:.2f}"}
-        await send("bet", "/api/igpx/transaction", {**bet, **base})
-        if rnd.random() < RESULT_SHARE:
-            payout = f"{rnd.randint(100, 5000) / 100:.2f}" if rnd.random() < 0.5 else "0"
-            result = {"transaction_id": f"{run}-r-{cid}-{n}", "action": "result", "amount": payout, **base}
-            await send("result", "/api/igpx/transaction", result)
-            if rnd.random() < RETRY_SHARE:
-                await send("result-replay", "/api/igpx/transaction", result)
-        else:
-            rollback = {
-                "transaction_id": f"{run}-rb-{cid}-{n}",
-                "rollback_transaction_id": bet["transaction_id"],
-                "action": "rollback",
-                "amount": bet["amount"],
-                **base,
+    try:
+        while time.perf_counter() < end:
+            n += 1
+            user = f"bench-{rnd.randrange(players)}"
+            base = {"user_id": user, "currency": CURRENCY}
+            bet = {
+                "transaction_id": f"{run}-b-{cid}-{n}",
+                "action": "bet",
+                "amount": f"{rnd.randint(1, 2000) / 100:.2f}",
             }
-            await send("rollback", "/api/igpx/transaction-rollback", rollback)
-            if rnd.random() < RETRY_SHARE:
-                await send("rollback-replay", "/api/igpx/transaction-rollback", rollback)
+            await send("bet", "/api/igpx/transaction", {**bet, **base})
+            if rnd.random() < RESULT_SHARE:
+                payout = f"{rnd.randint(100, 5000) / 100:.2f}" if rnd.random() < 0.5 else "0"
+                result = {"transaction_id": f"{run}-r-{cid}-{n}", "action": "result", "amount": payout, **base}
+                await send("result", "/api/igpx/transaction", result)
+                if rnd.random() < RETRY_SHARE:
+                    await send("result-replay", "/api/igpx/transaction", result)
+            else:
+                rollback = {
+                    "transaction_id": f"{run}-rb-{cid}-{n}",
+                    "rollback_transaction_id": bet["transaction_id"],
+                    "action": "rollback",
+                    "amount": bet["amount"],
+                    **base,
+                }
+                await send("rollback", "/api/igpx/transaction-rollback", rollback)
+                if rnd.random() < RETRY_SHARE:
+                    await send("rollback-replay", "/api/igpx/transaction-rollback", rollback)
+    finally:
+        # Close it: a connection left open would stay with its server worker into the next phase.
+        await conn.close()
 
 
 async def drive(port: int, clients: int, players: int, warmup: float, duration: float, run: str, rate: float) -> Stats:
@@ -295,6 +309,22 @@ async def drive(port: int, clients: int, players: int, warmup: float, duration: 
         *(client_loop(c, "127.0.0.1", port, players, start, warm, end, run, stats, interval) for c in range(clients))
     )
     return stats
+
+
+def redis_keys(url: str, delete: bool) -> int:
+    """The delivery tasks queued on the bench's Redis (Celery's default queue), and the kick
+    flag; `delete` removes both. Fails loudly when Redis is not there: the kick is part of
+    the measured path (--no-crm-kick runs without it)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        queued = client.llen("celery")
+    except redis.ConnectionError as exc:
+        raise SystemExit(f"Redis is not reachable at {url} ({exc}); start it, or pass --no-crm-kick") from exc
+    if delete:
+        client.delete("celery", ":1:crm:outbox:kick")
+    return queued
 
 
 # --- pgbench ---------------------------------------------------------------------------------
@@ -548,10 +578,15 @@ def _measure_server(
             # latency a provider sees when the wallet has headroom.
             stats = asyncio.run(drive(port, args.clients, players, 1.0, args.paced_duration, run + "-p", paced))
             result["paced"] = report(f"{label} paced at {paced:.0f} req/s", stats, args.paced_duration)
-            half = result["rps"] / 2
-            stats = asyncio.run(drive(port, args.clients, players, 1.0, args.paced_duration, run + "-h", half))
-            result["half"] = report(f"{label} paced at {half:.0f} req/s (half of max)", stats, args.paced_duration)
-            result["half"]["rate"] = half
+            for fraction in args.fractions:
+                rate = result["rps"] * fraction
+                stats = asyncio.run(
+                    drive(port, args.clients, players, 1.0, args.paced_duration, f"{run}-f{fraction}", rate)
+                )
+                name = "half" if fraction == 0.5 else f"at {fraction:.0%} of max"
+                key = "half" if fraction == 0.5 else f"f{fraction}"
+                result[key] = report(f"{label} paced at {rate:.0f} req/s ({name})", stats, args.paced_duration)
+                result[key]["rate"] = rate
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -587,6 +622,22 @@ def main() -> None:
         default=6.0,
         help="seconds paced at 35%% of pgbench's rate, and again at half the measured max (0 = skip)",
     )
+    parser.add_argument(
+        "--fractions",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.5],
+        help="after the closed loop, pace at these fractions of its max (default 0.5); e.g. 0.5,0.7,0.8,0.9"
+        " gives the latency curve a goal's rate falls on",
+    )
+    parser.add_argument(
+        "--no-crm-kick",
+        dest="crm_kick",
+        action="store_false",
+        help="run with the Fast Track transport off: no delivery kick after each commit (runs before 2026-11-21 16:00)",
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/12", help="Redis for the CRM kicks (cache flag, Celery broker)"
+    )
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     parser.add_argument(
         "--profile", default="", help="py-spy the server during the closed loop; stacks to PATH.<server>.txt"
@@ -602,7 +653,14 @@ def main() -> None:
         "LOG_LEVEL": "warning",
         "PYTHONPATH": str(ROOT),
     }
-    env.pop("REDIS_URL", None)  # the callbacks need only PostgreSQL
+    env.pop("REDIS_URL", None)
+    if args.crm_kick:
+        # As in production: the Fast Track transport is on, so every exporting callback kicks
+        # delivery after its commit (crm/tasks.py: a Redis flag, a Celery task on Redis). No
+        # worker runs here: delivery is the worker's CPU, not the callback's, and is measured
+        # by bench/crm_export.py. Its queued tasks and flag are removed at the end.
+        env.update(REDIS_URL=args.redis_url, FASTTRACK_TRANSPORT="rest", FASTTRACK_API_URL="http://127.0.0.1:9/")
+        redis_keys(args.redis_url, delete=True)
     started = time.monotonic()
     print(f"database {args.database_url.rsplit('/', 1)[1]}: create, migrate, seed {args.players} players", flush=True)
     create_database(args.database_url)
@@ -639,6 +697,9 @@ def main() -> None:
     print(f"HTTP: {args.clients} clients, {args.warmup:.0f}s warm-up + {args.duration:.0f}s closed loop"
           + (f", then {args.paced_duration:.0f}s paced at 35% of pgbench ({paced:.0f} req/s)" if paced else "")
           + "; mix 40% bet / 32% result / 16% result retry / 8% rollback / 4% rollback retry", flush=True)  # fmt: skip
+    interval = env.get("FASTTRACK_KICK_INTERVAL_MS", "100")
+    print(f"CRM delivery kicks: on, Redis {args.redis_url}, at most one per worker per {interval} ms"
+          if args.crm_kick else "CRM delivery kicks: off (--no-crm-kick)", flush=True)  # fmt: skip
     results = [measure_server(kind, args, env, args.players, paced) for kind in servers]
 
     check = run_manage(env, "check_ledger", check=False)
@@ -665,12 +726,16 @@ def main() -> None:
         )
         if "paced" in r:
             line += f"; at {paced:.0f} req/s: p50 {r['paced']['p50']:.2f} ms, p99 {r['paced']['p99']:.2f} ms"
-            half = r["half"]
-            line += f"; at {half['rate']:.0f} req/s: p50 {half['p50']:.2f} ms, p99 {half['p99']:.2f} ms"
+            for key in ["half", *(k for k in r if k.startswith("f0") or k.startswith("f1"))]:
+                if key in r:
+                    at = r[key]
+                    line += f"; at {at['rate']:.0f} req/s: p50 {at['p50']:.2f} ms, p99 {at['p99']:.2f} ms"
             ok = ratio >= GOAL_RATIO and r["paced"]["p99"] < GOAL_P99_MS
         else:
             ok = ratio >= GOAL_RATIO and r["p99"] < GOAL_P99_MS
         print(line + ("  [goal met]" if ok else "  [below goal]"))
+    if args.crm_kick:
+        print(f"CRM: {redis_keys(args.redis_url, delete=True)} delivery tasks were queued (one per flag lifetime)")
     if not args.keep_db:
         name = args.database_url.rsplit("/", 1)[1]
         with admin_connect(args.database_url) as conn:
