@@ -10,7 +10,9 @@ What it does, in one run (default about 55 s):
    workers: config.wsgi, which hands the IGPX callbacks straight to their handler), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
    keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
    rollbacks, rollback retries), and prints requests/s, p50/p99, the ratio to pgbench and the
-   CPU each request cost (server processes, PostgreSQL backends, this load generator);
+   CPU each request cost (server processes, PostgreSQL backends, this load generator). The
+   Fast Track transport is on, as in production: each exporting callback kicks delivery
+   through Redis after its commit (no Celery worker runs; --no-crm-kick turns it off);
 4. the same clients paced at 35% of pgbench's rate (the goal), then at half the measured max
    (latency with headroom), latency counted from when each request was due;
 5. proves the ledger sound afterwards (manage.py check_ledger), runs pgbench once more (the
@@ -20,9 +22,12 @@ What it does, in one run (default about 55 s):
     python bench/wallet_http.py --server all          # compare every server option
     python bench/wallet_http.py --profile /tmp/igpx   # py-spy the server (pip install py-spy)
     python bench/wallet_http.py --server uwsgi        # needs: pip install uwsgi (compiles)
+    python bench/wallet_http.py --server granian-nginx  # nginx balancing per request (apt-get install nginx-light)
+    python bench/wallet_http.py --fractions 0.5,0.7,0.8,0.9  # latency at those fractions of the max
     python bench/wallet_http.py --clients 32 --server gunicorn-gthread --workers 8 --threads 2
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and the `pgbench` binary.
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), the `pgbench` binary and Redis
+(--redis-url, default 127.0.0.1:6379/12).
 """
 
 from __future__ import annotations
@@ -105,6 +110,9 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
             "--backlog", "2048", "config.wsgi:application",
         ]  # fmt: skip
+    if kind == "granian-nginx":
+        # README "Processes": single-worker granians behind nginx, balanced per request.
+        return [PY, str(ROOT / "bench" / "balanced_server.py"), "--port", str(port), "--workers", str(workers)]
     raise SystemExit(f"unknown server {kind}")
 
 
@@ -116,6 +124,7 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "uvicorn-wsgi": (2, 1),
     "uwsgi": (8, 1),
     "granian": (8, 1),
+    "granian-nginx": (8, 1),
 }
 
 
@@ -643,7 +652,11 @@ def main() -> None:
         "--profile", default="", help="py-spy the server during the closed loop; stacks to PATH.<server>.txt"
     )
     args = parser.parse_args()
-    servers = list(DEFAULT_SIZES) if args.server == "all" else args.server.split(",")
+    servers = (
+        [k for k in DEFAULT_SIZES if k != "granian-nginx" or Path("/usr/sbin/nginx").exists()]
+        if args.server == "all"
+        else args.server.split(",")
+    )
 
     env = {
         **os.environ,
