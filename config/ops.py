@@ -1,7 +1,17 @@
-"""Operational endpoints: /healthz (alive), /readyz (dependencies), /metrics (Prometheus)."""
+"""Operational endpoints: /healthz (alive), /readyz (dependencies), /metrics (Prometheus).
+
+Metrics come from every process, not just the one a scrape lands on. Production runs several
+worker processes per server (8 callback workers, web workers) and processes with no HTTP at
+all (the UOF consumer, the ProphetX listener, Celery). With `PROMETHEUS_MULTIPROC_DIR` set to
+one directory for all of a host's processes (empty it before they start), each writes its
+counters and histograms there and `/metrics` on any of them serves the sum. Without it (the
+demo, tests), `/metrics` shows the serving process's own. The database gauges (ledger, CRM
+outbox) are read at scrape time either way.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -11,8 +21,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 HTTP_REQUESTS = Counter("touchline_http_requests_total", "HTTP requests", ["route", "status"])
 HTTP_LATENCY = Histogram(
@@ -107,12 +118,35 @@ class LedgerCollector:
         )
 
 
-_collector_registered = False
+# Collectors that read the database at scrape time: one copy per host is enough, so they stay
+# out of the per-process (multiprocess) values.
+_database = CollectorRegistry()
+
+
+def register_database_collector(collector: object) -> None:
+    """Add a scrape-time collector (apps call this from ready(); a second call is ignored)."""
+    try:
+        _database.register(collector)
+    except ValueError:  # its names are registered already (ready() ran twice)
+        pass
+
+
+register_database_collector(LedgerCollector())
+
+
+def multiprocess_dir() -> str:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def exposition() -> bytes:
+    """The text /metrics serves (module docstring)."""
+    if multiprocess_dir():
+        live = CollectorRegistry()
+        MultiProcessCollector(live)
+    else:
+        live = REGISTRY
+    return generate_latest(live) + generate_latest(_database)
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    global _collector_registered
-    if not _collector_registered:
-        REGISTRY.register(LedgerCollector())
-        _collector_registered = True
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

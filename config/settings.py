@@ -7,6 +7,7 @@ DATABASE_URL / REDIS_URL moves the same code onto PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -119,6 +120,17 @@ else:
     DATABASES["default"]["OPTIONS"].setdefault("timeout", 20)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Prometheus: one metrics directory for all of a host's processes (config/ops.py) ---
+# prometheus_client reads the variable itself, at import; this only checks it early, by name.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR and not (
+    os.path.isdir(PROMETHEUS_MULTIPROC_DIR) and os.access(PROMETHEUS_MULTIPROC_DIR, os.W_OK)
+):
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a writable directory: create it (empty)"
+        " before starting the processes, or unset it"
+    )
 
 # --- Redis: cache, Celery broker, channel layer ---------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))

@@ -39,18 +39,8 @@ class OutboxCollector:
         )
 
 
-_registered = False
-
-
 def register() -> None:
-    """Register once per process (ready() can run twice, e.g. under the autoreloader or tests)."""
-    global _registered
-    if _registered:
-        return
-    from prometheus_client import REGISTRY
+    """Add the outbox gauges to /metrics (config.ops; idempotent: ready() can run twice)."""
+    from config.ops import register_database_collector
 
-    try:
-        REGISTRY.register(OutboxCollector())
-    except ValueError:  # already registered under these names by an earlier import
-        logger.debug("crm outbox collector already registered")
-    _registered = True
+    register_database_collector(OutboxCollector())
