@@ -87,6 +87,9 @@ TEMPLATES = [
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # money services open their own durable transactions
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django's backend, except that a rollback keeps psycopg's prepared statements
+    # (config/postgresql/base.py: a declined bet rolls back).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})
     pool_size = env_int("DATABASE_POOL_SIZE", 0, minimum=0, maximum=500)
     if pool_size:
