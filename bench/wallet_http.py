@@ -246,7 +246,7 @@ class Connection:
 
 
 async def client_loop(cid: int, host: str, port: int, players: int, start: float, warm: float, end: float,
-                      run: str, stats: Stats, interval: float) -> None:  # fmt: skip
+                      run: str, stats: Stats, interval: float, decline_share: float = 0.0) -> None:  # fmt: skip
     """One provider connection. interval = 0: closed loop (next request when the answer is in);
     interval > 0: paced, one request every `interval` seconds, latency counted from the moment
     the request was due (so queueing behind a slow answer is not hidden)."""
@@ -272,7 +272,11 @@ async def client_loop(cid: int, host: str, port: int, players: int, start: float
         answer = json.loads(raw)
         if t0 >= warm and t1 <= end:
             stats.add(kind, (t1 - t0) * 1000)
-            if answer.get("error") is not None:
+            if kind == "declined":
+                if answer.get("error") != "INSUFFICIENT_FUNDS":
+                    key = f"declined: {answer.get('error')}"
+                    stats.errors[key] = stats.errors.get(key, 0) + 1
+            elif answer.get("error") is not None:
                 stats.errors[answer["error"]] = stats.errors.get(answer["error"], 0) + 1
         return answer
 
@@ -281,6 +285,9 @@ async def client_loop(cid: int, host: str, port: int, players: int, start: float
             n += 1
             user = f"bench-{rnd.randrange(players)}"
             base = {"user_id": user, "currency": CURRENCY}
+            if decline_share and rnd.random() < decline_share:
+                declined = {"transaction_id": f"{run}-d-{cid}-{n}", "action": "bet", "amount": DECLINE_AMOUNT}
+                await send("declined", "/api/igpx/transaction", {**declined, **base})
             bet = {
                 "transaction_id": f"{run}-b-{cid}-{n}",
                 "action": "bet",
@@ -309,13 +316,18 @@ async def client_loop(cid: int, host: str, port: int, players: int, start: float
         await conn.close()
 
 
-async def drive(port: int, clients: int, players: int, warmup: float, duration: float, run: str, rate: float) -> Stats:
+async def drive(
+    port: int, clients: int, players: int, warmup: float, duration: float, run: str, rate: float, decline: float = 0.0
+) -> Stats:
     stats = Stats()
     start = time.perf_counter()
     warm, end = start + warmup, start + warmup + duration
     interval = clients / rate if rate else 0.0
     await asyncio.gather(
-        *(client_loop(c, "127.0.0.1", port, players, start, warm, end, run, stats, interval) for c in range(clients))
+        *(
+            client_loop(c, "127.0.0.1", port, players, start, warm, end, run, stats, interval, decline)
+            for c in range(clients)
+        )
     )
     return stats
 
@@ -343,15 +355,23 @@ def redis_keys(url: str, delete: bool) -> int:
 # is its rounds/s times the requests a round sends on average.
 PGBENCH_ROUND = ROOT / "bench" / "wallet_http_pgbench.sql"
 REQUESTS_PER_ROUND = 1 + RESULT_SHARE * (1 + RETRY_SHARE) + (1 - RESULT_SHARE) * (1 + RETRY_SHARE)
+DECLINE_AMOUNT = "999999999.00"  # more than any bench player holds: declined INSUFFICIENT_FUNDS
 
 
-def run_pgbench(database_url: str, clients: int, duration: float, players: int, clearing: int) -> dict[str, float]:
+def requests_per_round(decline_share: float) -> float:
+    return REQUESTS_PER_ROUND + decline_share
+
+
+def run_pgbench(
+    database_url: str, clients: int, duration: float, players: int, clearing: int, decline_share: float = 0.0
+) -> dict[str, float]:
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise SystemExit("pgbench is not installed (it comes with the PostgreSQL client packages)")
     name = database_url.rsplit("/", 1)[1]
     args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
     args += ["-T", str(int(duration)), "-D", f"np={players}", "-D", f"clr={clearing}", "-D", "stake_kind=bet"]
+    args += ["-D", f"decl={round(decline_share * 1000)}"]
     args += ["-f", str(PGBENCH_ROUND)]  # stake_kind: a parameter, as the app sends it (a literal plans differently)
     # PostgreSQL's CPU per pgbench request, to set beside the HTTP run's: sample the backends
     # while they live (they exit with pgbench).
@@ -369,11 +389,11 @@ def run_pgbench(database_url: str, clients: int, duration: float, players: int, 
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
     done = int(re.search(r"number of transactions actually processed: (\d+)", out.stdout).group(1))
     return {
-        "tps": tps * REQUESTS_PER_ROUND,  # requests/s, comparable with the HTTP figure
+        "tps": tps * requests_per_round(decline_share),  # requests/s, comparable with the HTTP figure
         "rounds_per_s": tps,
         "latency_ms": latency,
         "failed": float(failed.group(1)) if failed else 0.0,
-        "pg_cpu_ms": sum(seen.values()) * 1000 / max(done * REQUESTS_PER_ROUND, 1),
+        "pg_cpu_ms": sum(seen.values()) * 1000 / max(done * requests_per_round(decline_share), 1),
     }
 
 
@@ -569,7 +589,9 @@ def _measure_server(
         if args.profile:
             spy = start_profile(proc.pid, args.warmup + args.duration, Path(args.profile).with_suffix(f".{kind}.txt"))
         meter = CpuMeter(proc.pid, args.database_url)
-        stats = asyncio.run(drive(port, args.clients, players, args.warmup, args.duration, run, 0.0))
+        stats = asyncio.run(
+            drive(port, args.clients, players, args.warmup, args.duration, run, 0.0, args.decline_share)
+        )
         cpu = meter.per_request_ms(stats.sent)
         if spy is not None:
             spy[0].wait(timeout=60)
@@ -585,12 +607,23 @@ def _measure_server(
         if paced:
             # At the goal's rate (35% of pgbench), then at half of what we just sustained: the
             # latency a provider sees when the wallet has headroom.
-            stats = asyncio.run(drive(port, args.clients, players, 1.0, args.paced_duration, run + "-p", paced))
+            stats = asyncio.run(
+                drive(port, args.clients, players, 1.0, args.paced_duration, run + "-p", paced, args.decline_share)
+            )
             result["paced"] = report(f"{label} paced at {paced:.0f} req/s", stats, args.paced_duration)
             for fraction in args.fractions:
                 rate = result["rps"] * fraction
                 stats = asyncio.run(
-                    drive(port, args.clients, players, 1.0, args.paced_duration, f"{run}-f{fraction}", rate)
+                    drive(
+                        port,
+                        args.clients,
+                        players,
+                        1.0,
+                        args.paced_duration,
+                        f"{run}-f{fraction}",
+                        rate,
+                        args.decline_share,
+                    )  # fmt: skip
                 )
                 name = "half" if fraction == 0.5 else f"at {fraction:.0%} of max"
                 key = "half" if fraction == 0.5 else f"f{fraction}"
@@ -637,6 +670,13 @@ def main() -> None:
         default=[0.5],
         help="after the closed loop, pace at these fractions of its max (default 0.5); e.g. 0.5,0.7,0.8,0.9"
         " gives the latency curve a goal's rate falls on",
+    )
+    parser.add_argument(
+        "--decline-share",
+        type=float,
+        default=0.0,
+        help="share of rounds that first send a bet the wallet declines (INSUFFICIENT_FUNDS); pgbench's round"
+        " does the same. Default 0",
     )
     parser.add_argument(
         "--no-crm-kick",
@@ -690,7 +730,9 @@ def main() -> None:
         # database the cached plans of the foreign-key checks would seq-scan, handicapping it.
         with psycopg.connect(args.database_url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-        return run_pgbench(args.database_url, args.clients, args.pgbench_duration, args.players, clearing)
+        return run_pgbench(
+            args.database_url, args.clients, args.pgbench_duration, args.players, clearing, args.decline_share
+        )
 
     pg = analysed_pgbench()
     print(
@@ -709,7 +751,9 @@ def main() -> None:
 
     print(f"HTTP: {args.clients} clients, {args.warmup:.0f}s warm-up + {args.duration:.0f}s closed loop"
           + (f", then {args.paced_duration:.0f}s paced at 35% of pgbench ({paced:.0f} req/s)" if paced else "")
-          + "; mix 40% bet / 32% result / 16% result retry / 8% rollback / 4% rollback retry", flush=True)  # fmt: skip
+          + "; mix 40% bet / 32% result / 16% result retry / 8% rollback / 4% rollback retry"
+          + (f"; {args.decline_share:.1%} of rounds start with a declined bet" if args.decline_share else ""),
+          flush=True)  # fmt: skip
     interval = env.get("FASTTRACK_KICK_INTERVAL_MS", "100")
     print(f"CRM delivery kicks: on, Redis {args.redis_url}, at most one per worker per {interval} ms"
           if args.crm_kick else "CRM delivery kicks: off (--no-crm-kick)", flush=True)  # fmt: skip

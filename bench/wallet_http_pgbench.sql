@@ -4,9 +4,22 @@
 -- time (a replay: the claim finds the stored answer; it commits, having written nothing). Every bet, paid result and
 -- rollback also writes its Fast Track outbox row (bench players are real players), inside the statement that stores the
 -- answer (rows.write_behind); a bet's row travels in its posting statement. 2.5 requests per round on average.
+-- With -D decl=N (per mille; bench/wallet_http.py --decline-share), a round first sends a bet the wallet declines for
+-- lack of funds, as the service does it: the claim reads the balance, the transaction rolls back, and a second one
+-- stores the decline as the key's answer.
 \set n random(0, :np - 1)
 \set k random(1, 1000000000000)
 \set amt random(1, 2000)
+\set d random(1, 1000)
+\if :d <= :decl
+BEGIN;
+WITH claim AS (INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'd-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id) SELECT (SELECT id FROM claim) AS rec, COALESCE(r.fingerprint, '') AS fp, w.pid, w.aid FROM (SELECT 1) AS one LEFT JOIN wallet_idempotencyrecord r ON r.provider = 'pgbench' AND r.external_id = 'd-' || :client_id || '-' || :k AND r.operation = 'tx' LEFT JOIN LATERAL (SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n) w ON true \gset
+ROLLBACK;
+BEGIN;
+INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'd-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id AS drec \gset
+UPDATE wallet_idempotencyrecord SET outcome = 'declined', status_code = 200, response = '{"error": "INSUFFICIENT_FUNDS"}', transaction_id = NULL, error_code = 'insufficient_funds' WHERE id = :drec;
+END;
+\endif
 BEGIN;
 WITH claim AS (INSERT INTO wallet_idempotencyrecord (provider, external_id, operation, fingerprint, outcome, status_code, response, error_code, created_at) VALUES ('pgbench', 'b-' || :client_id || '-' || :k, 'tx', 'fp', 'pending', 200, '', '', now()) ON CONFLICT (provider, external_id, operation) DO NOTHING RETURNING id) SELECT (SELECT id FROM claim) AS rec, COALESCE(r.fingerprint, '') AS fp, w.pid, w.aid FROM (SELECT 1) AS one LEFT JOIN wallet_idempotencyrecord r ON r.provider = 'pgbench' AND r.external_id = 'b-' || :client_id || '-' || :k AND r.operation = 'tx' LEFT JOIN LATERAL (SELECT p.id AS pid, p.status, a.id AS aid, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test FROM wallet_player p LEFT JOIN wallet_account a ON a.player_id = p.id AND a.currency = 'EUR' AND a.kind = 'player' WHERE p.external_id = 'bench-' || :n) w ON true \gset
 WITH moved AS (UPDATE wallet_account SET balance = balance + (-:amt::numeric / 100) WHERE id = :aid AND balance + (-:amt::numeric / 100) >= 0 RETURNING balance, balance + bonus_balance AS spendable), bet AS (INSERT INTO wallet_bet (provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout, status, result, bet_type, odds, selections, placed_at, settled_at) SELECT 'pgbench', 'b-' || :client_id || '-' || :k, :pid, 'EUR', (:amt::numeric / 100), (:amt::numeric / 100), 0, 0, 'open', '', 'single', NULL, '[]', now(), NULL WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), txn AS (INSERT INTO wallet_ledgertransaction (kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason, created_at) SELECT 'bet', 'EUR', :pid, 'pgbench', 'b-' || :client_id || '-' || :k, (SELECT id FROM bet), NULL, NULL, '', now() WHERE EXISTS (SELECT 1 FROM moved) RETURNING id), entries AS (INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after) SELECT txn.id, v.* FROM txn, (SELECT :aid::bigint, 'real'::varchar, (-:amt::numeric / 100)::numeric, (SELECT balance FROM moved) UNION ALL SELECT :clr::bigint, 'real'::varchar, (:amt::numeric / 100)::numeric, NULL::numeric) AS v) SELECT (SELECT id FROM txn) AS txn, (SELECT balance FROM moved) AS bal, (SELECT spendable FROM moved), (SELECT id FROM bet) AS bet \gset
