@@ -6,7 +6,7 @@ What it does, in one run (default about 55 s):
    with funded EUR wallets;
 2. runs pgbench with the same client count on the same SQL (bench/wallet_http_pgbench.sql: the
    statements the callbacks issue, one HTTP client round per pgbench transaction): the ceiling;
-3. starts the production server as a subprocess (default granian, 8 single-threaded WSGI
+3. starts the production server as a subprocess (default granian, 6 single-threaded WSGI
    workers: config.wsgi, which hands the IGPX callbacks straight to their handler), drives POST /api/igpx/transaction and /transaction-rollback with N concurrent
    keep-alive clients in a closed loop and a realistic mix (bets, results, result retries,
    rollbacks, rollback retries), and prints requests/s, p50/p99, the ratio to pgbench and the
@@ -18,7 +18,7 @@ What it does, in one run (default about 55 s):
 5. proves the ledger sound afterwards (manage.py check_ledger), runs pgbench once more (the
    ceiling is the better of the two pgbench runs) and drops the database.
 
-    python bench/wallet_http.py                       # default: granian 8 x 1, 16 clients
+    python bench/wallet_http.py                       # default: granian 6 x 1, 16 clients
     python bench/wallet_http.py --server all          # compare every server option
     python bench/wallet_http.py --profile /tmp/igpx   # py-spy the server (pip install py-spy)
     python bench/wallet_http.py --server uwsgi        # needs: pip install uwsgi (compiles)
@@ -123,8 +123,8 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "uvicorn": (2, 1),
     "uvicorn-wsgi": (2, 1),
     "uwsgi": (8, 1),
-    "granian": (8, 1),
-    "granian-nginx": (8, 1),
+    "granian": (6, 1),
+    "granian-nginx": (6, 1),
 }
 
 
