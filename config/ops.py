@@ -1,7 +1,7 @@
 """Operational endpoints: /healthz (alive), /readyz (dependencies), /metrics (Prometheus).
 
 Metrics come from every process, not just the one a scrape lands on. Production runs several
-worker processes per server (8 callback workers, web workers) and processes with no HTTP at
+worker processes per server (6 callback workers, web workers) and processes with no HTTP at
 all (the UOF consumer, the ProphetX listener, Celery). With `PROMETHEUS_MULTIPROC_DIR` set to
 one directory for all of a host's processes (empty it before they start), each writes its
 counters and histograms there and `/metrics` on any of them serves the sum. Without it (the

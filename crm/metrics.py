@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from prometheus_client.core import GaugeMetricFamily
-
-logger = logging.getLogger("touchline.crm")
 
 
 class OutboxCollector:

@@ -107,7 +107,7 @@ class Kicker:
                     self._sending = False
 
 
-_kicker = Kicker(lambda: queue_delivery(), lambda: conf.KICK_INTERVAL_MS / 1000)
+_kicker = Kicker(queue_delivery, lambda: conf.KICK_INTERVAL_MS / 1000)
 
 
 def kick() -> None:
