@@ -9,7 +9,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from tests.factories import fund, make_player
 from wallet.igpx import demo
@@ -68,7 +68,14 @@ def test_simulator_reports_a_wrong_secret_as_anomalies(in_process_http):
 def test_demo_and_command_against_a_live_server(live_server, igpx_secret, monkeypatch):
     monkeypatch.setattr(demo, "RATE", 0.0)
     stop = threading.Event()
-    thread = threading.Thread(target=demo.run_demo, args=(live_server.url, stop))
+
+    def run() -> None:
+        try:
+            demo.run_demo(live_server.url, stop)
+        finally:
+            connections.close_all()  # else its persistent connection outlives the thread and the test database
+
+    thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 20
     while Bet.objects.count() < 10 and time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connections, transaction
 
 from wallet.models import Player
 from wallet.selectors import wallet_get
@@ -95,6 +95,19 @@ def run_periodic_jobs(stop: threading.Event) -> None:
         stop.wait(1.0)
 
 
+def _closing_connections(target):
+    """`target` for a thread of its own, which closes the thread's database connections when it
+    ends: persistent connections (CONN_MAX_AGE) would otherwise outlive their thread."""
+
+    def run(*args):
+        try:
+            target(*args)
+        finally:
+            connections.close_all()
+
+    return run
+
+
 def start_area_demos(base_url: str, stop: threading.Event, out) -> list[threading.Thread]:
     threads = []
     for area in DEMO_AREAS:
@@ -102,7 +115,9 @@ def start_area_demos(base_url: str, stop: threading.Event, out) -> list[threadin
             module = importlib.import_module(f"{area}.demo")
         except ModuleNotFoundError:
             continue
-        thread = threading.Thread(target=module.run_demo, args=(base_url, stop), name=f"demo:{area}", daemon=True)
+        thread = threading.Thread(
+            target=_closing_connections(module.run_demo), args=(base_url, stop), name=f"demo:{area}", daemon=True
+        )
         thread.start()
         threads.append(thread)
         out.write(f"  started simulator: {area}")
