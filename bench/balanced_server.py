@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from wallet_http import free_port  # noqa: E402  (this script runs from bench/)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CONF = """
@@ -53,12 +55,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ outbox) are read at scrape time either way.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -134,13 +133,9 @@ def register_database_collector(collector: object) -> None:
 register_database_collector(LedgerCollector())
 
 
-def multiprocess_dir() -> str:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-
-
 def exposition() -> bytes:
     """The text /metrics serves (module docstring)."""
-    if multiprocess_dir():
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         live = CollectorRegistry()
         MultiProcessCollector(live)
     else:

@@ -26,29 +26,30 @@ from psycopg import pq
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def _rollback(self) -> None:
-        if self.connection is not None:
-            with debug_transaction(self, "ROLLBACK"), self.wrap_database_errors:
-                rollback_keeping_statements(self.connection, b"ROLLBACK")
+        if self.connection is None or _psycopg_manages(self.connection):
+            return super()._rollback()
+        with debug_transaction(self, "ROLLBACK"), self.wrap_database_errors, self.connection.lock:
+            if self.connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:  # else nothing to undo
+                _send(self.connection, b"ROLLBACK")
 
     def _savepoint_rollback(self, sid: str) -> None:
         self.ensure_connection()
+        if _psycopg_manages(self.connection):
+            return super()._savepoint_rollback(sid)
         self.validate_thread_sharing()
-        with self.wrap_database_errors:
-            rollback_keeping_statements(self.connection, self.ops.savepoint_rollback_sql(sid).encode())
+        with self.wrap_database_errors, self.connection.lock:
+            _send(self.connection, self.ops.savepoint_rollback_sql(sid).encode())
 
 
-def rollback_keeping_statements(conn: Any, command: bytes) -> None:
-    """Send ROLLBACK (or ROLLBACK TO SAVEPOINT) on a psycopg connection the way its
-    `rollback()` does, without clearing its prepared-statement cache."""
-    if getattr(conn, "_num_transactions", 0) or getattr(conn, "_tpc", None) or getattr(conn, "_pipeline", None):
-        # psycopg's own transaction blocks, two-phase commit or pipeline mode (Django uses none
-        # of them): psycopg's checks and bookkeeping apply.
-        if command == b"ROLLBACK":
-            conn.rollback()
-        else:
-            conn.execute(command)
-        return
-    with conn.lock:
-        if command == b"ROLLBACK" and conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
-            return  # nothing to roll back, as in psycopg
-        conn.wait(conn._exec_command(command))
+def _psycopg_manages(conn: Any) -> bool:
+    """psycopg's own transaction blocks, two-phase commit or pipeline mode (Django uses none of
+    them): there psycopg's checks and bookkeeping apply, so its own rollback is used."""
+    return bool(
+        getattr(conn, "_num_transactions", 0) or getattr(conn, "_tpc", None) or getattr(conn, "_pipeline", None)
+    )
+
+
+def _send(conn: Any, command: bytes) -> None:
+    """`command` through psycopg's command path (errors raised as psycopg's), without the
+    cache clearing its `rollback()` adds. The caller holds `conn.lock`."""
+    conn.wait(conn._exec_command(command))

@@ -16,6 +16,7 @@ from crm.models import OutboxEvent
 from crm.transports import reset_transports
 from tests.crm.conftest import API_KEY, SELECTION, place, wallet
 from tests.factories import fund, make_player
+from tests.waiting import wait_for
 from wallet.services.postings import bet_place_apply
 
 
@@ -120,13 +121,6 @@ class Recorder:
     def __call__(self) -> None:
         self.times.append(time.monotonic())
         self.sent.set()
-
-
-def wait_for(condition, seconds: float = 2.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def test_a_burst_of_kicks_asks_the_broker_twice_first_and_after_the_last():

@@ -18,6 +18,7 @@ from feeds.models import FeedMessage, Market, Producer
 from feeds.protocol.routing import bindings
 from feeds.simulator import FEED_SAMPLES, AmqpSink, routing_key_for
 from tests.feeds.helpers import alive, odds_change, rabbitmq_available, sample
+from tests.waiting import wait_for
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -63,15 +64,6 @@ def consume(exchange):
     for consumer, thread in started:
         consumer.stop.set()
         thread.join(10)
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def queue_depth(name: str) -> tuple[int, int]:
