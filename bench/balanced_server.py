@@ -1,8 +1,10 @@
-"""Serve config.wsgi the way README "Processes" suggests for even latency: N single-worker
-granian processes behind nginx, which picks the upstream with the fewest requests in flight
-(least_conn) for every request, over keep-alive upstream connections.
+"""Serve config.wsgi balanced per request: N single-worker granian processes behind nginx,
+which picks the upstream with the fewest requests in flight (least_conn) for every request,
+over keep-alive upstream connections. Measured against plain granian (README "Processes",
+docs/benchmarks/igpx.md session 4): it evens the workers' share of connections, but nginx's
+0.35 ms per request costs more than that wins on 2 cores.
 
-    python bench/balanced_server.py --port 8000 --workers 8
+    python bench/balanced_server.py --port 8000 --workers 6
 
 Used by bench/wallet_http.py (`--server granian-nginx`). Needs nginx (Debian: nginx-light).
 Runs in the foreground; SIGTERM stops nginx and every granian.
