@@ -89,3 +89,30 @@ def parse_amount(value: Any, currency: str, *, allow_zero: bool = False, field: 
 def format_amount(amount: Decimal, currency: str) -> str:
     """Render at the currency's precision: 15 EUR -> '15.00'."""
     return format(amount.quantize(currencies.quantum(currency)), "f")
+
+
+def format_money(amount: Decimal | int | str | None, currency: str | None, *, signed: bool = False) -> str:
+    """How a person reads an amount: the currency's precision, thousands separators, the code.
+
+    ``format_money(Decimal("1234.5"), "USD") == "1,234.50 USD"``; ``0.00012345 BTC`` keeps its
+    eight places; JPY has none. Negative amounts carry a minus sign (``-12.50 EUR``); ``signed``
+    also marks positive ones (``+12.50 EUR``) for movements. Never ``0E-8``: the value is
+    quantized to the currency before it is rendered. An unknown currency is shown at the
+    ledger's scale with trailing zeros removed, still with its code. ``None`` renders as an em
+    dash, for "no amount".
+    """
+    if amount is None:
+        return "—"
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    code = currency or ""
+    if code in currencies.CURRENCIES:
+        value = value.quantize(currencies.quantum(code))
+    else:
+        value = value.quantize(Decimal(1).scaleb(-currencies.LEDGER_SCALE)).normalize()
+        if value == value.to_integral():
+            value = value.quantize(Decimal(1))
+    if value == 0:
+        value = abs(value)  # no "-0.00"
+    text = format(abs(value), ",f")
+    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+    return f"{sign}{text} {code}".rstrip()
