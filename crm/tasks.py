@@ -26,6 +26,9 @@ from collections.abc import Callable
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from config.logthrottle import Throttled
 from crm import breaker, conf, services
@@ -135,16 +138,31 @@ def kick() -> None:
     _kicker()
 
 
-def _deliver() -> int:
-    transport = current_transport()
-    if transport is None:
+def _deliver(recover: bool = False) -> int:
+    """One delivery run. A database or broker outage fails every kick's task the same way: it
+    is logged once a minute with a count (Celery would log a traceback per task), and the next
+    kick or sweep after the outage delivers."""
+    try:
+        if recover:
+            services.recover_expired_leases()
+        transport = current_transport()
+        if transport is None:
+            return 0
+        result = services.deliver_pending(transport=transport)
+        if result.more:  # the time budget ran out mid-backlog: carry on in a fresh task
+            queue_delivery()
+        elif breaker.is_open():
+            schedule_probe()
+        return len(result.delivered)
+    except (DatabaseError, RedisError, KombuError, OSError) as exc:
+        throttled.log(
+            logging.ERROR,
+            f"deliver:{type(exc).__name__}",
+            "outbox delivery failed (%s: %s); the next kick or sweep retries",
+            type(exc).__name__,
+            exc,
+        )
         return 0
-    result = services.deliver_pending(transport=transport)
-    if result.more:  # the time budget ran out mid-backlog: carry on in a fresh task
-        queue_delivery()
-    elif breaker.is_open():
-        schedule_probe()
-    return len(result.delivered)
 
 
 def schedule_probe() -> None:
@@ -159,12 +177,14 @@ def schedule_probe() -> None:
 @shared_task(ignore_result=True)
 def deliver_outbox() -> int:
     """Deliver everything due; returns the number of events delivered."""
-    cache.delete(KICK_KEY)
+    try:
+        cache.delete(KICK_KEY)
+    except Exception:  # Redis down: the flag expires by itself, and delivery does not need it
+        pass
     return _deliver()
 
 
 @shared_task(ignore_result=True)
 def sweep_outbox() -> int:
     """Beat: recover rows of workers that died, then deliver what is due (retries after backoff)."""
-    services.recover_expired_leases()
-    return _deliver()
+    return _deliver(recover=True)

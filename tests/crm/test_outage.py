@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from crm import breaker, conf, tasks
+from config.logthrottle import Throttled
+from crm import breaker, conf, services, tasks
 from crm.models import OutboxEvent
 from crm.services import deliver_pending, recover_expired_leases
 from crm.transports import Message, Transport, set_override
@@ -163,6 +164,25 @@ def test_a_lease_is_renewed_while_the_worker_is_still_sending(players, simulator
     deliver_pending(transport=Watching())
     assert len(seen) == 3
     assert all(lease is not None and lease > timezone.now() for lease in seen[-1].values())
+
+
+def test_a_long_fast_track_outage_logs_once_per_interval(caplog, simulator, rest, monkeypatch):
+    """One line when it starts (then one a minute with a count), one when it is back: none per event."""
+    monkeypatch.setattr(breaker, "throttled", Throttled(breaker.logger))
+    monkeypatch.setattr(services, "throttled", Throttled(services.logger))
+    for name in ("ann", "ben"):
+        player = make_player(name)
+        fund(player, "10.00")
+        place(player, "1.00", f"{name}-1")
+    simulator.fail_with(503)
+    for minute in range(30):
+        deliver_pending(transport=rest, now=timezone.now() + timedelta(minutes=minute))
+    assert sum("fasttrack unavailable" in r.getMessage() for r in caplog.records) == 1
+    assert not any("failed (attempt" in r.getMessage() for r in caplog.records)  # no line per event
+
+    simulator.recover()
+    deliver_pending(transport=rest, now=timezone.now() + timedelta(minutes=31))
+    assert sum("fasttrack is back" in r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.redis
