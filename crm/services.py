@@ -409,7 +409,9 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
         for index in range(len(sent) - 1, -1, -1):
             error = sent[index]
             answered_from[index] = answered_from[index + 1] or error is None or error.permanent
-        served = served or answered_from[0]
+        if answered_from[0] and not served:
+            served = True
+            breaker.reset(claimed_at)  # at once, so that every worker resumes, not after this batch
         for index, (row, error) in enumerate(zip(wave, sent, strict=True)):
             if error is None:
                 decide(row, DELIVERED)
@@ -438,11 +440,9 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
     final = [r for r in rows if r.id not in written]  # decided since the last record, and the unsent
     result.lost += _record(token, final, outcomes, now or timezone.now(), fresh)
     result.released = sum(1 for r in rows if r.id not in outcomes)
-    if outage:
+    if outage:  # also when it went down after serving part of this batch
         result.paused = True
         breaker.trip(outage, claimed_at)
-    elif served:
-        breaker.reset(claimed_at)
     return result
 
 
