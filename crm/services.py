@@ -6,16 +6,20 @@ Delivery, one batch at a time:
    two workers never take the same row, plus up to PLAYER_RUN following rows of each of those
    players. Claimed rows become `sending` with a lease: while one is `sending`, no later row
    of its player can be claimed by anyone, which is what keeps a player's events in order.
-2. **Send** (no transaction open): rows in id order per player. The first failure of a
-   player stops that player's run; the rest are released untouched.
-3. **Finish** (one short transaction): delivered rows are marked, failed rows get their
-   backoff or the dead letter, released rows go back to pending; only rows still carrying
-   our claim token are touched (a worker that outlived its lease changes nothing).
+2. **Send** (no transaction open), in waves: the next row of every player in the batch. The
+   first failure of a player stops that player's run; the rest are released untouched. An
+   outage of the endpoint stops the round and opens the circuit breaker (crm/breaker.py):
+   nothing is counted, nothing claimed until a probe finds the endpoint back.
+3. **Record** (one short transaction after each wave, and at the end): delivered rows are
+   marked, failed rows get their backoff or the dead letter, released rows go back to
+   pending, the lease of the rest is renewed; only rows still carrying our claim token are
+   touched (a worker that outlived its lease changes nothing). A worker that dies leaves
+   unrecorded only what it had in flight.
 
 A dead row stays open: it blocks its player's later rows until staff retry or skip it.
 Exactly once on our side: a delivered row is never claimed again unless staff retry it.
-Fast Track may still see an event twice if a worker dies between its send and its finish
-(the lease expires and the row is retried): the activity_id is the same, the body
+Fast Track may still see an event twice if a worker dies between its send and its record
+(the lease expires and the row is sent again): the activity_id is the same, the body
 byte-identical.
 """
 
@@ -428,13 +432,15 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
             break
         if queues:  # record this wave and keep the rest: a crash from here re-sends only the next wave
             stamp = now or timezone.now()
-            lost = _record(
-                token, unrecorded, outcomes, stamp, fresh, renew_until=stamp + timedelta(seconds=conf.LEASE_SECONDS)
-            )
+            # The lease is renewed once a quarter of it is gone, not after every wave.
+            renew = time.monotonic() > lease_left - conf.LEASE_SECONDS * 0.55
+            until = stamp + timedelta(seconds=conf.LEASE_SECONDS) if renew else None
+            lost = _record(token, unrecorded, outcomes, stamp, fresh, renew_until=until)
             result.lost += lost
             written.update(r.id for r in unrecorded)
             unrecorded = []
-            lease_left = time.monotonic() + conf.LEASE_SECONDS * 0.8
+            if renew:
+                lease_left = time.monotonic() + conf.LEASE_SECONDS * 0.8
             if lost:  # our lease lapsed and someone else owns these players now
                 break
     final = [r for r in rows if r.id not in written]  # decided since the last record, and the unsent

@@ -149,21 +149,25 @@ def test_after_a_worker_crash_only_the_rows_in_flight_are_sent_again(players, si
 
 
 def test_a_lease_is_renewed_while_the_worker_is_still_sending(players, simulator, rest, monkeypatch):
-    """Rows not yet sent keep a live lease after every recorded wave, so nobody steals them."""
+    """A slow endpoint: rows not yet sent get a fresh lease as the worker goes, so nobody
+    takes them from a worker that is alive (and nobody re-sends what it is sending)."""
+    monkeypatch.setattr(conf, "LEASE_SECONDS", 1)
     activity([(players[0], 1)])
-    place(players[0], "1.00", "ann-extra")
-    seen = []
+    place(players[0], "1.00", "ann-extra")  # three rows of one player: three waves
+    leases = []
 
-    class Watching(Transport):
-        name = "watching"
+    class Slow(Transport):
+        name = "slow"
 
         def send(self, message: Message) -> None:
-            seen.append({r.status: r.leased_until for r in rows(status=Status.SENDING)})
+            leases.append(max(r.leased_until for r in rows(status=Status.SENDING)))
+            time.sleep(0.35)
             rest.send(message)
 
-    deliver_pending(transport=Watching())
-    assert len(seen) == 3
-    assert all(lease is not None and lease > timezone.now() for lease in seen[-1].values())
+    result = deliver_pending(transport=Slow())
+    assert len(result.delivered) == 3 and result.lost == 0
+    assert leases[2] > leases[0]  # renewed while sending
+    assert recover_expired_leases(now=timezone.now()) == 0
 
 
 def test_a_long_fast_track_outage_logs_once_per_interval(caplog, simulator, rest, monkeypatch):
