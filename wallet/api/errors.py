@@ -10,6 +10,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from wallet import errors
 
 _STATUS: list[tuple[type[errors.WalletError], int]] = [
+    (errors.PlayerExists, 409),
     (errors.InvalidRequest, 400),
     (errors.PlayerNotFound, 404),
     (errors.TransactionNotFound, 404),

@@ -18,9 +18,12 @@ class PlayerCreateIn(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, default="", allow_blank=True)
 
 
-class StatusIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Player.Status.choices, required=False)
-    reason = serializers.CharField(max_length=1000)
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="Why: staff read it later in the audit log.")
+
+
+class StatusIn(ReasonIn):
+    status = serializers.ChoiceField(choices=Player.Status.choices)
 
 
 class AmountField(serializers.Field):
