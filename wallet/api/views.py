@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,7 @@ from apikeys.schema import error
 from wallet import selectors
 from wallet.api import serializers as s
 from wallet.api.errors import render_wallet_error
-from wallet.api.sessions import launch_session
+from wallet.api.sessions import launch_session, providers
 from wallet.models import Player
 from wallet.services import players as player_services
 from wallet.services.transfers import DEPOSIT, WITHDRAWAL, transfer_execute
@@ -125,6 +125,9 @@ class Withdrawal(Transfer):
     direction = WITHDRAWAL
 
 
+@extend_schema(
+    responses={200: s.TransactionOut(many=True), 404: ERRORS[404]}, summary="A player's ledger, newest first"
+)
 class PlayerTransactions(generics.ListAPIView):
     required_scope = "read"
     serializer_class = s.TransactionOut
@@ -134,6 +137,7 @@ class PlayerTransactions(generics.ListAPIView):
         return selectors.player_transactions(player=selectors.player_get(external_id=self.kwargs["external_id"]))
 
 
+@extend_schema(responses={200: s.BetOut(many=True), 404: ERRORS[404]}, summary="A player's bets, newest first")
 class PlayerBets(generics.ListAPIView):
     required_scope = "read"
     serializer_class = s.BetOut
@@ -148,7 +152,12 @@ class SessionLaunch(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: OpenApiResponse(description="provider-specific launch data"), **ERRORS},
+        parameters=[OpenApiParameter("provider", str, OpenApiParameter.PATH, enum=providers())],
+        responses={
+            200: OpenApiResponse(description="provider-specific launch data"),
+            **ERRORS,
+            503: error("the provider's API could not be reached"),
+        },
         summary="Launch a sportsbook session for a player",
     )
     def post(self, request: Request, external_id: str, provider: str) -> Response:
