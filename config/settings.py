@@ -253,6 +253,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # One name per choice set (otherwise drf-spectacular warns, and check --deploy with it).
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "wallet.currencies.CURRENCY_CHOICES",
+        "PlayerStatusEnum": "wallet.models.Player.Status",
+    },
 }
 
 # --- Providers (each documented in README's configuration table) -----------------
