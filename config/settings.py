@@ -297,7 +297,9 @@ LOGGING = {
     "loggers": {
         "httpx": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
-        "axes.apps": {"level": "WARNING"},  # its version banner at every start
+        # Its banner at every start and a line per failed login (a brute force would flood the log);
+        # lockouts still log at WARNING, and failures are in its admin tables.
+        "axes": {"level": "WARNING"},
     },
     "root": {
         "handlers": ["console"],
