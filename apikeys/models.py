@@ -105,3 +105,14 @@ class TransferLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key.name}: {self.currency} {self.max_amount}"
+
+    def clean(self) -> None:
+        from wallet import money
+        from wallet.errors import InvalidRequest
+
+        if self.max_amount is None or not self.currency:
+            return
+        try:
+            money.parse_amount(self.max_amount, self.currency, field="limit")
+        except InvalidRequest as exc:
+            raise ValidationError({"max_amount": exc.message}) from None
