@@ -15,7 +15,9 @@ from django.db import models
 from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from wallet import money
 from wallet.currencies import CURRENCIES
+from wallet.errors import InvalidRequest
 from wallet.models import MoneyField
 
 # What an operator API view may require (`required_scope` on the view).
@@ -107,9 +109,6 @@ class TransferLimit(models.Model):
         return f"{self.key.name}: {self.currency} {self.max_amount}"
 
     def clean(self) -> None:
-        from wallet import money
-        from wallet.errors import InvalidRequest
-
         if self.max_amount is None or not self.currency:
             return
         try:
