@@ -56,7 +56,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
-            obj.save()
+            obj.save()  # audited in save_related, once the transfer limits are saved too
             return
         # Through the service: permission check, hashing, audit. The limits come with the inline.
         key, secret = services.apikey_create(
@@ -67,6 +67,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.__dict__.update({k: v for k, v in key.__dict__.items() if not k.startswith("_")})
         obj._state.adding = False
         request._new_api_key_secret = secret  # shown by response_add, stored nowhere
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # On creation apikey.create has the rest; the limits come with the inline, after it.
+        changed = list(form.changed_data) if change else []
+        if any(formset.has_changed() for formset in formsets):
+            changed.append("transfer limits")
+        if changed:
+            services.apikey_record_change(actor=request.user, key=form.instance, changed=changed)
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None) -> HttpResponse:
         # The secret goes straight into this page: not into a message (a cookie) nor the session.

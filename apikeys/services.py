@@ -63,6 +63,26 @@ def apikey_create(
 
 
 @transaction.atomic
+def apikey_record_change(*, actor, key: ApiKey, changed: Iterable[str]) -> None:
+    """Audit an edit made in the admin (scopes, rate, expiry, transfer limits): what the key may
+    do after it."""
+    require(actor, "apikeys.change_apikey")
+    audit_record(
+        actor_id=actor.pk,
+        action="apikey.change",
+        object_type="apikeys.ApiKey",
+        object_id=key.prefix,
+        data={
+            "changed": sorted(changed),
+            "scopes": key.scopes,
+            "rate_limit": key.rate_limit,
+            "expiry_date": key.expiry_date,
+            "limits": {row.currency: row.max_amount for row in key.transfer_limits.all()},
+        },
+    )
+
+
+@transaction.atomic
 def apikey_revoke(*, actor, key: ApiKey, reason: str = "") -> ApiKey:
     """Revoke for good (the library refuses to un-revoke). Its next request answers 401."""
     require(actor, "apikeys.change_apikey")

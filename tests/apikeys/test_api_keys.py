@@ -225,6 +225,44 @@ def test_admin_creates_a_key_and_sees_its_secret_once(client, staff, alice):
     change = client.get(f"/admin/apikeys/apikey/{key.pk}/change/")
     assert change.status_code == 200 and secret.encode() not in change.content
     assert AuditLog.objects.get(action="apikey.create").actor == staff["ada"]
+    limits = AuditLog.objects.get(action="apikey.change")
+    assert limits.data["changed"] == ["transfer limits"] and limits.data["limits"] == {"EUR": "500.00000000"}
+
+
+def test_editing_a_key_is_audited(client, staff):
+    key, _ = make_api_key(scopes=("read",), limits={})
+    client.force_login(staff["ada"])
+    response = client.post(
+        f"/admin/apikeys/apikey/{key.pk}/change/",
+        {
+            "name": key.name,
+            "scopes": ["read", "payments"],
+            "rate_limit": "60/min",
+            "transfer_limits-TOTAL_FORMS": "1",
+            "transfer_limits-INITIAL_FORMS": "0",
+            "transfer_limits-0-currency": "USD",
+            "transfer_limits-0-max_amount": "250.50",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    row = AuditLog.objects.get(action="apikey.change")
+    assert row.actor == staff["ada"] and row.object_id == key.prefix
+    assert row.data["changed"] == ["rate_limit", "scopes", "transfer limits"]
+    assert row.data["scopes"] == ["read", "payments"] and row.data["limits"] == {"USD": "250.50000000"}
+    bad = client.post(
+        f"/admin/apikeys/apikey/{key.pk}/change/",
+        {
+            "name": key.name,
+            "scopes": ["read"],
+            "rate_limit": "lots",
+            "transfer_limits-TOTAL_FORMS": "1",
+            "transfer_limits-INITIAL_FORMS": "0",
+            "transfer_limits-0-currency": "JPY",
+            "transfer_limits-0-max_amount": "10.5",
+        },
+    )
+    assert bad.status_code == 200  # the form again, with both errors
+    assert b"is not a rate like 600/min" in bad.content and b"JPY allows" in bad.content
 
 
 def test_only_admin_staff_manage_keys(client, staff):
