@@ -4,6 +4,7 @@ rate limits, revocation, audit, and Admin-only management in the admin."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -185,7 +186,27 @@ def test_over_the_rate_limit_answers_429_in_the_api_error_format(alice):
     assert client_for(make_api_key("other", scopes=("read",))[1]).get("/api/operator/players/alice/").status_code == 200
 
 
-def test_last_use_is_written_at_most_once_a_minute(alice, django_assert_num_queries):
+@pytest.mark.redis
+def test_the_rate_is_counted_in_redis_for_every_process(settings, alice):
+    """With REDIS_URL the count lives in Redis: what one process spent, another cannot spend."""
+    import redis
+
+    url = os.environ.get("TOUCHLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {url}")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    key, secret = make_api_key(scopes=("read",), rate_limit="2/min")
+    client = client_for(secret)
+    assert [client.get("/api/operator/players/alice/").status_code for _ in range(2)] == [200, 200]
+    history = redis.Redis.from_url(url).keys(f"*throttle:apikey:{key.prefix}")
+    assert len(history) == 1  # the counter another process would read
+    assert client.get("/api/operator/players/alice/").status_code == 429
+    cache.delete(f"throttle:apikey:{key.prefix}")
+
+
+def test_last_use_is_written_at_most_once_a_minute(alice):
     key, secret = make_api_key(scopes=("read",))
     client = client_for(secret)
     client.get("/api/operator/players/alice/")
