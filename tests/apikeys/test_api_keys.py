@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+import apikeys.auth
 from apikeys.auth import HasScope
 from apikeys.models import ApiKey
 from apikeys.services import apikey_create, apikey_revoke
@@ -80,7 +81,9 @@ def test_each_operation_needs_its_scope(alice):
     assert response.status_code == 403
     assert response.json()["error"] == {"code": "scope_missing", "message": response.json()["error"]["message"]}
     assert "'payments'" in response.json()["error"]["message"]
-    assert reader.post("/api/operator/players/alice/block/", {"reason": "fraud check"}, format="json").status_code == 403
+    assert (
+        reader.post("/api/operator/players/alice/block/", {"reason": "fraud check"}, format="json").status_code == 403
+    )
     assert balance(alice) == 0
 
 
@@ -174,20 +177,30 @@ def test_player_changes_are_audited_with_the_key(alice):
 # --- Rate limit and last use -----------------------------------------------------------------------
 
 
-def test_over_the_rate_limit_answers_429_in_the_api_error_format(alice):
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttle's clock, fixed mid-window (its windows are aligned to the epoch)."""
+    now = [60 * 16_666_667 + 50.0]  # 50 s into a minute
+    monkeypatch.setattr(apikeys.auth, "_now", lambda: now[0])
+    return now
+
+
+def test_over_the_rate_limit_answers_429_in_the_api_error_format(alice, clock):
     cache.clear()
     client = client_for(make_api_key(scopes=("read",), rate_limit="3/min")[1])
     statuses = [client.get("/api/operator/players/alice/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     response = client.get("/api/operator/players/alice/")
     assert response.json()["error"]["code"] == "throttled"
-    assert int(response["Retry-After"]) > 0
+    assert response["Retry-After"] == "10"  # the minute's window ends 10 s later
+    clock[0] += 10
+    assert client.get("/api/operator/players/alice/").status_code == 200  # the next window
     # Another key has its own budget.
     assert client_for(make_api_key("other", scopes=("read",))[1]).get("/api/operator/players/alice/").status_code == 200
 
 
 @pytest.mark.redis
-def test_the_rate_is_counted_in_redis_for_every_process(settings, alice):
+def test_the_rate_is_counted_in_redis_for_every_process(settings, alice, clock):
     """With REDIS_URL the count lives in Redis: what one process spent, another cannot spend."""
     import redis
 
@@ -200,10 +213,10 @@ def test_the_rate_is_counted_in_redis_for_every_process(settings, alice):
     key, secret = make_api_key(scopes=("read",), rate_limit="2/min")
     client = client_for(secret)
     assert [client.get("/api/operator/players/alice/").status_code for _ in range(2)] == [200, 200]
-    history = redis.Redis.from_url(url).keys(f"*throttle:apikey:{key.prefix}")
-    assert len(history) == 1  # the counter another process would read
+    (counter,) = redis.Redis.from_url(url).keys(f"*throttle:apikey:{key.prefix}:*")
+    assert redis.Redis.from_url(url).get(counter) == b"2"  # the count another process reads
     assert client.get("/api/operator/players/alice/").status_code == 429
-    cache.delete(f"throttle:apikey:{key.prefix}")
+    redis.Redis.from_url(url).delete(counter)
 
 
 def test_last_use_is_written_at_most_once_a_minute(alice):
