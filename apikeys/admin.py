@@ -59,13 +59,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.save()  # audited in save_related, once the transfer limits are saved too
             return
         # Through the service: permission check, hashing, audit. The limits come with the inline.
-        key, secret = services.apikey_create(
-            actor=request.user, name=obj.name, scopes=obj.scopes, rate_limit=obj.rate_limit
+        _, secret = services.apikey_create(
+            actor=request.user,
+            name=obj.name,
+            scopes=obj.scopes,
+            rate_limit=obj.rate_limit,
+            expiry_date=obj.expiry_date,
+            instance=obj,
         )
-        if obj.expiry_date:
-            ApiKey.objects.filter(pk=key.pk).update(expiry_date=obj.expiry_date)
-        obj.__dict__.update({k: v for k, v in key.__dict__.items() if not k.startswith("_")})
-        obj._state.adding = False
         request._new_api_key_secret = secret  # shown by response_add, stored nowhere
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -26,9 +27,18 @@ def _check_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def _create(
-    *, name: str, scopes: Iterable[str], rate_limit: str, limits: Mapping[str, Decimal], actor
+    *,
+    name: str,
+    scopes: Iterable[str],
+    rate_limit: str,
+    limits: Mapping[str, Decimal],
+    actor,
+    expiry_date: datetime | None = None,
+    instance: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    key = ApiKey(name=name, scopes=_check_scopes(scopes), rate_limit=rate_limit, created_by=actor)
+    key = instance or ApiKey()
+    key.name, key.scopes, key.rate_limit, key.expiry_date = name, _check_scopes(scopes), rate_limit, expiry_date
+    key.created_by = actor
     secret = ApiKey.objects.assign_key(key)
     key.full_clean(exclude=["id", "prefix", "hashed_key"])
     key.save()
@@ -56,10 +66,21 @@ def apikey_create(
     scopes: Iterable[str],
     rate_limit: str = "1200/min",
     limits: Mapping[str, Decimal] | None = None,
+    expiry_date: datetime | None = None,
+    instance: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its secret. The secret is returned once and never stored."""
+    """A new key and its secret. The secret is returned once and never stored. `instance`: an
+    unsaved key to fill and save (the admin's form object)."""
     require(actor, "apikeys.add_apikey")
-    return _create(name=name, scopes=scopes, rate_limit=rate_limit, limits=limits or {}, actor=actor)
+    return _create(
+        name=name,
+        scopes=scopes,
+        rate_limit=rate_limit,
+        limits=limits or {},
+        actor=actor,
+        expiry_date=expiry_date,
+        instance=instance,
+    )
 
 
 @transaction.atomic
