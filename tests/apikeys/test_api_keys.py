@@ -144,6 +144,21 @@ def test_a_deposit_is_audited_with_the_key_and_reference_in_its_transaction(alic
     assert not AuditLog.objects.filter(action="api.withdrawal").exists()
 
 
+def test_no_audit_row_no_money(alice, monkeypatch):
+    """The audit row is written in the money's own transaction: if it cannot be, nothing moves."""
+    import wallet.services.transfers as transfers
+
+    def broken(**kwargs):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr(transfers, "audit_record", broken)
+    with pytest.raises(RuntimeError):
+        deposit(client_for(make_api_key()[1]), "ref-x", "10")
+    assert balance(alice) == 0
+    assert not LedgerTransaction.objects.exists()
+    assert not IdempotencyRecord.objects.filter(external_id="ref-x").exists()
+
+
 def test_transfer_limit_per_currency(alice):
     key, secret = make_api_key(limits={"EUR": "100"})
     client = client_for(secret)
