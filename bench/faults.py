@@ -244,7 +244,9 @@ async def operator_api(port: int, token: str, end: float, seen: Counter) -> None
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
         while time.monotonic() < end:
             try:
-                response = await http.get("/api/operator/players/bench-0/", headers={"Authorization": f"Token {token}"})
+                response = await http.get(
+                    "/api/operator/players/bench-0/", headers={"Authorization": f"Bearer {token}"}
+                )
                 kind = "html" if "html" in response.headers.get("content-type", "") else "json"
                 seen[f"{response.status_code} {kind}"] += 1
             except httpx.HTTPError as exc:
@@ -384,9 +386,10 @@ def main() -> int:
         "FASTTRACK_API_URL": sims[0].url,
         "FASTTRACK_API_KEY": FT_KEY,
         "LOG_LEVEL": "warning",
+        "TOUCHLINE_HTTPS": "false",  # plain HTTP on loopback; production terminates TLS in front
     }
     env.pop("CELERY_BROKER_URL", None)
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "REDIS_URL", "SECRET_KEY")})
+    os.environ.update(env)  # this process reads the same database (seed, checks)
 
     log(f"database {name}: create, migrate, seed {args.players} players; Redis db {args.redis_db} flushed", started)
     with admin_connect(args.database_url) as conn:
@@ -399,13 +402,10 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
+    from apikeys.services import apikey_replace_for_tool
     from wallet.models import Account
 
-    platform = get_user_model().objects.create_user("faults-platform", password=secrets.token_urlsafe(16))
-    token = Token.objects.create(user=platform).key
+    token = apikey_replace_for_tool(name="faults platform", scopes=["read"])
     funds = {
         a.player.external_id: a.balance + a.bonus_balance
         for a in Account.objects.filter(kind="player").select_related("player")

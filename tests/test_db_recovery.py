@@ -13,13 +13,10 @@ import json
 
 import psycopg
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import OperationalError, connection, transaction
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from config.postgresql.base import DatabaseWrapper, server_closed
-from tests.factories import fund, make_player
+from tests.factories import api_client, fund, make_player
 from tests.waiting import wait_for
 from tests.wallet.igpx.conftest import SECRET, Provider
 from wallet.models import Player
@@ -49,10 +46,7 @@ def backend_pid(wrapper=connection) -> int:
 
 @pytest.fixture
 def api():
-    user = get_user_model().objects.create_user("platform", password="x")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return api_client(scopes=("read",))
 
 
 @postgres

@@ -6,6 +6,7 @@ import json
 import logging
 
 from django.db import DatabaseError, IntegrityError
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -18,6 +19,7 @@ logger = logging.getLogger("touchline.api")
 throttled = Throttled(logger, interval=60.0)
 
 _STATUS: list[tuple[type[errors.WalletError], int]] = [
+    (errors.PlayerExists, 409),
     (errors.InvalidRequest, 400),
     (errors.PlayerNotFound, 404),
     (errors.TransactionNotFound, 404),
@@ -52,6 +54,8 @@ def exception_handler(exc, context):
         return _unexpected(exc, context)
     detail = response.data
     code = getattr(exc, "default_code", "error")
+    if isinstance(getattr(exc, "detail", None), ErrorDetail) and exc.detail.code:
+        code = exc.detail.code  # a specific code given where it was raised (e.g. scope_missing)
     message = detail.get("detail", detail) if isinstance(detail, dict) else detail
     response.data = error_body(str(code), message if isinstance(message, str) else json.dumps(message))
     if isinstance(detail, dict) and "detail" not in detail:
