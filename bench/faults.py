@@ -451,7 +451,8 @@ def main() -> int:
                 time.sleep(delay)
 
         at(0.08)
-        victim = sorted(procs["granian"].children())[0]
+        spawned = {int(pid) for pid in re.findall(r"with pid: (\d+)", procs["granian"].text(), re.IGNORECASE)}
+        victim = sorted(spawned & set(procs["granian"].children()))[0]
         os.kill(victim, signal.SIGKILL)
         events.append(("granian worker SIGKILL", time.monotonic(), f"pid {victim}"))
         log(f"fault: SIGKILL granian worker {victim}", started)
