@@ -75,6 +75,24 @@ class _Silent:
         self.sock.close()
 
 
+def test_the_outage_shows_in_the_status_and_in_metrics(players, simulator, rest):
+    from config.ops import exposition
+    from crm.selectors import outbox_stats
+
+    activity([(players[0], 1)])
+    simulator.fail_with(503)
+    OutboxEvent.objects.update(next_attempt_at=later(-60))
+    deliver_pending(transport=rest, now=later(-30))  # down since half a minute ago…
+    deliver_pending(transport=rest)  # …and still down (a probe)
+    assert outbox_stats().pending == 2
+    assert 29 < outbox_stats().unavailable_seconds < 60
+    assert "touchline_crm_fasttrack_unavailable_seconds 3" in exposition().decode()
+
+    simulator.recover()
+    deliver_pending(transport=rest, now=later(conf.PROBE_SECONDS))
+    assert outbox_stats().unavailable_seconds == 0 and outbox_stats().pending == 0
+
+
 def test_timeouts_are_an_outage_and_stop_after_two_events(players):
     activity([(p, 1) for p in players])
     silent = _Silent()
