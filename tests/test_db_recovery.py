@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 
 import psycopg
 import pytest
@@ -126,7 +127,7 @@ def test_the_pool_replaces_a_connection_the_server_closed():
         pooled.close_pool()
 
 
-def test_the_operator_api_answers_a_database_outage_in_json(db, api, monkeypatch):
+def test_the_operator_api_answers_a_database_outage_in_json(db, api, monkeypatch, caplog):
     from wallet import selectors
 
     def unreachable(*args, **kwargs):
@@ -139,6 +140,9 @@ def test_the_operator_api_answers_a_database_outage_in_json(db, api, monkeypatch
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "database_unavailable"
     assert response["Retry-After"] == "1"
+    for _ in range(20):
+        assert api.get("/api/operator/players/alice/").status_code == 503
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) <= 1  # not a line per request
 
 
 def test_an_unexpected_failure_in_the_api_is_a_json_500(db, api, monkeypatch):

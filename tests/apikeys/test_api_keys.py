@@ -152,8 +152,8 @@ def test_no_audit_row_no_money(alice, monkeypatch):
         raise RuntimeError("audit table unavailable")
 
     monkeypatch.setattr(transfers, "audit_record", broken)
-    with pytest.raises(RuntimeError):
-        deposit(client_for(make_api_key()[1]), "ref-x", "10")
+    response = deposit(client_for(make_api_key()[1]), "ref-x", "10")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert balance(alice) == 0
     assert not LedgerTransaction.objects.exists()
     assert not IdempotencyRecord.objects.filter(external_id="ref-x").exists()

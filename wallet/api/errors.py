@@ -65,7 +65,8 @@ def exception_handler(exc, context):
 
 def _unexpected(exc: Exception, context: dict) -> Response:
     """Whatever else went wrong still answers in the API's format, never Django's HTML page:
-    503 while the database is unreachable (retry shortly), 500 otherwise."""
+    503 while the database is unreachable (retry shortly), 500 otherwise. Logged here, once per
+    cause per minute; Django's own line per 5xx response is skipped (`_has_been_logged`)."""
     set_rollback()
     view = context.get("view")
     where = type(view).__name__ if view is not None else "operator API"
@@ -77,6 +78,8 @@ def _unexpected(exc: Exception, context: dict) -> Response:
             error_body("database_unavailable", "The database is unavailable; retry shortly."), status=503
         )
         response["Retry-After"] = "1"
-        return response
-    throttled.log(logging.ERROR, f"500:{where}:{type(exc).__name__}", "%s failed", where, exc_info=True)
-    return Response(error_body("internal_error", "Internal server error."), status=500)
+    else:
+        throttled.log(logging.ERROR, f"500:{where}:{type(exc).__name__}", "%s failed", where, exc_info=True)
+        response = Response(error_body("internal_error", "Internal server error."), status=500)
+    response._has_been_logged = True  # django.utils.log.log_response would log every one
+    return response
