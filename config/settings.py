@@ -232,9 +232,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # A refused request (403) is one line, not a traceback (config/logfilters.py).
     "filters": {"one_line_refusals": {"()": "config.logfilters.OneLineRefusals"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_refusals"]}
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_refusals"]}},
     # Per-request chatter from the HTTP client and Celery's task tracer drowns what matters.
     "loggers": {"httpx": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
     "root": {

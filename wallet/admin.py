@@ -498,7 +498,7 @@ def _reversal_summary(step: Settlement) -> str:
             "to" if preview.player_change > 0 else "from",
         )
     else:
-        moves = format_html("<b>no money</b> (the bet only reopens)")
+        moves = mark_safe("<b>no money</b> (the bet only reopens)")
     shortfall = (
         format_html(" The player is short by {}: it is recorded as debt.", format_money(preview.shortfall, cur))
         if preview.shortfall
@@ -748,7 +748,7 @@ class ReviewItemAdmin(ReadOnlyAdmin):
         if item.player_id is None:
             return "-"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             "{}: {} real, {} bonus, {} owed",
             (
                 (a.currency, format_money(a.balance, a.currency), format_money(a.bonus_balance, a.currency))
