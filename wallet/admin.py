@@ -343,6 +343,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     amount_col = money_column("amount", currency="account__currency", signed=True)
     after = money_column("balance_after", currency="account__currency", description="balance after")
+    readonly_fields = ["transaction", "account", "bucket", "amount_col", "after"]
+    fields = readonly_fields
 
 
 # --- Bets and their history -------------------------------------------------------------------------
