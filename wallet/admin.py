@@ -22,6 +22,7 @@ from django.utils.safestring import mark_safe
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column
 from wallet import admin_money, admin_users  # noqa: F401 - bets, settlements, requests, the queue; staff users
+from wallet.admin_filters import AccountCurrencyFilter, CurrencyFilter, ProviderFilter
 from wallet.admin_staff import (
     AdjustmentForm,
     StatusForm,
@@ -64,22 +65,7 @@ class AccountInline(ReadOnlyInline):
         return format_html('<a href="{}">entries</a>', url)
 
 
-class BetInline(ReadOnlyInline):
-    model = Bet
-    fields = ["external_id", "provider", "stake_col", "payout_col", "status", "result", "placed"]
-    readonly_fields = fields
-    ordering = ["-id"]
-    max_num = 20
-
-    stake_col = money_column("stake")
-    payout_col = money_column("payout")
-
-    @admin.display(description="placed")
-    def placed(self, bet: Bet) -> str:
-        return local_time(bet.placed_at)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Bet]:
-        return super().get_queryset(request).order_by("-id")
+RECENT_BETS = 20
 
 
 class PlayerAddForm(forms.ModelForm):
@@ -101,9 +87,9 @@ class PlayerAdmin(admin.ModelAdmin):
     list_display = ["external_id", "nickname", "status", "is_test", "balances", "created_at"]
     list_filter = ["status", "is_test"]
     search_fields = ["=external_id", "nickname"]
-    readonly_fields = ["external_id", "status", "created_at", "updated_at"]
-    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at"]
-    inlines = [AccountInline, BetInline]
+    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at", "recent_bets"]
+    inlines = [AccountInline]
+    readonly_fields = ["external_id", "status", "created_at", "updated_at", "recent_bets"]
     actions = ["block_players", "unblock_players"]
     show_full_result_count = False
 
@@ -119,6 +105,39 @@ class PlayerAdmin(admin.ModelAdmin):
                 text = format_html("{}; {} bonus", text, money_span(account.bonus_balance, account.currency))
             parts.append(text)
         return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts)) or "-"
+
+    @admin.display(description="recent bets")
+    def recent_bets(self, player: Player) -> str:
+        """The latest bets (an inline would render every bet a player ever placed)."""
+        bets = list(Bet.objects.filter(player=player).order_by("-id")[:RECENT_BETS])
+        if not bets:
+            return "No bets."
+        everything = reverse("admin:wallet_bet_changelist") + f"?player__id__exact={player.pk}"
+        return format_html(
+            '<table class="tl-table" id="recent-bets"><thead><tr><th>bet</th><th>provider</th><th>stake</th>'
+            "<th>payout</th><th>status</th><th>result</th><th>placed</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All bets of {}</a></p>',
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td class="num">{}</td><td class="num">{}</td>'
+                "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        reverse("admin:wallet_bet_change", args=[b.pk]),
+                        b.external_id,
+                        b.provider,
+                        money_span(b.stake, b.currency),
+                        money_span(b.payout, b.currency),
+                        b.get_status_display(),
+                        b.result or "-",
+                        local_time(b.placed_at),
+                    )
+                    for b in bets
+                ),
+            ),
+            everything,
+            player.external_id,
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -269,7 +288,7 @@ def _house_balance(account: Account) -> Decimal:
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "player", "provider", "currency", "real", "bonus", "owed"]
-    list_filter = ["kind", "currency", "provider"]
+    list_filter = ["kind", CurrencyFilter, ProviderFilter]
     search_fields = ["player__external_id"]
     list_select_related = ["player"]
     readonly_fields = ["kind", "player", "provider", "currency", "real", "bonus", "owed", "created_at"]
@@ -307,7 +326,7 @@ class EntryInline(ReadOnlyInline):
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "player", "player_amount", "provider", "external_id", "bet", "created_at"]
-    list_filter = ["kind", "provider", "currency"]
+    list_filter = ["kind", ProviderFilter, CurrencyFilter]
     search_fields = ["external_id", "=player__external_id", "=bet__external_id", "=id"]
     list_select_related = ["player", "bet"]
     show_full_result_count = False
@@ -330,7 +349,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "transaction", "account", "bucket", "amount_col", "after"]
-    list_filter = ["bucket", "account__kind", "account__currency"]
+    list_filter = ["bucket", "account__kind", AccountCurrencyFilter]
     search_fields = ["=account__player__external_id", "=transaction__external_id"]
     list_select_related = ["transaction", "account"]
     show_full_result_count = False
@@ -347,7 +366,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "outcome", "error_code", "transaction", "created_at"]
-    list_filter = ["provider", "operation", "outcome"]
+    list_filter = [ProviderFilter, "operation", "outcome"]
     search_fields = ["=external_id"]
     show_full_result_count = False
 
@@ -355,14 +374,14 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
 @admin.register(IdempotencyConflict)
 class IdempotencyConflictAdmin(ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "resolved", "created_at"]
-    list_filter = ["provider", "resolved"]
+    list_filter = [ProviderFilter, "resolved"]
     search_fields = ["=external_id"]
 
 
 @admin.register(Debt)
 class DebtAdmin(ReadOnlyAdmin):
     list_display = ["id", "player", "amount_col", "status", "transaction", "created_at"]
-    list_filter = ["status", "currency"]
+    list_filter = ["status", CurrencyFilter]
     search_fields = ["=player__external_id"]
     list_select_related = ["player", "transaction"]
 
@@ -385,7 +404,7 @@ def audit_object_link(row: AuditLog) -> str:
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "actor", "action", "object_link", "reason"]
-    list_filter = ["action", "object_type"]
+    list_filter = ["action"]
     search_fields = ["=object_id", "reason", "=actor__username"]
     list_select_related = ["actor"]
     show_full_result_count = False

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin_base import ReadOnlyAdmin, admin_link, money_column
+from wallet.admin_filters import CurrencyFilter, ProviderFilter
 from wallet.admin_staff import (
     NoteForm,
     ReasonForm,
@@ -49,7 +50,7 @@ class BetAdmin(ReadOnlyAdmin):
         "result",
         "placed_at",
     ]
-    list_filter = ["provider", "status", "bet_type", "currency"]
+    list_filter = [ProviderFilter, "status", "bet_type", CurrencyFilter]
     search_fields = ["=external_id", "=player__external_id"]
     list_select_related = ["player"]
     show_full_result_count = False
@@ -337,7 +338,7 @@ class ReviewItemAdmin(ReadOnlyAdmin):
         "summary",
     ]
     list_display_links = ["id"]
-    list_filter = ["status", "kind", "provider", "currency", AssigneeFilter]
+    list_filter = ["status", "kind", ProviderFilter, CurrencyFilter, AssigneeFilter]
     search_fields = ["summary", "=player__external_id", "=bet__external_id"]
     list_select_related = ["player", "bet", "assignee"]
     show_full_result_count = False

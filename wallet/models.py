@@ -191,6 +191,8 @@ class Bet(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["provider", "external_id"], name="bet_unique_per_provider")]
+        # Staff find a bet by its id without knowing the provider (the admin's search box).
+        indexes = [models.Index(fields=["external_id"], name="bet_external_id")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.external_id}"
