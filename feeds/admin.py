@@ -62,7 +62,7 @@ def _status_label(status: int | None) -> str:
 
 # Producer timestamps (ms since the epoch) on a market's page, shown as local times instead.
 MARKET_TIMES = {"odds_ts": "odds_time", "last_ts": "last_message_time", "next_betstop": "next_betstop_time"}
-EVENT_TIMES = {"status_ts": "status_time", "fixture_change_ts": "fixture_change_time"}
+EVENT_TIMES = {"status_ts": "status_time", "fixture_change_ts": "fixture_change_time", "odds_ts": "odds_time"}
 
 
 def _ts(ms: int | None) -> str:
@@ -129,7 +129,12 @@ class ProducerAdmin(ReadOnlyAdmin):
     list_display = ["id", "producer_name", "health", "status", "subscribed", "alive_age", "status_reason", "recovery"]
     list_filter = ["status", "active", "subscribed"]
     search_fields = ["name", "description"]
-    readonly_fields = [f.name for f in Producer._meta.fields] + ["health", "alive_age", "after_time"]
+    readonly_fields = ["id", "producer_name", "health", "alive_age"] + [
+        {"last_alive_ts": "last_alive_time", "recover_after_ts": "after_time"}.get(f.name, f.name)
+        for f in Producer._meta.fields
+        if f.name not in ("id", "name")
+    ]
+    fields = readonly_fields
     inlines = [RecoveryInline]
     actions = ["mark_down", "request_recovery"]
 
@@ -160,6 +165,10 @@ class ProducerAdmin(ReadOnlyAdmin):
             return mark_safe('<span class="tl-muted">never</span>')
         age = (timezone.now() - obj.last_alive_at).total_seconds()
         return format_html('<span title="{}">{} s ago</span>', local_time(obj.last_alive_at), f"{age:.0f}")
+
+    @admin.display(description="last alive (producer time)")
+    def last_alive_time(self, obj: Producer) -> str:
+        return _ts(obj.last_alive_ts)
 
     @admin.display(description="next recovery from")
     def after_time(self, obj: Producer) -> str:
@@ -211,7 +220,13 @@ class SportEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     search_fields = ["urn", "name", "tournament_name"]
     date_hierarchy = "scheduled"
-    readonly_fields = [EVENT_TIMES.get(f.name, f.name) for f in SportEvent._meta.fields] + ["lines"]
+    # What staff look for first (name, state, markets), then the fixture's details.
+    readonly_fields = ["urn", "display_name", "status_label", "scheduled", "score", "lines"] + [
+        EVENT_TIMES.get(f.name, f.name)
+        for f in SportEvent._meta.fields
+        if f.name not in ("id", "urn", "name", "status", "scheduled", "home_score", "away_score")
+    ]
+    fields = readonly_fields
     actions = ["refetch_fixture", "recover_odds"]
 
     @admin.display(description="status time")
@@ -221,6 +236,10 @@ class SportEventAdmin(ReadOnlyAdmin):
     @admin.display(description="fixture change time")
     def fixture_change_time(self, obj: SportEvent) -> str:
         return _ts(obj.fixture_change_ts)
+
+    @admin.display(description="odds time")
+    def odds_time(self, obj: SportEvent) -> str:
+        return _ts(obj.odds_ts)
 
     @admin.display(description="name", ordering="name")
     def display_name(self, obj: SportEvent) -> str:
@@ -382,7 +401,7 @@ class MarketAdmin(ReadOnlyAdmin):
         ]
         if not shown:
             return "-"
-        return format_html_join(mark_safe("<br>"), "{} <b>{}</b>", shown)
+        return format_html_join(mark_safe("<br>"), '<span class="tl-nowrap">{} <b>{}</b></span>', shown)
 
     @admin.display(description="outcomes")
     def outcome_table(self, obj: Market) -> str:

@@ -287,6 +287,49 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         assert not any("Resolve" in text or "Assign" in text for text in actions)
         context.close()
 
+    def test_feed_and_parlay_screens_fit_a_laptop(self):
+        from feeds.models import Market
+        from feeds.protocol import rest
+        from feeds.services import descriptions, fixtures
+        from tests.feeds.helpers import alive, apply, odds_change, sample
+
+        descriptions.descriptions_store(
+            rest.parse_market_descriptions(sample("rest_markets_1.xml")),
+            rest.parse_variant_descriptions(sample("rest_variants_1.xml")),
+        )
+        fixtures.fixture_store(rest.parse_fixture(sample("rest_fixture_1.xml")))
+        apply(
+            alive(1),
+            odds_change(
+                event="sr:match:8696826",
+                ts=1000,
+                markets=[
+                    (16, "hcp=-1.5", 1, {"1714": "1.95", "1715": "1.85"}),
+                    (1, "", 1, {"1": "2.1", "2": "3.4", "3": "3.1"}),
+                ],
+            ),
+        )
+        market = Market.objects.get(market_id=16)
+        context, page = self._page("sam")
+        screens = {
+            "17-feed-producers": "/admin/feeds/producer/",
+            "18-feed-markets": "/admin/feeds/market/",
+            "19-feed-market": f"/admin/feeds/market/{market.pk}/change/",
+            "20-feed-event": f"/admin/feeds/sportevent/{market.event_id}/change/",
+            "21-parlay-orders": "/admin/parlays/order/",
+            "22-parlay-quotes": "/admin/parlays/quoterequest/",
+            "23-fast-track-outbox": "/admin/crm/outboxevent/",
+        }
+        for name, url in screens.items():
+            page.goto(self.live_server_url + url)
+            expect(page.locator("#content")).to_be_visible()
+            self._fits(page)
+            self._shot(page, name)
+        page.goto(self.live_server_url + "/admin/feeds/market/")
+        expect(page.locator("table#result_list")).to_contain_text("1.95")
+        assert "1714:" not in page.locator("table#result_list").inner_text()
+        context.close()
+
     def test_dashboard_updates_live(self):
         from config import dashboard
         from wallet.selectors import wallet_get
