@@ -158,14 +158,14 @@ def bet_history_html(bet: Bet | None, user=None, *, reversal_links: bool = True)
         )
     body = format_html_join(
         "",
-        '<tr><td><a href="{}">#{} {}</a></td><td>{}</td><td>{}</td><td class="num">{}</td>'
+        '<tr><td><a href="{}">#{} {}</a></td><td class="wrap">{}</td><td>{}</td><td class="num">{}</td>'
         '<td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>',
         rows,
     )
     return format_html(
         '<p>Bet <a href="{}"><b>{}</b></a> ({}) stake {} — {}, payout in force {}</p>'
         '<table class="tl-table"><thead><tr><th>step</th><th>when</th><th>result</th><th>payout before</th>'
-        "<th>payout after</th><th>player moved</th><th>ledger</th><th></th></tr></thead><tbody>{}</tbody></table>",
+        "<th>payout after</th><th>player moved</th><th>ledger txn</th><th></th></tr></thead><tbody>{}</tbody></table>",
         reverse("admin:wallet_bet_change", args=[bet.pk]),
         bet.external_id,
         bet.provider,
@@ -178,9 +178,9 @@ def bet_history_html(bet: Bet | None, user=None, *, reversal_links: bool = True)
 
 def _txn_link(step) -> str:
     if step.transaction_id is None:
-        return "nothing moved"
+        return "—"
     return format_html(
-        '<a href="{}">transaction #{}</a>',
+        '<a href="{}" title="ledger transaction">#{}</a>',
         reverse("admin:wallet_ledgertransaction_change", args=[step.transaction_id]),
         step.transaction_id,
     )

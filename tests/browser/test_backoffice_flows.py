@@ -212,6 +212,13 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         page.click("input[name=_submit]")
         expect(page.locator(".messagelist")).to_contain_text("3 review item(s) resolved")
         self._shot(page, "05-queue-resolved")
+        page.goto(f"{self.live_server_url}/admin/wallet/reviewitem/?status__exact=open")
+        page.click("table#result_list tbody tr th a")
+        title = page.locator("#content h2").first.bounding_box()
+        tools = page.locator(".object-tools").bounding_box()
+        assert title["y"] + title["height"] <= tools["y"] or title["x"] + title["width"] <= tools["x"]  # no overlap
+        self._fits(page)
+        self._shot(page, "05b-queue-item")
         context.close()
         assert ReviewItem.objects.filter(status="open").count() == 1
 
