@@ -76,6 +76,16 @@ def test_every_role_reads_every_app(client, role, step):
     index = client.get(reverse("admin:index")).content.decode()
     for app in ("Wallet and ledger", "Betradar odds feed", "ProphetX parlays", "Fast Track CRM export"):
         assert app in index
+    # The staff APIs (session or token): the outbox status every dashboard reads, and the dashboard.
+    assert client.get("/api/crm/outbox/status").status_code == 200
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_a_user_without_a_staff_role_reads_nothing(client, step):
+    outsider = get_user_model().objects.create_user("outsider", password="pw")
+    client.force_login(outsider)
+    assert client.get("/api/crm/outbox/status").status_code == 403
+    assert client.get(changelist("wallet:player")).status_code == 302  # to the login page
 
 
 def test_support_sees_no_money_moving_button_and_is_refused_by_the_services(client, step):

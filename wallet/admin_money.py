@@ -37,8 +37,25 @@ from wallet.templatetags.money import money_span
 # --- Bets and their history -------------------------------------------------------------------------
 
 
+class ViewerMixin:
+    """Keeps the viewing user on the object: the history column offers *Request reversal* only
+    to a user who may, readonly columns get the object alone, and model admins are shared
+    between threads."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user
+        return obj
+
+
+def _history_for(obj) -> str:
+    """The history of the bet behind a settlement or review item, for the user viewing it."""
+    return bet_history_html(getattr(obj, "bet", None), getattr(obj, "_viewer", None))
+
+
 @admin.register(Bet)
-class BetAdmin(ReadOnlyAdmin):
+class BetAdmin(ViewerMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "provider",
@@ -95,22 +112,9 @@ class BetAdmin(ReadOnlyAdmin):
             ),
         )
 
-    def get_object(self, request, object_id, from_field=None):
-        # The history column offers *Request reversal* only to a user who may: readonly
-        # columns get the object alone, and model admins are shared between threads.
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj._viewer = request.user
-        return obj
-
-
-def _history_for(obj) -> str:
-    """The history of the bet behind a settlement or review item, for the user viewing it."""
-    return bet_history_html(getattr(obj, "bet", None), getattr(obj, "_viewer", None))
-
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdmin):
+class SettlementAdmin(ViewerMixin, ReadOnlyAdmin):
     list_display = ["id", "bet", "player", "kind", "result", "before", "after", "created_at"]
     list_filter = ["kind"]
     search_fields = ["=bet__external_id", "=player__external_id", "=external_id"]
@@ -131,12 +135,6 @@ class SettlementAdmin(ReadOnlyAdmin):
     @admin.display(description="bet history")
     def history(self, step: Settlement) -> str:
         return _history_for(step)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj._viewer = request.user
-        return obj
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         step = self.get_object(request, object_id)
@@ -324,7 +322,7 @@ class AssigneeFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(ReadOnlyAdmin):
+class ReviewItemAdmin(ViewerMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "kind",
@@ -448,12 +446,6 @@ class ReviewItemAdmin(ReadOnlyAdmin):
                 for a in Account.objects.filter(player_id=item.player_id, kind=Account.Kind.PLAYER)
             ),
         )
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj._viewer = request.user
-        return obj
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         item = self.get_object(request, object_id)

@@ -67,4 +67,7 @@ def _refused_object(ids: dict[str, Any]) -> tuple[str, str]:
     for key, label in _ID_TYPES.items():
         if key in ids:
             return label, str(ids[key])
+    many = ids.get("item_ids")
+    if many:  # a bulk action: the row names its first item, the data lists them all
+        return "wallet.ReviewItem", str(list(many)[0])
     return "", ""

@@ -18,8 +18,6 @@ from wallet.services.audit import audit_record
 AUTO_CLOSED = "closed automatically: a later settle restored the payout the unsettle took back"
 
 
-@audited_refusals("review.resolve")
-@transaction.atomic
 def review_item_resolve(*, item_id: int, actor, resolution: str) -> ReviewItem:
     return review_items_resolve(item_ids=[item_id], actor=actor, resolution=resolution)[0]
 
