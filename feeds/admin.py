@@ -41,6 +41,15 @@ class ReadOnlyInline(BaseReadOnlyInline):
     max_num = 0
 
 
+class OperatedAdmin(ReadOnlyAdmin):
+    """Read-only pages whose few actions (recovery, re-fetch, replay) are for users who may
+    change the model (Admin), not for every role that reads the feed."""
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        meta = self.model._meta
+        return request.user.has_perm(f"{meta.app_label}.change_{meta.model_name}")
+
+
 # UOF sport event statuses (odds_change/sport_event_status @status), for staff.
 EVENT_STATUSES = {
     0: "not started",
@@ -125,7 +134,7 @@ class RecoveryInline(ReadOnlyInline):
 
 
 @admin.register(Producer)
-class ProducerAdmin(ReadOnlyAdmin):
+class ProducerAdmin(OperatedAdmin):
     list_display = ["id", "producer_name", "health", "status", "subscribed", "alive_age", "status_reason", "recovery"]
     list_filter = ["status", "active", "subscribed"]
     search_fields = ["name", "description"]
@@ -174,14 +183,14 @@ class ProducerAdmin(ReadOnlyAdmin):
     def after_time(self, obj: Producer) -> str:
         return _ts(obj.recover_after_ts) if obj.recover_after_ts else "full recovery"
 
-    @admin.action(description="Mark down (a recovery follows once alives flow)")
+    @admin.action(description="Mark down (a recovery follows once alives flow)", permissions=["operate"])
     def mark_down(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = producers.producers_mark_down(
             f"marked down by {request.user}", ids=list(queryset.values_list("id", flat=True))
         )
         self.message_user(request, f"{changed} producer(s) marked down")
 
-    @admin.action(description="Request recovery now (if down, alive and within rate limits)")
+    @admin.action(description="Request recovery now (if down, alive and within rate limits)", permissions=["operate"])
     def request_recovery(self, request: HttpRequest, queryset: QuerySet) -> None:
         client = client_get()
         for producer in queryset:
@@ -214,7 +223,7 @@ class RecoveryRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SportEvent)
-class SportEventAdmin(ReadOnlyAdmin):
+class SportEventAdmin(OperatedAdmin):
     list_display = ["urn", "display_name", "sport_name", "tournament_name", "scheduled", "status_label", "score"]
     list_filter = [EventStatusFilter, "sport_name", "fixture_needed"]
     show_full_result_count = False
@@ -280,12 +289,12 @@ class SportEventAdmin(ReadOnlyAdmin):
             format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>', rows),
         )
 
-    @admin.action(description="Re-fetch fixture from the API")
+    @admin.action(description="Re-fetch fixture from the API", permissions=["operate"])
     def refetch_fixture(self, request: HttpRequest, queryset: QuerySet) -> None:
         updated = queryset.update(fixture_needed=True)
         self.message_user(request, f"{updated} event(s) will be re-fetched by the next fixtures run")
 
-    @admin.action(description="Recover this event's odds (event recovery request)")
+    @admin.action(description="Recover this event's odds (event recovery request)", permissions=["operate"])
     def recover_odds(self, request: HttpRequest, queryset: QuerySet) -> None:
         client = client_get()
         if client is None:
@@ -470,7 +479,7 @@ class ProductFilter(admin.SimpleListFilter):
 
 
 @admin.register(FeedMessage)
-class FeedMessageAdmin(ReadOnlyAdmin):
+class FeedMessageAdmin(OperatedAdmin):
     list_display = [
         "id",
         "received_at",
@@ -503,7 +512,9 @@ class FeedMessageAdmin(ReadOnlyAdmin):
             "<pre style='white-space:pre-wrap'>{}</pre>", body.decode("utf-8", errors="replace")[:200_000]
         )
 
-    @admin.action(description="Replay through the apply pipeline (stale/duplicate ones are no-ops)")
+    @admin.action(
+        description="Replay through the apply pipeline (stale/duplicate ones are no-ops)", permissions=["operate"]
+    )
     def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
         rows = list(queryset.exclude(body=b"").order_by("id").values_list("id", "routing_key", "body")[:5000])
         items = [

@@ -123,12 +123,12 @@ class LineMappingAdmin(admin.ModelAdmin):
             obj.source = LineMapping.Source.MANUAL
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Enable (quote and register as supported)")
+    @admin.action(description="Enable (quote and register as supported)", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=True, updated_at=timezone.now())
         self.message_user(request, f"{count} line(s) enabled; they are registered with ProphetX on the next sync.")
 
-    @admin.action(description="Disable (stop quoting, unregister)")
+    @admin.action(description="Disable (stop quoting, unregister)", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=False, updated_at=timezone.now())
         self.message_user(request, f"{count} line(s) disabled; they are removed from ProphetX on the next sync.")
@@ -291,7 +291,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     px_profit_col = money_column("px_profit", description="profit (as ProphetX sent it)", signed=True)
 
-    @admin.action(description="Mark reviewed (clears the review flag)")
+    @admin.action(description="Mark reviewed (clears the review flag)", permissions=["change"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet) -> None:
         for order in queryset.filter(needs_review=True):
             order.needs_review = False
@@ -373,7 +373,7 @@ class ReconciliationIssueAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in ReconciliationIssue._meta.fields]
 
-    @admin.action(description="Mark resolved")
+    @admin.action(description="Mark resolved", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.filter(resolved=False).update(
             resolved=True, resolved_by=request.user, resolved_at=timezone.now()

@@ -125,6 +125,8 @@ def test_block_asks_for_a_typed_reason(admin_client):
     )
     assert Player.objects.get().status == "blocked"
     assert AuditLog.objects.get(action="player.status").reason == "fraud ring match"
+    page = admin_client.get(reverse("admin:wallet_player_change", args=[alice.pk])).content.decode()
+    assert "fraud ring match" in page  # the player's page shows why
 
 
 def test_queue_bulk_resolve_and_assign_from_the_list(admin_client, monkeypatch):

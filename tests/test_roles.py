@@ -103,6 +103,9 @@ def test_support_sees_no_money_moving_button_and_is_refused_by_the_services(clie
     assert client.get(reverse("admin:wallet_player_add")).status_code == 403
     assert client.get(reverse("admin:wallet_player_status", args=[step.player_id])).status_code == 403
     assert client.get(reverse("admin:parlays_linemapping_add")).status_code == 403
+    for model in ("feeds:producer", "feeds:sportevent", "feeds:feedmessage", "parlays:linemapping", "parlays:order"):
+        listing = client.get(changelist(model))
+        assert listing.status_code == 200 and 'name="action"' not in listing.content.decode(), model
 
     with pytest.raises(PermissionDenied):
         backoffice.reversal_request(settlement_id=step.pk, reason="support is sure", actor=sam)

@@ -87,9 +87,12 @@ class PlayerAdmin(admin.ModelAdmin):
     list_display = ["external_id", "nickname", "status", "is_test", "balances", "created_at"]
     list_filter = ["status", "is_test"]
     search_fields = ["=external_id", "nickname"]
-    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at", "recent_bets"]
+    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at"] + [
+        "recent_bets",
+        "audit",
+    ]
     inlines = [AccountInline]
-    readonly_fields = ["external_id", "status", "created_at", "updated_at", "recent_bets"]
+    readonly_fields = ["external_id", "status", "created_at", "updated_at", "recent_bets", "audit"]
     actions = ["block_players", "unblock_players"]
     show_full_result_count = False
 
@@ -138,6 +141,12 @@ class PlayerAdmin(admin.ModelAdmin):
             everything,
             player.external_id,
         )
+
+    @admin.display(description="audit (status changes and their reasons)")
+    def audit(self, player: Player) -> str:
+        rows = AuditLog.objects.filter(object_type="wallet.Player", object_id=str(player.pk)).select_related("actor")
+        everything = reverse("admin:wallet_auditlog_changelist") + f"?object_type=wallet.Player&q={player.pk}"
+        return audit_table(rows.order_by("-id")[:20], everything, "All audit rows of this player")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -399,6 +408,34 @@ def audit_object_link(row: AuditLog) -> str:
     except (LookupError, ValueError, NoReverseMatch):
         return f"{row.object_type}:{row.object_id}"
     return format_html('<a href="{}">{} #{}</a>', url, meta.verbose_name, row.object_id)
+
+
+def audit_table(rows, more_url: str, more_label: str, *, show_actor: bool = True) -> str:
+    """Audit rows as a table (newest first), each linked to its object, and a link to the rest."""
+    rows = list(rows)
+    if not rows:
+        return "No audited actions."
+    return format_html(
+        '<table class="tl-table" id="audit-trail"><thead><tr><th>when</th>{}<th>action</th><th>object</th>'
+        '<th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+        mark_safe("<th>who</th>") if show_actor else "",
+        format_html_join(
+            "",
+            '<tr><td>{}</td>{}<td>{}</td><td>{}</td><td class="wrap">{}</td></tr>',
+            (
+                (
+                    local_time(r.created_at),
+                    format_html("<td>{}</td>", r.actor or "system") if show_actor else "",
+                    r.action,
+                    audit_object_link(r),
+                    r.reason[:200],
+                )
+                for r in rows
+            ),
+        ),
+        more_url,
+        more_label,
+    )
 
 
 @admin.register(AuditLog)

@@ -8,9 +8,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 
-from config.admin_base import local_time
 from wallet.models import AuditLog
 
 User = get_user_model()
@@ -42,23 +40,11 @@ class StaffUserAdmin(UserAdmin):
 
     @admin.display(description="recent actions")
     def audit_trail(self, user) -> str:
-        from wallet.admin import audit_object_link
+        from wallet.admin import audit_table
 
-        rows = list(AuditLog.objects.filter(actor=user).order_by("-id")[:TRAIL_ROWS])
-        if not rows:
-            return "No audited actions."
+        rows = AuditLog.objects.filter(actor=user).order_by("-id")[:TRAIL_ROWS]
         everything = reverse("admin:wallet_auditlog_changelist") + f"?actor__id__exact={user.pk}"
-        return format_html(
-            '<table class="tl-table" id="audit-trail"><thead><tr><th>when</th><th>action</th><th>object</th>'
-            '<th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">All of {}\'s audit rows</a></p>',
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((local_time(r.created_at), r.action, audit_object_link(r), r.reason[:200]) for r in rows),
-            ),
-            everything,
-            user.username,
-        )
+        return audit_table(rows, everything, f"All of {user.username}'s audit rows", show_actor=False)
 
 
 if admin.site.is_registered(User):
