@@ -19,6 +19,7 @@ from config.env import (
     env_int,
     env_list,
     env_str,
+    env_time_zone,
     env_url,
 )
 
@@ -166,7 +167,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Staff read times in this zone, its abbreviation shown beside each (config/formats); stored in UTC.
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 # Staff read timestamps as "2026-12-06 14:03:12 UTC": ISO order, with the zone (config/formats).
