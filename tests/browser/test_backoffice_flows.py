@@ -337,6 +337,27 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         assert "1714:" not in page.locator("table#result_list").inner_text()
         context.close()
 
+    def test_api_docs_work_offline(self):
+        context = self._browser.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        outside = []
+
+        def only_local(route):  # no internet: anything not from the live server fails
+            if route.request.url.startswith(self.live_server_url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_local)
+        page.goto(f"{self.live_server_url}/api/docs/")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Touchline API", timeout=15000)
+        self._shot(page, "24-api-docs-offline")
+        page.goto(f"{self.live_server_url}/api/redoc/")
+        expect(page.locator("h1").first).to_contain_text("Touchline API", timeout=15000)
+        assert outside == [], outside
+        context.close()
+
     def test_dashboard_updates_live(self):
         from config import dashboard
         from wallet.selectors import wallet_get
