@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -87,7 +88,7 @@ def review_rules_today(now=None) -> list[Metric]:
     """How many items each review rule raised since midnight (local time), and how many of
     those are still open: the figure to watch when tuning the thresholds (wallet/conf.py)."""
     start = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = f"created_at__gte={start.date().isoformat()}"
+    since = urlencode({"created_at__gte": start.isoformat()})  # with its offset: midnight where staff are
     rows = list(
         ReviewItem.objects.filter(created_at__gte=start)
         .values("kind")
