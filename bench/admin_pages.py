@@ -234,6 +234,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = database_url(base, name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "warning")
+    os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
     import django
 
     django.setup()

@@ -43,6 +43,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{db}",
         "LOG_LEVEL": "warning",
+        "TOUCHLINE_DEMO": "true",  # demo secrets, plain HTTP (config/security.py)
     }
     for name in ("REDIS_URL", "UOF_AMQP_URL", "FASTTRACK_TRANSPORT"):
         env.pop(name, None)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -404,8 +405,9 @@ def audit_object_link(row: AuditLog) -> str:
     try:
         model = apps.get_model(row.object_type)
         meta = model._meta
+        meta.pk.to_python(row.object_id)  # a user name in place of an id (login lockouts): no link
         url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[row.object_id])
-    except (LookupError, ValueError, NoReverseMatch):
+    except (LookupError, ValueError, ValidationError, NoReverseMatch):
         return f"{row.object_type}:{row.object_id}"
     return format_html('<a href="{}">{} #{}</a>', url, meta.verbose_name, row.object_id)
 
