@@ -65,7 +65,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.site"  # runserver: the whole site; config.wsgi.application serves callbacks only
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
