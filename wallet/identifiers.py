@@ -5,8 +5,9 @@ An identifier is 1 to N characters from `A-Z a-z 0-9 _ . : @ -`, compared byte f
 Nothing is normalised: no trimming, no case folding, no Unicode normalisation. An id that
 breaks the rule is refused, never altered, because an altered id could name another player's
 money ("café" in NFC and NFD, " p1" and "p1" would otherwise be one id to one reader and two
-to another). N is 64 for player ids and references, 128 for provider transaction ids (the
-database columns they end up in). A JSON integer is taken as its decimal text.
+to another). N is 64 for player ids, 128 for transaction ids and transfer references (the
+database columns they end up in). Where a protocol allows it, a JSON integer is taken as its
+decimal text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from wallet.errors import InvalidRequest
 PLAYER_ID_MAX = 64
 TRANSACTION_ID_MAX = 128
 CHARACTERS = "A-Z a-z 0-9 _ . : @ -"
+REGEX = r"^[A-Za-z0-9_.:@-]+$"  # for validators that take a pattern (the operator API's fields)
 _ALLOWED = re.compile(r"[A-Za-z0-9_.:@-]+")
 
 
@@ -28,6 +30,16 @@ class InvalidIdentifier(InvalidRequest):
 
 def is_identifier(value: object, max_length: int = PLAYER_ID_MAX) -> bool:
     return isinstance(value, str) and 0 < len(value) <= max_length and _ALLOWED.fullmatch(value) is not None
+
+
+def shown(value: object, max_length: int = TRANSACTION_ID_MAX) -> str:
+    """An id as staff read it in a log or a review item: itself if it follows the rule, else its
+    repr (which escapes NUL, surrogates and padding), cut to `max_length`."""
+    if value is None:
+        return ""
+    if is_identifier(value, max_length):
+        return value  # type: ignore[return-value]
+    return repr(value)[:max_length]
 
 
 def parse_identifier(value: Any, field: str, max_length: int = PLAYER_ID_MAX, *, allow_int: bool = True) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.http import HttpRequest, JsonResponse
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -48,3 +49,8 @@ def exception_handler(exc, context):
         if isinstance(detail, dict) and "detail" not in detail:
             response.data["error"]["fields"] = detail
     return response
+
+
+def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """A path under the operator API that names no player (an id outside the identifier rule)."""
+    return JsonResponse(error_body("not_found", "no such player or path"), status=404)

@@ -107,7 +107,7 @@ def verify(header_value: str | None, body: bytes, secret: str) -> None:
         raise BetsyError(Code.INVALID_SIGNATURE, f"{HEADER_NAME} must be a detached JWS: <header>..<signature>")
     header_segment, _, given = parts
     try:
-        header = json.loads(_b64url_decode(header_segment))
+        header = money.loads(_b64url_decode(header_segment))  # a duplicate "alg" is refused (RFC 7515 §4)
     except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
         raise BetsyError(Code.INVALID_SIGNATURE, "JWS header is not base64url JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
@@ -211,8 +211,8 @@ def _invalid(message: str) -> BetsyError:
 def _load_object(body: bytes) -> dict[str, Any]:
     try:
         data = money.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _invalid("body is not valid JSON") from None
+    except ValueError as exc:  # money.loads: also duplicate keys, lone surrogates, deep nesting
+        raise _invalid(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _invalid("body must be a JSON object")
     return data
@@ -466,9 +466,7 @@ def peek(body: bytes) -> tuple[str, str]:
         return "", ""
     type_, transaction_id = data.get("type"), data.get("transactionId")
     operation = BET_OPERATIONS.get(("PUT", type_), "") if isinstance(type_, int) else ""
-    if not identifiers.is_identifier(transaction_id, TRANSACTION_ID_MAX):
-        transaction_id = repr(transaction_id)[:TRANSACTION_ID_MAX] if transaction_id is not None else ""
-    return operation, transaction_id
+    return operation, identifiers.shown(transaction_id)
 
 
 # --- Responses ------------------------------------------------------------------------------

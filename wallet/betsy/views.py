@@ -28,6 +28,9 @@ Handler = Callable[[HttpRequest, bytes], services.Answer]
 def _respond(status: int, body: bytes) -> HttpResponse:
     response = HttpResponse(body, status=status, content_type="application/json")
     response["Content-Length"] = str(len(body))  # callbacks run without CommonMiddleware (config/wsgi.py)
+    # Betsy's refusals are HTTP 400 by protocol: Django would log a WARNING for each one, a flood
+    # under a misconfigured or hostile sender. We log what matters ourselves, throttled.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     if conf.SIGN_RESPONSES:
         response[protocol.HEADER_NAME] = protocol.sign(body, settings.BETSY_PARTNER_SECRET)
     return response

@@ -212,9 +212,7 @@ def peek(body: bytes) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "", ""
     action, transaction_id = data.get("action"), data.get("transaction_id")
-    if not identifiers.is_identifier(transaction_id, MAX_TRANSACTION_ID):
-        transaction_id = repr(transaction_id)[:MAX_TRANSACTION_ID] if transaction_id is not None else ""
-    return (action if action in (BET, RESULT, ROLLBACK) else "", transaction_id)
+    return (action if action in (BET, RESULT, ROLLBACK) else "", identifiers.shown(transaction_id))
 
 
 # --- Responses -------------------------------------------------------------------------------
