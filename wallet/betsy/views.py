@@ -78,7 +78,10 @@ def betsy_endpoint(methods: tuple[str, ...]) -> Callable[[Handler], Callable[[Ht
             try:
                 try:
                     body = request.body
-                except RequestDataTooBig:
+                except RequestDataTooBig:  # unread, so it cannot even be authenticated
+                    _bad_signatures.warning(
+                        f"too-large:{address}", "betsy %s refused: body too large (from %s)", request.path, address
+                    )
                     raise BetsyError(Code.VALIDATION, "request body too large") from None
                 try:
                     protocol.verify(request.headers.get(protocol.HEADER_NAME), body, settings.BETSY_PARTNER_SECRET)

@@ -96,7 +96,10 @@ class _Callback(APIView):
         if allowed.networks and not allowed.allows(remote_addr):
             allowed.refuse(protocol.PROVIDER, remote_addr)
             return protocol.render_error(protocol.INVALID_SIGNATURE)
-        if raw is None:
+        if raw is None:  # over the size limit: unread, so it cannot even be authenticated
+            _bad_signatures.warning(
+                f"too-large:{remote_addr}", "igpx %s refused: body too large (from %s)", path, remote_addr
+            )
             return protocol.render_error(protocol.INVALID_REQUEST)
         try:
             protocol.verify_signature(raw, signature, conf.security_hash())
