@@ -23,6 +23,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from config.logthrottle import Throttled
 from wallet import events, money, rows
 from wallet.errors import (
     AlreadyRolledBack,
@@ -41,6 +42,7 @@ from wallet.services import idempotency, postings, refusals, reviews
 from wallet.services.idempotency import Outcome, Reply, RequestKey
 
 logger = logging.getLogger("touchline.wallet.igpx")
+_refusals = Throttled(logger)  # a refusal that is not stored comes back with every retry
 
 OPERATION = "tx"  # one namespace for bet, result and rollback ids (protocols/igpx.md §4)
 
@@ -124,7 +126,9 @@ def _finish(reply: Reply, request: protocol.Transaction | protocol.Rollback, see
 def _not_stored(request: protocol.Transaction | protocol.Rollback, refusal: _NotStored) -> IgpxError:
     """A result or rollback for a player or wallet we do not know (yet): a retry succeeds once
     staff have fixed the account, so it is not stored, and staff are told once."""
-    logger.error("igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal)
+    _refusals.error(
+        request.transaction_id, "igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal
+    )
     refusals.refused(PROVIDER, request.action, request.transaction_id, refusal.error.message)
     return IgpxError(protocol.code_for(refusal.error), refusal.error.message)
 

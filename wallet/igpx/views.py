@@ -26,6 +26,8 @@ logger = logging.getLogger("touchline.wallet.igpx")
 security_logger = logging.getLogger("touchline.security.igpx")
 # A provider with the wrong secret, or a scanner, sends one bad signature per request.
 _bad_signatures = Throttled(security_logger)
+# A refused result or rollback comes back with every retry of the provider.
+_refusals = Throttled(logger)
 
 _ERRORS_TEXT = "\n".join(f"- `{code}`: {meaning}" for code, meaning in protocol.ERROR_CODES.items())
 _DESCRIPTION = (
@@ -132,7 +134,7 @@ class _Callback(APIView):
         if path.endswith("-rollback"):
             action = protocol.ROLLBACK
         level = logging.INFO if action == protocol.BET else logging.WARNING
-        logger.log(level, "igpx %s refused: %s %s", path, refusal.code, refusal.message)
+        _refusals.log(level, f"{path}:{transaction_id}", "igpx %s refused: %s %s", path, refusal.code, refusal.message)
         if action != protocol.BET:
             refusals.refused(protocol.PROVIDER, action or "callback", transaction_id, refusal.message)
 

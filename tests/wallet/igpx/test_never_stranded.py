@@ -93,6 +93,17 @@ def test_a_rollback_of_a_rollback_is_a_final_answer_staff_see(provider, alice):
     assert ReviewItem.objects.filter(kind=ReviewItem.Kind.CALLBACK_REFUSED).count() == 1
 
 
+def test_a_reused_id_retried_forever_gives_staff_one_conflict(provider, alice):
+    from wallet.models import IdempotencyConflict
+
+    assert provider.result("r-1", "5.00").error is None
+    for _ in range(4):
+        assert provider.result("r-1", "9.00").error == "TRANSACTION_MISMATCH"
+    assert IdempotencyConflict.objects.count() == 1
+    assert ReviewItem.objects.filter(kind=ReviewItem.Kind.IDEMPOTENCY_CONFLICT).count() == 1
+    assert balance(alice) == Decimal("55.00")
+
+
 def test_a_refused_bet_is_not_flagged(provider, alice):
     assert provider.bet("b-1", "999.00").error == "INSUFFICIENT_FUNDS"
     assert provider.bet("b-2", "-1").error == "INVALID_REQUEST"
