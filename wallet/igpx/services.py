@@ -236,14 +236,14 @@ def _rollback_record(
     )
 
 
-def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
+def _noop_rollback(request: protocol.Rollback, player_id: int, bet: Bet | None = None) -> Outcome:
     """A rollback that moves nothing is still recorded, so staff can see it arrived."""
-    return _success(_settlement_id(_rollback_record(request, bet.player_id if bet else wallet.player_id, bet=bet)))
+    return _success(_settlement_id(_rollback_record(request, player_id, bet=bet)))
 
 
 def _check_target(
     request: protocol.Rollback,
-    wallet: WalletRef,
+    wallet: WalletRef | None,
     player_id: int,
     currency: str | None,
     amount: Decimal,
@@ -256,11 +256,13 @@ def _check_target(
     a review item with the disagreement. Runs inside the rollback's transaction.
     """
     problems = []
-    if player_id != wallet.player_id:
+    if wallet is None:
+        problems.append(f"user_id {request.user_id} with no {request.currency} wallet")
+    elif player_id != wallet.player_id:
         problems.append(f"user_id {request.user_id}")
-    if currency is not None and currency != wallet.currency:
+    if currency is not None and currency != request.currency:
         problems.append(f"currency {request.currency} vs {currency}")
-    known = currency or wallet.currency
+    known = currency or request.currency
     if money.payable(request.amount, known) != amount:
         problems.append(f"amount {request.amount} vs {money.format_money(amount, known)}")
     if problems:
@@ -274,17 +276,17 @@ def _check_target(
         )
 
 
-def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, bet: Bet) -> Outcome:
+def _rollback_bet(request: protocol.Rollback, wallet: WalletRef | None, bet: Bet) -> Outcome:
     """`bet` is locked (postings.bet_lock): the row lock serialises two rollbacks of one bet."""
     _check_target(request, wallet, bet.player_id, bet.currency, bet.stake, bet)
     if bet.status == Bet.Status.ROLLED_BACK:
-        return _noop_rollback(request, wallet, bet)
+        return _noop_rollback(request, bet.player_id, bet)
     result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet)
     refund_id = result.transaction_ids[-1]
     return _success(_ledger_id(refund_id), refund_id)
 
 
-def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
+def _rollback_result(request: protocol.Rollback, wallet: WalletRef | None, record: IdempotencyRecord) -> Outcome:
     """Take back a result's payout; what the player no longer has becomes debt (DESIGN.md)."""
     original = LedgerTransaction.objects.select_for_update(no_key=True).get(pk=record.transaction_id)
     paid = Settlement.objects.get(transaction_id=original.pk, kind=Settlement.Kind.RESULT)
@@ -333,7 +335,20 @@ def _settlement_of(record: IdempotencyRecord) -> Settlement | None:
 
 
 def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
-    wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
+    try:
+        wallet: WalletRef | None = _wallet(row, request.user_id, request.currency, store_refusal=False)
+        missing: _NotStored | None = None
+    except _NotStored as refusal:
+        # A known target names its own player: it is undone even if user_id or currency names
+        # no wallet (and staff are told). Only a rollback with nothing to undo needs the wallet.
+        wallet, missing = None, refusal
+
+    def own_player() -> int:
+        if wallet is None:
+            assert missing is not None
+            raise missing
+        return wallet.player_id
+
     target_key = key_for(request.rollback_transaction_id)
     # The target's bet, if it is one, is read and locked in the same statement (rows.select_sql).
     bet_sql, _ = rows.select_sql(Bet, ("provider", "external_id"), lock=True)
@@ -345,10 +360,10 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
         logger.info(
             "igpx rollback %s: %s unknown, tombstone placed", request.transaction_id, request.rollback_transaction_id
         )
-        return _noop_rollback(request, wallet)
+        return _noop_rollback(request, own_player())
     if record.outcome in (TOMBSTONE, DECLINED):
         # Already cancelled by an earlier rollback, or never applied: nothing to undo.
-        return _noop_rollback(request, wallet)
+        return _noop_rollback(request, own_player())
     if record.outcome != APPLIED:
         raise InvalidRequest(f"{request.rollback_transaction_id} is not a completed transaction")
 
@@ -370,7 +385,7 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
         # A zero result: undoing it moves nothing, but the request must still match it. (Its
         # currency is not recorded anywhere: a settlement row has none.)
         _check_target(request, wallet, settlement.player_id, None, settlement.amount)
-        return _noop_rollback(request, wallet)
+        return _noop_rollback(request, settlement.player_id)
     raise InvalidRequest(f"{request.rollback_transaction_id} is a rollback: rollbacks cannot be rolled back")
 
 

@@ -216,3 +216,15 @@ def test_nothing_moved_for_a_refused_rollback_target(provider, alice):
     # Guard for the rollback rules above: a rollback of an unknown id still tombstones, moves nothing.
     assert provider.rollback("rb-1", "ghost", "5.00").error is None
     assert LedgerTransaction.objects.filter(external_id="rb-1").count() == 0
+
+
+@pytest.mark.parametrize(("user", "currency"), [("nobody", "EUR"), ("alice", "GBP")])
+def test_a_rollback_naming_no_wallet_still_undoes_its_known_target(provider, alice, user, currency):
+    provider.bet("b-1", "10.00")
+    answer = provider.rollback("rb-1", "b-1", "10.00", user=user, currency=currency)
+    assert answer.error is None and balance(alice) == Decimal("50.00")
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.ROLLBACK_MISMATCH)
+    assert f"user_id {user} with no {currency} wallet" in item.summary and item.player == alice
+    # With nothing to undo, a wallet is needed for the record: not stored, staff told, retry can succeed.
+    assert provider.rollback("rb-2", "ghost", "1.00", user="nobody").error == "USER_NOT_FOUND"
+    assert not IdempotencyRecord.objects.filter(external_id__in=("rb-2", "ghost")).exists()
