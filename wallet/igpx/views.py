@@ -44,7 +44,10 @@ _RESPONSE = inline_serializer(
 _SIGNATURE = OpenApiParameter(
     protocol.SIGNATURE_HEADER, location=OpenApiParameter.HEADER, required=True, description="hex HMAC-SHA256"
 )
-_AMOUNT = serializers.CharField(help_text="Decimal as a string or JSON number, ≥ 0, at the currency's precision.")
+_AMOUNT = serializers.CharField(
+    help_text="Decimal as a string or JSON number, ≥ 0. A bet's at the currency's precision; a result's may be"
+    " finer (paid rounded up to the currency, docs/CALLBACKS.md)."
+)
 
 
 def _json(body: str, status: int = 200) -> HttpResponse:
@@ -111,15 +114,15 @@ class _Callback(APIView):
                 f"{path}:{remote_addr}", "igpx %s refused: %s (from %s)", path, refusal, remote_addr
             )
             return protocol.render_error(refusal.code)
+        parsed = None
         try:
             parsed = cls.parse(raw)
-        except IgpxError as refusal:
-            cls.refused(raw, path, refusal)
-            return protocol.render_error(refusal.code)
-        try:
             return cls.process(request=parsed, raw=raw.decode("utf-8", "replace"))
         except IgpxError as refusal:
-            logger.info("igpx %s refused: %s %s", path, refusal.code, refusal.message)
+            if parsed is None:  # the signed body itself is wrong
+                cls.refused(raw, path, refusal)
+            else:
+                logger.info("igpx %s refused: %s %s", path, refusal.code, refusal.message)
             return protocol.render_error(refusal.code)
         except Exception:
             # The service's transaction has rolled back: nothing is stored and a retry will re-run.
