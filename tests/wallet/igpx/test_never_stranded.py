@@ -228,3 +228,15 @@ def test_a_rollback_naming_no_wallet_still_undoes_its_known_target(provider, ali
     # With nothing to undo, a wallet is needed for the record: not stored, staff told, retry can succeed.
     assert provider.rollback("rb-2", "ghost", "1.00", user="nobody").error == "USER_NOT_FOUND"
     assert not IdempotencyRecord.objects.filter(external_id__in=("rb-2", "ghost")).exists()
+
+
+def test_staff_can_open_each_new_kind_of_review_item(provider, alice, admin_client):
+    provider.result("r-1", "6.1605", currency="USD")  # rounded_payout
+    provider.bet("b-1", "10.00")
+    provider.rollback("rb-1", "b-1", "5.00")  # rollback_mismatch
+    provider.result("r-2", "5.00", user="nobody")  # callback_refused
+    kinds = set(ReviewItem.objects.values_list("kind", flat=True))
+    assert kinds == {"rounded_payout", "rollback_mismatch", "callback_refused"}
+    assert admin_client.get("/admin/wallet/reviewitem/").status_code == 200
+    for item in ReviewItem.objects.all():
+        assert admin_client.get(f"/admin/wallet/reviewitem/{item.pk}/change/").status_code == 200
