@@ -147,6 +147,7 @@ def not_served(path: str, start_response: Callable) -> Iterable[bytes]:
     if canonical.startswith(BETSY_PREFIX.rstrip("/")):
         response = betsy_views.not_found(None)
         headers = [(k, v) for k, v in response.items() if k.lower() != "content-length"]
+        headers.append(("X-Content-Type-Options", "nosniff"))
         return _send(start_response, "404 Not Found", response.content, headers)
     return _send(start_response, "404 Not Found", _NOT_FOUND, _JSON_HEADERS)
 
