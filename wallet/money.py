@@ -42,23 +42,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-# A lone surrogate can only arrive as a \uD800-\uDFFF escape: raw UTF-8 cannot encode one.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A lone surrogate or a NUL can only arrive as a \u escape (JSON refuses raw control characters
+# in strings, and UTF-8 cannot encode a surrogate): only then is the parsed tree walked.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
 
 
-def _refuse_lone_surrogates(value: Any) -> None:
+def _refuse_unstorable(value: Any) -> None:
+    """Text that no database column, log line or other reader takes as it is."""
     if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string holds a NUL character")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("a string holds a lone UTF-16 surrogate") from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_lone_surrogates(key)
-            _refuse_lone_surrogates(item)
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
     elif isinstance(value, list):
         for item in value:
-            _refuse_lone_surrogates(item)
+            _refuse_unstorable(item)
 
 
 def loads(raw: bytes | str) -> Any:
@@ -66,7 +70,7 @@ def loads(raw: bytes | str) -> Any:
 
     Numbers become int or Decimal, never float; NaN/Infinity fail. Also refused: an object with
     a duplicate key (parsers disagree on which value wins: a gateway could read other money
-    than the ledger applies), a string with a lone surrogate (it cannot be stored or logged),
+    than the ledger applies), a string with a lone surrogate or a NUL (PostgreSQL stores neither),
     and nesting too deep to parse (RecursionError is a bad request, not a crash).
     """
     try:
@@ -76,8 +80,8 @@ def loads(raw: bytes | str) -> Any:
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
     binary = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-    if b"\\u" in binary and _SURROGATE_ESCAPE.search(binary):  # rare: checked only when it could be
-        _refuse_lone_surrogates(data)
+    if b"\\u" in binary and _UNSTORABLE_ESCAPE.search(binary):  # rare: checked only when it could be
+        _refuse_unstorable(data)
     return data
 
 

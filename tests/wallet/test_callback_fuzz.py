@@ -126,12 +126,34 @@ def mutated(draw, seed: dict[str, Any]) -> bytes:
     keys = list(payload)
     kind = draw(
         st.sampled_from(
-            ["replace", "replace", "replace", "drop", "duplicate", "extra", "nest", "bytes", "bytes", "cut", "valid"]
+            [
+                "replace",
+                "replace",
+                "replace",
+                "leaf",
+                "drop",
+                "duplicate",
+                "extra",
+                "nest",
+                "bytes",
+                "bytes",
+                "cut",
+                "valid",
+            ]
         )
     )
     if kind == "replace":
         key = draw(st.sampled_from(keys))
         payload[key] = draw(st.one_of(JSON_VALUES, HOSTILE_TEXT))
+    elif kind == "leaf":  # a value inside a nested object (Betsy's metadata legs)
+        nested = [
+            key for key in keys if isinstance(payload[key], list) and payload[key] and isinstance(payload[key][0], dict)
+        ]
+        if nested:
+            key = draw(st.sampled_from(nested))
+            leg = dict(payload[key][0])
+            leg[draw(st.sampled_from(sorted(leg)))] = draw(st.one_of(JSON_VALUES, HOSTILE_TEXT))
+            payload[key] = [leg]
     elif kind == "drop":
         payload.pop(draw(st.sampled_from(keys)))
     elif kind == "extra":

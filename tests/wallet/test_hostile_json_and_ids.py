@@ -28,6 +28,8 @@ from wallet.errors import InvalidAmount, InvalidRequest
         (b'{"userId":"\\ud800"}', "lone UTF-16 surrogate"),
         (b'{"\\udfff":1}', "lone UTF-16 surrogate"),
         (b'["\\uDC00\\uD800"]', "lone UTF-16 surrogate"),
+        (b'{"event":"A\\u0000B"}', "NUL"),
+        (b'{"\\u0000":1}', "NUL"),
         (b"[" * 5000, "nested too deeply"),
         (b'{"a":' * 5000, "nested too deeply"),
         (b'{"amount":NaN}', "not a valid JSON number"),

@@ -141,6 +141,16 @@ def test_a_lone_surrogate_user_id_is_a_validation_error_not_a_system_error(betsy
     assert alice.balance == 20
 
 
+@pytest.mark.parametrize("leg", [{"event": "A\x00B"}, {"eventId": "\x00"}, {"market": "\ud800"}])
+def test_text_no_database_can_store_is_a_validation_error_not_a_system_error(betsy, alice, leg):
+    body = betsy.bet_body(
+        type_=1, transaction_id="tx-nul", user_id="alice", currency="USD", amount=5, token=alice.token, metadata=[leg]
+    )
+    reply = betsy.request("POST", "/payment/bet", body)
+    assert reply.status == 400 and reply.data["code"] == 5, reply.data  # 100 would make Betsy roll back
+    assert alice.balance == 20
+
+
 def test_deeply_nested_json_is_a_validation_error(betsy, alice):
     reply = betsy.request("PUT", "/payment/bet", b"[" * 5000)
     assert reply.status == 400 and reply.data["code"] == 5
