@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from parlays.protocol import pusher
 from parlays.protocol.pusher import ProtocolError
+from tests.factories import make_api_key
 from wallet import identifiers, money
 from wallet.api.parsers import DecimalJSONParser
 from wallet.api.serializers import PlayerCreateIn, TransferIn
@@ -126,9 +127,13 @@ def test_the_operator_api_parser_refuses_duplicate_keys():
     ],
 )
 def test_operator_api_paths_with_ids_outside_the_rule_are_404_in_the_api_format(path):
-    response = APIClient().get(path)
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    client = APIClient(enforce_csrf_checks=True)
+    assert client.get(path).status_code == 401  # authentication first, as on every operation
+    _, key = make_api_key(scopes=("read",))
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    for response in (client.get(path), client.post(path, {}, format="json")):
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
 
 
 # --- ProphetX WebSocket frames ------------------------------------------------------------------------

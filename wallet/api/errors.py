@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpRequest, JsonResponse
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wallet import errors
 
 _STATUS: list[tuple[type[errors.WalletError], int]] = [
+    (errors.PlayerExists, 409),
     (errors.InvalidRequest, 400),
     (errors.PlayerNotFound, 404),
     (errors.TransactionNotFound, 404),
@@ -44,6 +47,8 @@ def exception_handler(exc, context):
     if response is not None:
         detail = response.data
         code = getattr(exc, "default_code", "error")
+        if isinstance(getattr(exc, "detail", None), ErrorDetail) and exc.detail.code:
+            code = exc.detail.code  # a specific code given where it was raised (e.g. scope_missing)
         message = detail.get("detail", detail) if isinstance(detail, dict) else detail
         response.data = error_body(str(code), message if isinstance(message, str) else json.dumps(message))
         if isinstance(detail, dict) and "detail" not in detail:
@@ -51,6 +56,15 @@ def exception_handler(exc, context):
     return response
 
 
-def not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
-    """A path under the operator API that names no player (an id outside the identifier rule)."""
-    return JsonResponse(error_body("not_found", "no such player or path"), status=404)
+class UnknownPlayerPath(APIView):
+    """A path naming a player id outside the identifier rule (`%00`, padding, "café"): it never
+    reaches the database. Authenticated like every operator API view (401 without a key), then
+    the API's own 404, never an HTML page or a database error."""
+
+    required_scope = "read"
+    schema = None  # not an operation: nothing for the OpenAPI schema
+
+    def _missing(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return Response(error_body("not_found", "no such player or path"), status=404)
+
+    get = post = put = patch = delete = _missing

@@ -26,12 +26,12 @@ urlpatterns = [
     path("players/<player_id:external_id>/", views.PlayerDetail.as_view(), name="operator-player"),
     path(
         "players/<player_id:external_id>/block/",
-        views.PlayerStatus.as_view(target=Player.Status.BLOCKED),
+        views.PlayerBlock.as_view(target=Player.Status.BLOCKED),
         name="operator-block",
     ),
     path(
         "players/<player_id:external_id>/unblock/",
-        views.PlayerStatus.as_view(target=Player.Status.ACTIVE),
+        views.PlayerBlock.as_view(target=Player.Status.ACTIVE),
         name="operator-unblock",
     ),
     path("players/<player_id:external_id>/status/", views.PlayerStatus.as_view(), name="operator-status"),
@@ -49,5 +49,5 @@ urlpatterns = [
         name="operator-session",
     ),
     # A player id outside the rule: the API's own 404, not an HTML page or a database error.
-    re_path(r"^players/[^/]*/", errors.not_found),
+    re_path(r"^players/[^/]*/", errors.UnknownPlayerPath.as_view()),
 ]

@@ -36,6 +36,7 @@ def _respond(status: int, body: bytes) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # provider paths answer in the provider's format, never CSRF's HTML 403
 def not_found(request: HttpRequest | None, *args: object, **kwargs: object) -> HttpResponse:
     """Any other path under /api/betsy/ (a trailing slash, `//`, `%00`…): Betsy's format, HTTP 404."""
     return _respond(404, protocol.render_error(Code.VALIDATION, "no such path"))

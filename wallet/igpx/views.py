@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -62,6 +63,7 @@ def _json(body: str, status: int = 200) -> HttpResponse:
 NOT_ALLOWED = protocol.render_error(protocol.INVALID_REQUEST)
 
 
+@csrf_exempt  # provider paths answer in the provider's format, never CSRF's HTML 403
 def not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     """Any other path under /api/igpx/ (a trailing slash, `//`, `%00`…): IGPX's JSON, HTTP 404."""
     return _json(NOT_ALLOWED, 404)

@@ -8,6 +8,7 @@ the review queue (docs/CALLBACKS.md).
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from tests.wallet.betsy.conftest import state_counts
 from wallet.betsy import conf, protocol
@@ -166,7 +167,8 @@ def test_user_ids_outside_the_identifier_rule_are_refused(betsy, alice, user_id)
 
 
 @pytest.mark.parametrize("path", ["/payment/bet/", "//payment/bet", "/payment/bet%00", "/nope"])
-def test_unknown_betsy_paths_answer_in_betsy_format(client, path):
+def test_unknown_betsy_paths_answer_in_betsy_format(path):
+    client = Client(enforce_csrf_checks=True)  # as the web process: CSRF must not answer first
     response = client.post(f"/api/betsy{path}", b"{}", content_type="application/json")
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
     assert response.json() == {"code": 5, "message": "no such path"}

@@ -10,6 +10,7 @@ import logging
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from tests.factories import balance, fund, make_player
 from wallet.igpx import conf
@@ -161,7 +162,8 @@ def test_ids_outside_the_identifier_rule_are_refused(provider, alice, value):
 
 
 @pytest.mark.parametrize("path", ["transaction/", "/transaction", "transaction%00", "nope", ""])
-def test_unknown_igpx_paths_answer_in_igpx_format(client, path):
+def test_unknown_igpx_paths_answer_in_igpx_format(path):
+    client = Client(enforce_csrf_checks=True)  # as the web process: CSRF must not answer first
     response = client.post(f"/api/igpx/{path}", b"{}", content_type="application/json")
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
     assert response.json() == {"error": "INVALID_REQUEST"}
