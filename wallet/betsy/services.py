@@ -337,6 +337,9 @@ def settle_bet(call: BetCall) -> Answer:
                 player_id=settled.settlement.player_id,
                 bet_id=state.bet_id,
                 settlement_id=settled.settlement.pk,
+                provider=PROVIDER,
+                currency=call.currency,
+                amount=paid,
                 summary=f"betsy settle {call.transaction_id}: {call.amount} {call.currency} owed,"
                 f" paid {money.format_money(paid, call.currency)} (rounded up by {paid - call.amount})",
             )
@@ -435,6 +438,9 @@ def rollback_bet(call: BetCall) -> Answer:
                 kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
                 player_id=bet.player_id,
                 bet_id=bet.pk,
+                provider=PROVIDER,
+                currency=bet.currency,
+                amount=bet.stake,
                 summary=f"betsy rollback {call.transaction_id} said {call.amount} {call.currency};"
                 f" the stake refunded was {money.format_money(bet.stake, bet.currency)}",
             )

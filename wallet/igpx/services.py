@@ -186,6 +186,9 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             kind=ReviewItem.Kind.ROUNDED_PAYOUT,
             player_id=wallet.player_id,
             settlement_id=settlement.pk,
+            provider=PROVIDER,
+            currency=request.currency,
+            amount=paid,
             summary=f"igpx result {request.transaction_id}: {request.amount} {request.currency} owed,"
             f" paid {money.format_money(paid, request.currency)} (rounded up by {paid - request.amount})",
         )
@@ -271,6 +274,9 @@ def _check_target(
             kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
             player_id=player_id,
             bet=bet,
+            provider=PROVIDER,
+            currency=known,
+            amount=amount,
             summary=f"igpx rollback {request.transaction_id} of {request.rollback_transaction_id} undid what"
             f" moved; it said {'; '.join(problems)}",
         )

@@ -38,4 +38,8 @@ def flag_once(kind: str, summary: str, **links: object) -> None:
 
 def refused(provider: str, operation: str, external_id: str, message: str) -> None:
     """A must-succeed callback refused for good: staff see it once per distinct refusal."""
-    flag_once(ReviewItem.Kind.CALLBACK_REFUSED, f"{provider} {operation} {external_id or '?'} refused: {message}")
+    flag_once(
+        ReviewItem.Kind.CALLBACK_REFUSED,
+        f"{provider} {operation} {external_id or '?'} refused: {message}",
+        provider=provider,
+    )
