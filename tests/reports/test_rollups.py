@@ -1,0 +1,236 @@
+"""Daily rollups from both providers' callbacks, across a business-day boundary in Auckland.
+
+Business days are Pacific/Auckland (UTC+13): 2026-11-02 and 2026-11-03 local. Every figure below
+is computed by hand from the story, then `check_reports` must find the stored rows equal to the
+ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from reports import services
+from reports.models import DailyRollup
+from tests.factories import fund, make_player
+from tests.reports.conftest import Actor, at, staff
+from wallet.models import AuditLog, LedgerEntry, Settlement
+from wallet.services.backoffice import adjustment_request, reversal_request, staff_request_approve
+
+DAY1, DAY2 = date(2026, 11, 2), date(2026, 11, 3)
+D = Decimal
+
+
+def ok(reply) -> None:
+    """IGPX answers {"error": null, …}; Betsy answers 200 with no error code."""
+    body = getattr(reply, "raw", None) or reply.body
+    assert reply.status == 200 and b'"error": "' not in body and b'"code"' not in body, body
+
+
+@pytest.fixture
+def story(db, report_zone, igpx, betsy):
+    """Two days of play; see the module docstring of each step for what moves."""
+    with at("2026-11-01 12:00"):
+        alice = make_player("alice")  # IGPX, EUR
+        fund(alice, "100")
+        carol = Actor("carol", "20")  # Betsy, USD, real 20 + bonus 10
+        fund(carol.player, "0", "USD", bonus="10")
+        dave = Actor("dave", "20")
+    risk, finance, finance2 = staff("rita", "Risk"), staff("fiona", "Finance"), staff("fred", "Finance")
+
+    # --- Day 1 ---------------------------------------------------------------------------------
+    with at("2026-11-02 10:00"):
+        ok(igpx.bet("i-b1", "10.00"))
+    with at("2026-11-02 12:00"):
+        ok(igpx.result("i-r1", "30.00"))  # a win (IGPX results are not linked to a bet)
+    with at("2026-11-02 13:00"):
+        ok(igpx.bet("i-b2", "5.00"))
+    with at("2026-11-02 13:30"):
+        ok(igpx.result("i-r2", "0"))  # a loss: nothing moves
+    with at("2026-11-02 14:00"):
+        ok(igpx.bet("i-b3", "4.00"))
+    with at("2026-11-02 15:00"):
+        ok(igpx.rollback("i-rb3", "i-b3", "4.00"))  # rollback before settlement: stake refunded
+    with at("2026-11-02 23:50"):
+        ok(igpx.bet("i-b4", "6.00"))  # its result comes after midnight
+
+    with at("2026-11-02 09:00"):
+        ok(betsy.place("d-b4", "dave", "USD", 10, dave.token))
+    with at("2026-11-02 11:00"):
+        ok(betsy.settle("d-b4", "dave", "USD", 25, "won"))
+    with at("2026-11-02 20:00"):
+        ok(betsy.place("c-b1", "carol", "USD", 25, carol.token))  # real 20 + bonus 5
+    with at("2026-11-02 22:00"):
+        ok(betsy.settle("c-b1", "carol", "USD", 50, "won"))
+    with at("2026-11-02 23:30"):
+        ok(betsy.settle("c-b1", "carol", "USD", 40, "won"))  # resettle: -10
+    with at("2026-11-02 23:40"):
+        ok(betsy.place("c-b2", "carol", "USD", 10, carol.token))  # open at midnight
+
+    # --- Day 2 ---------------------------------------------------------------------------------
+    with at("2026-11-03 00:10"):
+        ok(igpx.result("i-r4", "12.00"))  # the late result lands on day 2
+    with at("2026-11-03 09:00"):
+        ok(igpx.rollback("i-rb1", "i-r1", "30.00"))  # the paid win of day 1 rolled back
+    with at("2026-11-03 00:30"):
+        ok(betsy.settle("c-b2", "carol", "USD", 30, "won"))
+    with at("2026-11-03 01:00"):
+        ok(betsy.unsettle("c-b2", "carol", "USD", 30))
+    with at("2026-11-03 02:00"):
+        ok(betsy.settle("c-b2", "carol", "USD", 0, "lost"))
+    with at("2026-11-03 02:30"):
+        ok(betsy.place("c-b3", "carol", "USD", 35, carol.token))  # real 30 + bonus 5, stays open
+    with at("2026-11-03 03:00"):
+        ok(betsy.rollback("c-b1", "carol", "USD", 25))  # after settlement: 40 back, 20 of it debt
+    step = Settlement.objects.filter(bet__external_id="d-b4").latest("id")
+    with at("2026-11-03 10:00"):
+        request = reversal_request(settlement_id=step.pk, reason="void match confirmed by trader", actor=risk)
+        staff_request_approve(request_id=request.pk, actor=finance)  # 25 taken back, bet open again
+    with at("2026-11-03 11:00"):
+        request = adjustment_request(
+            player_external_id="dave", currency="USD", amount=D("7"), reason="goodwill for the outage", actor=risk
+        )
+        staff_request_approve(request_id=request.pk, actor=finance2)
+    return {"alice": alice, "carol": carol, "dave": dave}
+
+
+def rows(day: date) -> dict[tuple[str, str, str, str], dict]:
+    return {
+        (r.provider, r.origin, r.currency, r.money): {
+            k: v
+            for k, v in r.__dict__.items()
+            if k not in ("_state", "id", "day", "provider", "origin", "currency", "money") and v != 0
+        }
+        for r in DailyRollup.objects.filter(day=day)
+    }
+
+
+def test_each_figure_of_two_days_by_hand(story):
+    services.rollups_rebuild(DAY1, DAY2)
+
+    assert rows(DAY1) == {
+        ("igpx", "provider", "EUR", "real"): {
+            "bets_count": 4,
+            "unique_players": 1,
+            "stakes": D("25"),  # 10 + 5 + 4 + 6
+            "payouts": D("30"),
+            "refunds": D("4"),
+            "ggr": D("-9"),  # 25 - 30 - 4
+        },
+        ("betsy", "provider", "USD", "real"): {
+            "bets_count": 3,
+            "unique_players": 2,
+            "stakes": D("40"),  # dave 10, carol 20 real of 25, carol 10
+            "payouts": D("75"),  # 25 + 50
+            "resettle_adjustments": D("-10"),  # 50 -> 40
+            "ggr": D("-25"),  # 40 - 75 + 10
+            "open_liability": D("10"),  # c-b2
+        },
+        ("betsy", "provider", "USD", "bonus"): {
+            "bets_count": 1,
+            "unique_players": 1,
+            "stakes": D("5"),
+            "ggr": D("5"),
+        },
+    }
+    assert rows(DAY2) == {
+        ("igpx", "provider", "EUR", "real"): {
+            "payouts": D("12"),
+            "rollbacks": D("-30"),
+            "ggr": D("18"),  # -12 + 30
+        },
+        ("betsy", "provider", "USD", "real"): {
+            "bets_count": 1,
+            "unique_players": 1,
+            "stakes": D("30"),
+            "payouts": D("30"),
+            "unsettle_adjustments": D("-30"),
+            "refunds": D("20"),
+            "rollbacks": D("-40"),  # 20 from the balance, 20 as debt
+            "new_debt": D("20"),
+            "ggr": D("50"),  # 30 - 30 + 30 - 20 + 40
+            "open_liability": D("40"),  # c-b3 30 real + d-b4 10 reopened by staff
+        },
+        ("betsy", "provider", "USD", "bonus"): {
+            "bets_count": 1,
+            "unique_players": 1,
+            "stakes": D("5"),
+            "refunds": D("5"),
+            "open_liability": D("5"),  # c-b3 bonus part
+        },
+        ("betsy", "staff", "USD", "real"): {"staff_reversals": D("-25"), "ggr": D("25")},
+        ("staff", "staff", "USD", "real"): {"staff_adjustments": D("7")},
+    }
+    call_command("check_reports", "--from", "2026-11-01", "--to", "2026-11-03")
+
+
+def test_ggr_equals_the_clearing_accounts(story):
+    services.rollups_rebuild(DAY1, DAY2)
+    for day in (DAY1, DAY2):
+        for provider in ("igpx", "betsy"):
+            ggr = sum(r.ggr for r in DailyRollup.objects.filter(day=day, provider=provider))
+            from reports.rollups import day_bounds
+
+            start, end = day_bounds(day)
+            clearing = sum(
+                e.amount
+                for e in LedgerEntry.objects.filter(
+                    account__kind="clearing",
+                    account__provider=provider,
+                    transaction__created_at__gte=start,
+                    transaction__created_at__lt=end,
+                )
+            )
+            assert ggr == clearing
+
+
+def test_check_reports_fails_on_a_cent(story):
+    services.rollups_rebuild(DAY1, DAY2)
+    row = DailyRollup.objects.get(day=DAY2, provider="betsy", origin="provider", money="real")
+    DailyRollup.objects.filter(pk=row.pk).update(payouts=row.payouts + D("0.01"))
+    with pytest.raises(CommandError, match="1 day"):
+        call_command("check_reports", "--day", DAY2.isoformat())
+    assert services.rollups_check(DAY1).ok
+    problems = services.rollups_check(DAY2).problems
+    assert any("payouts: stored 30.01" in p for p in problems), problems
+
+
+def test_a_late_event_lands_on_its_own_day_and_closed_days_are_never_rewritten(story, betsy):
+    services.rollups_rebuild(DAY1, DAY2)
+    before = {DAY1: rows(DAY1), DAY2: rows(DAY2)}
+    with at("2026-11-06 12:00"):
+        ok(betsy.settle("c-b3", "carol", "USD", 70, "won"))  # placed on day 2, settled three days later
+    services.rollups_rebuild(DAY1, date(2026, 11, 6))
+    assert {DAY1: rows(DAY1), DAY2: rows(DAY2)} == before
+    late = rows(date(2026, 11, 6))[("betsy", "provider", "USD", "real")]
+    assert late == {"payouts": D("70"), "ggr": D("-70"), "open_liability": D("10")}  # d-b4 still open
+    assert rows(date(2026, 11, 5))[("betsy", "provider", "USD", "real")] == {"open_liability": D("40")}
+    call_command("check_reports", "--from", "2026-11-02", "--to", "2026-11-06")
+
+    # Someone alters the ledger under a closed day: the rebuild refuses, --force is audited.
+    entry = LedgerEntry.objects.get(transaction__external_id="i-b1", account__kind="player")
+    LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount - 1)
+    try:
+        with pytest.raises(services.ClosedDayChanged, match="closed"):
+            services.rollup_store(DAY1)
+        with pytest.raises(CommandError, match="--force"):
+            call_command("rebuild_reports", "--day", DAY1.isoformat())
+        call_command("rebuild_reports", "--day", DAY1.isoformat(), "--force")
+        assert AuditLog.objects.filter(action="reports.rewrite_closed_day").count() == 1
+        assert rows(DAY1)[("igpx", "provider", "EUR", "real")]["stakes"] == D("26")
+    finally:
+        LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount)
+
+
+def test_beat_job_computes_today_and_unclosed_days(db, report_zone):
+    from reports.models import RollupDay
+    from reports.tasks import refresh_rollups
+
+    done = refresh_rollups()
+    assert len(done) == 2  # yesterday (closed: it ended hours ago) and today (open)
+    assert RollupDay.objects.filter(closed=True).count() == 1
+    assert RollupDay.objects.filter(closed=False).count() == 1
