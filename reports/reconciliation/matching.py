@@ -140,7 +140,8 @@ class Matcher:
             self._compare(line, record)
 
     def _compare(self, line: TheirLine, record: OurRecord) -> None:
-        if line.currency != record.currency:
+        # An IGPX loss moves nothing and names no bet: we hold no currency for it ("").
+        if record.currency and line.currency != record.currency:
             self.diffs.append(_diff(Diff.Kind.CURRENCY, line, record))
         elif line.amount != record.amount:
             self.diffs.append(_diff(Diff.Kind.AMOUNT, line, record))
