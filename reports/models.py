@@ -72,6 +72,8 @@ class DailyRollup(models.Model):
             )
         ]
         indexes = [models.Index(fields=["day", "currency"], name="reports_rollup_day_currency")]
+        verbose_name = "daily rollup"
+        verbose_name_plural = "money report"
         permissions = [
             ("view_reports", "Can view money reports"),
             ("view_statement", "Can view player statements"),

@@ -160,3 +160,33 @@ def test_command_shows_progress_and_stores_it_on_the_run(story, fiona, tmp_path,
     assert "line" in out.err  # the progress bar
     latest = Run.objects.latest("id")
     assert (latest.lines_total, latest.lines_done, latest.progress_percent) == (1, 1, 100)
+
+
+def test_admin_upload_runs_and_lists_differences_with_actions(story, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    settings.REPORT_UPLOAD_DIR = str(tmp_path)
+    client = Client()
+    client.force_login(staff("fiona-adm", "Finance"))
+    upload = SimpleUploadedFile("betsy.csv", (BETSY_HEADER + "x-1,place,carol,USD,5.00,\n").encode())
+    reply = client.post(
+        "/admin/reports/reconciliationrun/add/",
+        {"provider": "betsy", "period_from": "2026-11-02", "period_to": "2026-11-03", "file": upload},
+    )
+    assert reply.status_code == 302, reply.content.decode()[:2000]
+    page = client.get(reply["Location"]).content.decode()
+    assert "Done" in page and "Missing on our side" in page and "5.00 USD" in page
+    diff = Diff.objects.get(transaction_id="x-1")
+    client.post(reply["Location"], {"difference": diff.pk, "action": "resolve", "note": "test ticket on their side"})
+    diff.refresh_from_db()
+    assert diff.status == Diff.Status.RESOLVED and diff.resolved_by.username == "fiona-adm"
+    bad = SimpleUploadedFile("bad.csv", b"transactionId,type\n")
+    reply = client.post(
+        "/admin/reports/reconciliationrun/add/",
+        {"provider": "betsy", "period_from": "2026-11-02", "period_to": "2026-11-03", "file": bad},
+    )
+    assert (
+        "line 1: missing column(s) userId, currency, amount, createdAt"
+        in client.get(reply["Location"]).content.decode()
+    )
