@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, CharField, OuterRef, Q, Subquery, Value, When
+from django.db import connection
+from django.db.models import Case, CharField, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone as dj_timezone
 
 from reports import conf
@@ -186,16 +187,23 @@ def _open_liability(end: datetime) -> Iterable[tuple[str, str, Decimal, Decimal]
         .order_by("-id")
         .values("status_after")[:1]
     )
-    return (
+    bets = (
         Bet.objects.filter(placed_at__lt=end)
         .exclude(provider__in=UNLINKED_RESULT_PROVIDERS)
         .filter(Q(status=Bet.Status.OPEN) | Q(pk__in=later))
         .annotate(state=Subquery(state_at_end))
         .filter(Q(state__isnull=True) | Q(state=Bet.Status.OPEN))
-        .values_list("provider", "currency", "stake_real", "stake_bonus")
         .order_by()
-        .iterator(chunk_size=5000)
     )
+    if connection.vendor == "postgresql":
+        # Summed by the database (exact NUMERIC): the candidates of an old day are many.
+        return bets.values_list("provider", "currency").annotate(Sum("stake_real"), Sum("stake_bonus"))
+    # SQLite sums NUMERIC as binary floating point: sum in Python.
+    sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for provider, currency, real, bonus in bets.values_list("provider", "currency", "stake_real", "stake_bonus"):
+        sums[(provider, currency)][0] += _to_decimal(real)
+        sums[(provider, currency)][1] += _to_decimal(bonus)
+    return [(p, c, r, b) for (p, c), (r, b) in sums.items()]
 
 
 @dataclass
