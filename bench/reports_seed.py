@@ -17,35 +17,16 @@ The database (default tl_bench_reports) is dropped and re-created, then migrated
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from crm_export import recreate_database, setup_django  # noqa: E402  (the same fresh-database helpers)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/tl_bench_reports"
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("CELERY_BROKER_URL", None)
-    os.environ["LOG_LEVEL"] = "warning"
-    import django
-
-    django.setup()
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # %(n)s bets, %(p)s players, %(days)s days ending at %(end)s (UTC midnight). Ids are assigned by
