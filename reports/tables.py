@@ -4,7 +4,6 @@ structure, so an export holds exactly what the page shows."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -212,7 +211,13 @@ def build_report(flt: ReportFilter) -> Report:
     ordered_totals = [totals[c] for c in sorted(totals)]
     converted, note = _convert(ordered_totals)
     chart_currency = flt.currency or _main_currency(ordered_totals)
-    series: dict[date, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    # Every period of the range, so the chart's x axis is time even where nothing happened.
+    series: dict[date, list[Decimal]] = {
+        start: [Decimal(0), Decimal(0)]
+        for start in sorted(
+            {period_start(flt.first + timedelta(days=i), flt.period) for i in range((flt.last - flt.first).days + 1)}
+        )
+    }
     for line in lines:
         if line.currency == chart_currency and line.period is not None:
             series[line.period][0] += Decimal(line.values.get("stakes", 0))

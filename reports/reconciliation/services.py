@@ -83,13 +83,11 @@ def run_execute(run_id: int, *, progress: Callable[[int, int], None] | None = No
                         progress(done, total)
             outcome = matcher.finish(lambda ids: matching.our_records(run.provider, start, end, ids=ids))
         except csvfile.FileRefused as refused:
-            Run.objects.filter(pk=run.pk).update(
-                status=Run.Status.FAILED,
-                error=str(refused),
-                finished_at=timezone.now(),
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
-            return Run.objects.get(pk=run.pk)
+            return _failed(run.pk, str(refused), started)
+        except Exception as exc:
+            # Never leave a run "running" forever: staff see why, on-call gets the traceback.
+            _failed(run.pk, f"internal error ({type(exc).__name__}); the run can be uploaded again", started)
+            raise
     with transaction.atomic():
         for diff in outcome.differences:
             diff.run_id = run.pk
@@ -105,6 +103,16 @@ def run_execute(run_id: int, *, progress: Callable[[int, int], None] | None = No
     if progress:
         progress(done, total)
     return Run.objects.get(pk=run.pk)
+
+
+def _failed(run_id: int, error: str, started: float) -> Run:
+    Run.objects.filter(pk=run_id).update(
+        status=Run.Status.FAILED,
+        error=error,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    return Run.objects.get(pk=run_id)
 
 
 def _lock_open(diff_id: int) -> Diff:

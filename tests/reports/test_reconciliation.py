@@ -190,3 +190,25 @@ def test_admin_upload_runs_and_lists_differences_with_actions(story, tmp_path, s
         "line 1: missing column(s) userId, currency, amount, createdAt"
         in client.get(reply["Location"]).content.decode()
     )
+
+
+def test_an_unexpected_error_fails_the_run_instead_of_leaving_it_running(db, tmp_path, settings, monkeypatch):
+    settings.REPORT_UPLOAD_DIR = str(tmp_path)
+    fiona = staff("fiona-err", "Finance")
+    created = services.run_create(
+        provider="betsy",
+        period_from=DAY1,
+        period_to=DAY2,
+        filename="x.csv",
+        chunks=[BETSY_HEADER.encode()],
+        actor=fiona,
+    )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services.matching, "our_records", broken)
+    with pytest.raises(RuntimeError):
+        services.run_execute(created.pk)
+    created.refresh_from_db()
+    assert created.status == Run.Status.FAILED and "internal error (RuntimeError)" in created.error
