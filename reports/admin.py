@@ -48,7 +48,7 @@ def _tbody(rows: list[tuple[str, object]], texts: list[list[str]]) -> str:
             (
                 css,
                 format_html_join(
-                    "", "<td{}>{}</td>", ((' class="num"' if i > 2 else "", cell) for i, cell in enumerate(text))
+                    "", '<td class="{}">{}</td>', (("num" if i > 2 else "", cell) for i, cell in enumerate(text))
                 ),
             )
             for (css, _), text in zip(rows, texts, strict=True)

@@ -37,6 +37,7 @@ def test_finance_sees_the_report_with_totals_chart_and_precision(built):
     assert "-25.00 USD" in html  # day 1 Betsy GGR
     assert "-9.00 EUR" in html  # day 1 IGPX GGR
     assert "Total" in html
+    assert '<td class="num">-25.00 USD</td>' in html  # amounts right-aligned, never wrapped
 
 
 def test_support_and_risk_cannot_read_reports(built):
@@ -65,7 +66,7 @@ def test_csv_and_xlsx_hold_exactly_what_is_on_screen(built):
     ]
     for row in body:
         for cell in row:
-            assert f">{cell}<" in html  # every exported cell is a cell on the page
+            assert f">{cell}</td>" in html  # every exported cell is a cell on the page
     ggr = header.index("GGR")
     assert body[-1][ggr] == "55.00 USD"  # day 1: -25 real + 5 bonus; day 2: 50 real + 0 bonus + 25 staff
     book = load_workbook(io.BytesIO(client.get("/admin/reports/dailyrollup/export.xlsx" + query).content))
