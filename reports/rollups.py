@@ -15,6 +15,8 @@ The step of a bet's transaction is the bet's settlement with the highest `transa
 below the transaction's id: a step posts its transactions together, under the bet's row lock,
 and records the first of them as its `transaction`.
 
+Test players (`Player.is_test`) are left out, as from the CRM export.
+
 Amounts are "to the player" (a payout is positive, a payout taken back negative) except stakes
 and GGR. GGR = stakes − payouts − refunds − rollbacks − resettle − unsettle − staff reversals,
 which is also the net of the provider's clearing account for the day (check_reports proves it).
@@ -160,6 +162,7 @@ def _entries(start: datetime, end: datetime):
             transaction__kind__in=SPORTSBOOK_KINDS,
             account__kind="player",
         )
+        .exclude(transaction__player__is_test=True)  # test players are left out of reports
         .annotate(
             step_kind=Case(When(needs_step, then=Subquery(step)), default=Value(None), output_field=CharField()),
             reverses_kind=Case(
@@ -200,6 +203,7 @@ def _open_liability(end: datetime) -> Iterable[tuple[str, str, Decimal, Decimal]
     bets = (
         Bet.objects.filter(placed_at__lt=end)
         .exclude(provider__in=UNLINKED_RESULT_PROVIDERS)
+        .exclude(player__is_test=True)
         .filter(Q(status=Bet.Status.OPEN) | Q(pk__in=later))
         .annotate(state=Subquery(state_at_end))
         .filter(Q(state__isnull=True) | Q(state=Bet.Status.OPEN))
@@ -299,6 +303,7 @@ def _identities(day: date, *, now: datetime | None) -> dict[tuple[str, str, str]
     sums: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     rows = (
         LedgerEntry.objects.filter(transaction__created_at__gte=start, transaction__created_at__lt=end)
+        .exclude(transaction__player__is_test=True)
         .values_list(
             "account__kind",
             "account__provider",

@@ -158,3 +158,29 @@ def test_beat_job_computes_today_and_unclosed_days(db, report_zone):
     assert len(done) == 2  # yesterday (closed: it ended hours ago) and today (open)
     assert RollupDay.objects.filter(closed=True).count() == 1
     assert RollupDay.objects.filter(closed=False).count() == 1
+
+
+def test_test_players_are_left_out(story):
+    from decimal import Decimal as Dec
+
+    from django.db import transaction
+
+    from tests.factories import fund, make_player
+    from wallet.selectors import wallet_get
+    from wallet.services.postings import bet_place_apply
+
+    services.rollups_rebuild(DAY1, DAY1)
+    before = rows(DAY1)
+    with at("2026-11-02 12:00"):
+        tester = make_player("tester", currencies=("USD",), is_test=True)
+        fund(tester, "100", "USD")
+        with transaction.atomic():
+            bet_place_apply(
+                provider="betsy",
+                external_id="t-1",
+                wallet=wallet_get(external_id="tester", currency="USD"),
+                amount=Dec(9),
+            )
+    services.rollups_rebuild(DAY1, DAY2)  # DAY1 is closed: a change would be refused
+    assert rows(DAY1) == before
+    call_command("check_reports", "--from", "2026-11-02", "--to", "2026-11-03")
