@@ -184,3 +184,29 @@ def test_test_players_are_left_out(story):
     services.rollups_rebuild(DAY1, DAY2)  # DAY1 is closed: a change would be refused
     assert rows(DAY1) == before
     call_command("check_reports", "--from", "2026-11-02", "--to", "2026-11-03")
+
+
+def test_rebuild_command_shows_progress(story, capsys):
+    call_command("rebuild_reports", "--from", "2026-11-01", "--to", "2026-11-03")
+    out = capsys.readouterr()
+    assert "3/3" in out.err and "rebuilt 3 day(s) 2026-11-01..2026-11-03" in out.out
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("rebuild_reports", "--day", "yesterday")
+
+
+def test_business_days_follow_the_zone_through_daylight_saving(settings):
+    from datetime import UTC
+
+    from reports.rollups import business_day, day_bounds
+
+    settings.REPORT_TIMEZONE = "Europe/Malta"
+    start, end = day_bounds(date(2026, 3, 29))  # clocks go forward: a 23-hour day
+    # Same-zone subtraction is wall-clock time in Python: compare instants.
+    assert (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() == 23 * 3600
+    assert start.isoformat() == "2026-03-29T00:00:00+01:00"
+    assert business_day(end) == date(2026, 3, 30)
+    settings.REPORT_TIMEZONE = "Mars/Olympus"
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="REPORT_TIMEZONE"):
+        day_bounds(date(2026, 3, 29))
