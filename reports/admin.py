@@ -7,6 +7,7 @@ Finance and Admin read reports and reconcile; Support reads player statements.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -114,7 +115,7 @@ class ReportAdmin(admin.ModelAdmin):
             "notes": tables.NOTES,
             "chart": charts.svg(report.chart, report.chart_currency),
             "query": query,
-            "querystring": "&".join(f"{k}={v}" for k, v in query.items() if v),
+            "querystring": urlencode({k: v for k, v in query.items() if v}),
             "periods": tables.PERIODS,
             "providers": _choices("provider"),
             "currencies": _choices("currency"),
@@ -161,7 +162,7 @@ class ReportAdmin(admin.ModelAdmin):
             "header": exports.statement_header(),
             "rows": exports.statement_rows(statement) if statement else [],
             "currencies": sorted(CURRENCIES),
-            "querystring": "&".join(f"{k}={v}" for k, v in params.items()),
+            "querystring": urlencode(params),
         }
         return TemplateResponse(request, "admin/reports/statement.html", context)
 
