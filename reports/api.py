@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys.schema import error
 from reports.rollups import business_day
 from reports.statement import StatementError, statement_build
 from reports.tables import COLUMNS, COUNT_COLUMNS, FilterError, Line, build_report, parse_filter
-from wallet.errors import InvalidRequest
+from wallet.errors import InvalidRequest, PlayerNotFound
 from wallet.money import format_amount
 
 MAX_PAGE_SIZE = 500
@@ -138,7 +139,7 @@ class DailyReport(APIView):
 
     @extend_schema(
         parameters=_params("from", "to", "period", "provider", "origin", "currency", "money", "page", "page_size"),
-        responses={200: ReportOut},
+        responses={200: ReportOut, 400: error("a filter is invalid (dates, period, page)")},
         summary="Money report by day, week or month (GGR, stakes, payouts… per provider and currency)",
     )
     def get(self, request: Request) -> Response:
@@ -167,7 +168,11 @@ class PlayerStatement(APIView):
             OpenApiParameter("currency", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True),
             *_params("from", "to", "page", "page_size"),
         ],
-        responses={200: StatementOut},
+        responses={
+            200: StatementOut,
+            400: error("a filter is invalid, or the player has no wallet in that currency"),
+            404: error("unknown player"),
+        },
         summary="A player's money movements with running balance",
     )
     def get(self, request: Request, external_id: str) -> Response:
@@ -179,7 +184,11 @@ class PlayerStatement(APIView):
                 first=flt.first,
                 last=flt.last,
             )
-        except (FilterError, StatementError) as exc:
+        except StatementError as exc:
+            if str(exc).startswith("no player"):
+                raise PlayerNotFound(str(exc)) from None
+            raise InvalidRequest(str(exc)) from None
+        except FilterError as exc:
             raise InvalidRequest(str(exc)) from None
         lines, meta = _page(request, statement.lines)
         cur = statement.currency

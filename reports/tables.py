@@ -14,6 +14,7 @@ from wallet.currencies import CURRENCIES
 from wallet.money import format_money
 
 PERIODS = ("day", "week", "month")
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 # (field, column title). Amounts are in the row's currency.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("bets_count", "Bets"),
@@ -82,9 +83,12 @@ def parse_filter(params, *, today: date) -> ReportFilter:
         if not raw:
             return default
         try:
-            return date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             raise FilterError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+        if not EARLIEST <= value <= LATEST:
+            raise FilterError(f"{name}: {raw} is outside {EARLIEST.year}–{LATEST.year}")
+        return value
 
     last = day("to", today)
     return ReportFilter(

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from openpyxl import load_workbook
-from rest_framework.authtoken.models import Token
 
 from reports import services
+from tests.factories import api_client
 from tests.reports.conftest import DAY1, DAY2, staff
 
 QUERY = "?from=2026-11-02&to=2026-11-03&period=day"
@@ -110,8 +110,7 @@ def test_statement_page_and_csv_with_running_balance(built):
 
 
 def test_operator_api_report_paginated_and_in_schema(built):
-    user = staff("api-user", "Finance")
-    client = Client(HTTP_AUTHORIZATION="Token " + Token.objects.create(user=user).key)
+    client = api_client(name="finance tool", scopes=("reports",))
     reply = client.get("/api/operator/reports/daily/" + QUERY + "&page_size=2")
     assert reply.status_code == 200, reply.content
     data = reply.json()
@@ -140,14 +139,15 @@ def test_operator_api_report_paginated_and_in_schema(built):
     assert {t["currency"] for t in data["totals"]} == {"EUR", "USD"}
     bad = client.get("/api/operator/reports/daily/?from=yesterday")
     assert bad.status_code == 400 and "not a date" in bad.json()["error"]["message"]
+    assert client.get("/api/operator/reports/daily/?to=9999-12-31").status_code == 400
+    assert client.get("/api/operator/reports/statements/nobody/?currency=USD").status_code == 404
     statement = client.get("/api/operator/reports/statements/carol/?currency=USD&from=2026-11-01&to=2026-11-03")
     assert statement.status_code == 200 and statement.json()["results"][0]["balance"] == "20.00"
     schema = client.get("/api/schema/").content.decode()
     assert "/api/operator/reports/daily/" in schema and "/api/operator/reports/statements/{external_id}/" in schema
 
 
-def test_report_views_declare_the_reports_scope():
-    from reports import api
-
-    assert api.DailyReport.required_scope == "reports"
-    assert api.PlayerStatement.required_scope == "reports"
+def test_a_key_without_the_reports_scope_is_refused(built):
+    client = api_client(name="payments only", scopes=("read", "payments"))
+    assert client.get("/api/operator/reports/daily/").status_code == 403
+    assert client.get("/api/operator/reports/statements/carol/?currency=USD").status_code == 403
