@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -248,7 +249,7 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
         _require(request, RECONCILE)
-        run = ReconciliationRun.objects.get(pk=object_id)
+        run = get_object_or_404(ReconciliationRun, pk=object_id)
         if request.method == "POST":
             diff_id = int(request.POST.get("difference", "0") or 0)
             note = request.POST.get("note", "")
