@@ -23,10 +23,6 @@ ARTIFACTS, expect = harness.ARTIFACTS, harness.expect
 
 
 class ReportBrowserTests(harness.BackOfficeBrowserTests):
-    # The harness's own flows run in their module; here only the report's.
-    test_reversal_request_then_approval_by_another_user = None
-    test_dashboard_updates_live = None
-
     def setUp(self):
         super().setUp()  # fiona (Finance), alice with a settled bet (5 staked, 10 paid)
         from reports import services
@@ -79,3 +75,8 @@ class ReportBrowserTests(harness.BackOfficeBrowserTests):
         assert first[:3] == cells[0][:3]
         assert Decimal(str(first[3 + 9])) == Decimal("-5")  # the GGR column, as a number
         context.close()
+
+
+# The harness's own flows run in their module; this class runs only the report's.
+for _name in [name for name in vars(harness.BackOfficeBrowserTests) if name.startswith("test_")]:
+    setattr(ReportBrowserTests, _name, None)
