@@ -156,6 +156,11 @@ class ParlayPrice:
         return tuple(leg.spec.line_id for leg in self.legs)
 
 
+def shares_a_game(event_ids: Sequence[object]) -> bool:
+    """True when two or more legs are on one match, whether or not the parlay gets a price."""
+    return len(set(event_ids)) < len(event_ids)
+
+
 @dataclass(frozen=True, slots=True)
 class Declined:
     reason: str
