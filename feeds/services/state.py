@@ -607,6 +607,12 @@ def apply_message(ws: Workspace, msg: m.Message, *, sport_id: int | None = None)
         ws.recovery_activity.add(request_id)
     if isinstance(msg, m.OddsChange):
         return apply_odds_change(ws, msg, sport_id)
+    if sport_id is not None and msg.event_urn:
+        # The sport id is only in the routing key: any event message may be the first to bring it.
+        event = ws.events.get(msg.event_urn)
+        if event is not None and event.sport_id is None:
+            event.sport_id = sport_id
+            event.dirty = True
     if isinstance(msg, m.BetStop):
         return apply_bet_stop(ws, msg)
     if isinstance(msg, m.BetSettlement):
