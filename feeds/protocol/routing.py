@@ -10,8 +10,8 @@ from the wire), but the key carries the sport id, which the XML does not.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from feeds.protocol.errors import InvalidRoutingKey
 
