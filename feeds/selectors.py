@@ -6,17 +6,29 @@ is usable *now* (computed at read time); the pricer decides on freshness and sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from feeds.models import BetCancel, Market, MarketSettlement, Producer, SportEvent, ms_to_datetime
+from feeds import conf
+from feeds.models import (
+    BetCancel,
+    FeedMessage,
+    Market,
+    MarketChange,
+    MarketSettlement,
+    Producer,
+    SportEvent,
+    ms_to_datetime,
+)
 from feeds.protocol.errors import MalformedMessage
 from feeds.protocol.specifiers import canonical_specifiers as _canonical
-from feeds.services.descriptions import NameContext, NameResolver
+from feeds.services.descriptions import NameContext, NameResolver, code_names
 from feeds.services.producers import alive_recent, producer_is_up
 
 __all__ = [
@@ -33,6 +45,13 @@ __all__ = [
     "producer_health",
     "market_settlements",
     "market_cancels",
+    "event_state",
+    "journal",
+    "JOURNAL_OUTCOMES",
+    "EVENT_STATUS_NAMES",
+    "MARKET_STATUS_NAMES",
+    "line_freshness",
+    "offered_outcomes",
 ]
 
 
@@ -46,6 +65,10 @@ class MarketQuote:
     producer_up: bool  # alive within the window, subscribed, not in recovery
     odds_updated_at: datetime  # aware UTC: when the odds now held were produced (message timestamp)
     outcomes: dict[str, Decimal]  # outcome id -> decimal odds, active outcomes only
+    # The feed's own truth (line_freshness): the odds are current. The pricer trusts this
+    # instead of an age limit: Betradar re-sends a line only when its price moves.
+    fresh: bool = False
+    stale_reason: str = ""  # why not fresh, "" when fresh
 
 
 def canonical_specifiers(raw: str) -> str:
@@ -56,6 +79,35 @@ def canonical_specifiers(raw: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def line_freshness(
+    producer: Producer, odds_ts: int, *, sport_id: int | None = None, now: datetime | None = None
+) -> str:
+    """'' when a line's odds are current, else why not.
+
+    Current: the producer is usable now (up after a recovery, subscribed, alives within the
+    window) and has been up without interruption since the odds came: the line's odds are newer
+    than the start of the recovery that brought the producer up (`up_since_ts`). A line the
+    recovery did not re-send is no longer offered. Quiet lines stay fresh for as long as
+    alives say nothing was missed. An optional maximum age per producer or producer/sport
+    (UOF_ODDS_MAX_AGE) applies on top.
+    """
+    now = now or timezone.now()
+    if not producer_is_up(producer, now):
+        return f"producer {producer.pk} is {producer.status}" + (
+            "" if producer.status != Producer.Status.UP else " but its alives stopped or it is unsubscribed"
+        )
+    if not odds_ts:
+        return "no odds received"
+    if producer.up_since_ts is not None and odds_ts < producer.up_since_ts:
+        return f"odds from before producer {producer.pk}'s last interruption (not re-sent by its recovery)"
+    max_age = conf.ODDS_MAX_AGE.get((producer.pk, sport_id)) or conf.ODDS_MAX_AGE.get((producer.pk, None))
+    if max_age:
+        age = now.timestamp() - odds_ts / 1000
+        if age > max_age:
+            return f"odds are {age:.0f}s old (max {max_age}s for producer {producer.pk})"
+    return ""
+
+
 def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> MarketQuote | None:
     """The current line, or None when unknown, never priced, or the specifiers are malformed."""
     try:
@@ -64,8 +116,8 @@ def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> Mar
         return None
     row = (
         Market.objects.filter(event__urn=event_urn, market_id=market_id, specifiers=spec)
-        .select_related("producer")
-        .only("status", "outcomes", "odds_ts", "producer")
+        .select_related("producer", "event")
+        .only("status", "outcomes", "odds_ts", "producer", "event__sport_id")
         .first()
     )
     if row is None or row.producer is None or not row.odds_ts:
@@ -75,16 +127,43 @@ def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> Mar
         for oid, state in row.outcomes.items()
         if state.get("active") and state.get("odds") is not None
     }
+    now = timezone.now()
+    stale = line_freshness(row.producer, row.odds_ts, sport_id=row.event.sport_id, now=now)
     return MarketQuote(
         event_urn=event_urn,
         market_id=market_id,
         specifiers=spec,
         status=row.status,
         producer_id=row.producer.pk,
-        producer_up=producer_is_up(row.producer),
+        producer_up=producer_is_up(row.producer, now),
         odds_updated_at=ms_to_datetime(row.odds_ts),  # type: ignore[arg-type]
         outcomes=outcomes,
+        fresh=not stale,
+        stale_reason=stale,
     )
+
+
+def offered_outcomes(lines: Iterable[tuple[str, int, str, str]]) -> set[tuple[str, int, str, str]]:
+    """Of (event urn, market id, specifiers, outcome id), those the feed has offered (the line
+    exists and lists the outcome, active or not): what may be registered with an exchange."""
+    wanted: dict[tuple[str, int, str], set[str]] = {}
+    for urn, market_id, specifiers, outcome_id in lines:
+        try:
+            spec = canonical_specifiers(specifiers)
+        except ValueError:
+            continue
+        wanted.setdefault((urn, market_id, spec), set()).add(outcome_id)
+    found: set[tuple[str, int, str, str]] = set()
+    urns = {urn for urn, _, _ in wanted}
+    market_ids = {mid for _, mid, _ in wanted}
+    rows = Market.objects.filter(event__urn__in=urns, market_id__in=market_ids).values_list(
+        "event__urn", "market_id", "specifiers", "outcomes"
+    )
+    for urn, market_id, spec, outcomes in rows.iterator(chunk_size=2000):
+        for outcome_id in wanted.get((urn, market_id, spec), ()):
+            if outcome_id in outcomes:
+                found.add((urn, market_id, spec, outcome_id))
+    return found
 
 
 @dataclass(frozen=True)
@@ -259,8 +338,12 @@ class ProducerHealth:
     subscribed: bool
     alive_recent: bool
     last_alive_at: datetime | None
-    status_reason: str
+    status_reason: str  # why it is in its state ("alive with subscribed=0", "recovery 12 complete"…)
     recovery_id: int | None
+    status_changed_at: datetime | None = None
+    up_since: datetime | None = None  # producer clock: start of the current uninterrupted period
+    recovery_status: str = ""  # of the request in flight
+    recovery_requested_at: datetime | None = None
 
 
 def producer_health() -> list[ProducerHealth]:
@@ -276,8 +359,12 @@ def producer_health() -> list[ProducerHealth]:
             last_alive_at=p.last_alive_at,
             status_reason=p.status_reason,
             recovery_id=p.recovery_id,
+            status_changed_at=p.status_changed_at,
+            up_since=ms_to_datetime(p.up_since_ts) if p.up_since_ts and p.status == Producer.Status.UP else None,
+            recovery_status=p.recovery.status if p.recovery else "",
+            recovery_requested_at=p.recovery.requested_at if p.recovery else None,
         )
-        for p in Producer.objects.all()
+        for p in Producer.objects.select_related("recovery")
     ]
 
 
@@ -301,3 +388,205 @@ def market_cancels(
     if active_only:
         qs = qs.filter(active=True)
     return list(qs.order_by("id"))
+
+
+# --- the read API: the whole stored state ----------------------------------------------------------
+
+EVENT_STATUS_NAMES = {
+    0: "not started",
+    1: "live",
+    2: "suspended",
+    3: "ended",
+    4: "closed",
+    5: "cancelled",
+    6: "delayed",
+    7: "interrupted",
+    8: "postponed",
+    9: "abandoned",
+}
+MARKET_STATUS_NAMES = {
+    1: "active",
+    0: "inactive",
+    -1: "suspended",
+    -2: "handed over",
+    -3: "settled",
+    -4: "cancelled",
+}
+JOURNAL_OUTCOMES = tuple(FeedMessage.Outcome.values)
+
+
+def _producer_names() -> dict[int, str]:
+    return dict(Producer.objects.values_list("id", "name"))
+
+
+def _settlement_state(
+    row: MarketSettlement, names: NameResolver, mk: Market, ctx: NameContext, rollbacks: dict, void_names: dict
+) -> dict[str, Any]:
+    rolled_back_ts = rollbacks.get((mk.pk, row.producer_id))
+    return {
+        "producer_id": row.producer_id,
+        "certainty": row.certainty,
+        "void_reason": row.void_reason,
+        "void_reason_name": void_names.get(row.void_reason, "") if row.void_reason is not None else "",
+        "message_time": ms_to_datetime(row.message_ts),
+        "updated_at": row.updated_at,
+        # A rollback empties the outcomes it names (all of them when it names none): the row stays
+        # as the guard against late settlements. Rolled back: the producer's last word on the line
+        # was a rollback.
+        "rolled_back": rolled_back_ts is not None,
+        "rolled_back_time": ms_to_datetime(rolled_back_ts) if rolled_back_ts is not None else None,
+        "outcomes": [
+            {
+                "id": oid,
+                "name": names.outcome_name(mk.market_id, mk.specifiers, oid, ctx),
+                "result": state.get("result"),
+                "void_factor": state.get("void_factor"),
+                "dead_heat_factor": state.get("dead_heat_factor"),
+            }
+            for oid, state in row.outcomes.items()
+        ],
+    }
+
+
+def _cancel_state(row: BetCancel, void_names: dict) -> dict[str, Any]:
+    return {
+        "producer_id": row.producer_id,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "void_reason": row.void_reason,
+        "void_reason_name": void_names.get(row.void_reason, "") if row.void_reason is not None else "",
+        "superceded_by": row.superceded_by,
+        "active": row.active,
+        "rolled_back": row.rollback_ts is not None,
+        "cancel_time": ms_to_datetime(row.cancel_ts),
+        "rollback_time": ms_to_datetime(row.rollback_ts),
+    }
+
+
+def _last_settlement_rollbacks(market_ids: list[int]) -> dict[tuple[int, int], int]:
+    """(market, producer) -> message ts of a rollback that is the producer's latest settlement change."""
+    last: dict[tuple[int, int], tuple[str, int]] = {}
+    kinds = [MarketChange.Kind.SETTLEMENT, MarketChange.Kind.SETTLEMENT_ROLLBACK]
+    for market_id, producer_id, kind, message_ts in (
+        MarketChange.objects.filter(market_id__in=market_ids, kind__in=kinds)
+        .order_by("id")
+        .values_list("market_id", "producer_id", "kind", "message_ts")
+    ):
+        last[(market_id, producer_id)] = (kind, message_ts)
+    return {key: ts for key, (kind, ts) in last.items() if kind == MarketChange.Kind.SETTLEMENT_ROLLBACK}
+
+
+def event_state(event_urn: str) -> dict[str, Any] | None:
+    """Everything stored about an event (read API): status with names, and per line its odds,
+    freshness, bet stop, settlements per producer and cancels."""
+    event = SportEvent.objects.filter(urn=event_urn).first()
+    if event is None:
+        return None
+    info = _event_info(event)
+    ctx = _context(info)
+    markets = list(
+        event.markets.select_related("producer")
+        .prefetch_related("settlements", "cancels")
+        .order_by("market_id", "specifiers")
+    )
+    names = NameResolver({mk.market_id for mk in markets})
+    void_names = code_names("void_reasons")
+    rollbacks = _last_settlement_rollbacks([mk.pk for mk in markets])
+    now = timezone.now()
+    lines = []
+    for mk in markets:
+        stale = (
+            line_freshness(mk.producer, mk.odds_ts, sport_id=event.sport_id, now=now) if mk.producer else "no producer"
+        )
+        lines.append(
+            {
+                "market_id": mk.market_id,
+                "specifiers": mk.specifiers,
+                "extended_specifiers": mk.extended_specifiers,
+                "name": names.market_name(mk.market_id, mk.specifiers, ctx),
+                "status": mk.status,
+                "status_name": MARKET_STATUS_NAMES.get(mk.status, ""),
+                "producer_id": mk.producer_id,
+                "producer_up": bool(mk.producer) and producer_is_up(mk.producer, now),
+                "fresh": not stale,
+                "stale_reason": stale,
+                "odds_updated_at": mk.odds_updated_at,
+                "last_message_time": ms_to_datetime(mk.last_ts) if mk.last_ts else None,
+                "favourite": mk.favourite,
+                "cashout_status": mk.cashout_status,
+                "bet_stop": {
+                    # bet_stop (or an odds_change with a betstop_reason) suspends active lines.
+                    "stopped": mk.status == -1,
+                    "next_betstop": ms_to_datetime(mk.next_betstop) if mk.next_betstop else None,
+                },
+                "outcomes": [
+                    {
+                        "id": oid,
+                        "name": names.outcome_name(mk.market_id, mk.specifiers, oid, ctx),
+                        "odds": state.get("odds"),
+                        "probability": state.get("prob"),
+                        "active": bool(state.get("active")),
+                    }
+                    for oid, state in mk.outcomes.items()
+                ],
+                "settlements": [
+                    _settlement_state(row, names, mk, ctx, rollbacks, void_names)
+                    for row in sorted(mk.settlements.all(), key=lambda r: r.producer_id)
+                ],
+                "cancels": [_cancel_state(row, void_names) for row in sorted(mk.cancels.all(), key=lambda r: r.pk)],
+            }
+        )
+    betting_names = code_names("betting_status")
+    betstop_names = code_names("betstop_reasons")
+    match_names = code_names("match_status")
+    state = {
+        "event_urn": event.urn,
+        "name": event.name,
+        "sport_id": event.sport_id,
+        "sport_name": event.sport_name,
+        "category_name": event.category_name,
+        "tournament_urn": event.tournament_urn,
+        "tournament_name": event.tournament_name,
+        "scheduled": event.scheduled,
+        "start_time_tbd": event.start_time_tbd,
+        "competitors": info.competitors,
+        "status": event.status,
+        "status_name": EVENT_STATUS_NAMES.get(event.status, "") if event.status is not None else "",
+        "match_status": event.match_status,
+        "match_status_name": match_names.get(event.match_status, "") if event.match_status is not None else "",
+        "home_score": event.home_score,
+        "away_score": event.away_score,
+        "status_time": ms_to_datetime(event.status_ts) if event.status_ts else None,
+        "betting_status": event.betting_status,
+        "betting_status_name": betting_names.get(event.betting_status, "") if event.betting_status is not None else "",
+        "betstop_reason": event.betstop_reason,
+        "betstop_reason_name": betstop_names.get(event.betstop_reason, "") if event.betstop_reason is not None else "",
+        "fixture_loaded": info.fixture_loaded,
+    }
+    return {"event": state, "markets": lines}
+
+
+def journal(
+    *,
+    outcome: str = "",
+    kind: str = "",
+    event_urn: str = "",
+    product: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[FeedMessage]:
+    """The message journal, newest first, without bodies (the API pages through it by id)."""
+    qs = FeedMessage.objects.defer("body").order_by("-id")
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if event_urn:
+        qs = qs.filter(event_urn=event_urn)
+    if product is not None:
+        qs = qs.filter(product=product)
+    if since is not None:
+        qs = qs.filter(received_at__gte=since)
+    if until is not None:
+        qs = qs.filter(received_at__lt=until)
+    return qs

@@ -191,8 +191,13 @@ def recovery_request(
             requested_at=now,
         )
         producer.recovery = request
+        # Every line this recovery re-sends is newer than the alive that let us ask for it: a
+        # line older than that was not re-sent, so it is no longer current (line_freshness).
+        producer.up_since_ts = producer.last_alive_ts
         producer_set_status(producer, RECOVERING, f"recovery {request.pk} requested", now)
-        _save(producer)
+        producer.save(
+            update_fields=["status", "status_reason", "status_changed_at", "recovery", "up_since_ts", "updated_at"]
+        )
         api_url = producer.api_url
     # Network call between transactions.
     try:

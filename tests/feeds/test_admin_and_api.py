@@ -129,6 +129,7 @@ def test_read_api_event_markets(client, django_user_model, feed_data):
         "id": "1714",
         "name": "IK Oddevold (-1.5)",
         "odds": "1.95",
+        "probability": None,
         "active": True,
     }
     assert (
