@@ -146,23 +146,24 @@ def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> Mar
 def offered_outcomes(lines: Iterable[tuple[str, int, str, str]]) -> set[tuple[str, int, str, str]]:
     """Of (event urn, market id, specifiers, outcome id), those the feed has offered (the line
     exists and lists the outcome, active or not): what may be registered with an exchange."""
-    wanted: dict[tuple[str, int, str], set[str]] = {}
-    for urn, market_id, specifiers, outcome_id in lines:
+    wanted: dict[tuple[str, int, str], list[tuple[str, tuple[str, int, str, str]]]] = {}
+    for line in lines:
+        urn, market_id, specifiers, outcome_id = line
         try:
             spec = canonical_specifiers(specifiers)
         except ValueError:
             continue
-        wanted.setdefault((urn, market_id, spec), set()).add(outcome_id)
+        wanted.setdefault((urn, market_id, spec), []).append((outcome_id, line))
+    if not wanted:
+        return set()
     found: set[tuple[str, int, str, str]] = set()
-    urns = {urn for urn, _, _ in wanted}
-    market_ids = {mid for _, mid, _ in wanted}
-    rows = Market.objects.filter(event__urn__in=urns, market_id__in=market_ids).values_list(
-        "event__urn", "market_id", "specifiers", "outcomes"
-    )
+    rows = Market.objects.filter(
+        event__urn__in={urn for urn, _, _ in wanted}, market_id__in={mid for _, mid, _ in wanted}
+    ).values_list("event__urn", "market_id", "specifiers", "outcomes")
     for urn, market_id, spec, outcomes in rows.iterator(chunk_size=2000):
-        for outcome_id in wanted.get((urn, market_id, spec), ()):
+        for outcome_id, line in wanted.get((urn, market_id, spec), ()):
             if outcome_id in outcomes:
-                found.add((urn, market_id, spec, outcome_id))
+                found.add(line)
     return found
 
 
