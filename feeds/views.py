@@ -18,7 +18,7 @@ from feeds import selectors
 from feeds.models import FeedMessage
 
 
-class OutcomeOut(serializers.Serializer):
+class FeedOutcomeOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     odds = serializers.CharField(allow_null=True, help_text="decimal odds as sent, null when not priced")
@@ -26,7 +26,7 @@ class OutcomeOut(serializers.Serializer):
     active = serializers.BooleanField()
 
 
-class SettledOutcomeOut(serializers.Serializer):
+class FeedSettledOutcomeOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     result = serializers.IntegerField(allow_null=True, help_text="1 won, 0 lost, -1 undecided (void factor applies)")
@@ -34,7 +34,7 @@ class SettledOutcomeOut(serializers.Serializer):
     dead_heat_factor = serializers.CharField(allow_null=True, help_text="share of the winnings paid")
 
 
-class SettlementOut(serializers.Serializer):
+class FeedSettlementOut(serializers.Serializer):
     producer_id = serializers.IntegerField()
     certainty = serializers.IntegerField(allow_null=True, help_text="1 live scouted, 2 confirmed")
     void_reason = serializers.IntegerField(allow_null=True)
@@ -43,10 +43,10 @@ class SettlementOut(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     rolled_back = serializers.BooleanField(help_text="the producer's last word on this line was a rollback")
     rolled_back_time = serializers.DateTimeField(allow_null=True)
-    outcomes = SettledOutcomeOut(many=True, help_text="outcomes still settled (a rollback empties them)")
+    outcomes = FeedSettledOutcomeOut(many=True, help_text="outcomes still settled (a rollback empties them)")
 
 
-class CancelOut(serializers.Serializer):
+class FeedCancelOut(serializers.Serializer):
     producer_id = serializers.IntegerField()
     start_time = serializers.DateTimeField(allow_null=True, help_text="bets placed from (absent: from the start)")
     end_time = serializers.DateTimeField(allow_null=True, help_text="bets placed until (absent: to the end)")
@@ -59,12 +59,12 @@ class CancelOut(serializers.Serializer):
     rollback_time = serializers.DateTimeField(allow_null=True)
 
 
-class BetStopOut(serializers.Serializer):
+class FeedBetStopOut(serializers.Serializer):
     stopped = serializers.BooleanField(help_text="suspended by a bet_stop (status -1)")
     next_betstop = serializers.DateTimeField(allow_null=True)
 
 
-class LineOut(serializers.Serializer):
+class FeedLineOut(serializers.Serializer):
     market_id = serializers.IntegerField()
     specifiers = serializers.CharField(allow_blank=True)
     extended_specifiers = serializers.CharField(allow_blank=True)
@@ -81,19 +81,19 @@ class LineOut(serializers.Serializer):
     last_message_time = serializers.DateTimeField(allow_null=True)
     favourite = serializers.BooleanField()
     cashout_status = serializers.IntegerField(allow_null=True)
-    bet_stop = BetStopOut()
-    outcomes = OutcomeOut(many=True)
-    settlements = SettlementOut(many=True, help_text="one per producer: live and prematch may differ")
-    cancels = CancelOut(many=True)
+    bet_stop = FeedBetStopOut()
+    outcomes = FeedOutcomeOut(many=True)
+    settlements = FeedSettlementOut(many=True, help_text="one per producer: live and prematch may differ")
+    cancels = FeedCancelOut(many=True)
 
 
-class CompetitorOut(serializers.Serializer):
+class FeedCompetitorOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     qualifier = serializers.CharField(allow_blank=True)
 
 
-class EventOut(serializers.Serializer):
+class FeedEventOut(serializers.Serializer):
     event_urn = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
     sport_id = serializers.IntegerField(allow_null=True)
@@ -103,7 +103,7 @@ class EventOut(serializers.Serializer):
     tournament_name = serializers.CharField(allow_blank=True)
     scheduled = serializers.DateTimeField(allow_null=True)
     start_time_tbd = serializers.BooleanField()
-    competitors = CompetitorOut(many=True)
+    competitors = FeedCompetitorOut(many=True)
     status = serializers.IntegerField(allow_null=True, help_text="sport_event_status: 0 not started … 4 closed")
     status_name = serializers.CharField(allow_blank=True)
     match_status = serializers.IntegerField(allow_null=True)
@@ -118,12 +118,12 @@ class EventOut(serializers.Serializer):
     fixture_loaded = serializers.BooleanField()
 
 
-class EventMarketsOut(serializers.Serializer):
-    event = EventOut()
-    markets = LineOut(many=True)
+class FeedEventMarketsOut(serializers.Serializer):
+    event = FeedEventOut()
+    markets = FeedLineOut(many=True)
 
 
-class ProducerOut(serializers.Serializer):
+class FeedProducerOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField(help_text="up, down or recovering")
@@ -139,7 +139,7 @@ class ProducerOut(serializers.Serializer):
     recovery_requested_at = serializers.DateTimeField(allow_null=True)
 
 
-class JournalOut(serializers.ModelSerializer):
+class FeedJournalOut(serializers.ModelSerializer):
     class Meta:
         model = FeedMessage
         fields = [
@@ -160,7 +160,7 @@ class JournalOut(serializers.ModelSerializer):
         ]
 
 
-class JournalQuery(serializers.Serializer):
+class FeedJournalQuery(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=selectors.JOURNAL_OUTCOMES, required=False)
     kind = serializers.CharField(required=False, max_length=32)
     event = serializers.CharField(required=False, max_length=64)
@@ -256,7 +256,7 @@ class EventMarkets(APIView):
     required_scope = "feeds"
 
     @extend_schema(
-        responses={200: EventMarketsOut, 404: OpenApiResponse(description="unknown event")},
+        responses={200: FeedEventMarketsOut, 404: OpenApiResponse(description="unknown event")},
         summary="An event's whole stored state: status, lines, odds, bet stops, settlements, cancels",
         examples=[OpenApiExample("settled line with a rolled-back cancel", value=_EVENT_EXAMPLE, response_only=True)],
     )
@@ -264,14 +264,14 @@ class EventMarkets(APIView):
         data = selectors.event_state(urn)
         if data is None:
             return Response({"error": {"code": "not_found", "message": f"unknown event {urn}"}}, status=404)
-        return Response(EventMarketsOut(data).data)
+        return Response(FeedEventMarketsOut(data).data)
 
 
 class Producers(APIView):
     required_scope = "feeds"
 
     @extend_schema(
-        responses={200: ProducerOut(many=True)},
+        responses={200: FeedProducerOut(many=True)},
         summary="UOF producer health, with the reason for each state",
         examples=[
             OpenApiExample(
@@ -298,14 +298,14 @@ class Producers(APIView):
         ],
     )
     def get(self, request: Request) -> Response:
-        return Response(ProducerOut(selectors.producer_health(), many=True).data)
+        return Response(FeedProducerOut(selectors.producer_health(), many=True).data)
 
 
 class Journal(ListAPIView):
     """The message journal, newest first, paged by cursor (no bodies)."""
 
     required_scope = "feeds"
-    serializer_class = JournalOut
+    serializer_class = FeedJournalOut
 
     @extend_schema(
         parameters=[
@@ -350,7 +350,7 @@ class Journal(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        query = JournalQuery(data=self.request.query_params)
+        query = FeedJournalQuery(data=self.request.query_params)
         if not query.is_valid():
             raise ValidationError(query.errors)
         q = query.validated_data
