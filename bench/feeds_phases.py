@@ -72,8 +72,6 @@ def main() -> None:
         parsed = ingest.parse_batch(items[start : start + size])
         t = tick("parse", t)
         with transaction.atomic():
-            store.lock_feed_state()
-            store.CACHE.begin(store.bump_generation())
             ws = state.Workspace(now=timezone.now(), groups=descriptions.market_groups, cache=store.CACHE)
             store.load(ws, [p.message for p in parsed])
             t = tick("load", t)

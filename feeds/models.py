@@ -303,15 +303,6 @@ class FeedMessage(models.Model):
         return f"#{self.pk} {self.kind or '?'} {self.outcome}"
 
 
-class FeedWriter(models.Model):
-    """One row: a counter every feed-state writer bumps in its transaction. A consumer that
-    finds it exactly one above its last value knows nobody else wrote since, so its in-memory
-    copy of the market lines is still the database's (feeds.services.store)."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    generation = models.BigIntegerField(default=0)
-
-
 class FeedConsumer(models.Model):
     """A running uof_consume process and the share of the feed it takes. While one that should
     run is silent, part of the feed is missing: producers stay down and no recovery is asked

@@ -140,11 +140,8 @@ def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
     journal: list[store.JournalRow] = []
     try:
         with transaction.atomic():
-            store.lock_feed_state()
-            generation = store.bump_generation()
+            # No global lock: store.load locks the batch's events and producers (see store.py).
             cache = store.CACHE if use_cache else None
-            if cache is not None:
-                cache.begin(generation)
             ws = state.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
             store.load(ws, [p.message for p in parsed if p.message is not None])
             new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}

@@ -50,6 +50,7 @@ class EventRow:
     fixture_change_type: int | None = None
     scheduled: datetime | None = None
     fixture_needed: bool = False
+    writer_version: int = 0
     dirty: bool = False
 
 
