@@ -345,7 +345,7 @@ class Consumer:
         delay = 0.5
         while True:
             try:
-                result = apply_parsed(batch.parsed)
+                result = apply_parsed(batch.parsed, consumer=self.name if self.register else "")
                 break
             except (OperationalError, InterfaceError) as exc:
                 # The database is unavailable: keep the messages unacked and try again.

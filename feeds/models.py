@@ -94,6 +94,9 @@ class RecoveryRequest(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True, help_text="Last message carrying this request_id.")
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Partitioned consumers that applied this recovery's snapshot_complete: the producer is up
+    # once every running consumer has (each has then applied its share of the recovery).
+    snapshot_by = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -172,6 +172,12 @@ class Workspace:
         self.history: list[HistoryEntry] = []
         self.recovery_activity: set[int] = set()
         self.completed_requests: set[int] = set()
+        # Partitioned consumers: who applies this batch ('' outside a registered consumer), the
+        # consumers running now, and the recoveries whose snapshot_complete is in the batch.
+        self.consumer = ""
+        self.live_consumers: list[str] = []
+        self.recoveries: dict[int, Any] = {}  # RecoveryRequest rows, locked
+        self.dirty_recoveries: set[int] = set()
         self.recovery_check = False  # a down producer sent an alive: a recovery can be requested
         self.message_index = 0
         self._groups = groups
@@ -237,6 +243,17 @@ def apply_snapshot_complete(ws: Workspace, msg: m.SnapshotComplete) -> Result:
     producer = ws.producers[msg.product]
     ws.completed_requests.add(msg.request_id)
     if producer.status == Producer.Status.RECOVERING and producer.recovery_id == msg.request_id:
+        request = ws.recoveries.get(msg.request_id)
+        if ws.consumer and request is not None:
+            # Each consumer applies its share of the recovery before this message (one queue,
+            # in order): the producer is up when every running consumer got here.
+            if ws.consumer not in request.snapshot_by:
+                request.snapshot_by = [*request.snapshot_by, ws.consumer]
+                ws.dirty_recoveries.add(request.pk)
+            waiting = sorted(set(ws.live_consumers) - set(request.snapshot_by))
+            if waiting:
+                ws.completed_requests.discard(msg.request_id)
+                return Result(APPLIED, f"snapshot complete for {ws.consumer}; waiting for {', '.join(waiting)}")
         producer_set_status(producer, Producer.Status.UP, f"recovery {msg.request_id} complete", ws.now)
         producer.recovery_id = None
         ws.dirty_producers.add(producer.pk)

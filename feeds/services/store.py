@@ -237,6 +237,13 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
         # Events, then producers, each in id order, in every writer: no lock-order deadlock.
         for producer in Producer.objects.select_for_update().filter(id__in=locked_products).order_by("id"):
             ws.producers[producer.pk] = producer
+    snapshots = [msg.request_id for msg in parsed if isinstance(msg, m.SnapshotComplete)]
+    if snapshots and ws.consumer:
+        from feeds.services.consumers import live_consumers
+
+        ws.live_consumers = live_consumers(ws.now)
+        for request in RecoveryRequest.objects.select_for_update().filter(id__in=snapshots).order_by("id"):
+            ws.recoveries[request.pk] = request
     event_ids = {urn: e.pk for urn, e in ws.events.items()}
     urn_by_pk = {pk: urn for urn, pk in event_ids.items()}
 
@@ -816,6 +823,8 @@ def flush(ws: Workspace, journal: list[JournalRow]) -> None:
     _flush_cancels(ws)
     for pk in sorted(ws.dirty_producers):
         ws.producers[pk].save(update_fields=_PRODUCER_FIELDS)
+    for pk in sorted(ws.dirty_recoveries):
+        ws.recoveries[pk].save(update_fields=["snapshot_by"])
     if ws.recovery_activity:
         RecoveryRequest.objects.filter(id__in=ws.recovery_activity).update(last_activity_at=ws.now)
     if ws.completed_requests:

@@ -215,3 +215,31 @@ def test_default_names_are_stable_across_restarts():
     keys = bindings("live", node_id=1)
     assert consumers.default_name(keys, "0/2") == consumers.default_name(list(reversed(keys)), "0/2")
     assert consumers.default_name(keys, "0/2") != consumers.default_name(keys, "1/2")
+
+
+@pytest.mark.django_db
+def test_the_producer_is_up_when_every_running_consumer_applied_the_snapshot_complete(uof_client, fake_api):
+    from feeds.services.ingest import Incoming, apply_parsed, parse_batch
+    from tests.feeds.helpers import snapshot_complete
+
+    producers.producers_sync(uof_client)
+    now = timezone.now()
+    for name in ("a", "b"):
+        FeedConsumer.objects.create(name=name, started_at=now, seen_at=now)
+    Producer.objects.filter(pk=1).update(last_alive_at=now)
+    (request_id,) = producers.producers_check(uof_client).requested
+
+    def apply_as(consumer: str):
+        (outcome,) = apply_parsed(
+            parse_batch([Incoming(snapshot_complete(request_id).encode())]), consumer=consumer
+        ).outcomes
+        return outcome
+
+    first = apply_as("a")
+    assert (first.outcome, first.reason) == ("applied", "snapshot complete for a; waiting for b")
+    assert Producer.objects.get(pk=1).status == "recovering"  # b may still be applying its share
+    assert RecoveryRequest.objects.get(pk=request_id).status == "accepted"
+    assert apply_as("b").reason == "producer 1 up"
+    assert Producer.objects.get(pk=1).status == "up"
+    request = RecoveryRequest.objects.get(pk=request_id)
+    assert request.status == "completed" and request.snapshot_by == ["a", "b"]
