@@ -102,20 +102,32 @@ class MarketCache:
     def __init__(self, max_lines: int = 300_000) -> None:
         self.max_lines = max_lines
         self.lines: dict[tuple[str, int, str], MarketRow] = {}
+        self.by_event: dict[str, list[tuple[str, int, str]]] = {}  # the keys in `lines`, per event
         self.versions: dict[str, int] = {}  # event urn -> writer_version of the cached lines
         self.producers: set[int] = set()
         self.hits = self.misses = 0
 
     def valid_events(self, events: dict[str, EventRow]) -> set[str]:
-        """The events (of a batch, rows locked) whose cached lines are still the database's."""
+        """The events (of a batch, rows locked) whose cached lines are still the database's.
+        The cached lines of the others are dropped: someone else wrote them."""
         versions = self.versions
         # 0: no consumer has stamped the event (new, or stored before versions existed).
-        return {urn for urn, e in events.items() if e.writer_version and versions.get(urn) == e.writer_version}
+        valid = {urn for urn, e in events.items() if e.writer_version and versions.get(urn) == e.writer_version}
+        if len(valid) < len(events):
+            for urn in events.keys() - valid:
+                versions.pop(urn, None)
+                for key in self.by_event.pop(urn, ()):
+                    self.lines.pop(key, None)
+        return valid
 
     def commit(self, ws: Workspace) -> None:
         if len(self.lines) + len(ws.markets) > self.max_lines:
             self.lines.clear()
+            self.by_event.clear()
             self.versions.clear()
+        new = ws.markets.keys() - self.lines.keys()
+        for key in new:
+            self.by_event.setdefault(key[0], []).append(key)
         self.lines.update(ws.markets)
         for urn, e in ws.events.items():
             self.versions[urn] = e.writer_version
@@ -123,6 +135,7 @@ class MarketCache:
 
     def invalidate(self) -> None:
         self.lines.clear()
+        self.by_event.clear()
         self.versions.clear()
         self.producers.clear()
 

@@ -181,6 +181,19 @@ def test_cached_lines_are_dropped_when_another_writer_ran():
     assert Market.objects.get(market_id=1).status == -1
 
 
+def test_all_cached_lines_of_an_event_someone_else_wrote_are_dropped():
+    from django.db import transaction
+
+    apply(odds_change(ts=1000, markets=[(1, "", 1, {"1": "2.0"}), (2, "", 1, {"1": "2.0"})]))
+    with transaction.atomic():  # another consumer writes line 2 of the event
+        SportEvent.objects.filter(urn="sr:match:1").update(writer_version=777)
+        Market.objects.filter(market_id=2).update(last_ts=9000, status=-1)
+    apply(odds_change(ts=2000, markets=[(1, "", 1, {"1": "2.1"})]))  # line 1 only: stamps the event again
+    (late,) = apply(odds_change(ts=3000, markets=[(2, "", 1, {"1": "2.2"})]))
+    assert late.outcome == "stale"  # line 2 read from the database, not the copy cached before
+    assert Market.objects.get(market_id=2).status == -1
+
+
 def test_a_failed_batch_empties_the_cache(monkeypatch):
     from feeds.services import store
 
