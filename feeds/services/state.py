@@ -74,6 +74,10 @@ class MarketRow:
     # `outcomes` as the JSON text the store writes, when _apply_market_odds built both
     # together (None: the store encodes `outcomes`). Set and cleared with `outcomes`.
     outcomes_json: str | None = None
+    # The parsed outcomes `outcomes` was built from (None when read from the database): a
+    # market re-sent unchanged (a whole-event odds_change, a recovery) is recognised by one
+    # tuple comparison and keeps its outcome states and JSON.
+    source: tuple | None = None
 
     @property
     def key(self) -> MarketKey:
@@ -286,7 +290,13 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
             return STALE
         if mo.status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != msg.product:
             return IGNORED  # a late hand-over: the new producer already owns the line
-    if mo.outcomes:
+    if mo.outcomes and mo.outcomes == row.source:
+        # Unchanged since this line's last odds: the same states (and JSON); the odds were
+        # confirmed at this message's time. (Equal values: '1.50' after '1.5' keeps '1.5'.)
+        outcomes = row.outcomes
+        odds_ts = msg.timestamp
+        parts = None
+    elif mo.outcomes:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
         outcomes: dict[str, dict[str, Any]] = {}
@@ -345,6 +355,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
     row.producer_id = msg.product
     if outcomes is not row.outcomes:
         row.outcomes = outcomes
+        row.source = mo.outcomes or None
         # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
         row.outcomes_json = "{" + ",".join(parts) + "}" if parts is not None and len(parts) == len(outcomes) else None
     row.extended_specifiers = mo.extended_specifiers
