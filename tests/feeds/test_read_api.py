@@ -8,11 +8,11 @@ from datetime import datetime
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from feeds.models import BetCancel, FeedMessage, Market, MarketSettlement, Producer, SportEvent, ms_to_datetime
 from feeds.protocol import rest
 from feeds.services import descriptions
+from tests.factories import make_api_key
 from tests.feeds.helpers import (
     apply,
     bet_cancel,
@@ -32,9 +32,8 @@ KEY = "hi.-.live.odds_change.1.sr:match.43000001.-"
 
 
 @pytest.fixture
-def api(client, django_user_model):
-    token = Token.objects.create(user=django_user_model.objects.create_user("integrator"))
-    client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
+def api(client):
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {make_api_key(scopes=('feeds',))[1]}"
     return client
 
 
@@ -209,6 +208,12 @@ def test_producers_with_the_reason_for_their_state(api, scenario):
     data = {p["id"]: p for p in api.get(reverse("feeds-producers")).json()}
     assert data[LIVE]["status"] == "down" and data[LIVE]["status_reason"] == "alive with subscribed=0"
     assert data[LIVE]["usable"] is False and data[LIVE]["recovery_id"] is None
+
+
+def test_a_key_without_the_feeds_scope_is_refused(client, scenario):
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {make_api_key(scopes=('read',))[1]}"
+    for url in (reverse("feeds-event-markets", args=[EVENT]), reverse("feeds-journal"), reverse("feeds-producers")):
+        assert client.get(url).status_code == 403
 
 
 def test_every_read_view_declares_the_feeds_scope_and_is_in_the_schema(api):
