@@ -6,7 +6,7 @@ validate the query and call selectors; the shapes are documented in the OpenAPI 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys.schema import error
 from feeds import selectors
 from feeds.models import FeedMessage
 
@@ -256,7 +257,7 @@ class EventMarkets(APIView):
     required_scope = "feeds"
 
     @extend_schema(
-        responses={200: FeedEventMarketsOut, 404: OpenApiResponse(description="unknown event")},
+        responses={200: FeedEventMarketsOut, 404: error("unknown event")},
         summary="An event's whole stored state: status, lines, odds, bet stops, settlements, cancels",
         examples=[OpenApiExample("settled line with a rolled-back cancel", value=_EVENT_EXAMPLE, response_only=True)],
     )
@@ -316,6 +317,11 @@ class Journal(ListAPIView):
             OpenApiParameter("since", str, description="received at or after (ISO-8601)"),
             OpenApiParameter("until", str, description="received before (ISO-8601)"),
         ],
+        responses={
+            200: FeedJournalOut(many=True),
+            400: error("invalid filter (per-field messages in error.fields)"),
+            404: error("invalid cursor"),
+        },
         summary="The message journal: what became of every message, and why",
         examples=[
             OpenApiExample(

@@ -243,3 +243,16 @@ def test_the_producer_is_up_when_every_running_consumer_applied_the_snapshot_com
     assert Producer.objects.get(pk=1).status == "up"
     request = RecoveryRequest.objects.get(pk=request_id)
     assert request.status == "completed" and request.snapshot_by == ["a", "b"]
+
+
+@pytest.mark.django_db
+def test_the_admin_reads_the_consumers_and_which_are_silent():
+    from feeds import selectors
+
+    now = timezone.now()
+    FeedConsumer.objects.create(name="a", share="0/2", started_at=now, seen_at=now)
+    FeedConsumer.objects.create(name="b", share="1/2", started_at=now, seen_at=now - timedelta(minutes=5))
+    assert [(c.name, c.share, c.silent) for c in selectors.feed_consumers()] == [
+        ("a", "0/2", False),
+        ("b", "1/2", True),
+    ]
