@@ -128,6 +128,7 @@ def test_read_api_event_markets(client, feed_data):
         "id": "1714",
         "name": "IK Oddevold (-1.5)",
         "odds": "1.95",
+        "probability": None,
         "active": True,
     }
     assert (
