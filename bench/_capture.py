@@ -144,6 +144,7 @@ class Recorder:
                     raise CaptureError(f"executemany cannot be captured: {query!r}")
                 return super().executemany(query, params_seq, **kwargs)
 
+        self._installed = (raw, base)
         raw.cursor_factory = RecordingCursor
         exec_command = raw._exec_command
 
@@ -154,6 +155,11 @@ class Recorder:
             return exec_command(command, *args, **kwargs)
 
         raw._exec_command = recording_exec_command
+
+    def uninstall(self) -> None:
+        raw, base = self._installed
+        raw.cursor_factory = base
+        del raw._exec_command  # the instance attribute: psycopg's own method shows again
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
@@ -210,14 +216,19 @@ class Script:
     round_ints: per-round integers -> pgbench expression computing them from `:n`
     (e.g. the player's id -> ':pid0 + :n'); they become `\\set` variables."""
 
-    def __init__(self, connection: Any, round_ints: dict[int, tuple[str, str]], round_texts: dict[str, str]) -> None:
+    def __init__(
+        self, connection: Any, round_ints: dict[int, tuple[str, str]], round_texts: dict[str, str] | None = None
+    ) -> None:
+        """`connection`: the psycopg connection the statements went through (its adapters type
+        the parameters as they were sent), or None for psycopg's defaults."""
+        import psycopg
         from psycopg.adapt import PyFormat, Transformer
 
-        self._conn = connection
+        self._types = (connection or psycopg).adapters.types
         self._tx = Transformer(connection)
         self._auto, self._text = PyFormat.AUTO, PyFormat.TEXT
         self.round_ints = round_ints  # value -> (variable, expression)
-        self.round_texts = dict(round_texts)  # text -> integer variable that renders it
+        self.round_texts = dict(round_texts or {})  # text -> the variable that renders it
         self.defines: dict[str, str] = {}
         self._constants: dict[tuple[str, str], str] = {}
         self.branches: list[tuple[str, float, list[str], int]] = []  # name, weight, lines, requests
@@ -228,7 +239,7 @@ class Script:
 
     def _type(self, value: Any) -> str:
         oid = self._tx.get_dumper(value, self._auto).oid
-        info = self._conn.adapters.types.get(oid) if oid else None
+        info = self._types.get(oid) if oid else None
         return f"::{info.name}" if info is not None and info.name not in ("text", "unknown") else ""
 
     def _constant(self, value: Any, cast: str = "") -> str:
