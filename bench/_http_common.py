@@ -140,13 +140,6 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes) -> bytes:
-        """POST; anything but 200 raises."""
-        status, payload = await self.request("POST", path, body)
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}: {payload[:200]!r}")
-        return payload
-
     async def request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         """One signed request on the kept-alive connection: (status, body)."""
         if self.writer is None:
