@@ -80,13 +80,18 @@ def test_admin_retry_and_skip_are_audited(client, staff, alice, simulator, rest)
     dead = rows()[0]
     url = reverse("admin:crm_outboxevent_changelist")
 
-    client.post(url, {"action": "skip_events", "_selected_action": [dead.pk]})
+    asked = client.post(url, {"action": "skip_events", "_selected_action": [dead.pk]})
+    assert b"bulk-reason-form" in asked.content  # staff type why before anything changes
+    dead.refresh_from_db()
+    assert dead.status == OutboxEvent.Status.DEAD
+    reason = "Fast Track rejects this payload"
+    client.post(url, {"action": "skip_events", "_selected_action": [dead.pk], "_confirm": "1", "reason": reason})
     dead.refresh_from_db()
     assert dead.status == OutboxEvent.Status.SKIPPED
     log = AuditLog.objects.get(action="crm.outbox.skip")
-    assert (log.actor_id, log.object_id) == (staff.pk, str(dead.pk))
+    assert (log.actor_id, log.object_id, log.reason) == (staff.pk, str(dead.pk), reason)
 
-    client.post(url, {"action": "retry_events", "_selected_action": [dead.pk]})
+    client.post(url, {"action": "retry_events", "_selected_action": [dead.pk], "_confirm": "1", "reason": "fixed now"})
     assert AuditLog.objects.filter(action="crm.outbox.retry", actor=staff).count() == 1
     deliver_pending(transport=rest)
     assert {r.status for r in rows()} == {OutboxEvent.Status.DELIVERED}
@@ -96,6 +101,7 @@ def test_status_endpoint_for_dashboards(client, staff, alice):
     response = client.get("/api/crm/outbox/status")
     assert response.status_code == 200
     assert response.json()["pending"] == 2 and response.json()["lag_seconds"] >= 0
+    assert response.json()["unavailable_seconds"] == 0  # Fast Track is not known to be down
 
 
 def test_status_endpoint_is_staff_only(client, alice):
