@@ -941,7 +941,8 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     if delivery is not None:
         delivered, pending = delivery.wait_idle(args.database_url, timeout=10)
         print(
-            f"CRM: the worker handled {delivered} outbox events of the HTTP runs (fake Fast Track); {pending} pending"
+            f"CRM: the worker has handled {delivered} outbox events (the HTTP runs', and pgbench's it reached"
+            f" before they were set aside); {pending} pending"
         )
     check = run_manage(env, "check_ledger", check=False)
     print(f"check_ledger after all runs: {'OK' if check.returncode == 0 else 'FAILED'}")
