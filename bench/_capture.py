@@ -1,0 +1,370 @@
+"""The statements a callback mix sends, captured from the running code and turned into a pgbench script.
+
+A wallet benchmark compares the callbacks over HTTP with pgbench running *the same statements*.
+A hand-kept script goes stale whenever the hot path changes, so the benchmarks generate it:
+
+1. `Recorder` wraps the Django connection's psycopg connection while a few rounds of the mix run
+   in-process (`call`, through `config.wsgi.application`): every statement psycopg sends (the
+   ORM's, `wallet.rows.cursor()`'s, psycopg's own BEGIN/COMMIT/ROLLBACK), with its parameters
+   and the rows it returned. It sits below Django's `execute_wrapper`, which never sees the
+   hot path's statements (`wallet/rows.py`).
+2. `Script` turns each round into a branch of one pgbench script, picked per pgbench transaction
+   with the mix's weights. Parameters stay parameters (`-M prepared`, typed as psycopg typed
+   them); those that vary per round are rebuilt per pgbench round so it hits other players and
+   bets, like the HTTP clients: the round's player (`:n` in `0 .. np-1`: its id, account id and
+   external id are seeded consecutively), its request ids (fresh random numbers), and ids the
+   round's own statements returned (read back with `\\aset`). Everything else is a constant,
+   passed with `-D`.
+
+The capture database is the benchmark's own (its rows stay: they are real callbacks), with
+sequences moved apart (`distinct_sequences`) so that an id can be told from any other number.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+ID_FLOOR = 10**11  # every bigint sequence starts above this (distinct_sequences)
+_VARIABLE = re.compile(r"^[A-Za-z0-9_]+$")
+_PGBENCH_VARIABLE_IN_SQL = re.compile(r"(?<!:):[A-Za-z0-9_]")
+
+
+class CaptureError(Exception):
+    """The captured mix cannot be expressed as a pgbench script; the message says why."""
+
+
+def distinct_sequences(database_url: str) -> None:
+    """Start each bigint sequence at its own multiple of ID_FLOOR: ids of different tables never
+    coincide with each other or with any other number a statement carries."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT schemaname || '.' || sequencename FROM pg_sequences WHERE data_type = 'bigint'::regtype ORDER BY 1"
+        ).fetchall()
+        for k, (name,) in enumerate(names, start=1):
+            conn.execute("SELECT setval(%s::regclass, %s, false)", [name, k * ID_FLOOR])
+
+
+# --- In-process requests ------------------------------------------------------------------------
+
+
+def call(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """One request straight into `config.wsgi.application` (what granian's worker runs)."""
+    from config.wsgi import application
+
+    status: list[str] = []
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
+    chunks = application(environ, lambda s, h, exc_info=None: status.append(s))
+    try:
+        content = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return int(status[0].split()[0]), content
+
+
+# --- Capture ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    sql: str  # psycopg's text (%s placeholders), or a command: BEGIN, COMMIT, ROLLBACK
+    params: list[Any] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # result columns
+    rows: list[tuple] = field(default_factory=list)
+    command: bool = False
+
+
+class Recorder:
+    """Records what the default database connection's psycopg connection sends (see the module
+    docstring). Use `with recorder.recording():` around the requests to capture."""
+
+    def __init__(self) -> None:
+        self.statements: list[Statement] = []
+        self.on = False
+
+    def install(self) -> None:
+        from django.db import connections
+
+        conn = connections["default"]
+        if conn.vendor != "postgresql":
+            raise CaptureError("the capture needs PostgreSQL")
+        conn.ensure_connection()
+        raw = conn.connection
+        recorder = self
+        base = raw.cursor_factory
+
+        class RecordingCursor(base):  # type: ignore[misc, valid-type]
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                result = super().execute(query, params, **kwargs)
+                if recorder.on:
+                    rows: list[tuple] = []
+                    names: list[str] = []
+                    if self.description is not None:
+                        names = [column.name for column in self.description]
+                        rows = self.fetchall()
+                        if rows:
+                            self.scroll(0, mode="absolute")
+                    if isinstance(params, dict):
+                        raise CaptureError(f"named parameters are not supported: {query!r}")
+                    text = query if isinstance(query, str) else getattr(query, "as_string", lambda c: query)(self)
+                    text = text.decode() if isinstance(text, bytes) else text
+                    recorder.statements.append(Statement(text, list(params or []), names, rows))
+                return result
+
+            def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+                if recorder.on:
+                    raise CaptureError(f"executemany cannot be captured: {query!r}")
+                return super().executemany(query, params_seq, **kwargs)
+
+        self._installed = (raw, base)
+        raw.cursor_factory = RecordingCursor
+        exec_command = raw._exec_command
+
+        def recording_exec_command(command: Any, *args: Any, **kwargs: Any) -> Any:
+            if recorder.on:
+                text = command.decode() if isinstance(command, bytes) else command.as_string(raw)
+                recorder.statements.append(Statement(text, command=True))
+            return exec_command(command, *args, **kwargs)
+
+        raw._exec_command = recording_exec_command
+
+    def uninstall(self) -> None:
+        raw, base = self._installed
+        raw.cursor_factory = base
+        del raw._exec_command  # the instance attribute: psycopg's own method shows again
+
+    @contextmanager
+    def recording(self) -> Iterator[list[Statement]]:
+        start = len(self.statements)
+        self.on = True
+        captured: list[Statement] = []
+        try:
+            yield captured
+        finally:
+            self.on = False
+            captured.extend(self.statements[start:])
+
+
+# --- pgbench script -----------------------------------------------------------------------------
+
+
+def _split_with(sql: str) -> tuple[str, str]:
+    """'WITH a AS (…), b AS (…) main' -> ('WITH a AS (…), b AS (…)', 'main'), quotes respected."""
+    depth, i, quote = 0, 0, ""
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                rest = sql[i + 1 :].lstrip()
+                if not rest.startswith(","):
+                    return sql[: i + 1], rest
+        i += 1
+    raise CaptureError(f"cannot find the main statement of: {sql[:200]}")
+
+
+def _renamed(sql: str, width: int) -> str:
+    """`sql` returning the same rows with columns named c0..c{width-1} (for \\aset)."""
+    columns = ", ".join(f"c{j}" for j in range(width))
+    head = sql.lstrip()[:6].upper()
+    if head.startswith("SELECT"):
+        return f"SELECT * FROM ({sql}) AS q_({columns})"
+    if head.startswith("WITH"):
+        ctes, main = _split_with(sql)
+        return f"{ctes}, q_ AS ({main}) SELECT * FROM q_ AS q__({columns})"
+    return f"WITH q_ AS ({sql}) SELECT * FROM q_ AS q__({columns})"
+
+
+class Script:
+    """Builds one pgbench script from captured rounds (see the module docstring).
+
+    round_ints: per-round integers -> pgbench expression computing them from `:n`
+    (e.g. the player's id -> ':pid0 + :n'); they become `\\set` variables."""
+
+    def __init__(
+        self, connection: Any, round_ints: dict[int, tuple[str, str]], round_texts: dict[str, str] | None = None
+    ) -> None:
+        """`connection`: the psycopg connection the statements went through (its adapters type
+        the parameters as they were sent), or None for psycopg's defaults."""
+        import psycopg
+        from psycopg.adapt import PyFormat, Transformer
+
+        self._types = (connection or psycopg).adapters.types
+        self._tx = Transformer(connection)
+        self._auto, self._text = PyFormat.AUTO, PyFormat.TEXT
+        self.round_ints = round_ints  # value -> (variable, expression)
+        self.round_texts = dict(round_texts or {})  # text -> the variable that renders it
+        self.defines: dict[str, str] = {}
+        self._constants: dict[tuple[str, str], str] = {}
+        self.branches: list[tuple[str, float, list[str], int]] = []  # name, weight, lines, requests
+        self.prefixes: list[tuple[str, list[str], int]] = []  # name, lines, requests
+        self.token_variables: list[str] = []
+
+    # -- parameters --
+
+    def _type(self, value: Any) -> str:
+        oid = self._tx.get_dumper(value, self._auto).oid
+        info = self._types.get(oid) if oid else None
+        return f"::{info.name}" if info is not None and info.name not in ("text", "unknown") else ""
+
+    def _constant(self, value: Any, cast: str = "") -> str:
+        text = self._tx.get_dumper(value, self._text).dump(value)
+        text = bytes(text).decode() if text is not None else ""
+        if not text:  # pgbench refuses an empty -D value
+            return f"''{cast}"
+        key = (text, cast)
+        if key not in self._constants:
+            name = f"c{len(self._constants)}"
+            self._constants[key] = name
+            self.defines[name] = text
+        return f":{self._constants[key]}{cast}"
+
+    def _param(self, value: Any, found: dict[int, str]) -> str:
+        if value is None:
+            return "NULL"
+        cast = self._type(value)
+        if type(value) is int:
+            if value in self.round_ints:
+                return f":{self.round_ints[value][0]}{cast}"
+            if value in found:
+                return f":{found[value]}{cast}"
+            return self._constant(value, cast)
+        if type(value) is str:
+            names = {**self.round_texts, **{str(v): name for v, (name, _) in self.round_ints.items()}}
+            names.update({str(v): name for v, name in found.items()})
+            if value in names:
+                return f":{names[value]}{cast}"
+            pattern = "|".join(re.escape(t) for t in sorted(names, key=len, reverse=True))
+            pieces = re.split(f"(?<![0-9])({pattern})(?![0-9])", value) if pattern else [value]
+            if len(pieces) == 1:
+                return self._constant(value, cast)
+            parts = [
+                f":{names[piece]}::text" if k % 2 else self._constant(piece, "::text")
+                for k, piece in enumerate(pieces)
+                if piece or k % 2
+            ]
+            return f"({' || '.join(parts)}){cast}"
+        return self._constant(value, cast)
+
+    # -- statements --
+
+    def round(self, statements: list[Statement]) -> list[str]:
+        """pgbench lines for one captured round."""
+        lines: list[str] = []
+        found: dict[int, str] = {}  # id returned earlier in the round -> its variable
+        pending: dict[int, tuple[int, bool]] = {}  # line index -> (statement number, renamed)
+        used: set[int] = set()
+        for number, st in enumerate(statements):
+            if st.command:
+                word = st.sql.strip().upper()
+                lines.append("END;" if word == "COMMIT" else f"{st.sql.strip()};")
+                continue
+            sql = " ".join(st.sql.split())
+            if _PGBENCH_VARIABLE_IN_SQL.search(sql.replace("%s", "")):
+                raise CaptureError(f"pgbench would read ':name' in this statement as a variable: {sql[:300]}")
+            pieces = sql.replace("%%", "\0").split("%s")
+            if len(pieces) - 1 != len(st.params):
+                raise CaptureError(f"{len(st.params)} parameters for {len(pieces) - 1} placeholders: {sql[:300]}")
+            out = pieces[0]
+            for value, piece in zip(st.params, pieces[1:], strict=True):
+                rendered = self._param(value, found)
+                for variable in re.findall(r":(r\d+_\w+)", rendered):
+                    used.add(int(variable[1:].split("_", 1)[0]))
+                out += rendered + piece
+            out = out.replace("\0", "%")
+            pending[len(lines)] = (number, False)
+            lines.append(out)
+            if st.rows:
+                valid = all(_VARIABLE.match(n) for n in st.names) and len(set(st.names)) == len(st.names)
+                pending[len(lines) - 1] = (number, not valid)
+                for j, value in enumerate(st.rows[-1]):
+                    if type(value) is int and value >= ID_FLOOR and value not in found:
+                        found[value] = f"r{number}_{st.names[j] if valid else f'c{j}'}"
+        for index, (number, renamed) in pending.items():
+            if number in used:
+                sql = _renamed(lines[index], len(statements[number].names)) if renamed else lines[index]
+                lines[index] = f"{sql} \\aset r{number}_"
+            else:
+                lines[index] += ";"
+        return lines
+
+    def branch(self, name: str, weight: float, statements: list[Statement], requests: int) -> None:
+        self.branches.append((name, weight, self.round(statements), requests))
+
+    def prefix(self, name: str, statements: list[Statement], requests: int) -> None:
+        """A block run before the branches in `:decl` rounds out of a million (-D decl=…)."""
+        self.prefixes.append((name, self.round(statements), requests))
+
+    def tokens(self, tokens: dict[str, str]) -> None:
+        """Per-round request ids: text as captured -> variable name; each gets a fresh random
+        number per pgbench round."""
+        for text, name in tokens.items():
+            self.round_texts[text] = name
+            if name not in self.token_variables:
+                self.token_variables.append(name)
+
+    def requests_per_round(self) -> tuple[float, int]:
+        """HTTP requests one pgbench round stands for on average, and those of the prefix."""
+        total = sum(w for _, w, _, _ in self.branches)
+        return sum(w * r for _, w, _, r in self.branches) / total, sum(r for _, _, r in self.prefixes)
+
+    def text(self, header: str) -> str:
+        out = [f"-- {line}" if line else "--" for line in header.strip().splitlines()]
+        out.append("-- Generated by bench/_capture.py from the statements the running code sent; do not edit.")
+        out.append("\\set n random(0, :np - 1)")
+        for name, expression in sorted(set(self.round_ints.values())):
+            out.append(f"\\set {name} {expression}")
+        for name in self.token_variables:
+            out.append(f"\\set {name} random(100000000000000000, 999999999999999999)")
+        for name, lines, _ in self.prefixes:
+            out += [f"-- {name}, in :decl rounds out of a million", "\\set pre random(1, 1000000)"]
+            out += ["\\if :pre <= :decl", *lines, "\\endif"]
+        total = sum(w for _, w, _, _ in self.branches)
+        out.append(f"\\set pick random(1, {round(total * 1000)})")
+        bound = 0.0
+        for k, (name, weight, lines, _) in enumerate(self.branches):
+            bound += weight
+            keyword = "\\if" if k == 0 else "\\elif"
+            if k == len(self.branches) - 1:
+                out.append(f"\\else\n-- {name}" if k else f"-- {name}")
+            else:
+                out += [f"{keyword} :pick <= {round(bound * 1000)}", f"-- {name}"]
+            out += lines
+        if len(self.branches) > 1:
+            out.append("\\endif")
+        return "\n".join(out) + "\n"

@@ -1,0 +1,112 @@
+"""The pgbench script the wallet benchmarks generate from captured statements (bench/_capture.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bench._capture import ID_FLOOR, CaptureError, Recorder, Script, Statement, _renamed, _split_with
+
+PLAYER, ACCOUNT, BET = ID_FLOOR + 7, 2 * ID_FLOOR + 7, 3 * ID_FLOOR + 1
+
+
+def script() -> Script:
+    return Script(None, {PLAYER: ("pid", ":pid0 + :n"), ACCOUNT: ("aid", ":aid0 + :n")}, {"700001": "ext"})
+
+
+def test_a_round_becomes_pgbench_lines_with_round_values_as_variables() -> None:
+    s = script()
+    s.tokens({"912345678901234567": "t_tx"})
+    lines = s.round(
+        [
+            Statement("BEGIN", command=True),
+            Statement(
+                "INSERT INTO wallet_bet (provider, external_id, player_id, stake) VALUES (%s, %s, %s, %s) RETURNING id",
+                ["betsy", "912345678901234567", PLAYER, Decimal("5.00")],
+                ["id"],
+                [(BET,)],
+            ),
+            Statement(
+                "UPDATE wallet_idempotencyrecord SET response = %s, error_code = %s WHERE id = %s AND note IS %s",
+                [f'{{"transactionId":"{BET}"}}', "", BET, None],
+            ),
+            Statement("COMMIT", command=True),
+        ]
+    )
+    assert lines[0] == "BEGIN;"
+    assert lines[1] == (
+        "INSERT INTO wallet_bet (provider, external_id, player_id, stake) VALUES (:c0, :t_tx, :pid::int8,"
+        " :c1::numeric) RETURNING id \\aset r1_"
+    )
+    # The id the round's own insert returned is read back; the text around it is a constant.
+    assert lines[2] == (
+        "UPDATE wallet_idempotencyrecord SET response = (:c2::text || :r1_id::text || :c3::text), error_code = ''"
+        " WHERE id = :r1_id::int8 AND note IS NULL;"
+    )
+    assert lines[3] == "END;"
+    assert s.defines == {"c0": "betsy", "c1": "5.00", "c2": '{"transactionId":"', "c3": '"}'}
+
+
+def test_a_result_column_pgbench_cannot_name_is_renamed() -> None:
+    lines = script().round(
+        [
+            Statement("WITH a AS (SELECT 1) SELECT (SELECT %s), %s", [1, 2], ["?column?", "?column?"], [(BET, BET)]),
+            Statement("SELECT %s", [BET], ["x"], [(1,)]),
+        ]
+    )
+    assert lines[0] == (
+        "WITH a AS (SELECT 1), q_ AS (SELECT (SELECT :c0::int2), :c1::int2) SELECT * FROM q_ AS q__(c0, c1) \\aset r0_"
+    )
+    assert lines[1] == "SELECT :r0_c0::int8;"
+
+
+def test_renaming_keeps_data_modifying_statements_at_the_top_level() -> None:
+    assert _renamed("INSERT INTO t VALUES (1) RETURNING id", 1) == (
+        "WITH q_ AS (INSERT INTO t VALUES (1) RETURNING id) SELECT * FROM q_ AS q__(c0)"
+    )
+    assert _renamed("SELECT a, a FROM t", 2) == "SELECT * FROM (SELECT a, a FROM t) AS q_(c0, c1)"
+    assert _split_with("WITH a AS (SELECT ')'), b AS (SELECT 2) SELECT * FROM a") == (
+        "WITH a AS (SELECT ')'), b AS (SELECT 2)",
+        "SELECT * FROM a",
+    )
+
+
+def test_a_statement_pgbench_would_misread_is_refused() -> None:
+    with pytest.raises(CaptureError, match="as a variable"):
+        script().round([Statement("SELECT 'a:b' || %s", ["x"])])
+    with pytest.raises(CaptureError, match="placeholders"):
+        script().round([Statement("SELECT %s, %s", ["x"])])
+
+
+def test_the_script_picks_a_branch_by_weight_and_declines_on_request() -> None:
+    s = script()
+    s.prefix("declined", [Statement("SELECT 1")], 1)
+    s.branch("won", 75, [Statement("SELECT 2")], 2)
+    s.branch("lost", 25, [Statement("SELECT 3")], 4)
+    text = s.text("header")
+    assert "\\if :pre <= :decl\nSELECT 1;\n\\endif" in text
+    assert "\\if :pick <= 75000\n-- won\nSELECT 2;\n\\else\n-- lost\nSELECT 3;\n\\endif" in text
+    assert "\\set pid :pid0 + :n" in text
+    assert s.requests_per_round() == (2.5, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_recorder_sees_what_psycopg_sends(postgres_only) -> None:
+    from django.db import connection
+
+    recorder = Recorder()
+    recorder.install()
+    try:
+        with recorder.recording() as statements, connection.cursor() as cursor:
+            cursor.execute("SELECT %s::int AS answer", [42])
+            assert cursor.fetchone() == (42,)  # the recorder left the rows to their reader
+    finally:
+        recorder.uninstall()
+    # psycopg's own BEGIN (the test's transaction starts here) is recorded too.
+    assert [(s.sql, s.params, s.names, s.rows, s.command) for s in statements] == [
+        ("BEGIN", [], [], [], True),
+        ("SELECT %s::int AS answer", [42], ["answer"], [(42,)], False),
+    ]
+    assert connection.connection.cursor_factory is not None and "_exec_command" not in vars(connection.connection)
