@@ -11,9 +11,11 @@ only when a requirements file changed). Extra arguments after `test` go to pytes
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -56,11 +58,56 @@ def demo(extra: list[str]) -> int:
     return run(PYTHON, "manage.py", "demo", *extra)
 
 
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/touchline"
+
+
+def local_postgres_answers() -> bool:
+    """Whether LOCAL_POSTGRES's server accepts us (psycopg is in the virtualenv, not here)."""
+    probe = "import psycopg, sys; psycopg.connect(sys.argv[1], dbname='postgres', connect_timeout=2).close()"
+    return run(PYTHON, "-c", probe, LOCAL_POSTGRES, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def summarize_skips(report: Path, postgres_offer: bool) -> None:
+    """The last word of the test command: what did not run, grouped by why."""
+    try:
+        reasons: dict[str, int] = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return
+    groups: dict[str, int] = {}
+    for reason, count in reasons.items():
+        if "PostgreSQL" in reason:  # the postgres_only fixture and the browser tests' live server
+            reason = "PostgreSQL-only tests: set DATABASE_URL=postgres://… to run them"
+        groups[reason] = groups.get(reason, 0) + count
+    if not groups:
+        say("nothing was skipped")
+        return
+    say(f"skipped {sum(groups.values())} tests:")
+    for reason, count in sorted(groups.items(), key=lambda item: -item[1]):
+        print(f"    {count:4d} {reason}", flush=True)
+    if postgres_offer and any(r.startswith("PostgreSQL-only tests") for r in groups):
+        print(
+            f"    PostgreSQL answers on 127.0.0.1:5432: `python3 scripts/dev.py test --postgres` runs them\n"
+            f"    too (DATABASE_URL={LOCAL_POSTGRES}; pytest creates and drops test_touchline).",
+            flush=True,
+        )
+
+
 def test(extra: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
-    database = os.environ.get("DATABASE_URL", "sqlite (default; set DATABASE_URL for PostgreSQL)")
+    env = dict(os.environ)
+    if "--postgres" in extra:
+        extra = [a for a in extra if a != "--postgres"]
+        if not env.get("DATABASE_URL"):
+            if not local_postgres_answers():
+                sys.exit(f"--postgres: nothing accepts {LOCAL_POSTGRES} (start PostgreSQL or set DATABASE_URL).")
+            env["DATABASE_URL"] = LOCAL_POSTGRES
+    database = env.get("DATABASE_URL") or "SQLite (default; PostgreSQL-only tests skip)"
     say(f"running the test suite on {database}")
-    code = run(PYTHON, "-m", "pytest", *extra)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "skips.json"
+        env["TOUCHLINE_SKIP_REPORT"] = str(report)
+        code = run(PYTHON, "-m", "pytest", "-p", "tests.skipreport", *extra, env=env)
+        summarize_skips(report, postgres_offer=not env.get("DATABASE_URL") and local_postgres_answers())
     if code == 5:
         print("pytest collected no tests: that is a failure, not a pass.", file=sys.stderr)
         return 1
