@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,22 @@ def demo(extra: list[str]) -> int:
     if run(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0") != 0:
         return 1
     run(PYTHON, "manage.py", "collectstatic", "--no-input", "-v", "0")
-    return run(PYTHON, "manage.py", "demo", *extra)
+    return run_until_signal(PYTHON, "manage.py", "demo", *extra)
+
+
+def run_until_signal(*args: str | Path) -> int:
+    """Run a long-lived child; Ctrl-C or SIGTERM here is passed to it once, and its exit code is
+    ours. The child has a session of its own, so a terminal's Ctrl-C reaches it only through us
+    (twice would make uvicorn skip its graceful shutdown)."""
+    child = subprocess.Popen([str(a) for a in args], cwd=ROOT, start_new_session=True)
+
+    def forward(signum, frame):
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    return child.wait()
 
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/touchline"
