@@ -3,6 +3,8 @@
 
     python3 scripts/dev.py demo    # install, migrate, seed, serve with the simulators
     python3 scripts/dev.py test    # install test dependencies, run the whole suite
+    python3 scripts/dev.py test --postgres   # … on the local PostgreSQL (127.0.0.1:5432)
+    python3 scripts/dev.py prod-check        # the Procfile's processes against local servers (scripts/prodcheck.py)
 
 Standard library only: it creates .venv/ beside the project and installs into it (again
 only when a requirements file changed). Extra arguments after `test` go to pytest.
@@ -130,8 +132,13 @@ def test(extra: list[str]) -> int:
     return code
 
 
+def prod_check(extra: list[str]) -> int:
+    ensure_venv("requirements.txt")
+    return run_until_signal(PYTHON, "scripts/prodcheck.py", *extra)
+
+
 def main() -> int:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "prod-check": prod_check}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
