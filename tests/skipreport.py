@@ -19,9 +19,19 @@ def _reason(report: pytest.TestReport) -> str:
     return text.removeprefix("Skipped: ").strip()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = (yield).get_result()
+    if report.skipped and (item.get_closest_marker("postgres") or "postgres_only" in getattr(item, "fixturenames", ())):
+        report.user_properties.append(("postgres_only", True))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped and not hasattr(report, "wasxfail"):
-        _counts[_reason(report)] += 1
+        reason = _reason(report)
+        if ("postgres_only", True) in report.user_properties and "PostgreSQL" not in reason:
+            reason = f"needs PostgreSQL: {reason}"
+        _counts[reason] += 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
