@@ -189,19 +189,15 @@ class Command(BaseCommand):
         parser.add_argument("--log-file", default=str(settings.VAR_DIR / "demo.log"), help="where the logs go")
 
     def handle(self, *args, **options):
-        stopping = threading.Event()
-
         def on_signal(signum, frame):
-            # Before the server runs, leave the seeding at once; once it runs, uvicorn has its
-            # own handlers and hands the signal back here after its shutdown.
-            already = stopping.is_set()
-            stopping.set()
-            if not already and not getattr(self, "_serving", False):
+            # While seeding, leave at once. While serving, uvicorn's own handlers are in place;
+            # it hands the signal back here after its shutdown, when there is nothing left to do.
+            if not getattr(self, "_serving", False):
                 raise _Stop
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._run(stopping, **options)
+            self._run(**options)
         except (_Stop, KeyboardInterrupt):
             pass
         finally:
@@ -209,17 +205,7 @@ class Command(BaseCommand):
                 signal.signal(sig, handler)
         self.stdout.write("Stopped.")
 
-    def _run(
-        self,
-        stopping: threading.Event,
-        *,
-        host: str,
-        port: int,
-        no_simulators: bool,
-        seed_only: bool,
-        log_file: str,
-        **_,
-    ) -> None:
+    def _run(self, *, host: str, port: int, no_simulators: bool, seed_only: bool, log_file: str, **_) -> None:
         from pathlib import Path
 
         log_path = Path(log_file).resolve()
