@@ -47,8 +47,7 @@ class Command(BaseCommand):
         if not amqp_url:
             raise CommandError("the feed simulator needs RabbitMQ: set UOF_AMQP_URL or pass --amqp-url")
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         igpx = FakeIgpxApi(username="touchline", password=secrets.token_urlsafe(16)).start()
         fasttrack_key = secrets.token_urlsafe(16)
@@ -97,4 +96,6 @@ class Command(BaseCommand):
             prophetx.stop()
             fasttrack.stop()
             igpx.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.stdout.write(f"simulators: stopped; Fast Track received {len(fasttrack.received)} events")
