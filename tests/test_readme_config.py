@@ -35,44 +35,92 @@ def _is_environ(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name)
 
 
-def _forwarders(tree: ast.Module) -> set[str]:
-    """Module functions that hand their first parameter to an env reader as its name."""
-    names = set()
-    for fn in ast.walk(tree):
-        if isinstance(fn, ast.FunctionDef) and fn.args.args:
-            first = fn.args.args[0].arg
-            for call in ast.walk(fn):
-                if (
-                    isinstance(call, ast.Call)
-                    and _is_env_reader(call.func)
-                    and call.args
-                    and isinstance(call.args[0], ast.Name)
-                    and call.args[0].id == first
-                ):
-                    names.add(fn.name)
+def _passes_name_on(fn: ast.FunctionDef, name: str) -> bool:
+    """`fn` calls an env reader with the variable `name` as the name it reads."""
+    return any(
+        isinstance(call, ast.Call)
+        and _is_env_reader(call.func)
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id == name
+        for call in ast.walk(fn)
+    )
+
+
+def _loop_names(fn: ast.FunctionDef, collection: str) -> list[str]:
+    """Loop variables over `collection`, `collection.items()` or `collection.keys()` in `fn`."""
+    names = []
+    for loop in ast.walk(fn):
+        if not isinstance(loop, (ast.For, ast.comprehension)):
+            continue
+        it = loop.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("items", "keys"):
+            it = it.func.value
+        if isinstance(it, ast.Name) and it.id == collection:
+            target = loop.target.elts[0] if isinstance(loop.target, ast.Tuple) else loop.target
+            if isinstance(target, ast.Name):
+                names.append(target.id)
     return names
 
 
+def _strings(node: ast.expr) -> list[str] | None:
+    """The constant strings of a dict's keys or a list/tuple/set literal, else None."""
+    items = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+    if items is None or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in items):
+        return None
+    return [k.value for k in items]
+
+
+def _trees() -> list[tuple[Path, ast.Module]]:
+    return [
+        (path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+
+
 def variables_read_by_code() -> dict[str, str]:
-    """name -> the first file:line that reads it."""
+    """name -> the first file:line that reads it.
+
+    Besides direct reads, two kinds of helper are followed, across modules: a function that hands
+    its first parameter to an env reader (`_decimal("PROPHETX_…")`), and one that loops over its
+    first parameter and reads each name (`env_secrets(DEMO_SECRETS, …)`, with `DEMO_SECRETS` a
+    module-level literal)."""
+    trees = _trees()
+    forwarders, collection_readers, literals = set(), set(), {}
+    for _, tree in trees:
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                strings = _strings(node.value)
+                for target in targets:
+                    if isinstance(target, ast.Name) and strings is not None:
+                        literals[target.id] = strings
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef) and fn.args.args:
+                first = fn.args.args[0].arg
+                if _passes_name_on(fn, first):
+                    forwarders.add(fn.name)
+                if any(_passes_name_on(fn, name) for name in _loop_names(fn, first)):
+                    collection_readers.add(fn.name)
     found: dict[str, str] = {}
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "migrations" in path.parts:
-                continue
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            forwarders = _forwarders(tree)
-            for node in ast.walk(tree):
-                arg = None
-                if isinstance(node, ast.Call) and node.args:
-                    func = node.func
-                    local = isinstance(func, ast.Name) and func.id in forwarders
-                    if _is_env_reader(func) or local:
-                        arg = node.args[0]
-                elif isinstance(node, ast.Subscript) and _is_environ(node.value):
-                    arg = node.slice
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and NAME.match(arg.value):
-                    found.setdefault(arg.value, f"{path.relative_to(ROOT)}:{node.lineno}")
+    for path, tree in trees:
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Call) and node.args:
+                func, arg = node.func, node.args[0]
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if called in collection_readers and isinstance(arg, ast.Name):
+                    names = literals.get(arg.id, [])
+                elif _is_env_reader(func) or called in forwarders:
+                    names = [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
+            elif isinstance(node, ast.Subscript) and _is_environ(node.value):
+                arg = node.slice
+                names = [arg.value] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else []
+            for name in names:
+                if NAME.match(name):
+                    found.setdefault(name, f"{path.relative_to(ROOT)}:{node.lineno}")
     return {name: where for name, where in found.items() if name not in NOT_SETTINGS}
 
 
@@ -96,8 +144,9 @@ def variables_in_readme() -> set[str]:
 
 def test_the_scan_finds_variables_of_every_kind_of_reader():
     found = variables_read_by_code()
-    # env_database (settings), env_int (crm/conf.py), parlays' own _decimal, os.environ.get
-    for name in ("DATABASE_URL", "FASTTRACK_MAX_ATTEMPTS", "PROPHETX_MARGIN_PER_LEG", "PROPHETX_WS_URL"):
+    # env_database (settings), env_int (crm/conf.py), parlays' own _decimal, os.environ.get,
+    # config.security's env_secrets over DEMO_SECRETS
+    for name in ("DATABASE_URL", "FASTTRACK_MAX_ATTEMPTS", "PROPHETX_MARGIN_PER_LEG", "PROPHETX_WS_URL", "SECRET_KEY"):
         assert name in found, name
 
 

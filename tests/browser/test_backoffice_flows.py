@@ -106,6 +106,8 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         from wallet.services.backoffice import roles_ensure
         from wallet.services.postings import bet_place_apply, bet_settle_apply
 
+        self.csp_violations: list[str] = []
+        self.addCleanup(lambda: self.assertEqual(self.csp_violations, [], "the admin's CSP blocked something"))
         roles_ensure()
         for name, role in [("rita", "Risk"), ("fiona", "Finance")]:
             user = get_user_model().objects.create_user(name, password="pw-" + name, is_staff=True)
@@ -123,6 +125,12 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
             self.step = bet_settle_apply(bet_id=bet.pk, amount=Decimal("10"), result="won").settlement
 
     def _login(self, page, name: str) -> None:
+        # The admin runs under a Content-Security-Policy (config/settings.py): anything it blocks
+        # shows as a console error, and fails the test at its end (tearDown).
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and self.csp_violations.append(message.text),
+        )
         page.goto(f"{self.live_server_url}/admin/login/")
         page.fill("#id_username", name)
         page.fill("#id_password", "pw-" + name)

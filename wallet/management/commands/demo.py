@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections, transaction
 
+from apikeys.services import tool_key
 from wallet.models import Bet, Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
@@ -213,11 +214,13 @@ class Command(BaseCommand):
         self.stdout.write("Seeding demo data…")
         seed_players(self.stdout)
         password = ensure_admin("admin")
+        api_key = tool_key("demo")
         base_url = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Back office: {base_url}/admin/   login: admin / {password}\n"
                 f"  API docs:    {base_url}/api/docs/\n  Health:      {base_url}/readyz\n"
+                f"  API key:     Authorization: Bearer {api_key}   (every scope; new on each start)\n"
                 f"  Logs:        {log_path}\n"
             )
         )
