@@ -38,6 +38,18 @@ def env_str(name: str, default: str = "") -> str:
     return default if value is None else value
 
 
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (Europe/Malta), checked against the zone database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad(name, value, "an IANA time zone such as UTC or Europe/Malta") from None
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:

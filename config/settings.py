@@ -21,6 +21,7 @@ from config.env import (
     env_list,
     env_networks,
     env_str,
+    env_time_zone,
     env_url,
 )
 from config.security import DEMO_SECRETS, env_secrets
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",  # staff tokens for crm's outbox status; the operator API refuses them
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc from our own static files: /api/docs/ works offline
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -205,8 +207,9 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = {
-    # Swagger UI loads its script from a CDN: its page is left out rather than the policy loosened.
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    # Swagger UI and ReDoc (our own static files, drf-spectacular-sidecar) start from an inline
+    # script without a nonce: their pages are left out rather than the policy loosened.
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
     "DIRECTIVES": {
         "default-src": [csp.SELF],
         "script-src": [csp.SELF, csp.NONCE],  # the dashboard's inline script carries the nonce
@@ -226,9 +229,12 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Staff read times in this zone, its abbreviation shown beside each (config/formats); stored in UTC.
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Staff read timestamps as "2026-12-06 14:03:12 UTC": ISO order, with the zone (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
@@ -253,6 +259,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # One name per choice set (otherwise drf-spectacular warns, and check --deploy with it).
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "wallet.currencies.CURRENCY_CHOICES",
@@ -292,7 +301,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A refused request (403) is one line, not a traceback (config/logfilters.py).
+    "filters": {"one_line_refusals": {"()": "config.logfilters.OneLineRefusals"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_refusals"]}},
     # Per-request chatter from the HTTP client and Celery's task tracer drowns what matters.
     "loggers": {
         "httpx": {"level": "WARNING"},
