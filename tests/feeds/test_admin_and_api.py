@@ -131,9 +131,7 @@ def test_read_api_event_markets(client, feed_data):
         "active": True,
     }
     assert (
-        client.get(
-            reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Bearer {key}"
-        ).status_code
+        client.get(reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Bearer {key}").status_code
         == 404
     )
     producers = client.get(reverse("feeds-producers"), HTTP_AUTHORIZATION=f"Bearer {key}").json()
