@@ -17,7 +17,7 @@ def readme_processes() -> dict[str, str]:
     rows = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.split("|")[1:-1]]
-        if len(cells) == 2 and "`" in cells[1] and not cells[0].startswith(ONE_SHOT):
+        if len(cells) >= 2 and "`" in cells[1] and not cells[0].startswith(ONE_SHOT):
             rows[cells[0]] = re.search(r"`([^`]+)`", cells[1]).group(1)
     return rows
 
