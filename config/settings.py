@@ -80,7 +80,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.site"  # runserver: the whole site; config.wsgi.application serves callbacks only
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [

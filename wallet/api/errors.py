@@ -7,9 +7,10 @@ import logging
 
 from django.db import DatabaseError, IntegrityError
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
 
 from config.logthrottle import Throttled
 from wallet import errors
@@ -83,3 +84,17 @@ def _unexpected(exc: Exception, context: dict) -> Response:
         response = Response(error_body("internal_error", "Internal server error."), status=500)
     response._has_been_logged = True  # django.utils.log.log_response would log every one
     return response
+
+
+class UnknownPlayerPath(APIView):
+    """A path naming a player id outside the identifier rule (`%00`, padding, "café"): it never
+    reaches the database. Authenticated like every operator API view (401 without a key), then
+    the API's own 404, never an HTML page or a database error."""
+
+    required_scope = "read"
+    schema = None  # not an operation: nothing for the OpenAPI schema
+
+    def _missing(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return Response(error_body("not_found", "no such player or path"), status=404)
+
+    get = post = put = patch = delete = _missing
