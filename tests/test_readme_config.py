@@ -71,23 +71,23 @@ def _strings(node: ast.expr) -> list[str] | None:
     return [k.value for k in items]
 
 
-def _trees() -> list[tuple[Path, ast.Module]]:
+def _trees(packages: tuple[str, ...]) -> list[tuple[Path, ast.Module]]:
     return [
         (path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-        for package in PACKAGES
+        for package in packages
         for path in sorted((ROOT / package).rglob("*.py"))
         if "migrations" not in path.parts
     ]
 
 
-def variables_read_by_code() -> dict[str, str]:
+def variables_read_by_code(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     """name -> the first file:line that reads it.
 
     Besides direct reads, two kinds of helper are followed, across modules: a function that hands
     its first parameter to an env reader (`_decimal("PROPHETX_…")`), and one that loops over its
     first parameter and reads each name (`env_secrets(DEMO_SECRETS, …)`, with `DEMO_SECRETS` a
     module-level literal)."""
-    trees = _trees()
+    trees = _trees(packages)
     forwarders, collection_readers, literals = set(), set(), {}
     for _, tree in trees:
         for node in tree.body:
@@ -159,7 +159,9 @@ def test_every_variable_the_code_reads_has_a_row_in_the_readme_configuration_tab
 
 
 def test_every_row_of_the_configuration_table_is_read_by_the_code():
-    stale = sorted(variables_in_readme() - set(variables_read_by_code()))
+    # A documented knob of the test suite (e.g. how long the fuzz tests run) counts as read.
+    read = set(variables_read_by_code()) | set(variables_read_by_code(("tests",)))
+    stale = sorted(variables_in_readme() - read)
     assert not stale, "README.md's configuration table names variables no code reads:\n" + "\n".join(
         f"  {name}" for name in stale
     )
