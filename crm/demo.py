@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import uuid
 from decimal import Decimal
 
 from django.db import close_old_connections, transaction
@@ -44,7 +45,7 @@ def _ensure_player() -> None:
         player_create(external_id=PLAYER, currencies=["EUR"], nickname="Fast Track demo")
 
 
-def _one_round(n: int, rng: random.Random) -> None:
+def _one_round(n: int, rng: random.Random, run: str = "") -> None:
     """A bet and what happens to it, each step its own money transaction (as in production)."""
     from wallet.selectors import wallet_get
     from wallet.services import postings
@@ -52,13 +53,15 @@ def _one_round(n: int, rng: random.Random) -> None:
     wallet = wallet_get(external_id=PLAYER, currency="EUR")
     if wallet.balance < 50:
         with transaction.atomic():
-            postings.deposit_apply(wallet=wallet, amount=Decimal("200"), reference=f"ft-demo-topup-{n}", actor_id=None)
+            postings.deposit_apply(
+                wallet=wallet, amount=Decimal("200"), reference=f"ft-demo-topup-{run}{n}", actor_id=None
+            )
         wallet = wallet_get(external_id=PLAYER, currency="EUR")
     legs = rng.sample(LEGS, rng.choice([1, 1, 2, 3]))
     with transaction.atomic():
         placed = postings.bet_place_apply(
             provider="demo",
-            external_id=f"ft-demo-{n}-{rng.randrange(10**9)}",
+            external_id=f"ft-demo-{run}{n}-{rng.randrange(10**9)}",
             wallet=wallet,
             amount=Decimal(rng.choice(["2.00", "5.00", "10.00"])),
             bet_type="multi" if len(legs) > 1 else "single",
@@ -88,6 +91,7 @@ def run_demo(base_url: str, stop: threading.Event, *, interval: float = 10.0) ->
     set_override(transport)
     logger.info("Fast Track simulator listening on %s (POST /v1/integration/sports)", simulator.url)
     rng = random.Random(7)
+    run = f"{uuid.uuid4().hex[:8]}-"  # the same seed on every start: ids must differ per start
     seen = 0
     n = 0
     try:
@@ -95,7 +99,7 @@ def run_demo(base_url: str, stop: threading.Event, *, interval: float = 10.0) ->
         while not stop.is_set():
             n += 1
             try:
-                _one_round(n, rng)
+                _one_round(n, rng, run)
                 deliver_pending(transport=transport, time_budget=5)  # anything the on-commit kick left
             except Exception:  # the demo keeps going; the outbox keeps what was not delivered
                 logger.exception("crm demo round failed")

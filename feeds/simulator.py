@@ -1,7 +1,7 @@
 """A local Unified Odds Feed: realistic traffic on the wire format, and a fake REST API.
 
 FeedSimulator publishes, with correct routing keys:
-  - the shared sample messages (feeds/simdata/uof, byte-identical copies of ../shared/fixtures/uof);
+  - the shared sample messages (feeds/simdata/uof, byte-identical copies of tests/fixtures/uof);
   - generated soccer matches: a fixture_change for each new match, prematch odds (producer 3),
     hand-over to live (producer 1), live odds changes, bet stops around goals, the end of the
     match with settlements (scouted, then confirmed), occasional cancels with a window and their

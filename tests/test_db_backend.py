@@ -11,7 +11,7 @@ from tests.factories import fund, make_player
 from tests.wallet.igpx.conftest import SECRET, Provider
 from wallet.models import Player
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's statement cache")
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: psycopg's statement cache")
 
 
 def server_statements() -> set[str]:

@@ -7,23 +7,16 @@ import time
 from pathlib import Path
 
 from feeds.services.ingest import Incoming, apply_batch
-from feeds.simulator import SIMDATA
 
-# ../shared/fixtures/uof next to the repository (worktrees sit one level deeper).
-SHARED = next(
-    (
-        p / "shared" / "fixtures" / "uof"
-        for p in Path(__file__).resolve().parents
-        if (p / "shared" / "fixtures" / "uof").is_dir()
-    ),
-    Path("/nonexistent"),
-)
+# The UOF sample messages as collected (provenance in SOURCES.md); feeds/simdata/uof holds the
+# demo's byte-identical copies.
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "uof"
 TOKEN = "test-token"
 
 
 def sample(name: str) -> bytes:
-    """A shared UOF sample message (feeds/simdata/uof holds byte-identical copies)."""
-    return (SIMDATA / name).read_bytes()
+    """A UOF sample message from tests/fixtures/uof."""
+    return (FIXTURES / name).read_bytes()
 
 
 def apply(*bodies: bytes | str, routing_key: str = ""):

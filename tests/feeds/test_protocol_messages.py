@@ -1,4 +1,4 @@
-"""Every shared UOF sample message parsed and checked field by field, then the parser's
+"""Every UOF sample message (tests/fixtures/uof) parsed and checked field by field, then the parser's
 tolerance (BOM, unknown attributes, missing certainty, typos) and its refusals (unsafe XML,
 bad values), with the reason the journal will show."""
 
@@ -11,7 +11,7 @@ import pytest
 from feeds.protocol import messages as m
 from feeds.protocol.errors import MalformedMessage, MessageTooLarge, UnknownMessageType, UnsafeXml
 from feeds.simulator import FEED_SAMPLES, SIMDATA
-from tests.feeds.helpers import SHARED, sample
+from tests.feeds.helpers import FIXTURES, sample
 
 D = Decimal
 
@@ -20,11 +20,13 @@ def parse(name: str) -> m.Message:
     return m.parse_message(sample(name))
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SIMDATA.glob("*")))
-def test_sample_copies_are_byte_identical_to_the_shared_fixtures(name):
-    if not SHARED.exists():
-        pytest.skip("shared fixtures not on this machine")
-    assert (SIMDATA / name).read_bytes() == (SHARED / name).read_bytes()
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*")))
+def test_the_demo_copies_are_byte_identical_to_the_test_fixtures(name):
+    assert (SIMDATA / name).read_bytes() == (FIXTURES / name).read_bytes()
+
+
+def test_the_demo_has_a_copy_of_every_test_fixture():
+    assert sorted(p.name for p in SIMDATA.glob("*")) == sorted(p.name for p in FIXTURES.glob("*"))
 
 
 @pytest.mark.parametrize("name", FEED_SAMPLES)

@@ -33,7 +33,21 @@ def operator_key() -> str:
     return tool_key("betsy-demo")
 
 
+def create_players() -> None:
+    """The demo players exist before the first `ensure_player`, whose lookup would otherwise
+    answer 404 (and Django log it as a warning) once per player on a fresh database."""
+    from wallet.errors import InvalidRequest
+    from wallet.services.players import player_create
+
+    for player in PLAYERS:
+        try:
+            player_create(external_id=player, currencies=[CURRENCY], nickname=player)
+        except InvalidRequest:
+            pass  # already there
+
+
 def run_demo(base_url: str, stop: threading.Event) -> None:
+    create_players()
     rng = random.Random()
     betsy = Betsy(http_transport(base_url), settings.BETSY_PARTNER_SECRET)
     operator = Operator(base_url, operator_key())

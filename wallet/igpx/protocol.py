@@ -2,7 +2,7 @@
 
 Pure code: bytes in, dataclasses out, errors as `IgpxError` carrying the IGPX error code.
 No database, no Django settings, no network. The rules and the decisions behind them are in
-/work/shared/protocols/igpx.md and docs/igpx.md.
+docs/protocols/igpx.md and docs/igpx.md.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Seeds demo players with real ledger history, prints an admin login, serves the ASGI app
 with uvicorn, runs the periodic jobs in-process (no Celery beat needed), and starts each
 area's simulator (`<package>.demo.run_demo`) against the running server.
+
+The terminal gets the login, then one short status line every few seconds; every log line goes
+to a file (var/demo.log unless --log-file says otherwise), whose path is printed. Ctrl-C (or
+SIGTERM) stops the server and the simulators and exits 0.
 """
 
 from __future__ import annotations
@@ -10,17 +14,20 @@ from __future__ import annotations
 import importlib
 import logging
 import secrets
+import signal
+import sys
 import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 from apikeys.services import tool_key
-from wallet.models import Player
+from wallet.models import Bet, Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
 from wallet.services.postings import bet_place_apply, bet_settle_apply, deposit_apply
@@ -29,6 +36,7 @@ logger = logging.getLogger("touchline.demo")
 
 DEMO_AREAS = ["wallet.igpx", "wallet.betsy", "feeds", "parlays", "crm"]
 DEMO_PLAYERS = [("alice", ["EUR", "USD"], "200.00"), ("bob", ["EUR"], "50.00"), ("carol", ["USD", "BTC"], "1000.00")]
+STATUS_EVERY_S = 5.0
 
 
 def seed_players(out) -> None:
@@ -144,6 +152,52 @@ def start_area_demos(base_url: str, stop: threading.Event, out) -> list[threadin
     return threads
 
 
+def log_to_file(path) -> None:
+    """Send every log record to `path` instead of the terminal (the status line replaces them).
+
+    The settings' LOGGING itself is changed, because Celery's Django fix-up runs django.setup()
+    again when the periodic jobs load their tasks, which re-applies LOGGING."""
+    import logging.config
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    settings.LOGGING["handlers"]["console"] = {
+        "class": "logging.FileHandler",
+        "filename": str(path),
+        "mode": "a",  # a re-applied LOGGING must not truncate what is there
+        "encoding": "utf-8",
+        "formatter": "plain",
+    }
+    logging.config.dictConfig(settings.LOGGING)
+    logging.captureWarnings(True)
+
+
+def status_line(started: float) -> str:
+    """What the simulators have done so far, from the database: a few cheap counts."""
+    from crm.models import OutboxEvent
+    from feeds.models import FeedMessage, Market
+    from parlays.models import QuoteRequest
+
+    try:
+        bets = Bet.objects.count()
+        open_bets = Bet.objects.filter(status=Bet.Status.OPEN).count()
+        feed, markets = FeedMessage.objects.count(), Market.objects.count()
+        quotes = QuoteRequest.objects.count()
+        delivered = OutboxEvent.objects.filter(status=OutboxEvent.Status.DELIVERED).count()
+        pending = OutboxEvent.objects.exclude(status=OutboxEvent.Status.DELIVERED).count()
+    finally:
+        close_old_connections()
+    up = int(time.monotonic() - started)
+    return (
+        f"[{up // 60:02d}:{up % 60:02d}] bets {bets} ({open_bets} open) · feed messages {feed}, markets {markets}"
+        f" · parlay RFQs {quotes} · Fast Track delivered {delivered}, waiting {pending}"
+    )
+
+
+class _Stop(Exception):
+    """Raised by the SIGINT/SIGTERM handler while the command is seeding (before the server runs)."""
+
+
 class Command(BaseCommand):
     help = "Seed demo data, print an admin login and serve Touchline with its simulators."
 
@@ -152,8 +206,30 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-simulators", action="store_true", help="serve only; no simulated traffic")
         parser.add_argument("--seed-only", action="store_true", help="seed and print the login, then exit")
+        parser.add_argument("--log-file", default=str(settings.VAR_DIR / "demo.log"), help="where the logs go")
 
-    def handle(self, *args, host: str, port: int, no_simulators: bool, seed_only: bool, **options):
+    def handle(self, *args, **options):
+        def on_signal(signum, frame):
+            # While seeding, leave at once. While serving, uvicorn's own handlers are in place;
+            # it hands the signal back here after its shutdown, when there is nothing left to do.
+            if not getattr(self, "_serving", False):
+                raise _Stop
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._run(**options)
+        except (_Stop, KeyboardInterrupt):
+            pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write("Stopped.")
+
+    def _run(self, *, host: str, port: int, no_simulators: bool, seed_only: bool, log_file: str, **_) -> None:
+        from pathlib import Path
+
+        log_path = Path(log_file).resolve()
+        log_to_file(log_path)
         self.stdout.write("Seeding demo data…")
         seed_players(self.stdout)
         password = ensure_admin("admin")
@@ -166,6 +242,7 @@ class Command(BaseCommand):
                 f"  Roles:       {', '.join(DEMO_ROLES)} (same password): what Support, Risk and Finance see\n"
                 f"  API docs:    {base_url}/api/docs/\n  Health:      {base_url}/readyz\n"
                 f"  API key:     Authorization: Bearer {api_key}   (every scope; new on each start)\n"
+                f"  Logs:        {log_path}\n"
             )
         )
         if seed_only:
@@ -174,18 +251,61 @@ class Command(BaseCommand):
         import uvicorn
 
         stop = threading.Event()
-        server = uvicorn.Server(uvicorn.Config("config.asgi:application", host=host, port=port, log_level="warning"))
+        threads: list[threading.Thread] = []
+        command = self
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame) -> None:
+                """Stop the simulators before the server, so none of them sees it go away."""
+                if stop.is_set():
+                    super().handle_exit(sig, frame)
+                    return
+                stop.set()
+                self._captured_signals.append(sig)
+                command.stdout.write("\nStopping the simulators, then the server…")
+
+                def shut_down() -> None:
+                    deadline = time.monotonic() + 10
+                    for thread in threads:
+                        thread.join(max(0.0, deadline - time.monotonic()))
+                    self.should_exit = True
+
+                threading.Thread(target=shut_down, name="demo:shutdown", daemon=True).start()
+
+        # log_config=None: uvicorn's loggers propagate to the root logger, so to the log file.
+        config = uvicorn.Config("config.asgi:application", host=host, port=port, log_level="warning", log_config=None)
+        server = Server(config)
         threading.Thread(target=run_periodic_jobs, args=(stop,), name="demo:beat", daemon=True).start()
 
         def start_simulators() -> None:
             while not server.started and not stop.is_set():
                 time.sleep(0.1)
+            if stop.is_set():
+                return
             if not no_simulators:
-                start_area_demos(base_url, stop, self.stdout)
-            self.stdout.write("Serving; press Ctrl-C to stop.")
+                threads.extend(start_area_demos(base_url, stop, self.stdout))
+            self.stdout.write(f"Serving on {base_url}; press Ctrl-C to stop.")
+            self.report_status(stop)
 
-        threading.Thread(target=start_simulators, daemon=True).start()
+        threading.Thread(target=start_simulators, name="demo:status", daemon=True).start()
+        self._serving = True
         try:
             server.run()
         finally:
             stop.set()
+
+    def report_status(self, stop: threading.Event) -> None:
+        """One status line every STATUS_EVERY_S: rewritten in place on a terminal, appended otherwise."""
+        started = time.monotonic()
+        tty = sys.stdout.isatty()
+        while not stop.wait(STATUS_EVERY_S):
+            try:
+                line = status_line(started)
+            except Exception:  # a busy SQLite file, a migration missing: say so, keep serving
+                logger.exception("demo status line failed")
+                line = "status unavailable (see the log file)"
+            if tty:
+                sys.stdout.write("\r\x1b[K" + line)
+                sys.stdout.flush()
+            else:
+                self.stdout.write(line)
