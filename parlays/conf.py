@@ -146,7 +146,7 @@ def load() -> ParlaySettings:
         health_timeout_s=float(env_int("PROPHETX_HEALTH_TIMEOUT_S", int(d.health_timeout_s), minimum=1)),
         pong_timeout_s=float(env_int("PROPHETX_PONG_TIMEOUT_S", int(d.pong_timeout_s), minimum=1)),
         confirm_silence_s=env_int("PROPHETX_CONFIRM_SILENCE_S", d.confirm_silence_s, minimum=0),
-        reconnect_max_backoff_s=float(env_int("PROPHETX_RECONNECT_MAX_BACKOFF_S", 30, minimum=1)),
+        reconnect_max_backoff_s=float(env_int("PROPHETX_RECONNECT_MAX_BACKOFF_S", 10, minimum=1)),
         config_reread_s=env_int("PROPHETX_CONFIG_REREAD_S", d.config_reread_s, minimum=60),
         quote_workers=env_int("PROPHETX_QUOTE_WORKERS", d.quote_workers, minimum=1, maximum=64),
         gil_switch_ms=float(env_int("PROPHETX_GIL_SWITCH_US", int(d.gil_switch_ms * 1000), minimum=100)) / 1000,
