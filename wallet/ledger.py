@@ -27,7 +27,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from wallet import rows
+from wallet import limits, rows
 from wallet.currencies import LEDGER_SCALE
 from wallet.errors import InsufficientFunds
 from wallet.models import Account, LedgerEntry
@@ -60,6 +60,8 @@ class Posted:
     # accounts, or SQLite); readers then query it.
     spendable: Decimal | None = None
     bet_id: int | None = None  # the bet inserted with the posting (`post(bet=…)`)
+    # Tracked accounts with spending limits (Account.limited): their limit counters move too.
+    limited: tuple[int, ...] = ()
 
 
 def _is_postgres() -> bool:
@@ -138,8 +140,39 @@ def post(
     header = [kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason]
     tracked_accounts = {leg.account_id for leg in legs if leg.tracked}
     if _is_postgres() and len(tracked_accounts) <= 1:
-        return _post_one_statement(legs, header, bet)
+        posted = _post_one_statement(legs, header, bet)
+    else:
+        posted = _post_statements(legs, header, bet, tracked_accounts)
+    if posted.limited and kind in _COUNTED_KINDS and provider not in _NOT_BETTING:
+        _move_limit_counters(posted, legs, placed=kind == "bet")
+    return posted
 
+
+# Postings that are betting, for the limit counters: a stake, a payout, and the reversal of
+# either (a rollback's refund, a result taken back). Deposits, withdrawals and staff
+# adjustments (and their reversals, which keep their provider) are not.
+_COUNTED_KINDS = frozenset({"bet", "payout", "reversal"})
+_NOT_BETTING = frozenset({"", "operator", "staff"})
+
+
+def _move_limit_counters(posted: Posted, legs: list[Leg], *, placed: bool) -> None:
+    """Add the posting to each limited account's usage; a stake is checked against the limits
+    (raising LimitExceeded, which rolls the posting back with the caller's transaction)."""
+    for account_id in posted.limited:
+        moved = sum((leg.amount for leg in legs if leg.tracked and leg.account_id == account_id), Decimal(0))
+        if placed:
+            limits.counters_move(
+                account_id, wagered=-moved, lost=-moved, bets=1, check=True, who=f"account {account_id}"
+            )
+        else:
+            limits.counters_move(account_id, wagered=Decimal(0), lost=-moved, bets=0, check=False)
+
+
+def _post_statements(
+    legs: list[Leg], header: list[object], bet: rows.NewRow | None, tracked_accounts: set[int]
+) -> Posted:
+    """SQLite, or several tracked accounts: one statement per step."""
+    bet_id = header[5]
     balances: dict[tuple[int, str], Decimal] = {}
     with rows.cursor() as cursor:
         # Ascending account id, then bucket: the fixed lock order that rules out deadlocks.
@@ -175,10 +208,19 @@ def post(
             + ", ".join(values),
             params,
         )
+        limited: tuple[int, ...] = ()
+        if tracked_accounts:
+            ids = sorted(tracked_accounts)
+            cursor.execute(
+                f"SELECT id FROM wallet_account WHERE limited AND id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id",
+                ids,
+            )
+            limited = tuple(row[0] for row in cursor.fetchall())
     return Posted(
         transaction_id=transaction_id,
         balances={k: _to_decimal(v) for k, v in balances.items()},
         bet_id=bet_id if bet is not None else None,
+        limited=limited,
     )
 
 
@@ -203,7 +245,7 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         params += [leg.amount for leg in tracked] + [tracked[0].account_id] + [leg.amount for leg in tracked]
         ctes.append(
             f"moved AS (UPDATE wallet_account SET {', '.join(sets)} WHERE id = %s AND {' AND '.join(guards)}"
-            f" RETURNING {', '.join(returning)}, balance + bonus_balance AS spendable)"
+            f" RETURNING {', '.join(returning)}, balance + bonus_balance AS spendable, limited)"
         )
         gate = "WHERE EXISTS (SELECT 1 FROM moved)"
     else:
@@ -234,7 +276,7 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
     )
     select = "SELECT (SELECT id FROM txn)" + "".join(f", (SELECT {_COLUMN[leg.bucket]} FROM moved)" for leg in tracked)
     if tracked:
-        select += ", (SELECT spendable FROM moved)"
+        select += ", (SELECT spendable FROM moved), (SELECT limited FROM moved)"
     if bet is not None:
         select += ", (SELECT id FROM bet)"
     with rows.cursor() as cursor:
@@ -251,6 +293,7 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         balances=balances,
         spendable=row[len(tracked) + 1] if tracked else None,
         bet_id=row[-1] if bet is not None else None,
+        limited=(tracked[0].account_id,) if tracked and row[len(tracked) + 2] else (),
     )
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from wallet import events, ledger, rows
+from wallet import events, ledger, limits, rows
 from wallet.errors import (
     BetStateError,
     InsufficientFunds,
@@ -35,6 +35,15 @@ def ensure_can_bet(wallet: WalletRef) -> None:
         raise PlayerSelfExcluded(f"player {wallet.external_id} is self-excluded")
     if wallet.status != Player.Status.ACTIVE:
         raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}")
+    # Exclusion, time-out, age and verification; spending limits move with the debit (ledger.post).
+    limits.gate(
+        who=wallet.external_id,
+        self_excluded_until=wallet.self_excluded_until,
+        timed_out_until=wallet.timed_out_until,
+        jurisdiction=wallet.jurisdiction,
+        verification=wallet.verification,
+        date_of_birth=wallet.date_of_birth,
+    )
 
 
 # --- Transfers (operator: deposits and withdrawals) -----------------------------------------
