@@ -386,11 +386,11 @@ def exclusion_lift_request(*, player: Player, reason: str, actor: Any) -> Protec
     require_permission(actor, MANAGE)
     reason = reason_required(reason)
     now = timezone.now()
-    rules = conf.jurisdiction(player.jurisdiction)
-    if rules.early_lift != "four_eyes":
-        raise PermissionDenied(f"{rules.name} does not allow lifting a self-exclusion before its end")
     with transaction.atomic():
         player = Player.objects.select_for_update(no_key=True).get(pk=player.pk)
+        rules = conf.jurisdiction(player.jurisdiction)
+        if rules.early_lift != "four_eyes":
+            raise PermissionDenied(f"{rules.name} does not allow lifting a self-exclusion before its end")
         until = player.self_excluded_until
         if until is None or until <= now:
             raise InvalidRequest(f"player {player.external_id} is not self-excluded")
