@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from wallet import admin_protection  # noqa: F401  (registers the player protection panel)
 from wallet.currencies import CURRENCIES
 from wallet.errors import WalletError
 from wallet.models import (

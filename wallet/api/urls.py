@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from wallet.api import views
+from wallet.api import protection, views
 from wallet.models import Player
 
 urlpatterns = [
@@ -23,4 +23,5 @@ urlpatterns = [
     path("players/<str:external_id>/transactions/", views.PlayerTransactions.as_view(), name="operator-transactions"),
     path("players/<str:external_id>/bets/", views.PlayerBets.as_view(), name="operator-bets"),
     path("players/<str:external_id>/sessions/<str:provider>/", views.SessionLaunch.as_view(), name="operator-session"),
+    path("players/<str:external_id>/protection/", protection.PlayerProtection.as_view(), name="operator-protection"),
 ]
