@@ -127,9 +127,9 @@ class ProtectionChangeAdmin(ReadOnlyAdmin):
             "player": player,
             "state": state,
             "limit_rows": _limit_rows(state),
-            "changes": ProtectionChange.objects.filter(player=player).select_related(
-                "requested_by", "approved_by"
-            )[:50],
+            "changes": ProtectionChange.objects.filter(player=player).select_related("requested_by", "approved_by")[
+                :50
+            ],
             "change_form": change_form,
             "lift_form": lift_form,
             "can_lift": state["self_excluded_until"] is not None and rules.early_lift == "four_eyes",

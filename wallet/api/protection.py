@@ -23,7 +23,7 @@ class ProtectionIn(serializers.Serializer):
     )
     changes = serializers.DictField(
         help_text="Only the fields to change: stake_per_bet, wager_day|week|month, loss_day|week|month (decimal"
-        ' strings, null removes), bets_day (integer or null), time_out (date-time or null), self_exclusion'
+        " strings, null removes), bets_day (integer or null), time_out (date-time or null), self_exclusion"
         ' (date-time, "indefinite"), verification (unverified|verified|failed), date_of_birth (YYYY-MM-DD),'
         " jurisdiction (code or blank)."
     )
@@ -40,9 +40,7 @@ class PlayerProtection(APIView):
     )
     def get(self, request: Request, external_id: str) -> HttpResponse:
         player = selectors.player_get(external_id=external_id)
-        return HttpResponse(
-            protection.state_json(protection.protection_state(player)), content_type="application/json"
-        )
+        return HttpResponse(protection.state_json(protection.protection_state(player)), content_type="application/json")
 
     @extend_schema(
         request=ProtectionIn,

@@ -26,9 +26,7 @@ def test_64_concurrent_bets_never_pass_the_limit(field):
     stakes = [Decimal("3.00") if i % 2 else Decimal("7.00") for i in range(THREADS)]  # 320 asked for
 
     def bet(i: int) -> str | None:
-        body = transaction_process(
-            request=protocol.Transaction(f"b-{i}", protocol.BET, "alice", "EUR", stakes[i])
-        )
+        body = transaction_process(request=protocol.Transaction(f"b-{i}", protocol.BET, "alice", "EUR", stakes[i]))
         return json.loads(body)["error"]
 
     errors = run_concurrently(bet)
