@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from tests.factories import make_player
+from tests.wallet.test_operator_api import api as api  # noqa: F401  (fixture: a platform API client)
 from wallet.api.protection import PlayerProtection
 from wallet.models import AuditLog, ProtectionChange
 
 pytestmark = pytest.mark.django_db
 URL = "/api/operator/players/alice/protection/"
-
-
-@pytest.fixture
-def api():
-    user = get_user_model().objects.create_user("platform", password="x")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def post(api, body):
