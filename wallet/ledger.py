@@ -62,6 +62,8 @@ class Posted:
     bet_id: int | None = None  # the bet inserted with the posting (`post(bet=…)`)
     # Tracked accounts with spending limits (Account.limited): their limit counters move too.
     limited: tuple[int, ...] = ()
+    # The wallet's usage and limits after the posting, when its statement moved them (`limited=True`).
+    counters: tuple | None = None
 
 
 def _is_postgres() -> bool:
@@ -117,6 +119,7 @@ def post(
     created_by_id: int | None = None,
     reason: str = "",
     bet: rows.NewRow | None = None,
+    limited: bool = False,
 ) -> Posted:
     """Write one balanced ledger transaction and move the tracked balances it touches.
 
@@ -127,6 +130,12 @@ def post(
     `bet` (`rows.new_row(Bet(…))`): a bet to insert with the posting, which then belongs to
     it (`bet_id`); on PostgreSQL it travels in the posting's statement, and like the posting it
     is written only if the funds are there. Its id is `Posted.bet_id`.
+
+    A betting posting (stake, payout, their reversals) on a wallet with limits also moves the
+    wallet's limit counters, and a stake that would pass a limit raises LimitExceeded (the
+    caller's transaction must then roll back). `limited`: the caller read `Account.limited` as
+    true; on PostgreSQL the counters then move in the posting's own statement. Without the hint
+    the posting finds out from the account row and moves them with one more statement.
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -139,12 +148,21 @@ def post(
         raise ValueError("a posting belongs to one bet: pass bet or bet_id, not both")
     header = [kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason]
     tracked_accounts = {leg.account_id for leg in legs if leg.tracked}
+    counted = kind in _COUNTED_KINDS and provider not in _NOT_BETTING
+    placed = kind == "bet"
+    folded = False
     if _is_postgres() and len(tracked_accounts) <= 1:
-        posted = _post_one_statement(legs, header, bet)
+        folded = limited and counted and len(tracked_accounts) == 1
+        counters = _counter_deltas(legs, next(iter(tracked_accounts)), placed) if folded else None
+        posted = _post_one_statement(legs, header, bet, counters)
     else:
         posted = _post_statements(legs, header, bet, tracked_accounts)
-    if posted.limited and kind in _COUNTED_KINDS and provider not in _NOT_BETTING:
-        _move_limit_counters(posted, legs, placed=kind == "bet")
+    if counted and posted.limited:
+        if not folded:
+            _move_limit_counters(posted, legs, placed=placed)
+        elif placed and posted.counters is not None:
+            stake = -_moved(legs, posted.limited[0])
+            limits.judge(posted.counters, stake=stake, who=f"account {posted.limited[0]}")
     return posted
 
 
@@ -155,11 +173,23 @@ _COUNTED_KINDS = frozenset({"bet", "payout", "reversal"})
 _NOT_BETTING = frozenset({"", "operator", "staff"})
 
 
+def _moved(legs: list[Leg], account_id: int) -> Decimal:
+    """What the posting moves on a player account, all buckets together."""
+    return sum((leg.amount for leg in legs if leg.tracked and leg.account_id == account_id), Decimal(0))
+
+
+def _counter_deltas(legs: list[Leg], account_id: int, placed: bool) -> tuple[str, list[object]]:
+    moved = _moved(legs, account_id)
+    if placed:
+        return limits.counters_cte(account_id, wagered=-moved, lost=-moved, bets=1)
+    return limits.counters_cte(account_id, wagered=Decimal(0), lost=-moved, bets=0)
+
+
 def _move_limit_counters(posted: Posted, legs: list[Leg], *, placed: bool) -> None:
     """Add the posting to each limited account's usage; a stake is checked against the limits
     (raising LimitExceeded, which rolls the posting back with the caller's transaction)."""
     for account_id in posted.limited:
-        moved = sum((leg.amount for leg in legs if leg.tracked and leg.account_id == account_id), Decimal(0))
+        moved = _moved(legs, account_id)
         if placed:
             limits.counters_move(
                 account_id, wagered=-moved, lost=-moved, bets=1, check=True, who=f"account {account_id}"
@@ -224,13 +254,16 @@ def _post_statements(
     )
 
 
-def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow | None) -> Posted:
+def _post_one_statement(
+    legs: list[Leg], header: list[object], bet: rows.NewRow | None, counters: tuple[str, list[object]] | None = None
+) -> Posted:
     """PostgreSQL: the guarded balance move, the bet, the transaction and its entries in one
     statement.
 
     One round trip instead of four. The UPDATE moves every tracked bucket of the (single)
     player account at once and returns nothing if any guard fails; the bet, the transaction
     and the entries are inserted only when it returned its row, so a refusal writes nothing.
+    `counters` (limits.counters_cte): the wallet's limit counters move in it too.
     """
     tracked = [leg for leg in legs if leg.tracked]
     params: list[object] = []
@@ -262,6 +295,9 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         " RETURNING id)"
     )
     params += header
+    if counters is not None:
+        ctes.append(counters[0])
+        params += counters[1]
     selects = []
     for leg in legs:
         if leg.tracked:
@@ -279,6 +315,8 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         select += ", (SELECT spendable FROM moved), (SELECT limited FROM moved)"
     if bet is not None:
         select += ", (SELECT id FROM bet)"
+    if counters is not None:
+        select += ", lim.* FROM (SELECT 1) AS one LEFT JOIN lim ON true"
     with rows.cursor() as cursor:
         cursor.execute("WITH " + ", ".join(ctes) + " " + select, params)
         row = cursor.fetchone()
@@ -287,6 +325,10 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         raise InsufficientFunds(
             f"account {account} cannot move by " + ", ".join(f"{g.bucket} {g.amount}" for g in tracked)
         )
+    lim: tuple | None = None
+    if counters is not None:
+        row, lim = row[: -limits.RETURNED], row[-limits.RETURNED :]
+        lim = None if lim[0] is None else lim  # the wallet has no limits row
     balances = {(leg.account_id, leg.bucket): row[i + 1] for i, leg in enumerate(tracked)}
     return Posted(
         transaction_id=row[0],
@@ -294,6 +336,7 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         spendable=row[len(tracked) + 1] if tracked else None,
         bet_id=row[-1] if bet is not None else None,
         limited=(tracked[0].account_id,) if tracked and row[len(tracked) + 2] else (),
+        counters=lim,
     )
 
 

@@ -33,6 +33,7 @@ class WalletRef:
     jurisdiction: str = ""
     verification: str = "unverified"
     date_of_birth: Any = None
+    limited: bool = False  # Account.limited: the posting moves the limit counters in its statement
 
     @property
     def spendable(self) -> Decimal:
@@ -41,7 +42,7 @@ class WalletRef:
 
 _WALLET_SELECT = (
     "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
-    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth"
+    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
     " FROM wallet_player p {join} wallet_account a"
     " ON a.player_id = p.id AND a.currency = %s AND a.kind = 'player'"
     " WHERE {where}"
@@ -74,6 +75,7 @@ def wallet_from_row(row: tuple | None, *, who: str, currency: str) -> WalletRef:
         jurisdiction=row[10],
         verification=row[11],
         date_of_birth=row[12],
+        limited=bool(row[13]),
     )
 
 
