@@ -96,10 +96,17 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=50)
     parser.add_argument("--base", default=DEFAULT_BASE, help="git revision of the code before protection")
     parser.add_argument("--no-base", action="store_true", help="compare none vs limits only")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count instructions instead (valgrind; deterministic, ~50x slower): each variant runs"
+        " --rounds and 4x --rounds under callgrind, the difference divided by the extra callbacks",
+    )
     parser.add_argument("--worker", choices=["base", "none", "limits"], help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_work(args.worker, args.rounds, args.players)))
+        print(json.dumps(_work(args.worker, args.rounds, args.players, args.warmup)))
         return
 
     with tempfile.TemporaryDirectory(prefix="tl-bench-base-") as tmp:
@@ -113,19 +120,12 @@ def main() -> None:
         order = [v for v in ("base", "none", "limits") if v in trees]
         results: dict[str, list[float]] = {v: [] for v in order}
         try:
+            if args.callgrind:
+                _callgrind(order, trees, dbs, args)
+                return
             for repeat in range(args.repeat):
                 for variant in order:
-                    out = subprocess.run(
-                        [sys.executable, str(Path(__file__).resolve()), "--worker", variant]
-                        + ["--rounds", str(args.rounds), "--players", str(args.players)],
-                        cwd=trees[variant],
-                        env=_env(trees[variant], dbs[variant]),
-                        capture_output=True,
-                        text=True,
-                    )
-                    if out.returncode != 0:
-                        raise SystemExit(f"worker {variant} failed:\n{out.stderr[-3000:]}")
-                    figures = json.loads(out.stdout.strip().splitlines()[-1])
+                    figures = _run_worker(variant, trees, dbs, args.rounds, args.players)
                     results[variant].append(figures["ms_per_callback"])
                     print(
                         f"repeat {repeat + 1}/{args.repeat} {variant:>6}: {figures['ms_per_callback']:.3f} ms CPU"
@@ -145,10 +145,57 @@ def main() -> None:
     print(f"  limits / none = {median['limits'] / median['none']:.3f}  (a player with every limit set)")
 
 
+def _run_worker(
+    variant: str, trees: dict, dbs: dict, rounds: int, players: int, *, wrap: list[str] | None = None, warmup: int = 0
+) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--rounds", str(rounds)]
+    command += ["--players", str(players)] + (["--warmup", str(warmup)] if warmup else [])
+    out = subprocess.run(
+        (wrap or []) + command,
+        cwd=trees[variant],
+        env=_env(trees[variant], dbs[variant]),
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"worker {variant} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _callgrind(order: list[str], trees: dict, dbs: dict, args: argparse.Namespace) -> None:
+    """Instructions per callback: (I(4R rounds) - I(R rounds)) / (3R x 4), so start-up, seeding
+    and warm-up cancel out. Deterministic to a fraction of a percent, whatever the load."""
+    per_callback: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="tl-callgrind-") as out_dir:
+        for variant in order:
+            totals = []
+            for rounds in (args.rounds, 4 * args.rounds):
+                out_file = Path(out_dir) / f"{variant}-{rounds}.out"
+                wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"]
+                _run_worker(variant, trees, dbs, rounds, args.players, wrap=wrap, warmup=20)
+                totals.append(_callgrind_total(out_file))
+                print(f"{variant:>6} {rounds:>4} rounds: {totals[-1]:,} instructions", flush=True)
+            per_callback[variant] = (totals[1] - totals[0]) / (3 * args.rounds * 4)
+    print("\ninstructions per callback (callgrind):")
+    for variant in order:
+        print(f"  {variant:>6}: {per_callback[variant]:,.0f}")
+    if "base" in per_callback:
+        print(f"  none / base   = {per_callback['none'] / per_callback['base']:.3f}")
+        print(f"  limits / base = {per_callback['limits'] / per_callback['base']:.3f}")
+    print(f"  limits / none = {per_callback['limits'] / per_callback['none']:.3f}")
+
+
+def _callgrind_total(path: Path) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise SystemExit(f"no instruction total in {path}")
+
+
 # --- Worker: runs inside the tree being measured ------------------------------------------------
 
 
-def _work(variant: str, rounds: int, players: int) -> dict[str, object]:
+def _work(variant: str, rounds: int, players: int, warmup: int | None = None) -> dict[str, object]:
     import django
 
     django.setup()
@@ -248,7 +295,7 @@ def _work(variant: str, rounds: int, players: int) -> dict[str, object]:
         bad += reply.status != 200
         return bad
 
-    warmup = min(100, max(rounds // 5, 5))
+    warmup = warmup or min(100, max(rounds // 5, 5))
     for n in range(warmup):
         refused += round_(n)
     started = time.process_time()
