@@ -62,8 +62,8 @@ class Posted:
     bet_id: int | None = None  # the bet inserted with the posting (`post(bet=…)`)
     # Tracked accounts with spending limits (Account.limited): their limit counters move too.
     limited: tuple[int, ...] = ()
-    # The wallet's usage and limits after the posting, when its statement moved them (`limited=True`).
-    counters: tuple | None = None
+    # The limit a stake passed (limits.judge), when the posting's statement moved the counters.
+    limit_verdict: int | None = None
 
 
 def _is_postgres() -> bool:
@@ -160,9 +160,8 @@ def post(
     if counted and posted.limited:
         if not folded:
             _move_limit_counters(posted, legs, placed=placed)
-        elif placed and posted.counters is not None:
-            stake = -_moved(legs, posted.limited[0])
-            limits.judge(posted.counters, stake=stake, who=f"account {posted.limited[0]}")
+        elif placed:
+            limits.judge(posted.limit_verdict, who=f"account {posted.limited[0]}")
     return posted
 
 
@@ -316,7 +315,7 @@ def _post_one_statement(
     if bet is not None:
         select += ", (SELECT id FROM bet)"
     if counters is not None:
-        select += ", lim.* FROM (SELECT 1) AS one LEFT JOIN lim ON true"
+        select += ", (SELECT verdict FROM lim)"
     with rows.cursor() as cursor:
         cursor.execute("WITH " + ", ".join(ctes) + " " + select, params)
         row = cursor.fetchone()
@@ -325,10 +324,9 @@ def _post_one_statement(
         raise InsufficientFunds(
             f"account {account} cannot move by " + ", ".join(f"{g.bucket} {g.amount}" for g in tracked)
         )
-    lim: tuple | None = None
+    verdict = None
     if counters is not None:
-        row, lim = row[: -limits.RETURNED], row[-limits.RETURNED :]
-        lim = None if lim[0] is None else lim  # the wallet has no limits row
+        row, verdict = row[:-1], row[-1]
     balances = {(leg.account_id, leg.bucket): row[i + 1] for i, leg in enumerate(tracked)}
     return Posted(
         transaction_id=row[0],
@@ -336,7 +334,7 @@ def _post_one_statement(
         spendable=row[len(tracked) + 1] if tracked else None,
         bet_id=row[-1] if bet is not None else None,
         limited=(tracked[0].account_id,) if tracked and row[len(tracked) + 2] else (),
-        counters=lim,
+        limit_verdict=verdict,
     )
 
 

@@ -127,49 +127,59 @@ def _period_of(column: str) -> str:
     return column.rsplit("_", 1)[1]
 
 
+# The limits in the order a bet is judged against them: the first one passed is the refusal,
+# its 1-based position the verdict the counter UPDATE returns (0: none passed).
+JUDGED = LIMITS
+_REFUSALS: dict[int, tuple[type[Exception], str]] = {
+    1: (StakeLimitExceeded, "stake per bet"),
+    2: (WagerLimitExceeded, "wager per day"),
+    3: (WagerLimitExceeded, "wager per week"),
+    4: (WagerLimitExceeded, "wager per month"),
+    5: (LossLimitExceeded, "net loss per day"),
+    6: (LossLimitExceeded, "net loss per week"),
+    7: (LossLimitExceeded, "net loss per month"),
+    8: (BetCountLimitExceeded, "bets per day"),
+}
+
+
 @cache
 def _move_sql(gated: bool) -> str:
+    """One UPDATE of the wallet's limits row: usage plus the posting (a period that changed
+    restarts from zero), and the bet's verdict computed on the new row. Four parameters for
+    the movement (today in the operator's zone, stake, loss, bets) and the account id: every
+    value a parameter costs the callback CPU to send, so the week and month starts are derived
+    from the day in SQL."""
+    delta = {"wager": "p.wag", "loss": "p.lost", "bets": "p.n"}
     sets = [
-        f"{c} = CASE WHEN {_START[_period_of(c)]} = %s THEN {c} ELSE 0 END + %s" for c in USED
-    ]  # a new period starts from zero
-    sets += ["day_start = %s", "week_start = %s", "month_start = %s", "updated_at = %s"]
+        f"{c} = CASE WHEN l.{_START[_period_of(c)]} = p.{_period_of(c)[0]} THEN l.{c} ELSE 0 END"
+        f" + {delta[c.split('_')[1]]}"
+        for c in USED
+    ]
+    sets += ["day_start = p.d", "week_start = p.w", "month_start = p.m", "updated_at = now()"]
+    verdict = ["WHEN l.stake_per_bet < p.wag THEN 1"]
+    verdict += [f"WHEN l.used_{name} > l.{name} THEN {i}" for i, name in enumerate(JUDGED[1:], start=2)]
     gate = " AND EXISTS (SELECT 1 FROM moved)" if gated else ""
     return (
-        f"UPDATE wallet_walletlimits SET {', '.join(sets)} WHERE account_id = %s{gate}"
-        f" RETURNING {', '.join(USED + LIMITS)}"
+        f"UPDATE wallet_walletlimits AS l SET {', '.join(sets)}"
+        " FROM (SELECT v.d, date_trunc('week', v.d::timestamp)::date AS w,"
+        " date_trunc('month', v.d::timestamp)::date AS m, v.wag, v.lost, v.n"
+        " FROM (VALUES (%s::date, %s::numeric, %s::numeric, %s::integer)) AS v(d, wag, lost, n)) AS p"
+        f" WHERE l.account_id = %s{gate} RETURNING CASE {' '.join(verdict)} ELSE 0 END AS verdict"
     )
 
 
-def _move_params(account_id: int, wagered: Decimal, lost: Decimal, bets: int) -> list[Any]:
-    now = timezone.now()
-    starts = period_starts(now)
-    params: list[Any] = []
-    for column, delta in zip(USED, _deltas(wagered, lost, bets), strict=True):
-        params += [starts[PERIODS.index(_period_of(column))], delta]
-    params += [*starts, now, account_id]
-    return params
-
-
-def _deltas(wagered: Decimal, lost: Decimal, bets: int) -> list[Any]:
-    return [wagered] * 3 + [lost] * 3 + [bets]
-
-
-# The columns a `counters_cte` returns, in order (for `judge`).
-RETURNED = len(USED) + len(LIMITS)
-
-
 def counters_cte(account_id: int, *, wagered: Decimal, lost: Decimal, bets: int) -> tuple[str, list[Any]]:
-    """The counter UPDATE as the CTE `lim` of a posting's statement (PostgreSQL): it runs only
-    when the posting's `moved` CTE moved the balance, so a refused debit moves no counter. It
-    returns the `RETURNED` columns for `judge`. One round trip fewer than `counters_move`."""
-    return f"lim AS ({_move_sql(True)})", _move_params(account_id, wagered, lost, bets)
+    """The counter UPDATE as the CTE `lim` of a posting's statement (PostgreSQL), returning
+    `verdict` for `judge`: it runs only when the posting's `moved` CTE moved the balance, so a
+    refused debit moves no counter. One round trip fewer than `counters_move`."""
+    return f"lim AS ({_move_sql(True)})", [operator_today(), wagered, lost, bets, account_id]
 
 
-def judge(row: tuple, *, stake: Decimal, who: str = "") -> None:
-    """Raise for the first limit a bet passed, from a `counters_cte` row."""
-    used = dict(zip(USED, row[: len(USED)], strict=True))
-    limit = dict(zip(LIMITS, row[len(USED) :], strict=True))
-    _judge(used, limit, stake=stake, who=who)
+def judge(verdict: int | None, *, who: str = "") -> None:
+    """Raise for the limit a bet passed (`verdict` from the counter UPDATE; 0 or None: none)."""
+    if verdict:
+        error, limit = _REFUSALS[verdict]
+        raise error(f"{who}: this bet would pass the {limit} limit")
 
 
 def counters_move(account_id: int, *, wagered: Decimal, lost: Decimal, bets: int, check: bool, who: str = "") -> None:
@@ -180,17 +190,20 @@ def counters_move(account_id: int, *, wagered: Decimal, lost: Decimal, bets: int
     allowed. Without `check` (results, refunds, rollbacks) nothing is ever refused.
     """
     if rows.db().vendor == "postgresql":
-        row = rows.values(_move_sql(False), _move_params(account_id, wagered, lost, bets))
+        row = rows.values(_move_sql(False), [operator_today(), wagered, lost, bets, account_id])
+        verdict = None if row is None else row[0]
     else:
         now = timezone.now()
-        row = _move_in_python(account_id, period_starts(now), _deltas(wagered, lost, bets), now)
-    if row is None or not check:
-        return
-    judge(row, stake=wagered, who=who)
+        verdict = _move_in_python(account_id, period_starts(now), [wagered] * 3 + [lost] * 3 + [bets], now, wagered)
+    if check:
+        judge(verdict, who=who)
 
 
-def _move_in_python(account_id: int, starts: tuple[date, ...], deltas: list[Any], now: datetime) -> tuple | None:
-    """SQLite (the demo): read, add in Decimal, write back; its write lock serialises writers."""
+def _move_in_python(
+    account_id: int, starts: tuple[date, ...], deltas: list[Any], now: datetime, stake: Decimal
+) -> int | None:
+    """SQLite (the demo): read, add in Decimal, write back (its write lock serialises writers);
+    the verdict as the PostgreSQL statement computes it."""
     from wallet.ledger import _to_decimal
 
     row = rows.values(
@@ -219,23 +232,10 @@ def _move_in_python(account_id: int, starts: tuple[date, ...], deltas: list[Any]
                 account_id,
             ],
         )
-    limits = [
-        None if v is None else (int(v) if c == "bets_day" else _to_decimal(v))
-        for c, v in zip(LIMITS, row[3 + len(USED) :], strict=True)
-    ]
-    return (*used, *limits)
-
-
-def _judge(used: dict[str, Any], limit: dict[str, Any], *, stake: Decimal, who: str) -> None:
-    if limit["stake_per_bet"] is not None and stake > limit["stake_per_bet"]:
-        raise StakeLimitExceeded(f"player {who}: stake {stake} is above the limit of {limit['stake_per_bet']} per bet")
-    for period in PERIODS:
-        cap = limit[f"wager_{period}"]
-        if cap is not None and used[f"used_wager_{period}"] > cap:
-            raise WagerLimitExceeded(f"player {who}: this bet would pass the wager limit of {cap} per {period}")
-    for period in PERIODS:
-        cap = limit[f"loss_{period}"]
-        if cap is not None and used[f"used_loss_{period}"] > cap:
-            raise LossLimitExceeded(f"player {who}: this bet would pass the net loss limit of {cap} per {period}")
-    if limit["bets_day"] is not None and used["used_bets_day"] > limit["bets_day"]:
-        raise BetCountLimitExceeded(f"player {who}: this bet would pass the limit of {limit['bets_day']} bets per day")
+    caps = [None if v is None else _to_decimal(v) for v in row[3 + len(USED) :]]
+    if caps[0] is not None and stake > caps[0]:
+        return 1
+    for i, (usage, cap) in enumerate(zip(used, caps[1:], strict=True), start=2):
+        if cap is not None and usage > cap:
+            return i
+    return 0
