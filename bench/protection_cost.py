@@ -135,14 +135,17 @@ def main() -> None:
         finally:
             for db in set(dbs.values()):
                 _drop(db)
-    median = {v: statistics.median(r) for v, r in results.items()}
-    print("\nms of CPU per callback (median of repeats):")
-    for variant in order:
-        print(f"  {variant:>6}: {median[variant]:.3f}")
-    if "base" in median:
-        print(f"  none / base   = {median['none'] / median['base']:.3f}  (protection code, player without limits)")
-        print(f"  limits / base = {median['limits'] / median['base']:.3f}")
-    print(f"  limits / none = {median['limits'] / median['none']:.3f}  (a player with every limit set)")
+    _report("ms of CPU per callback (median of repeats)", {v: statistics.median(r) for v, r in results.items()}, ".3f")
+
+
+def _report(title: str, figures: dict[str, float], style: str) -> None:
+    print(f"\n{title}:")
+    for variant, figure in figures.items():
+        print(f"  {variant:>6}: {figure:{style}}")
+    if "base" in figures:
+        print(f"  none / base   = {figures['none'] / figures['base']:.3f}  (protection code, player without limits)")
+        print(f"  limits / base = {figures['limits'] / figures['base']:.3f}")
+    print(f"  limits / none = {figures['limits'] / figures['none']:.3f}  (a player with every limit set)")
 
 
 def _run_worker(
@@ -176,13 +179,7 @@ def _callgrind(order: list[str], trees: dict, dbs: dict, args: argparse.Namespac
                 totals.append(_callgrind_total(out_file))
                 print(f"{variant:>6} {rounds:>4} rounds: {totals[-1]:,} instructions", flush=True)
             per_callback[variant] = (totals[1] - totals[0]) / (3 * args.rounds * 4)
-    print("\ninstructions per callback (callgrind):")
-    for variant in order:
-        print(f"  {variant:>6}: {per_callback[variant]:,.0f}")
-    if "base" in per_callback:
-        print(f"  none / base   = {per_callback['none'] / per_callback['base']:.3f}")
-        print(f"  limits / base = {per_callback['limits'] / per_callback['base']:.3f}")
-    print(f"  limits / none = {per_callback['limits'] / per_callback['none']:.3f}")
+    _report("instructions per callback (callgrind)", per_callback, ",.0f")
 
 
 def _callgrind_total(path: Path) -> int:

@@ -4,12 +4,14 @@ Two checks, both inside the bet's database transaction:
 
 - `gate(wallet)`: self-exclusion, time-out, age and verification, from the player columns the
   wallet read already returned (`selectors.WalletRef`): no round trip.
-- `counters_move(…)`: for a wallet with limits (`Account.limited`, returned by the posting's own
-  UPDATE), one UPDATE of its `WalletLimits` row after the stake's debit. The account's row lock
-  (taken by the debit) and the limits row's lock (taken by this UPDATE) are both held until the
-  transaction ends, so concurrent bets of one player see each other's usage; a bet that would
-  pass a limit raises, and `idempotency.execute_once` rolls the debit back with it. Results,
-  refunds and rollbacks move the same counters and are never refused.
+- the limit counters: for a wallet with limits (`Account.limited`, read with the wallet), the
+  posting's own statement carries one more CTE (`counters_cte`) that adds the posting to the
+  wallet's `WalletLimits` usage and returns a verdict; `ledger.post` raises for a stake that
+  passed a limit (`judge`), and `idempotency.execute_once` rolls the debit back with it. The
+  account's row lock (the debit) and the limits row's lock are held until the transaction
+  ends, so concurrent bets of one player see each other's usage. Results, refunds and
+  rollbacks move the same counters and are never refused. `counters_move` is the same update
+  as a statement of its own (SQLite, or a wallet that got limits after it was read).
 
 Periods are calendar periods in the operator's time zone (`REPORT_TIMEZONE`): the day from
 midnight, the week from Monday, the month from the 1st (docs/PROTECTION.md).

@@ -34,8 +34,8 @@ def _money(**kwargs):
 class WalletLimits(models.Model):
     """One wallet's limits in force and what this period has used of them.
 
-    The bet path moves the usage with one guarded UPDATE of this row, after the stake's debit
-    and in the same transaction (wallet.limits), so concurrent bets cannot pass a limit. The
+    The bet path moves the usage with one UPDATE of this row in the stake's own posting
+    statement, after the debit (wallet.limits), so concurrent bets cannot pass a limit. The
     usage columns belong to the calendar periods starting on `day_start`, `week_start` and
     `month_start` (operator time zone); a statement in a later period starts them from zero.
     A null limit is no limit.
