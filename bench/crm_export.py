@@ -40,6 +40,7 @@ EXCHANGE, QUEUE, KEY = "tl_crm_test_bench_x", "tl_crm_test_bench_q", "tl_crm_tes
 def setup_django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
     os.environ["FASTTRACK_TRANSPORT"] = "off"  # the bench's own workers deliver, not on-commit kicks
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)

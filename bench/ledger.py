@@ -79,6 +79,7 @@ def setup_database(accounts: int) -> None:
 def _service_worker(worker: int, seconds: float, accounts: int, counter, ready, start) -> None:
     os.environ["DATABASE_URL"] = f"{PG}/{DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
     # The ledger alone: the Fast Track outbox adds its own statements to every bet and is
     # measured by bench/crm_export.py and the HTTP benchmarks.
     os.environ["FASTTRACK_OUTBOX_ENABLED"] = "false"

@@ -702,6 +702,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": args.database_url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        "TOUCHLINE_DEMO": "true",  # plain HTTP, demo secrets where none are given
         "IGPX_SECURITY_HASH": SECRET,
         "LOG_LEVEL": "warning",
         "PYTHONPATH": str(ROOT),

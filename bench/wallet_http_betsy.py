@@ -70,6 +70,7 @@ def server_env() -> dict[str, str]:
         {
             "DATABASE_URL": f"{PG}/{DB_NAME}",
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TOUCHLINE_DEMO": "true",  # plain HTTP, demo secrets where none are given
             "BETSY_PARTNER_SECRET": SECRET,
             "LOG_LEVEL": "error",
             "DEBUG": "false",

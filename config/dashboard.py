@@ -32,6 +32,8 @@ class Metric:
     unit: str = ""
     status: str = "ok"  # ok | warn | bad: how the card is coloured
     trend: bool = False  # draw a small chart of its recent values
+    url: str = ""  # the list behind the figure: the card links there
+    display: str = ""  # how a person reads the value (money through format_money); the chart uses value
 
 
 Provider = Callable[[], list[Metric]]

@@ -8,6 +8,7 @@ listed in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 from urllib.parse import urlparse
@@ -35,6 +36,18 @@ def _bad(name: str, value: str, expected: str) -> ImproperlyConfigured:
 def env_str(name: str, default: str = "") -> str:
     value = _raw(name)
     return default if value is None else value
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name (Europe/Malta), checked against the zone database."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad(name, value, "an IANA time zone such as UTC or Europe/Malta") from None
+    return value
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -103,3 +116,14 @@ def env_database(name: str, default: str) -> dict[str, Any]:
     if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
         raise _bad(name, value, "a PostgreSQL URL that names the database")
     return config
+
+
+def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or CIDR networks (`10.0.0.0/8, 192.0.2.7`); empty when unset."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise _bad(name, item, "comma-separated IP addresses or CIDR networks like 10.0.0.0/8") from None
+    return tuple(networks)

@@ -11,6 +11,9 @@ outbox) are read at scrape time either way.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -23,6 +26,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from config.logthrottle import Throttled
+
+# A scraper with the wrong token retries every few seconds: one line per interval.
+_refused = Throttled(logging.getLogger("touchline.ops"))
 
 HTTP_REQUESTS = Counter("touchline_http_requests_total", "HTTP requests", ["route", "status"])
 HTTP_LATENCY = Histogram(
@@ -143,5 +151,33 @@ def exposition() -> bytes:
     return generate_latest(live) + generate_latest(_database)
 
 
+def metrics_allowed(request: HttpRequest) -> bool:
+    """`Authorization: Bearer <METRICS_TOKEN>` (compared in constant time) or a client address in
+    METRICS_ALLOWED_IPS. With neither configured, only DEBUG or demo installs serve /metrics:
+    it names players' counts, debts and conflicts."""
+    token, networks = settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS
+    if token:
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode()):
+            return True
+    if networks:
+        try:
+            address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+    return not (token or settings.PRODUCTION)
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
+    if not metrics_allowed(request):
+        address = request.META.get("REMOTE_ADDR", "?")
+        _refused.warning(
+            f"metrics:{address}",
+            "/metrics refused for %s (no valid METRICS_TOKEN, not in METRICS_ALLOWED_IPS)",
+            address,
+        )
+        response = HttpResponse("metrics: send Authorization: Bearer <METRICS_TOKEN>\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import csp.constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -18,38 +19,48 @@ from config.env import (
     env_database,
     env_int,
     env_list,
+    env_networks,
     env_str,
+    env_time_zone,
     env_url,
 )
+from config.security import DEMO_SECRETS, env_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("TOUCHLINE_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("Environment variable SECRET_KEY must be set in production.")
-    # A fixed development key: fine for the demo and tests, refused by `manage.py check --deploy`.
-    SECRET_KEY = "touchline-insecure-development-key-change-me-in-production"
+# Production mode is the default. A demo or development install says so (manage.py sets it for
+# `demo` and the simulators, scripts/dev.py and the test settings too): only then may the
+# public demo secrets below stand in for missing ones.
+DEMO = env_bool("TOUCHLINE_DEMO", False)
+PRODUCTION = not (DEBUG or DEMO)
+_SECRETS = env_secrets(DEMO_SECRETS, allow_demo=not PRODUCTION)
+SECRET_KEY = _SECRETS["SECRET_KEY"]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.TouchlineAdminConfig",  # django.contrib.admin with optional TOTP
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # staff tokens for crm's outbox status; the operator API refuses them
+    "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc from our own static files: /api/docs/ works offline
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "channels",
     "wallet",
     "feeds",
     "parlays",
     "crm",
+    "apikeys",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +73,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -165,21 +180,75 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# --- Admin login: lockout after repeated failures (django-axes), optional TOTP (django-otp) ---
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user or address before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# Either criterion locks: a user name tried from many addresses, or one address trying many names.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 30, minimum=1) / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+# Staff who can approve money must log in with a TOTP code (docs/SECURITY.md).
+ADMIN_TOTP_REQUIRED = env_bool("ADMIN_TOTP_REQUIRED", False)
+OTP_TOTP_ISSUER = "Touchline"
+
+# --- HTTPS and browser protections: on by default in production mode -------------------------
+HTTPS = env_bool("TOUCHLINE_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = HTTPS
+# Load balancers probe over plain HTTP; Prometheus scrapes inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets the header itself (and drops the client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    # Swagger UI and ReDoc (our own static files, drf-spectacular-sidecar) start from an inline
+    # script without a nonce: their pages are left out rather than the policy loosened.
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],  # the dashboard's inline script carries the nonce
+        # The admin's own templates use style attributes; styles cannot run code.
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],  # the dashboard's WebSocket (same host)
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+
+# --- /metrics: a bearer token or an address allow-list (config/ops.py) ---------------------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Staff read times in this zone, its abbreviation shown beside each (config/formats); stored in UTC.
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# Staff read timestamps as "2026-12-06 14:03:12 UTC": ISO order, with the zone (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Operator API keys only (apikeys/): staff user tokens do not move money through the API.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apikeys.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["apikeys.auth.ApiKeyRateThrottle"],
     # JSON numbers become Decimal, never float (wallet.jsonutil).
     "DEFAULT_PARSER_CLASSES": ["wallet.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apikeys.schema.OperatorAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "wallet.api.pagination.IdCursorPagination",
     "COERCE_DECIMAL_TO_STRING": True,
     "EXCEPTION_HANDLER": "wallet.api.errors.exception_handler",
@@ -191,6 +260,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One name per choice set (otherwise drf-spectacular warns, and check --deploy with it).
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "wallet.currencies.CURRENCY_CHOICES",
+        "PlayerStatusEnum": "wallet.models.Player.Status",
+    },
 }
 
 # --- Providers (each documented in README's configuration table) -----------------
@@ -198,9 +275,9 @@ IGPX_API_URL = env_url("IGPX_API_URL", schemes=("http", "https"))
 IGPX_API_VERSION = env_str("IGPX_API_VERSION", "v1")
 IGPX_USERNAME = env_str("IGPX_USERNAME")
 IGPX_PASSWORD = env_str("IGPX_PASSWORD")
-IGPX_SECURITY_HASH = env_str("IGPX_SECURITY_HASH", "touchline-demo-igpx-secret")
+IGPX_SECURITY_HASH = _SECRETS["IGPX_SECURITY_HASH"]
 
-BETSY_PARTNER_SECRET = env_str("BETSY_PARTNER_SECRET", "touchline-demo-betsy-secret")
+BETSY_PARTNER_SECRET = _SECRETS["BETSY_PARTNER_SECRET"]
 BETSY_IFRAME_URL = env_url("BETSY_IFRAME_URL", schemes=("http", "https"))
 
 UOF_AMQP_URL = env_url("UOF_AMQP_URL", schemes=("amqp", "amqps"))
@@ -225,9 +302,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A refused request (403) is one line, not a traceback (config/logfilters.py).
+    "filters": {"one_line_refusals": {"()": "config.logfilters.OneLineRefusals"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line_refusals"]}},
     # Per-request chatter from the HTTP client and Celery's task tracer drowns what matters.
-    "loggers": {"httpx": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        # Its banner at every start and a line per failed login (a brute force would flood the log);
+        # lockouts still log at WARNING, and failures are in its admin tables.
+        "axes": {"level": "WARNING"},
+    },
     "root": {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),

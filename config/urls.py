@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import dashboard, ops
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("metrics", ops.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/operator/", include("wallet.api.urls")),
     path("api/igpx/", include("wallet.igpx.urls")),
     path("api/betsy/", include("wallet.betsy.urls")),
@@ -18,3 +19,5 @@ urlpatterns = [
     path("admin/dashboard/", dashboard.dashboard_view, name="dashboard"),
     path("admin/", admin.site.urls),
 ]
+
+handler403 = "config.refusals.permission_denied"

@@ -10,10 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from config.admin_base import money_column
 from crm.models import OutboxEvent
 from crm.selectors import outbox_stats
 from crm.services import MappingError, PayloadBuilder, outbox_retry, outbox_skip
 from wallet import money
+from wallet.admin_staff import bulk_action_with_reason
+from wallet.templatetags.money import money_span
 
 
 def _pretty(payload: object) -> str:
@@ -28,6 +31,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "player",
         "event_type",
         "event_status",
+        "amount",
         "status",
         "attempts",
         "short_error",
@@ -37,6 +41,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
     list_filter = ["status", "event_type", "event_status", "source", "unlinked", "currency"]
     search_fields = ["=activity_id", "player__external_id", "bet__external_id"]
     list_select_related = ["player"]
+    show_full_result_count = False
     date_hierarchy = "occurred_at"
     actions = ["retry_events", "skip_events"]
     fields = [
@@ -51,8 +56,9 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "settlement",
         "transaction",
         "reverses",
-        "balance_before",
-        "balance_after",
+        "amount",
+        "before",
+        "after",
         "exchange_rate",
         "occurred_at",
         "status",
@@ -76,6 +82,14 @@ class OutboxEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return obj is None and super().has_change_permission(request)
 
+    before = money_column("balance_before", description="balance before")
+    after = money_column("balance_after", description="balance after")
+
+    @admin.display(description="amount")
+    def amount(self, row: OutboxEvent) -> str:
+        """What the event did to the player's balance."""
+        return money_span(row.balance_after - row.balance_before, row.currency, signed=True)
+
     @admin.display(description="last error")
     def short_error(self, row: OutboxEvent) -> str:
         return (row.last_error[:80] + "…") if len(row.last_error) > 80 else row.last_error
@@ -95,23 +109,31 @@ class OutboxEventAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "outbox_stats": outbox_stats()}
         return super().changelist_view(request, extra_context=extra_context)
 
-    def _act(self, request: HttpRequest, queryset: QuerySet[OutboxEvent], action, verb: str) -> None:
-        result = action(
-            event_ids=list(queryset.values_list("id", flat=True)),
-            actor_id=request.user.pk,
-            reason=f"admin action by {request.user}",
+    def _act(self, request: HttpRequest, queryset: QuerySet[OutboxEvent], action, verb: str, name: str):
+        def apply(rows: list[OutboxEvent], reason: str) -> str:
+            result = action(event_ids=[r.pk for r in rows], actor_id=request.user.pk, reason=reason)
+            if result.refused:
+                self.message_user(
+                    request,
+                    f"{len(result.refused)} event(s) left alone: not in a state that allows it",
+                    messages.WARNING,
+                )
+            return f"{len(result.changed)} event(s) {verb}"
+
+        return bulk_action_with_reason(
+            self,
+            request,
+            queryset,
+            action_name=name,
+            title=f"{verb.capitalize()}: why?",
+            submit_label=name.split("_")[0].capitalize(),
+            apply=apply,
         )
-        if result.changed:
-            self.message_user(request, f"{len(result.changed)} event(s) {verb}", messages.SUCCESS)
-        if result.refused:
-            self.message_user(
-                request, f"{len(result.refused)} event(s) left alone: not in a state that allows it", messages.WARNING
-            )
 
-    @admin.action(description="Retry selected events (send again)", permissions=["change"])
-    def retry_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
-        self._act(request, queryset, outbox_retry, "queued for delivery")
+    @admin.action(description="Retry selected events (send again)…", permissions=["change"])
+    def retry_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]):
+        return self._act(request, queryset, outbox_retry, "queued for delivery", "retry_events")
 
-    @admin.action(description="Skip selected events (never send; unblocks the player)", permissions=["change"])
-    def skip_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
-        self._act(request, queryset, outbox_skip, "skipped")
+    @admin.action(description="Skip selected events (never send; unblocks the player)…", permissions=["change"])
+    def skip_events(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]):
+        return self._act(request, queryset, outbox_skip, "skipped", "skip_events")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from config.dashboard import Metric
 from crm.selectors import outbox_stats
 
 
 def metrics() -> list[Metric]:
     stats = outbox_stats()
+    outbox = reverse("admin:crm_outboxevent_changelist")
     lag_status = "ok" if stats.lag_seconds < 30 else ("warn" if stats.lag_seconds < 300 else "bad")
     return [
         Metric(
@@ -17,8 +20,27 @@ def metrics() -> list[Metric]:
             unit="s",
             status=lag_status,
             trend=True,
+            url=f"{outbox}?status__exact=pending",
         ),
-        Metric("outbox_pending", "events pending", stats.pending + stats.sending, trend=True),
-        Metric("outbox_dead", "dead-lettered events", stats.dead, status="bad" if stats.dead else "ok"),
-        Metric("players_held", "players held back", stats.dead_players, status="bad" if stats.dead_players else "ok"),
+        Metric(
+            "outbox_pending",
+            "events pending",
+            stats.pending + stats.sending,
+            trend=True,
+            url=f"{outbox}?status__exact=pending",
+        ),
+        Metric(
+            "outbox_dead",
+            "dead-lettered events",
+            stats.dead,
+            status="bad" if stats.dead else "ok",
+            url=f"{outbox}?status__exact=dead",
+        ),
+        Metric(
+            "players_held",
+            "players held back",
+            stats.dead_players,
+            status="bad" if stats.dead_players else "ok",
+            url=f"{outbox}?status__exact=dead",
+        ),
     ]

@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from config.admin_base import ReadOnlyAdmin
+from config.admin_base import ReadOnlyAdmin, local_time
 from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
 from feeds import conf
 from feeds.models import (
@@ -40,8 +41,77 @@ class ReadOnlyInline(BaseReadOnlyInline):
     max_num = 0
 
 
+class OperatedAdmin(ReadOnlyAdmin):
+    """Read-only pages whose few actions (recovery, re-fetch, replay) are for users who may
+    change the model (Admin), not for every role that reads the feed."""
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        meta = self.model._meta
+        return request.user.has_perm(f"{meta.app_label}.change_{meta.model_name}")
+
+
+# UOF sport event statuses (odds_change/sport_event_status @status), for staff.
+EVENT_STATUSES = {
+    0: "not started",
+    1: "live",
+    2: "suspended",
+    3: "ended",
+    4: "closed",
+    5: "cancelled",
+    6: "delayed",
+    7: "interrupted",
+    8: "postponed",
+    9: "abandoned",
+}
+
+
 def _status_label(status: int | None) -> str:
-    return f"{status} {MARKET_STATUSES.get(status, '')}".strip() if status is not None else "-"
+    return MARKET_STATUSES.get(status, f"status {status}") if status is not None else "-"
+
+
+# Producer timestamps (ms since the epoch) on a market's page, shown as local times instead.
+MARKET_TIMES = {"odds_ts": "odds_time", "last_ts": "last_message_time", "next_betstop": "next_betstop_time"}
+EVENT_TIMES = {"status_ts": "status_time", "fixture_change_ts": "fixture_change_time", "odds_ts": "odds_time"}
+
+
+def _ts(ms: int | None) -> str:
+    """A producer timestamp (ms since the epoch) as a local time with the zone."""
+    return local_time(ms_to_datetime(ms)) if ms else "-"
+
+
+class CodeFilter(admin.SimpleListFilter):
+    """A filter on a small-integer code that shows its label (active, live…) instead of the code."""
+
+    labels: dict[int, str] = {}
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(str(code), label) for code, label in self.labels.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset if value is None else queryset.filter(**{self.parameter_name: int(value)})
+
+
+class MarketStatusFilter(CodeFilter):
+    title = "status"
+    parameter_name = "status"
+    labels = MARKET_STATUSES
+
+
+class EventStatusFilter(CodeFilter):
+    title = "status"
+    parameter_name = "status"
+    labels = EVENT_STATUSES
+
+
+def event_name(event: SportEvent) -> str:
+    """The fixture's name; until it is fetched, the competitors or the URN (never blank)."""
+    if event.name:
+        return event.name
+    names = [c.get("name") for c in event.competitors or [] if c.get("name")]
+    if len(names) >= 2:
+        return f"{names[0]} vs. {names[1]}"
+    return f"{event.urn} (fixture pending)"
 
 
 def _ctx(event: SportEvent) -> NameContext:
@@ -64,48 +134,63 @@ class RecoveryInline(ReadOnlyInline):
 
 
 @admin.register(Producer)
-class ProducerAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "name",
-        "health",
-        "status",
-        "subscribed",
-        "alive_age",
-        "status_reason",
-        "recovery",
-        "active",
-        "scope",
-    ]
+class ProducerAdmin(OperatedAdmin):
+    list_display = ["id", "producer_name", "health", "status", "subscribed", "alive_age", "status_reason", "recovery"]
     list_filter = ["status", "active", "subscribed"]
     search_fields = ["name", "description"]
-    readonly_fields = [f.name for f in Producer._meta.fields] + ["health", "alive_age", "after_time"]
+    readonly_fields = ["id", "producer_name", "health", "alive_age"] + [
+        {"last_alive_ts": "last_alive_time", "recover_after_ts": "after_time"}.get(f.name, f.name)
+        for f in Producer._meta.fields
+        if f.name not in ("id", "name")
+    ]
+    fields = readonly_fields
     inlines = [RecoveryInline]
     actions = ["mark_down", "request_recovery"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("recovery")
+
+    @staticmethod
+    def in_use(obj: Producer) -> bool:
+        """Entitled and heard from: a producer we never received is not used, not down."""
+        return obj.active and (obj.subscribed or obj.last_alive_at is not None)
+
+    @admin.display(description="name", ordering="name")
+    def producer_name(self, obj: Producer) -> str:
+        if obj.name == f"producer {obj.pk}":  # seen in a message, unknown to producers.xml
+            return format_html('<span class="tl-muted">unknown (id {}, not in producers.xml)</span>', obj.pk)
+        return format_html("{}{}", obj.name, f" — {obj.description}" if obj.description else "")
+
     @admin.display(description="usable for pricing")
     def health(self, obj: Producer) -> str:
+        if not self.in_use(obj):
+            return mark_safe('<span class="tl-muted">not in use</span>')
         up = producers.producer_is_up(obj)
-        return format_html('<b style="color:{}">{}</b>', "green" if up else "#c00", "yes" if up else "no")
+        return format_html('<span class="{}">{}</span>', "tl-ok" if up else "tl-bad", "yes" if up else "no")
 
-    @admin.display(description="last alive")
+    @admin.display(description="last alive", ordering="last_alive_at")
     def alive_age(self, obj: Producer) -> str:
         if obj.last_alive_at is None:
-            return "never"
-        return f"{(timezone.now() - obj.last_alive_at).total_seconds():.0f}s ago"
+            return mark_safe('<span class="tl-muted">never</span>')
+        age = (timezone.now() - obj.last_alive_at).total_seconds()
+        return format_html('<span title="{}">{} s ago</span>', local_time(obj.last_alive_at), f"{age:.0f}")
+
+    @admin.display(description="last alive (producer time)")
+    def last_alive_time(self, obj: Producer) -> str:
+        return _ts(obj.last_alive_ts)
 
     @admin.display(description="next recovery from")
     def after_time(self, obj: Producer) -> str:
-        return str(ms_to_datetime(obj.recover_after_ts)) if obj.recover_after_ts else "full recovery"
+        return _ts(obj.recover_after_ts) if obj.recover_after_ts else "full recovery"
 
-    @admin.action(description="Mark down (a recovery follows once alives flow)")
+    @admin.action(description="Mark down (a recovery follows once alives flow)", permissions=["operate"])
     def mark_down(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = producers.producers_mark_down(
             f"marked down by {request.user}", ids=list(queryset.values_list("id", flat=True))
         )
         self.message_user(request, f"{changed} producer(s) marked down")
 
-    @admin.action(description="Request recovery now (if down, alive and within rate limits)")
+    @admin.action(description="Request recovery now (if down, alive and within rate limits)", permissions=["operate"])
     def request_recovery(self, request: HttpRequest, queryset: QuerySet) -> None:
         client = client_get()
         for producer in queryset:
@@ -138,23 +223,48 @@ class RecoveryRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SportEvent)
-class SportEventAdmin(ReadOnlyAdmin):
-    list_display = [
-        "urn",
-        "name",
-        "sport_name",
-        "tournament_name",
-        "scheduled",
-        "status",
-        "score",
-        "fixture_needed",
-        "updated_at",
-    ]
-    list_filter = ["status", "sport_name", "fixture_needed"]
+class SportEventAdmin(OperatedAdmin):
+    list_display = ["urn", "display_name", "sport_name", "tournament_name", "scheduled", "status_label", "score"]
+    list_filter = [EventStatusFilter, "sport_name", "fixture_needed"]
+    show_full_result_count = False
     search_fields = ["urn", "name", "tournament_name"]
     date_hierarchy = "scheduled"
-    readonly_fields = [f.name for f in SportEvent._meta.fields] + ["lines"]
+    # What staff look for first (name, state, markets), then the fixture's details.
+    readonly_fields = ["urn", "display_name", "status_label", "scheduled", "score", "lines"] + [
+        EVENT_TIMES.get(f.name, f.name)
+        for f in SportEvent._meta.fields
+        if f.name not in ("id", "urn", "name", "status", "scheduled", "home_score", "away_score")
+    ]
+    fields = readonly_fields
     actions = ["refetch_fixture", "recover_odds"]
+
+    @admin.display(description="status time")
+    def status_time(self, obj: SportEvent) -> str:
+        return _ts(obj.status_ts)
+
+    @admin.display(description="fixture change time")
+    def fixture_change_time(self, obj: SportEvent) -> str:
+        return _ts(obj.fixture_change_ts)
+
+    @admin.display(description="odds time")
+    def odds_time(self, obj: SportEvent) -> str:
+        return _ts(obj.odds_ts)
+
+    @admin.display(description="name", ordering="name")
+    def display_name(self, obj: SportEvent) -> str:
+        return event_name(obj)
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj: SportEvent) -> str:
+        return EVENT_STATUSES.get(obj.status, "-") if obj.status is not None else "-"
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        # An event shown without a name gets its fixture fetched by the next fixtures run.
+        nameless = [e.pk for e in changelist.result_list if not e.name and not e.fixture_needed]
+        if nameless:
+            SportEvent.objects.filter(pk__in=nameless).update(fixture_needed=True)
+        return changelist
 
     @admin.display(description="score")
     def score(self, obj: SportEvent) -> str:
@@ -172,26 +282,19 @@ class SportEventAdmin(ReadOnlyAdmin):
                 f"{names.outcome_name(mk.market_id, mk.specifiers, oid, ctx)} {s.get('odds') or '-'}{'' if s.get('active') else ' (off)'}"
                 for oid, s in mk.outcomes.items()
             )
-            rows.append(
-                (
-                    url,
-                    names.market_name(mk.market_id, mk.specifiers, ctx),
-                    mk.specifiers,
-                    _status_label(mk.status),
-                    odds,
-                )
-            )
+            rows.append((url, names.market_name(mk.market_id, mk.specifiers, ctx), _status_label(mk.status), odds))
         return format_html(
-            "<table><tr><th>market</th><th>specifiers</th><th>status</th><th>outcomes</th></tr>{}</table>",
-            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>', rows),
+            '<table class="tl-table"><thead><tr><th>market</th><th>status</th><th>outcomes and odds</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>', rows),
         )
 
-    @admin.action(description="Re-fetch fixture from the API")
+    @admin.action(description="Re-fetch fixture from the API", permissions=["operate"])
     def refetch_fixture(self, request: HttpRequest, queryset: QuerySet) -> None:
         updated = queryset.update(fixture_needed=True)
         self.message_user(request, f"{updated} event(s) will be re-fetched by the next fixtures run")
 
-    @admin.action(description="Recover this event's odds (event recovery request)")
+    @admin.action(description="Recover this event's odds (event recovery request)", permissions=["operate"])
     def recover_odds(self, request: HttpRequest, queryset: QuerySet) -> None:
         client = client_get()
         if client is None:
@@ -241,16 +344,15 @@ class ChangeInline(ReadOnlyInline):
 
 @admin.register(Market)
 class MarketAdmin(ReadOnlyAdmin):
-    list_display = ["event", "market_id", "name", "specifiers", "status_label", "producer", "odds_updated_at", "odds"]
-    list_filter = ["status", "producer"]
+    list_display = ["market_event", "name", "status_label", "odds", "producer", "odds_time"]
+    list_filter = [MarketStatusFilter, "producer"]
     search_fields = ["event__urn", "event__name", "=market_id"]
     list_select_related = ["event", "producer"]
-    readonly_fields = [f.name for f in Market._meta.fields if f.name != "outcomes"] + [
-        "name",
-        "outcome_table",
-        "odds_updated_at",
-    ]
-    exclude = ["outcomes"]
+    show_full_result_count = False
+    readonly_fields = [
+        MARKET_TIMES.get(f.name, f.name) for f in Market._meta.fields if f.name not in ("outcomes", "status")
+    ] + ["status_label", "name", "outcome_table"]
+    fields = readonly_fields
     inlines = [SettlementInline, CancelInline, ChangeInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -258,6 +360,30 @@ class MarketAdmin(ReadOnlyAdmin):
             "name"
         )[:1]
         return super().get_queryset(request).annotate(name_template=Subquery(template))
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        # One description lookup for the page, shared by every row's outcome names.
+        names = NameResolver({m.market_id for m in changelist.result_list})
+        for market in changelist.result_list:
+            market._names = names
+        return changelist
+
+    @admin.display(description="event", ordering="event__name")
+    def market_event(self, obj: Market) -> str:
+        return event_name(obj.event)
+
+    @admin.display(description="odds time", ordering="odds_ts")
+    def odds_time(self, obj: Market) -> str:
+        return _ts(obj.odds_ts)
+
+    @admin.display(description="last message")
+    def last_message_time(self, obj: Market) -> str:
+        return _ts(obj.last_ts)
+
+    @admin.display(description="next bet stop")
+    def next_betstop_time(self, obj: Market) -> str:
+        return _ts(obj.next_betstop)
 
     @admin.display(description="name")
     def name(self, obj: Market) -> str:
@@ -275,7 +401,16 @@ class MarketAdmin(ReadOnlyAdmin):
 
     @admin.display(description="odds")
     def odds(self, obj: Market) -> str:
-        return " / ".join(f"{oid}:{s.get('odds') or '-'}" for oid, s in obj.outcomes.items() if s.get("active"))
+        names = getattr(obj, "_names", None) or NameResolver([obj.market_id])
+        ctx = _ctx(obj.event)
+        shown = [
+            (names.outcome_name(obj.market_id, obj.specifiers, oid, ctx), s.get("odds") or "-")
+            for oid, s in obj.outcomes.items()
+            if s.get("active")
+        ]
+        if not shown:
+            return "-"
+        return format_html_join(mark_safe("<br>"), '<span class="tl-nowrap">{} <b>{}</b></span>', shown)
 
     @admin.display(description="outcomes")
     def outcome_table(self, obj: Market) -> str:
@@ -292,7 +427,8 @@ class MarketAdmin(ReadOnlyAdmin):
             for oid, s in obj.outcomes.items()
         ]
         return format_html(
-            "<table><tr><th>id</th><th>name</th><th>odds</th><th>probability</th><th>active</th></tr>{}</table>",
+            '<table class="tl-table"><thead><tr><th>id</th><th>name</th><th>odds</th><th>probability</th>'
+            "<th>active</th></tr></thead><tbody>{}</tbody></table>",
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 
@@ -343,7 +479,7 @@ class ProductFilter(admin.SimpleListFilter):
 
 
 @admin.register(FeedMessage)
-class FeedMessageAdmin(ReadOnlyAdmin):
+class FeedMessageAdmin(OperatedAdmin):
     list_display = [
         "id",
         "received_at",
@@ -376,7 +512,9 @@ class FeedMessageAdmin(ReadOnlyAdmin):
             "<pre style='white-space:pre-wrap'>{}</pre>", body.decode("utf-8", errors="replace")[:200_000]
         )
 
-    @admin.action(description="Replay through the apply pipeline (stale/duplicate ones are no-ops)")
+    @admin.action(
+        description="Replay through the apply pipeline (stale/duplicate ones are no-ops)", permissions=["operate"]
+    )
     def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
         rows = list(queryset.exclude(body=b"").order_by("id").values_list("id", "routing_key", "body")[:5000])
         items = [

@@ -66,6 +66,8 @@ class ProducerOut(serializers.Serializer):
 
 
 class EventMarkets(APIView):
+    required_scope = "feeds"
+
     @extend_schema(
         responses={200: EventMarketsOut, 404: OpenApiResponse(description="unknown event")},
         summary="An event's markets, odds and status (names resolved)",
@@ -78,6 +80,8 @@ class EventMarkets(APIView):
 
 
 class Producers(APIView):
+    required_scope = "feeds"
+
     @extend_schema(responses={200: ProducerOut(many=True)}, summary="UOF producer health")
     def get(self, request: Request) -> Response:
         return Response(ProducerOut(selectors.producer_health(), many=True).data)

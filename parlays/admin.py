@@ -11,13 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
-from config.admin_base import ReadOnlyAdmin
+from config.admin_base import ReadOnlyAdmin, money_column
 from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
+from parlays import conf
 from parlays.models import (
     BookEntry,
     Confirmation,
@@ -36,10 +37,17 @@ from parlays.models import (
     QuoteRequest,
     ReconciliationIssue,
 )
+from wallet.money import format_money
+from wallet.templatetags.money import money_span
 
 
 class ReadOnlyInline(BaseReadOnlyInline):
     show_change_link = False
+
+
+def book_currency(_row=None) -> str:
+    """The book's currency (PROPHETX_CURRENCY): rows without a currency of their own use it."""
+    return conf.get().currency
 
 
 # --- reference data and mappings (editable) ------------------------------------------------------
@@ -79,9 +87,13 @@ class PxLineAdmin(ReadOnlyAdmin):
     search_fields = ["line_id", "market_name", "outcome_name", "sport_event_id"]
     list_filter = ["market_type"]
 
-    @admin.display(boolean=True)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PxLine]:
+        enabled = LineMapping.objects.filter(line_id=OuterRef("line_id"), enabled=True)
+        return super().get_queryset(request).annotate(is_mapped=Exists(enabled))
+
+    @admin.display(boolean=True, ordering="is_mapped")
     def mapped(self, line: PxLine) -> bool:
-        return LineMapping.objects.filter(line_id=line.line_id, enabled=True).exists()
+        return line.is_mapped
 
 
 @admin.register(LineMapping)
@@ -111,12 +123,12 @@ class LineMappingAdmin(admin.ModelAdmin):
             obj.source = LineMapping.Source.MANUAL
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Enable (quote and register as supported)")
+    @admin.action(description="Enable (quote and register as supported)", permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=True, updated_at=timezone.now())
         self.message_user(request, f"{count} line(s) enabled; they are registered with ProphetX on the next sync.")
 
-    @admin.action(description="Disable (stop quoting, unregister)")
+    @admin.action(description="Disable (stop quoting, unregister)", permissions=["change"])
     def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.update(enabled=False, updated_at=timezone.now())
         self.message_user(request, f"{count} line(s) disabled; they are removed from ProphetX on the next sync.")
@@ -162,8 +174,10 @@ class QuoteLegInline(ReadOnlyInline):
 
 class QuoteOfferInline(ReadOnlyInline):
     model = QuoteOffer
-    fields = ["rung", "odds", "max_risk", "valid_until_ns", "estimated_price", "margin_per_leg"]
+    fields = ["rung", "odds", "max_risk_col", "valid_until_ns", "estimated_price", "margin_per_leg"]
     readonly_fields = fields
+
+    max_risk_col = money_column("max_risk", currency=book_currency, description="max risk")
 
 
 @admin.register(QuoteRequest)
@@ -184,14 +198,22 @@ class QuoteRequestAdmin(ReadOnlyAdmin):
     date_hierarchy = "received_at"
     inlines = [QuoteLegInline, QuoteOfferInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[QuoteRequest]:
+        # One query for the page's offers and one sum per row in SQL, not two queries per row.
+        pnl = Order.objects.filter(request=OuterRef("pk")).values("request").annotate(s=Sum("pnl")).values("s")
+        return super().get_queryset(request).prefetch_related("offers").annotate(pnl_total=Subquery(pnl))
+
     @admin.display(description="best offer")
     def best_odds(self, request: QuoteRequest) -> str:
-        offer = request.offers.order_by("max_risk").first()
-        return f"+{offer.odds} up to {offer.max_risk}" if offer else "-"
+        offer = min(request.offers.all(), key=lambda o: o.max_risk, default=None)
+        return f"+{offer.odds} up to {format_money(offer.max_risk, book_currency())}" if offer else "-"
 
     @admin.display(description="P&L")
-    def pnl(self, request: QuoteRequest) -> Decimal:
-        return request.orders.aggregate(s=Sum("pnl"))["s"] or Decimal(0)
+    def pnl(self, request: QuoteRequest) -> str:
+        total = getattr(request, "pnl_total", None)
+        if total is None and not hasattr(request, "pnl_total"):
+            total = request.orders.aggregate(s=Sum("pnl"))["s"]
+        return money_span(total or Decimal(0), book_currency(), signed=True)
 
 
 @admin.register(Confirmation)
@@ -203,25 +225,32 @@ class ConfirmationAdmin(ReadOnlyAdmin):
         "action",
         "reason",
         "sp_odds",
-        "stake",
-        "confirmed_stake",
+        "stake_col",
+        "confirmed_col",
         "delivery",
         "post_status",
     ]
     list_filter = ["action", "reason", "delivery"]
     search_fields = ["order_uuid", "parlay_id"]
 
+    stake_col = money_column("stake", currency=book_currency)
+    confirmed_col = money_column("confirmed_stake", currency=book_currency, description="confirmed stake")
+
 
 class ReservationInline(ReadOnlyInline):
     model = ExposureReservation
-    fields = ["scope", "key", "amount", "state", "created_at", "closed_at"]
+    fields = ["scope", "key", "amount_col", "state", "created_at", "closed_at"]
     readonly_fields = fields
+
+    amount_col = money_column("amount", currency="order__currency")
 
 
 class BookEntryInline(ReadOnlyInline):
     model = BookEntry
-    fields = ["kind", "amount", "currency", "note", "created_at"]
+    fields = ["kind", "amount_col", "note", "created_at"]
     readonly_fields = fields
+
+    amount_col = money_column("amount", signed=True)
 
 
 @admin.register(Order)
@@ -231,12 +260,15 @@ class OrderAdmin(ReadOnlyAdmin):
         "parlay_id",
         "status",
         "bettor_odds_display",
-        "risk",
-        "bettor_stake",
+        "risk_col",
+        "stake_col",
         "settlement_status",
-        "pnl",
+        "pnl_col",
         "needs_review",
     ]
+    risk_col = money_column("risk")
+    stake_col = money_column("bettor_stake", description="bettor stake")
+    pnl_col = money_column("pnl", description="P&L", signed=True)
     list_filter = ["status", "settlement_status", "needs_review"]
     search_fields = ["order_uuid", "parlay_id"]
     inlines = [ReservationInline, BookEntryInline]
@@ -247,12 +279,19 @@ class OrderAdmin(ReadOnlyAdmin):
         return f"+{order.bettor_odds}" if order.bettor_odds > 0 else str(order.bettor_odds)
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_staff  # for the review action only; every field is read-only
+        # For the review action only (Risk, Admin); every field is read-only.
+        return request.user.has_perm("parlays.change_order")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in Order._meta.fields]
+        money = {"risk": "risk_col", "bettor_stake": "stake_col", "pnl": "pnl_col", "px_profit": "px_profit_col"}
+        return [money.get(f.name, f.name) for f in Order._meta.fields]
 
-    @admin.action(description="Mark reviewed (clears the review flag)")
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return self.get_readonly_fields(request, obj)
+
+    px_profit_col = money_column("px_profit", description="profit (as ProphetX sent it)", signed=True)
+
+    @admin.action(description="Mark reviewed (clears the review flag)", permissions=["change"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet) -> None:
         for order in queryset.filter(needs_review=True):
             order.needs_review = False
@@ -266,35 +305,48 @@ class OrderAdmin(ReadOnlyAdmin):
 
         totals = Order.objects.aggregate(pnl=Sum("pnl"))
         extra_context = extra_context or {}
+        currency = book_currency()
         extra_context["title"] = format_html(
-            "Parlay orders: realised P&L {} · open risk {}", totals["pnl"] or Decimal(0), book_totals()["open_risk"]
+            "Parlay orders: realised P&L {} · open risk {}",
+            format_money(totals["pnl"] or Decimal(0), currency, signed=True),
+            format_money(book_totals()["open_risk"], currency),
         )
         return super().changelist_view(request, extra_context)
 
 
 @admin.register(ExposureReservation)
 class ExposureReservationAdmin(ReadOnlyAdmin):
-    list_display = ["order", "scope", "key", "amount", "state", "created_at", "closed_at"]
+    list_display = ["order", "scope", "key", "amount_col", "state", "created_at", "closed_at"]
     list_filter = ["state", "scope"]
     search_fields = ["key", "order__order_uuid"]
+    list_select_related = ["order"]
+
+    amount_col = money_column("amount", currency="order__currency")
 
 
 @admin.register(BookEntry)
 class BookEntryAdmin(ReadOnlyAdmin):
-    list_display = ["order", "kind", "amount", "currency", "note", "created_at"]
-    list_filter = ["kind"]
+    list_display = ["order", "kind", "amount_col", "note", "created_at"]
+    list_filter = ["kind", "currency"]
+    list_select_related = ["order"]
+
+    amount_col = money_column("amount", signed=True)
 
 
 @admin.register(MatchedOrder)
 class MatchedOrderAdmin(ReadOnlyAdmin):
-    list_display = ["parlay_id", "bettor_odds", "matched_odds", "matched_stake", "ours", "received_at"]
+    list_display = ["parlay_id", "bettor_odds", "matched_odds", "stake_col", "ours", "received_at"]
+
+    stake_col = money_column("matched_stake", currency=book_currency, description="matched stake")
     list_filter = ["ours"]
     search_fields = ["parlay_id"]
 
 
 @admin.register(ParlaySettlement)
 class ParlaySettlementAdmin(ReadOnlyAdmin):
-    list_display = ["parlay_id", "settlement_status", "profit", "consistent", "note", "received_at"]
+    list_display = ["parlay_id", "settlement_status", "profit_col", "consistent", "note", "received_at"]
+
+    profit_col = money_column("profit", currency=book_currency, signed=True)
     list_filter = ["settlement_status", "consistent"]
     search_fields = ["parlay_id"]
 
@@ -316,12 +368,12 @@ class ReconciliationIssueAdmin(ReadOnlyAdmin):
     actions = ["resolve"]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_staff
+        return request.user.has_perm("parlays.change_reconciliationissue")
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         return [f.name for f in ReconciliationIssue._meta.fields]
 
-    @admin.action(description="Mark resolved")
+    @admin.action(description="Mark resolved", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.filter(resolved=False).update(
             resolved=True, resolved_by=request.user, resolved_at=timezone.now()

@@ -6,11 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from config.dashboard import Metric
 from parlays import conf
 from parlays.models import ExposureReservation, ListenerState, QuoteRequest
+from wallet.money import format_money
 
 
 def metrics() -> list[Metric]:
@@ -25,6 +27,7 @@ def metrics() -> list[Metric]:
     settings = conf.get()
     limit = settings.max_exposure_total
     used = exposure / limit if limit else Decimal(0)
+    quotes = reverse("admin:parlays_quoterequest_changelist")
     listener = ListenerState.objects.order_by("-updated_at").first()
     if listener is None:
         socket = Metric("listener", "ProphetX listener", "never started", status="warn")
@@ -34,16 +37,25 @@ def metrics() -> list[Metric]:
             "ProphetX listener",
             "connected" if listener.connected else "down",
             status="ok" if listener.connected else "bad",
+            url=reverse("admin:parlays_listenerstate_changelist"),
         )
     return [
-        Metric("quotes_per_min", "quotes / minute", minute["quoted"], trend=True),
-        Metric("declines_per_min", "declines / minute", minute["declined"], trend=True),
+        Metric("quotes_per_min", "quotes / minute", minute["quoted"], trend=True, url=quotes),
+        Metric(
+            "declines_per_min",
+            "declines / minute",
+            minute["declined"],
+            trend=True,
+            url=f"{quotes}?status__exact=declined",
+        ),
         Metric(
             "open_exposure",
-            f"open exposure ({settings.currency})",
+            "open exposure",
             str(exposure.quantize(Decimal("0.01"))),
             status="ok" if used < Decimal("0.8") else ("warn" if used < 1 else "bad"),
             trend=True,
+            display=f"{format_money(exposure, settings.currency)} of {format_money(limit, settings.currency)}",
+            url=reverse("admin:parlays_exposurereservation_changelist") + "?state__exact=reserved",
         ),
         socket,
     ]

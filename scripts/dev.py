@@ -49,6 +49,8 @@ def ensure_venv(requirements: str) -> None:
 
 def demo(extra: list[str]) -> int:
     ensure_venv("requirements.txt")
+    # A demo install: the public demo secrets are allowed (production refuses them).
+    os.environ.setdefault("TOUCHLINE_DEMO", "true")
     say("migrating the database")
     if run(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0") != 0:
         return 1

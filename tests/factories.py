@@ -42,3 +42,31 @@ def balance(player: Player, currency: str = "EUR") -> Decimal:
 
 def bonus_balance(player: Player, currency: str = "EUR") -> Decimal:
     return wallet_get(external_id=player.external_id, currency=currency).bonus_balance
+
+
+def make_api_key(
+    name: str = "casino platform",
+    scopes: tuple[str, ...] = ("read", "players", "payments", "sessions"),
+    limits: dict[str, str] | None = None,
+    rate_limit: str = "100000/min",
+):
+    """An operator API key and its secret. Transfers: up to 1,000,000 in EUR, USD and BTC unless
+    `limits` says otherwise."""
+    from apikeys.services import apikey_replace_for_tool
+
+    limits = {"EUR": "1000000", "USD": "1000000", "BTC": "1000000"} if limits is None else limits
+    secret = apikey_replace_for_tool(
+        name=name, scopes=scopes, limits={c: Decimal(a) for c, a in limits.items()}, rate_limit=rate_limit
+    )
+    from apikeys.models import ApiKey
+
+    return ApiKey.objects.get(name=name), secret
+
+
+def api_client(**kwargs):
+    """A DRF test client that calls the operator API with a fresh key (make_api_key's arguments)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(**kwargs)[1]}")
+    return client

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("FASTTRACK_TRANSPORT", "sqs", lambda: env.env_choice("FASTTRACK_TRANSPORT", "off", ("rest", "off"))),
         ("DATABASE_URL", "mysql://x/y", lambda: env.env_database("DATABASE_URL", "sqlite:///x")),
         ("DATABASE_URL", "postgres://127.0.0.1:5432", lambda: env.env_database("DATABASE_URL", "sqlite:///x")),
+        ("TIME_ZONE", "Nowhere/Land", lambda: env.env_time_zone("TIME_ZONE", "UTC")),
     ],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, value, reader):
@@ -35,6 +36,8 @@ def test_good_values(monkeypatch):
     assert env.env_bool("DEBUG", False) is True
     monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/touchline")
     assert env.env_database("DATABASE_URL", "sqlite:///x")["NAME"] == "touchline"
+    monkeypatch.setenv("TIME_ZONE", "Europe/Malta")
+    assert env.env_time_zone("TIME_ZONE", "UTC") == "Europe/Malta"
 
 
 def test_startup_fails_loudly_on_bad_value():

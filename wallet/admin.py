@@ -1,23 +1,36 @@
 """Back-office views of the wallet. Money records are read-only here: corrections go through
-services (reversals, adjustments) that write compensating entries and an audit row."""
+services (reversals, adjustments) that write compensating entries and an audit row. Every
+amount is shown through the money formatter, with its currency.
+
+Bets, settlements, staff requests and the review queue are in wallet/admin_money.py, the
+staff forms and bulk-action pages in wallet/admin_staff.py, the staff users list in
+wallet/admin_users.py."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
-from wallet import admin_protection  # noqa: F401  (registers the player protection panel)
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column
+from wallet import admin_money, admin_protection, admin_users  # noqa: F401 - money pages; protection panel; staff
+from wallet.admin_filters import AccountCurrencyFilter, CurrencyFilter, ProviderFilter
+from wallet.admin_staff import (
+    AdjustmentForm,
+    StatusForm,
+    bulk_action_with_reason,
+    staff_form_view,
+)
 from wallet.currencies import CURRENCIES
-from wallet.errors import WalletError
 from wallet.models import (
     Account,
     AuditLog,
@@ -28,18 +41,24 @@ from wallet.models import (
     LedgerEntry,
     LedgerTransaction,
     Player,
-    ReviewItem,
-    Settlement,
-    StaffRequest,
 )
-from wallet.services import backoffice, reviews
-from wallet.services.players import player_set_status
+from wallet.money import format_money
+from wallet.services import backoffice
+from wallet.services.players import player_create, player_set_status
+from wallet.templatetags.money import money_span
+
+# --- Players ------------------------------------------------------------------------------------
 
 
 class AccountInline(ReadOnlyInline):
     model = Account
-    fields = ["currency", "balance", "bonus_balance", "debt_balance", "ledger_link"]
+    fields = ["currency", "real", "bonus", "owed", "ledger_link"]
     readonly_fields = fields
+    show_change_link = False
+
+    real = money_column("balance", description="real money")
+    bonus = money_column("bonus_balance", description="bonus")
+    owed = money_column("debt_balance", description="debt")
 
     @admin.display(description="ledger")
     def ledger_link(self, account: Account) -> str:
@@ -47,445 +66,406 @@ class AccountInline(ReadOnlyInline):
         return format_html('<a href="{}">entries</a>', url)
 
 
-class BetInline(ReadOnlyInline):
-    model = Bet
-    fields = ["provider", "external_id", "currency", "stake", "payout", "status", "result", "placed_at"]
-    readonly_fields = fields
-    ordering = ["-id"]
-    max_num = 20
+RECENT_BETS = 20
+
+
+class PlayerAddForm(forms.ModelForm):
+    """The admin's *Add player*: the same checks and service as the operator API."""
+
+    currencies = forms.MultipleChoiceField(
+        choices=[(c, c) for c in sorted(CURRENCIES)],
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="One wallet is opened per currency.",
+    )
+
+    class Meta:
+        model = Player
+        fields = ["external_id", "nickname", "country", "is_test"]
 
 
 @admin.register(Player)
 class PlayerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "status", "is_test", "balances", "created_at"]
-    list_filter = ["status", "is_test", "created_at"]
-    search_fields = ["external_id", "nickname"]
-    readonly_fields = ["external_id", "status", "created_at", "updated_at"]
-    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at"]
-    inlines = [AccountInline, BetInline]
+    list_display = ["external_id", "nickname", "status", "is_test", "balances", "created_at"]
+    list_filter = ["status", "is_test"]
+    search_fields = ["=external_id", "nickname"]
+    fields = ["external_id", "status", "is_test", "nickname", "country", "created_at", "updated_at"] + [
+        "recent_bets",
+        "audit",
+    ]
+    inlines = [AccountInline]
+    readonly_fields = ["external_id", "status", "created_at", "updated_at", "recent_bets", "audit"]
     actions = ["block_players", "unblock_players"]
+    show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Player]:
         return super().get_queryset(request).prefetch_related("accounts")
 
-    @admin.display(description="balances (real / bonus)")
+    @admin.display(description="balances (real; bonus)")
     def balances(self, player: Player) -> str:
-        return ", ".join(f"{a.currency} {a.balance:.2f} / {a.bonus_balance:.2f}" for a in player.accounts.all())
+        parts = []
+        for account in sorted(player.accounts.all(), key=lambda a: a.currency):
+            text = money_span(account.balance, account.currency)
+            if account.bonus_balance:
+                text = format_html("{}; {} bonus", text, money_span(account.bonus_balance, account.currency))
+            parts.append(text)
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts)) or "-"
+
+    @admin.display(description="recent bets")
+    def recent_bets(self, player: Player) -> str:
+        """The latest bets (an inline would render every bet a player ever placed)."""
+        bets = list(Bet.objects.filter(player=player).order_by("-id")[:RECENT_BETS])
+        if not bets:
+            return "No bets."
+        everything = reverse("admin:wallet_bet_changelist") + f"?player__id__exact={player.pk}"
+        return format_html(
+            '<table class="tl-table" id="recent-bets"><thead><tr><th>bet</th><th>provider</th><th>stake</th>'
+            "<th>payout</th><th>status</th><th>result</th><th>placed</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All bets of {}</a></p>',
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td class="num">{}</td><td class="num">{}</td>'
+                "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        reverse("admin:wallet_bet_change", args=[b.pk]),
+                        b.external_id,
+                        b.provider,
+                        money_span(b.stake, b.currency),
+                        money_span(b.payout, b.currency),
+                        b.get_status_display(),
+                        b.result or "-",
+                        local_time(b.placed_at),
+                    )
+                    for b in bets
+                ),
+            ),
+            everything,
+            player.external_id,
+        )
+
+    @admin.display(description="audit (status changes and their reasons)")
+    def audit(self, player: Player) -> str:
+        rows = AuditLog.objects.filter(object_type="wallet.Player", object_id=str(player.pk)).select_related("actor")
+        everything = reverse("admin:wallet_auditlog_changelist") + f"?object_type=wallet.Player&q={player.pk}"
+        return audit_table(rows.order_by("-id")[:20], everything, "All audit rows of this player")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PlayerAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ["external_id", "currencies", "nickname", "country", "is_test"]
+        return self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Player, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = player_create(
+            external_id=obj.external_id,
+            currencies=form.cleaned_data["currencies"],
+            is_test=obj.is_test,
+            nickname=obj.nickname,
+            country=obj.country,
+            actor_id=request.user.pk,
+        )
+        obj.pk = created.pk
+        obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
+
     def get_urls(self):
-        adjust = self.admin_site.admin_view(self.adjust_view)
-        return [path("<int:pk>/adjust/", adjust, name="wallet_player_adjust"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/adjust/", wrap(self.adjust_view), name="wallet_player_adjust"),
+            path("<int:pk>/status/", wrap(self.status_view), name="wallet_player_status"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_adjust": request.user.has_perm("wallet.request_adjustment"),
+            "may_change_status": request.user.has_perm("wallet.change_player"),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def adjust_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return _player_adjust_view(self, request, pk)
+        player = get_object_or_404(Player, pk=pk)
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet[Player], status: str) -> None:
-        for player in queryset:
-            player_set_status(
-                player=player, status=status, reason=f"admin action by {request.user}", actor_id=request.user.pk
+        def action(data):
+            created = backoffice.adjustment_request(
+                player_external_id=player.external_id,
+                currency=data["currency"],
+                amount=Decimal(data["amount"]),
+                reason=data["reason"],
+                actor=request.user,
             )
-        self.message_user(request, f"{queryset.count()} player(s) set to {status}", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Adjustment request #{created.pk} of {format_money(created.amount, created.currency, signed=True)}"
+                " is waiting for approval.",
+                messages.SUCCESS,
+            )
+            return reverse("admin:wallet_staffrequest_change", args=[created.pk])
 
-    @admin.action(description="Block selected players", permissions=["change"])
-    def block_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
-        self._set_status(request, queryset, Player.Status.BLOCKED)
+        currencies = list(player.accounts.filter(kind=Account.Kind.PLAYER).values_list("currency", flat=True))
+        return staff_form_view(
+            request,
+            model_admin=self,
+            title=f"Request a balance adjustment for {player}",
+            form_class=AdjustmentForm,
+            submit_label="Request adjustment",
+            action=action,
+            cancel_url=reverse("admin:wallet_player_change", args=[pk]),
+            initial={"currency": currencies[0] if currencies else None},
+            context_html=format_html(
+                "<p>Balances: {}. Above {} a second person must approve.</p>",
+                ", ".join(format_money(a.balance, a.currency) for a in player.accounts.all()),
+                backoffice.conf.FOUR_EYES_AMOUNT,
+            ),
+        )
 
-    @admin.action(description="Unblock selected players", permissions=["change"])
-    def unblock_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
-        self._set_status(request, queryset, Player.Status.ACTIVE)
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        player = get_object_or_404(Player, pk=pk)
+        back = reverse("admin:wallet_player_change", args=[pk])
+        if not request.user.has_perm("wallet.change_player"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+
+        def action(data):
+            player_set_status(player=player, status=data["status"], reason=data["reason"], actor_id=request.user.pk)
+            self.message_user(request, f"{player} is now {Player.Status(data['status']).label}.", messages.SUCCESS)
+            return back
+
+        return staff_form_view(
+            request,
+            model_admin=self,
+            title=f"Change the status of {player} (now {player.get_status_display().lower()})",
+            form_class=StatusForm,
+            submit_label="Change status",
+            action=action,
+            cancel_url=back,
+            initial={"status": player.status},
+        )
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Player], status: str, verb: str):
+        def apply(players: list[Player], reason: str) -> str:
+            for player in players:
+                player_set_status(player=player, status=status, reason=reason, actor_id=request.user.pk)
+            return f"{len(players)} player(s) {verb}."
+
+        return bulk_action_with_reason(
+            self,
+            request,
+            queryset,
+            action_name=f"{verb.split()[0]}_players",
+            title=f"{verb.split()[0].capitalize()} players: why?",
+            submit_label=verb.split()[0].capitalize(),
+            apply=apply,
+        )
+
+    @admin.action(description="Block selected players…", permissions=["change"])
+    def block_players(self, request: HttpRequest, queryset: QuerySet[Player]):
+        return self._set_status(request, queryset, Player.Status.BLOCKED, "block")
+
+    @admin.action(description="Unblock selected players…", permissions=["change"])
+    def unblock_players(self, request: HttpRequest, queryset: QuerySet[Player]):
+        return self._set_status(request, queryset, Player.Status.ACTIVE, "unblock")
+
+
+# --- Ledger ---------------------------------------------------------------------------------------
+
+
+def _house_balance(account: Account) -> Decimal:
+    """House accounts keep no running balance (one hot row would serialise every bet): the sum
+    of their entries is their balance."""
+    return LedgerEntry.objects.filter(account_id=account.pk, bucket=LedgerEntry.Bucket.REAL).aggregate(s=Sum("amount"))[
+        "s"
+    ] or Decimal(0)
 
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "player", "provider", "currency", "balance", "bonus_balance", "debt_balance"]
-    list_filter = ["kind", "currency", "provider"]
+    list_display = ["id", "kind", "player", "provider", "currency", "real", "bonus", "owed"]
+    list_filter = ["kind", CurrencyFilter, ProviderFilter]
     search_fields = ["player__external_id"]
     list_select_related = ["player"]
+    readonly_fields = ["kind", "player", "provider", "currency", "real", "bonus", "owed", "created_at"]
+    fields = readonly_fields
+    show_full_result_count = False
+
+    @admin.display(description="real money (house: sum of entries)", ordering="balance")
+    def real(self, account: Account) -> str:
+        if account.kind == Account.Kind.PLAYER:
+            return money_span(account.balance, account.currency)
+        return money_span(_house_balance(account), account.currency)
+
+    @admin.display(description="bonus", ordering="bonus_balance")
+    def bonus(self, account: Account) -> str:
+        return money_span(account.bonus_balance, account.currency) if account.kind == Account.Kind.PLAYER else "—"
+
+    @admin.display(description="debt", ordering="debt_balance")
+    def owed(self, account: Account) -> str:
+        return money_span(account.debt_balance, account.currency) if account.kind == Account.Kind.PLAYER else "—"
 
 
 class EntryInline(ReadOnlyInline):
     model = LedgerEntry
-    fields = ["account", "bucket", "amount", "balance_after"]
+    fields = ["account", "bucket", "amount_col", "after"]
     readonly_fields = fields
     show_change_link = False
+
+    amount_col = money_column("amount", currency="account__currency", signed=True)
+    after = money_column("balance_after", currency="account__currency", description="balance after")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerEntry]:
+        return super().get_queryset(request).select_related("account")
 
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "player", "currency", "provider", "external_id", "bet", "reverses", "created_at"]
-    list_filter = ["kind", "provider", "currency", "created_at"]
-    search_fields = ["external_id", "player__external_id", "bet__external_id", "=id"]
+    list_display = ["id", "kind", "player", "player_amount", "provider", "external_id", "bet", "created_at"]
+    list_filter = ["kind", ProviderFilter, CurrencyFilter]
+    search_fields = ["external_id", "=player__external_id", "=bet__external_id", "=id"]
     list_select_related = ["player", "bet"]
-    date_hierarchy = "created_at"
+    show_full_result_count = False
     inlines = [EntryInline]
+
+    @admin.display(description="player amount")
+    def player_amount(self, txn: LedgerTransaction) -> str:
+        """What the transaction did to the player's money (house-only movements: their size)."""
+        entries = list(txn.entries.all())
+        mine = [e.amount for e in entries if e.account.kind == Account.Kind.PLAYER]
+        if mine:
+            return money_span(sum(mine, Decimal(0)), txn.currency, signed=True)
+        moved = sum((e.amount for e in entries if e.amount > 0), Decimal(0))
+        return money_span(moved, txn.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LedgerTransaction]:
+        return super().get_queryset(request).prefetch_related("entries__account")
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "transaction", "account", "bucket", "amount", "balance_after"]
-    list_filter = ["bucket", "account__kind", "account__currency"]
-    search_fields = ["account__player__external_id", "transaction__external_id"]
+    list_display = ["id", "transaction", "account", "bucket", "amount_col", "after"]
+    list_filter = ["bucket", "account__kind", AccountCurrencyFilter]
+    search_fields = ["=account__player__external_id", "=transaction__external_id"]
     list_select_related = ["transaction", "account"]
+    show_full_result_count = False
+
+    amount_col = money_column("amount", currency="account__currency", signed=True)
+    after = money_column("balance_after", currency="account__currency", description="balance after")
+    readonly_fields = ["transaction", "account", "bucket", "amount_col", "after"]
+    fields = readonly_fields
 
 
-class SettlementInline(ReadOnlyInline):
-    model = Settlement
-    fields = ["kind", "result", "previous_amount", "amount", "external_id", "transaction", "created_at", "created_by"]
-    readonly_fields = fields
-    show_change_link = False
-
-
-@admin.register(Bet)
-class BetAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "provider",
-        "external_id",
-        "player",
-        "currency",
-        "stake",
-        "payout",
-        "status",
-        "result",
-        "placed_at",
-    ]
-    list_filter = ["provider", "status", "bet_type", "currency", "placed_at"]
-    search_fields = ["external_id", "player__external_id"]
-    list_select_related = ["player"]
-    date_hierarchy = "placed_at"
-    inlines = [SettlementInline]
-
-
-class SettlementAdmin(ReadOnlyAdmin):
-    list_display = ["id", "bet", "player", "kind", "result", "previous_amount", "amount", "created_at"]
-    list_filter = ["kind", "created_at"]
-    search_fields = ["bet__external_id", "player__external_id", "external_id"]
-    list_select_related = ["bet", "player"]
+# --- Provider requests, debts, audit ----------------------------------------------------------------
 
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "outcome", "error_code", "transaction", "created_at"]
-    list_filter = ["provider", "operation", "outcome", "created_at"]
-    search_fields = ["external_id"]
+    list_filter = [ProviderFilter, "operation", "outcome"]
+    search_fields = ["=external_id"]
+    show_full_result_count = False
 
 
 @admin.register(IdempotencyConflict)
 class IdempotencyConflictAdmin(ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "resolved", "created_at"]
-    list_filter = ["provider", "resolved", "created_at"]
-    search_fields = ["external_id"]
+    list_filter = [ProviderFilter, "resolved"]
+    search_fields = ["=external_id"]
 
 
 @admin.register(Debt)
 class DebtAdmin(ReadOnlyAdmin):
-    list_display = ["id", "player", "currency", "amount", "status", "transaction", "created_at"]
-    list_filter = ["status", "currency"]
-    search_fields = ["player__external_id"]
+    list_display = ["id", "player", "amount_col", "status", "transaction", "created_at"]
+    list_filter = ["status", CurrencyFilter]
+    search_fields = ["=player__external_id"]
+    list_select_related = ["player", "transaction"]
+
+    amount_col = money_column("amount", description="owed")
+
+
+def audit_object_link(row: AuditLog) -> str:
+    """The audited object's admin page, when it has one."""
+    if not row.object_type or not row.object_id:
+        return "-"
+    try:
+        model = apps.get_model(row.object_type)
+        meta = model._meta
+        meta.pk.to_python(row.object_id)  # a user name in place of an id (login lockouts): no link
+        url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[row.object_id])
+    except (LookupError, ValueError, ValidationError, NoReverseMatch):
+        return f"{row.object_type}:{row.object_id}"
+    return format_html('<a href="{}">{} #{}</a>', url, meta.verbose_name, row.object_id)
+
+
+def audit_table(rows, more_url: str, more_label: str, *, show_actor: bool = True) -> str:
+    """Audit rows as a table (newest first), each linked to its object, and a link to the rest."""
+    rows = list(rows)
+    if not rows:
+        return "No audited actions."
+    return format_html(
+        '<table class="tl-table" id="audit-trail"><thead><tr><th>when</th>{}<th>action</th><th>object</th>'
+        '<th>reason</th></tr></thead><tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+        mark_safe("<th>who</th>") if show_actor else "",
+        format_html_join(
+            "",
+            '<tr><td>{}</td>{}<td>{}</td><td>{}</td><td class="wrap">{}</td></tr>',
+            (
+                (
+                    local_time(r.created_at),
+                    format_html("<td>{}</td>", r.actor or "system") if show_actor else "",
+                    r.action,
+                    audit_object_link(r),
+                    r.reason[:200],
+                )
+                for r in rows
+            ),
+        ),
+        more_url,
+        more_label,
+    )
 
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "actor", "action", "object_type", "object_id", "reason"]
-    list_filter = ["action", "created_at"]
-    search_fields = ["object_id", "reason", "actor__username"]
-    date_hierarchy = "created_at"
+    list_display = ["id", "created_at", "actor", "action", "object_link", "reason"]
+    list_filter = ["action"]
+    search_fields = ["=object_id", "reason", "=actor__username"]
+    list_select_related = ["actor"]
+    show_full_result_count = False
+    readonly_fields = ["created_at", "actor", "action", "object_link", "reason", "data"]
+    fields = readonly_fields
 
-
-# --- Staff actions on money -----------------------------------------------------------------
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        min_length=5,
-        help_text="Mandatory; kept in the audit log.",
-    )
-
-
-class NoteForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False)
-
-
-class AdjustmentForm(forms.Form):
-    currency = forms.ChoiceField(choices=[(c, c) for c in sorted(CURRENCIES)])
-    amount = forms.DecimalField(max_digits=30, decimal_places=8, help_text="Negative takes money from the player.")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), min_length=5)
-
-
-def staff_form_view(
-    request, *, model_admin, title, form_class, submit_label, cancel_url, action, context_html="", initial=None
-) -> HttpResponse:
-    """Render a small form; on submit run `action(cleaned_data)` (a service call) and report."""
-    form = form_class(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            target = action(form.cleaned_data)
-        except WalletError as error:
-            form.add_error(None, error.message)
-            model_admin.message_user(request, error.message, messages.ERROR)
-        else:
-            return redirect(target)
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "form": form,
-        "submit_label": submit_label,
-        "cancel_url": cancel_url,
-        "context_html": context_html,
-        "opts": model_admin.model._meta,
-    }
-    return TemplateResponse(request, "admin/wallet/action_form.html", context)
-
-
-def _bet_history_html(bet: Bet | None) -> str:
-    if bet is None:
-        return ""
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        (
-            (s.created_at.strftime("%Y-%m-%d %H:%M:%S"), s.get_kind_display(), s.result, s.previous_amount, s.amount)
-            for s in bet.settlements.all()
-        ),
-    )
-    return format_html(
-        "<p>Bet <b>{}</b> ({}) stake {} {} — status {}, payout {}</p>"
-        "<table><tr><th>when</th><th>step</th><th>result</th><th>from</th><th>to</th></tr>{}</table>",
-        bet.external_id,
-        bet.provider,
-        bet.stake,
-        bet.currency,
-        bet.status,
-        bet.payout,
-        rows,
-    )
-
-
-@admin.register(Settlement)
-class SettlementReviewAdmin(SettlementAdmin):
-    def get_urls(self):
-        return [
-            path("<int:pk>/reverse/", self.admin_site.admin_view(self.reverse_view), name="wallet_settlement_reverse"),
-            *super().get_urls(),
-        ]
-
-    def reverse_view(self, request, pk: int):
-        step = get_object_or_404(Settlement.objects.select_related("bet", "player"), pk=pk)
-
-        def action(data):
-            created = backoffice.reversal_request(settlement_id=step.pk, reason=data["reason"], actor=request.user)
-            self.message_user(request, f"Reversal request #{created.pk} is waiting for approval.", messages.SUCCESS)
-            return reverse("admin:wallet_staffrequest_change", args=[created.pk])
-
-        return staff_form_view(
-            request,
-            model_admin=self,
-            title=f"Request reversal of {step.get_kind_display().lower()} #{step.pk}",
-            form_class=ReasonForm,
-            submit_label="Request reversal",
-            action=action,
-            cancel_url=reverse("admin:wallet_settlement_change", args=[step.pk]),
-            context_html=_bet_history_html(step.bet),
-        )
-
-
-@admin.register(StaffRequest)
-class StaffRequestAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "kind",
-        "status",
-        "player",
-        "currency",
-        "amount",
-        "requested_by",
-        "requested_at",
-        "decided_by",
-    ]
-    list_filter = ["status", "kind", "requested_at"]
-    search_fields = ["player__external_id", "reason"]
-    list_select_related = ["player", "requested_by", "decided_by"]
-    readonly_fields = [
-        "kind",
-        "status",
-        "player",
-        "currency",
-        "settlement",
-        "amount",
-        "reason",
-        "requested_by",
-        "requested_at",
-        "decided_by",
-        "decided_at",
-        "decision_note",
-        "transaction",
-        "history",
-    ]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None:
-            perm = "approve_reversal" if obj.kind == StaffRequest.Kind.SETTLEMENT_REVERSAL else "approve_adjustment"
-            extra_context = {**(extra_context or {}), "can_decide": request.user.has_perm(f"wallet.{perm}")}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="bet history")
-    def history(self, obj: StaffRequest) -> str:
-        return _bet_history_html(obj.settlement.bet if obj.settlement_id else None)
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/approve/", self.admin_site.admin_view(self.approve_view), name="wallet_staffrequest_approve"
-            ),
-            path("<int:pk>/reject/", self.admin_site.admin_view(self.reject_view), name="wallet_staffrequest_reject"),
-            *super().get_urls(),
-        ]
-
-    def _decide(self, request, pk: int, *, approve: bool):
-        staff_request = get_object_or_404(StaffRequest, pk=pk)
-        back = reverse("admin:wallet_staffrequest_change", args=[pk])
-
-        def action(data):
-            if approve:
-                backoffice.staff_request_approve(request_id=pk, actor=request.user, note=data["note"])
-                self.message_user(request, f"Request #{pk} approved and applied.", messages.SUCCESS)
-            else:
-                backoffice.staff_request_reject(request_id=pk, actor=request.user, note=data["note"])
-                self.message_user(request, f"Request #{pk} rejected.", messages.SUCCESS)
-            return back
-
-        verb = "Approve and apply" if approve else "Reject"
-        return staff_form_view(
-            request,
-            model_admin=self,
-            title=f"{verb} {staff_request}",
-            form_class=NoteForm if approve else ReasonForm,
-            submit_label=verb,
-            cancel_url=back,
-            action=action if approve else (lambda d: action({"note": d["reason"]})),
-            context_html=format_html(
-                "<p>{}: {} {} — {}</p>",
-                staff_request.get_kind_display(),
-                staff_request.amount,
-                staff_request.currency,
-                staff_request.reason,
-            ),
-        )
-
-    def approve_view(self, request, pk: int):
-        return self._decide(request, pk, approve=True)
-
-    def reject_view(self, request, pk: int):
-        return self._decide(request, pk, approve=False)
-
-
-@admin.register(ReviewItem)
-class ReviewItemAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "kind", "status", "player", "summary"]
-    list_filter = ["status", "kind", "created_at"]
-    search_fields = ["summary", "player__external_id", "bet__external_id"]
-    list_select_related = ["player"]
-    readonly_fields = [
-        "kind",
-        "status",
-        "player",
-        "bet",
-        "settlement",
-        "debt",
-        "conflict",
-        "summary",
-        "created_at",
-        "resolved_by",
-        "resolved_at",
-        "resolution",
-        "history",
-        "postings",
-        "balances",
-    ]
-
-    @admin.display(description="bet history")
-    def history(self, item: ReviewItem) -> str:
-        return _bet_history_html(item.bet)
-
-    @admin.display(description="ledger postings")
-    def postings(self, item: ReviewItem) -> str:
-        if item.bet_id is None:
-            return "-"
-        entries = LedgerEntry.objects.filter(transaction__bet_id=item.bet_id).select_related("transaction", "account")
-        return format_html(
-            "<table>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((e.transaction_id, e.transaction.kind, e.account, e.bucket, e.amount) for e in entries),
-            ),
-        )
-
-    @admin.display(description="player balances")
-    def balances(self, item: ReviewItem) -> str:
-        if item.player_id is None:
-            return "-"
-        return ", ".join(
-            f"{a.currency}: {a.balance} real, {a.bonus_balance} bonus, {-a.debt_balance} owed"
-            for a in Account.objects.filter(player_id=item.player_id, kind=Account.Kind.PLAYER)
-        )
-
-    def get_urls(self):
-        return [
-            path("<int:pk>/resolve/", self.admin_site.admin_view(self.resolve_view), name="wallet_reviewitem_resolve"),
-            *super().get_urls(),
-        ]
-
-    def resolve_view(self, request, pk: int):
-        back = reverse("admin:wallet_reviewitem_changelist")
-
-        def action(data):
-            reviews.review_item_resolve(item_id=pk, actor=request.user, resolution=data["reason"])
-            self.message_user(request, f"Review item #{pk} resolved.", messages.SUCCESS)
-            return back
-
-        return staff_form_view(
-            request,
-            model_admin=self,
-            title=f"Resolve review item #{pk}",
-            form_class=ReasonForm,
-            submit_label="Resolve",
-            cancel_url=back,
-            action=action,
-        )
-
-
-def _player_adjust_view(model_admin: PlayerAdmin, request, pk: int):
-    player = get_object_or_404(Player, pk=pk)
-
-    def action(data):
-        created = backoffice.adjustment_request(
-            player_external_id=player.external_id,
-            currency=data["currency"],
-            amount=Decimal(data["amount"]),
-            reason=data["reason"],
-            actor=request.user,
-        )
-        model_admin.message_user(
-            request, f"Adjustment request #{created.pk} is waiting for approval.", messages.SUCCESS
-        )
-        return reverse("admin:wallet_staffrequest_change", args=[created.pk])
-
-    return staff_form_view(
-        request,
-        model_admin=model_admin,
-        title=f"Request a balance adjustment for {player}",
-        form_class=AdjustmentForm,
-        submit_label="Request adjustment",
-        action=action,
-        cancel_url=reverse("admin:wallet_player_change", args=[pk]),
-    )
+    @admin.display(description="object")
+    def object_link(self, row: AuditLog) -> str:
+        return audit_object_link(row)
 
 
 admin.site.site_header = "Touchline back office"
 admin.site.site_title = "Touchline"
+admin.site.site_url = "/admin/dashboard/"  # "View site": the live dashboard, not the API root
+
+# The apps in the order staff use them: money first, then the feed, parlays and the CRM.
+APP_ORDER = {"wallet": 0, "feeds": 1, "parlays": 2, "crm": 3}
+_app_list = admin.site.get_app_list
+
+
+def _ordered_app_list(request: HttpRequest, app_label: str | None = None) -> list[dict]:
+    return sorted(_app_list(request, app_label), key=lambda app: APP_ORDER.get(app["app_label"], len(APP_ORDER)))
+
+
+admin.site.get_app_list = _ordered_app_list

@@ -53,6 +53,8 @@ CURRENCIES: dict[str, int] = {
     "TRX": 6,
     "DOGE": 8,
 }
+# The currencies as (code, code) choices, sorted: the OpenAPI schema names them CurrencyEnum.
+CURRENCY_CHOICES = [(code, code) for code in sorted(CURRENCIES)]
 
 
 def is_supported(code: str) -> bool:

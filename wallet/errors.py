@@ -25,6 +25,12 @@ class UnknownCurrency(InvalidRequest):
     code = "unknown_currency"
 
 
+class PlayerExists(InvalidRequest):
+    """A player with that external id exists already (HTTP 409 on the operator API)."""
+
+    code = "player_exists"
+
+
 class PlayerNotFound(WalletError):
     code = "player_not_found"
 
@@ -113,6 +119,13 @@ class BetStateError(WalletError):
 
 class PermissionDenied(WalletError):
     code = "permission_denied"
+
+
+class TransferLimitExceeded(PermissionDenied):
+    """More than the operator API key may move in one transfer (HTTP 403, not stored: raise the
+    key's limit and the same reference goes through)."""
+
+    code = "transfer_limit"
 
 
 class ProviderUnavailable(WalletError):

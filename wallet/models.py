@@ -213,6 +213,8 @@ class Bet(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["provider", "external_id"], name="bet_unique_per_provider")]
+        # Staff find a bet by its id without knowing the provider (the admin's search box).
+        indexes = [models.Index(fields=["external_id"], name="bet_external_id")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.external_id}"
@@ -251,6 +253,9 @@ class Settlement(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class IdempotencyRecord(models.Model):
@@ -339,6 +344,8 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # A staff member's page lists their trail, newest first.
+        indexes = [models.Index(fields=["actor", "-id"], name="audit_actor_id")]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
@@ -368,6 +375,13 @@ class ReviewItem(models.Model):
     debt = models.ForeignKey(Debt, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     conflict = models.ForeignKey(IdempotencyConflict, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     summary = models.CharField(max_length=255)
+    # Copied from the bet when raised so the queue sorts and filters without joins.
+    provider = models.CharField(max_length=16, blank=True)
+    currency = models.CharField(max_length=8, blank=True)
+    amount = MoneyField(null=True, blank=True, help_text="The money at stake for the player, in `currency`.")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -377,6 +391,7 @@ class ReviewItem(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="review_status_id")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary}"

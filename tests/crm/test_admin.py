@@ -80,13 +80,18 @@ def test_admin_retry_and_skip_are_audited(client, staff, alice, simulator, rest)
     dead = rows()[0]
     url = reverse("admin:crm_outboxevent_changelist")
 
-    client.post(url, {"action": "skip_events", "_selected_action": [dead.pk]})
+    asked = client.post(url, {"action": "skip_events", "_selected_action": [dead.pk]})
+    assert b"bulk-reason-form" in asked.content  # staff type why before anything changes
+    dead.refresh_from_db()
+    assert dead.status == OutboxEvent.Status.DEAD
+    reason = "Fast Track rejects this payload"
+    client.post(url, {"action": "skip_events", "_selected_action": [dead.pk], "_confirm": "1", "reason": reason})
     dead.refresh_from_db()
     assert dead.status == OutboxEvent.Status.SKIPPED
     log = AuditLog.objects.get(action="crm.outbox.skip")
-    assert (log.actor_id, log.object_id) == (staff.pk, str(dead.pk))
+    assert (log.actor_id, log.object_id, log.reason) == (staff.pk, str(dead.pk), reason)
 
-    client.post(url, {"action": "retry_events", "_selected_action": [dead.pk]})
+    client.post(url, {"action": "retry_events", "_selected_action": [dead.pk], "_confirm": "1", "reason": "fixed now"})
     assert AuditLog.objects.filter(action="crm.outbox.retry", actor=staff).count() == 1
     deliver_pending(transport=rest)
     assert {r.status for r in rows()} == {OutboxEvent.Status.DELIVERED}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from feeds.models import (
     BetCancel,
@@ -22,6 +21,7 @@ from feeds.models import (
 )
 from feeds.protocol import rest
 from feeds.services import descriptions, fixtures
+from tests.factories import make_api_key
 from tests.feeds.helpers import alive, apply, odds_change, sample
 
 pytestmark = pytest.mark.django_db
@@ -115,12 +115,11 @@ def test_producer_mark_down_action(staff, feed_data):
     assert producer.status == "down" and producer.status_reason == "marked down by alice"
 
 
-def test_read_api_event_markets(client, django_user_model, feed_data):
-    user = django_user_model.objects.create_user("operator")
-    token = Token.objects.create(user=user)
+def test_read_api_event_markets(client, feed_data):
+    key = make_api_key(scopes=("feeds",))[1]
     url = reverse("feeds-event-markets", args=[EVENT])
     assert client.get(url).status_code == 401
-    response = client.get(url, HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200
     data = response.json()
     assert data["event"]["name"] == "IK Oddevold vs. Tvaakers IF"
@@ -133,11 +132,11 @@ def test_read_api_event_markets(client, django_user_model, feed_data):
     }
     assert (
         client.get(
-            reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Token {token.key}"
+            reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Bearer {key}"
         ).status_code
         == 404
     )
-    producers = client.get(reverse("feeds-producers"), HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    producers = client.get(reverse("feeds-producers"), HTTP_AUTHORIZATION=f"Bearer {key}").json()
     assert producers[0]["id"] == 1 and producers[0]["usable"] is False
 
 

@@ -211,7 +211,16 @@ def test_manual_adjustment_both_ways(rita, fiona):
     assert balance(alice) == Decimal("15")
 
 
-def test_review_queue_collects_what_needs_a_human(settings):
+@pytest.fixture
+def no_noise_floor(monkeypatch):
+    """Every step that can need a human is queued, however little it moves."""
+    from wallet import conf
+
+    for name in ("REVIEW_RESETTLE_MIN_AMOUNT", "REVIEW_UNSETTLE_MIN_AMOUNT", "REVIEW_ROLLBACK_MIN_AMOUNT"):
+        monkeypatch.setattr(conf, name, Decimal("0"))
+
+
+def test_review_queue_collects_what_needs_a_human(no_noise_floor):
     from wallet import conf
 
     alice, bet = placed_bet(stake="10", deposit="100")
@@ -228,7 +237,7 @@ def test_review_queue_collects_what_needs_a_human(settings):
     assert Settlement.objects.count() == 5
 
 
-def test_resolving_a_review_item_is_audited(rita, sam):
+def test_resolving_a_review_item_is_audited(rita, sam, no_noise_floor):
     alice, bet = placed_bet()
     settle(bet, "10")
     settle(bet, "5")

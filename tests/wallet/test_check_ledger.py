@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from tests.factories import fund, make_player
+from tests.factories import fund, make_api_key, make_player
 from wallet.invariants import check_ledger
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_each_corruption_is_reported(sql, check):
         currency="EUR",
         amount=Decimal("1"),
         reference="r",
-        actor_id=None,
+        caller=make_api_key()[0],
         render=lambda r: (201, "{}"),
         render_error=render_wallet_error,
     )

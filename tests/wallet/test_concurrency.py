@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import connections, transaction
 
-from tests.factories import balance, fund, make_player
+from tests.factories import balance, fund, make_api_key, make_player
 from wallet.api.errors import render_wallet_error
 from wallet.errors import WalletError
 from wallet.models import Bet, LedgerTransaction
@@ -39,6 +39,7 @@ def run_concurrently(fn, count=THREADS):
 
 def test_same_deposit_reference_64_times_applies_once():
     alice = make_player("alice")
+    caller = make_api_key()[0]
 
     def deposit(_):
         return transfer_execute(
@@ -47,7 +48,7 @@ def test_same_deposit_reference_64_times_applies_once():
             currency="EUR",
             amount=Decimal("10.00"),
             reference="dep-1",
-            actor_id=None,
+            caller=caller,
             render=lambda r: (201, json.dumps({"id": r.transaction_id, "balance": str(r.balance)})),
             render_error=render_wallet_error,
         )

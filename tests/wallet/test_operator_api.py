@@ -4,11 +4,9 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import balance
+from tests.factories import api_client, balance
 from wallet.models import AuditLog, IdempotencyConflict, LedgerTransaction, Player
 
 pytestmark = pytest.mark.django_db
@@ -16,10 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api():
-    user = get_user_model().objects.create_user("platform", password="x")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    return api_client()
 
 
 def post(api, path, body):
@@ -49,10 +44,10 @@ def test_create_and_read_player_with_balances(api, alice):
     ]
 
 
-def test_duplicate_player_is_refused(api, alice):
+def test_duplicate_player_is_a_conflict(api, alice):
     response = post(api, "/api/operator/players/", {"external_id": "alice", "currencies": ["EUR"]})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_request"
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "player_exists"
 
 
 def test_unknown_currency_on_create(api):

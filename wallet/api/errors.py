@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wallet import errors
 
 _STATUS: list[tuple[type[errors.WalletError], int]] = [
+    (errors.PlayerExists, 409),
     (errors.InvalidRequest, 400),
     (errors.PlayerNotFound, 404),
     (errors.TransactionNotFound, 404),
@@ -43,6 +45,8 @@ def exception_handler(exc, context):
     if response is not None:
         detail = response.data
         code = getattr(exc, "default_code", "error")
+        if isinstance(getattr(exc, "detail", None), ErrorDetail) and exc.detail.code:
+            code = exc.detail.code  # a specific code given where it was raised (e.g. scope_missing)
         message = detail.get("detail", detail) if isinstance(detail, dict) else detail
         response.data = error_body(str(code), message if isinstance(message, str) else json.dumps(message))
         if isinstance(detail, dict) and "detail" not in detail:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apikeys.schema import error
 from wallet import selectors
 from wallet.api.errors import render_wallet_error
 from wallet.currencies import CURRENCIES
@@ -35,7 +36,10 @@ class PlayerProtection(APIView):
     required_scope = "limits"
 
     @extend_schema(
-        responses={200: OpenApiResponse(description="limits, usage this period, pending changes, history")},
+        responses={
+            200: OpenApiResponse(description="limits, usage this period, pending changes, history"),
+            404: error("unknown player"),
+        },
         summary="A player's protection",
     )
     def get(self, request: Request, external_id: str) -> HttpResponse:
@@ -46,10 +50,11 @@ class PlayerProtection(APIView):
         request=ProtectionIn,
         responses={
             200: OpenApiResponse(description="the changes (applied or pending) and the protection after them"),
-            400: OpenApiResponse(description="validation error"),
-            403: OpenApiResponse(description="a self-exclusion cannot be shortened here"),
-            404: OpenApiResponse(description="unknown player"),
-            409: OpenApiResponse(description="reference reused for a different change"),
+            400: error("validation error (per-field messages in error.fields)"),
+            403: error("the key lacks the limits scope, or a self-exclusion cannot be shortened here"),
+            404: error("unknown player"),
+            409: error("the reference was already used for a different change"),
+            422: error("refused: the player has no wallet in that currency"),
         },
         summary="Change a player's protection (tighter at once, looser after the cooling period)",
     )
@@ -63,7 +68,7 @@ class PlayerProtection(APIView):
             currency=data.validated_data["currency"],
             reason=data.validated_data["reason"],
             reference=data.validated_data["reference"],
-            actor=request.user,
+            api_key=request.auth.audit_label,
             render_error=render_wallet_error,
         )
         response = HttpResponse(reply.body, status=reply.status, content_type="application/json")

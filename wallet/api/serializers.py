@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from wallet import money
@@ -18,11 +19,20 @@ class PlayerCreateIn(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Z]{2}$", required=False, default="", allow_blank=True)
 
 
-class StatusIn(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Player.Status.choices, required=False)
-    reason = serializers.CharField(max_length=1000)
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="Why: staff read it later in the audit log.")
 
 
+class StatusIn(ReasonIn):
+    status = serializers.ChoiceField(choices=Player.Status.choices)
+
+
+# A positive decimal as written: digits, at most 8 decimals, no sign, no exponent. The currency's
+# own precision (2 for EUR, 0 for JPY…) is checked on top; a JSON number is accepted as well.
+AMOUNT_PATTERN = r"^[0-9]{1,20}(\.[0-9]{1,8})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "10.50"})
 class AmountField(serializers.Field):
     """Passes the parsed JSON value through untouched (Decimal, int or str); validated in
     TransferIn.validate against the currency, because precision depends on it."""

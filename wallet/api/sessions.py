@@ -16,6 +16,11 @@ def register(provider: str, launcher: Launcher) -> None:
     _launchers[provider] = launcher
 
 
+def providers() -> list[str]:
+    """The registered providers (the `provider` path parameter's values)."""
+    return sorted(_launchers)
+
+
 def launch_session(*, provider: str, player: Player, options: dict[str, Any]) -> dict[str, Any]:
     launcher = _launchers.get(provider)
     if launcher is None:

@@ -9,12 +9,12 @@ urlpatterns = [
     path("players/<str:external_id>/", views.PlayerDetail.as_view(), name="operator-player"),
     path(
         "players/<str:external_id>/block/",
-        views.PlayerStatus.as_view(target=Player.Status.BLOCKED),
+        views.PlayerBlock.as_view(target=Player.Status.BLOCKED),
         name="operator-block",
     ),
     path(
         "players/<str:external_id>/unblock/",
-        views.PlayerStatus.as_view(target=Player.Status.ACTIVE),
+        views.PlayerBlock.as_view(target=Player.Status.ACTIVE),
         name="operator-unblock",
     ),
     path("players/<str:external_id>/status/", views.PlayerStatus.as_view(), name="operator-status"),

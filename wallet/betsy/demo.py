@@ -26,20 +26,17 @@ EVENTS = [
 ]
 
 
-def operator_token() -> str:
-    """A DRF token for a demo service user (the demo runs beside the server, on its database)."""
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+def operator_key() -> str:
+    """An operator API key of the demo's own (the demo runs beside the server, on its database)."""
+    from apikeys.services import tool_key
 
-    user, _ = get_user_model().objects.get_or_create(username="betsy-demo", defaults={"is_active": True})
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    return tool_key("betsy-demo")
 
 
 def run_demo(base_url: str, stop: threading.Event) -> None:
     rng = random.Random()
     betsy = Betsy(http_transport(base_url), settings.BETSY_PARTNER_SECRET)
-    operator = Operator(base_url, operator_token())
+    operator = Operator(base_url, operator_key())
     tokens: dict[str, str] = {}
     open_bets: list[tuple[str, str, Decimal, Decimal]] = []  # (tx, player, stake, odds)
     settled: list[tuple[str, str, Decimal]] = []  # (tx, player, payout)

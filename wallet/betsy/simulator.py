@@ -239,14 +239,14 @@ def new_transaction_id() -> str:
 
 
 class Operator:
-    """The operator API calls a casino platform makes before Betsy is opened (token auth)."""
+    """The operator API calls a casino platform makes before Betsy is opened (an API key)."""
 
-    def __init__(self, base_url: str, api_token: str, client: Any = None) -> None:
+    def __init__(self, base_url: str, api_key: str, client: Any = None) -> None:
         import httpx
 
         self.client = client or httpx.Client(timeout=10.0)
         self.root = base_url.rstrip("/") + "/api/operator"
-        self.headers = {"Authorization": f"Token {api_token}"}
+        self.headers = {"Authorization": f"Bearer {api_key}"}
 
     def _post(self, path: str, payload: dict[str, Any], ok: tuple[int, ...] = (200, 201)) -> dict[str, Any]:
         response = self.client.post(self.root + path, json=payload, headers=self.headers)

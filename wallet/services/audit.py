@@ -14,8 +14,14 @@ def audit_record(
     object_id: str = "",
     reason: str = "",
     data: dict[str, Any] | None = None,
+    api_key: dict[str, str] | None = None,
 ) -> AuditLog:
-    """Write an audit row. Call inside the transaction that makes the change it describes."""
+    """Write an audit row. Call inside the transaction that makes the change it describes.
+
+    `api_key` names the operator API key that made the call (its prefix and name), when the
+    actor is a key rather than a staff user."""
+    if api_key:
+        data = {**(data or {}), "api_key": api_key}
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)

@@ -4,6 +4,7 @@ the admin, so every door (admin, API, shell) obeys them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import Group, Permission
@@ -13,34 +14,37 @@ from django.utils import timezone
 from wallet import conf, ledger
 from wallet.errors import InvalidRequest, NotReversible, PermissionDenied
 from wallet.ledger import REAL, Leg
-from wallet.models import LedgerTransaction, Settlement, StaffRequest
+from wallet.models import Account, LedgerTransaction, Settlement, StaffRequest
+from wallet.permissions import audited_refusals
 from wallet.permissions import reason_required as _reason
 from wallet.permissions import require as _require
 from wallet.selectors import wallet_get
 from wallet.services.audit import audit_record
 from wallet.services.postings import settlement_reverse_apply
 
-# Role -> permissions (app_label.codename). Support reads; Risk requests; Finance approves.
+# Role -> permissions (app_label.codename; "app.view_*" means every view permission of the app,
+# so a model added later is covered). Support reads every app; Risk also manages limits,
+# mappings, correlation rules and player status; Finance also approves money and reads reports.
 ROLES: dict[str, list[str]] = {
     "Support": [
-        "wallet.view_player",
-        "wallet.view_account",
-        "wallet.view_ledgertransaction",
-        "wallet.view_ledgerentry",
-        "wallet.view_bet",
-        "wallet.view_settlement",
-        "wallet.view_reviewitem",
-        "wallet.view_staffrequest",
-        "wallet.view_debt",
-        "wallet.view_auditlog",
-        "wallet.view_idempotencyrecord",
-        "wallet.view_idempotencyconflict",
+        "wallet.view_*",
+        "feeds.view_*",
+        "parlays.view_*",
+        "crm.view_*",
     ],
     "Risk": [
         "wallet.request_reversal",
         "wallet.request_adjustment",
         "wallet.change_reviewitem",
         "wallet.change_player",
+        # ProphetX line mappings and same-game correlation rules (parlays/admin.py).
+        "parlays.add_linemapping",
+        "parlays.change_linemapping",
+        "parlays.change_pxevent",
+        "parlays.add_correlationrule",
+        "parlays.change_correlationrule",
+        "parlays.change_order",
+        "parlays.change_reconciliationissue",
     ],
     "Finance": [
         "wallet.request_reversal",
@@ -48,35 +52,51 @@ ROLES: dict[str, list[str]] = {
         "wallet.request_adjustment",
         "wallet.approve_adjustment",
         "wallet.change_reviewitem",
+        "reports.view_*",
     ],
 }
 ROLE_INCLUDES = {"Risk": ["Support"], "Finance": ["Support"]}
-# Apps add their own role permissions (e.g. parlays adds exposure limits to Risk) here.
+ROLE_ORDER = ["Support", "Risk", "Finance", "Admin"]
+# Apps add their own role permissions (e.g. exposure or player-protection limits to Risk) here,
+# from their AppConfig.ready().
 EXTRA_ROLE_PERMISSIONS: dict[str, list[str]] = {}
+
+
+def role_permission_names(role: str) -> set[str]:
+    """The permission names (with wildcards) a role is granted, its included roles' too."""
+    names = set(ROLES.get(role, [])) | set(EXTRA_ROLE_PERMISSIONS.get(role, []))
+    for included in ROLE_INCLUDES.get(role, []):
+        names |= role_permission_names(included)
+    return names
+
+
+def _permissions(names: set[str]) -> list[Permission]:
+    perms: dict[int, Permission] = {}
+    for name in sorted(names):
+        app_label, codename = name.split(".")
+        found = Permission.objects.filter(content_type__app_label=app_label)
+        if codename.endswith("*"):
+            found = found.filter(codename__startswith=codename[:-1])
+        else:
+            found = found.filter(codename=codename)
+        perms.update({p.pk: p for p in found})
+    return list(perms.values())
 
 
 def roles_ensure() -> None:
     """Create or update the staff groups. Runs after every migrate; safe to run again."""
-    for role in ["Support", "Risk", "Finance", "Admin"]:
+    for role in ROLE_ORDER:
         group, _ = Group.objects.get_or_create(name=role)
         if role == "Admin":
             group.permissions.set(Permission.objects.all())
             continue
-        names = set(ROLES.get(role, [])) | set(EXTRA_ROLE_PERMISSIONS.get(role, []))
-        for included in ROLE_INCLUDES.get(role, []):
-            names |= set(ROLES[included]) | set(EXTRA_ROLE_PERMISSIONS.get(included, []))
-        perms = []
-        for name in sorted(names):
-            app_label, codename = name.split(".")
-            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if perm is not None:
-                perms.append(perm)
-        group.permissions.set(perms)
+        group.permissions.set(_permissions(role_permission_names(role)))
 
 
 # --- Requests ---------------------------------------------------------------------------------
 
 
+@audited_refusals("reversal.request")
 @transaction.atomic
 def reversal_request(*, settlement_id: int, reason: str, actor) -> StaffRequest:
     _require(actor, "wallet.request_reversal")
@@ -108,6 +128,7 @@ def reversal_request(*, settlement_id: int, reason: str, actor) -> StaffRequest:
     return request
 
 
+@audited_refusals("adjustment.request")
 @transaction.atomic
 def adjustment_request(*, player_external_id: str, currency: str, amount: Decimal, reason: str, actor) -> StaffRequest:
     _require(actor, "wallet.request_adjustment")
@@ -143,6 +164,7 @@ def _lock_pending(request_id: int) -> StaffRequest:
     return request
 
 
+@audited_refusals("request.approve")
 @transaction.atomic(durable=True)
 def staff_request_approve(*, request_id: int, actor, note: str = "") -> StaffRequest:
     """Approve and apply a request, in one transaction with its entries and audit row. The
@@ -192,6 +214,7 @@ def _adjust(request: StaffRequest, actor) -> int:
     return posted.transaction_id
 
 
+@audited_refusals("request.reject")
 @transaction.atomic
 def staff_request_reject(*, request_id: int, actor, note: str) -> StaffRequest:
     request = _lock_pending(request_id)
@@ -204,3 +227,64 @@ def staff_request_reject(*, request_id: int, actor, note: str) -> StaffRequest:
     request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     audit_record(actor_id=actor.pk, action="request.reject", obj=request, reason=request.decision_note)
     return request
+
+
+# --- What the screens show before anyone acts ---------------------------------------------------
+
+
+def needs_second_approver(amount: Decimal) -> bool:
+    return abs(amount) > conf.FOUR_EYES_AMOUNT
+
+
+def may_decide(staff_request: StaffRequest, user) -> bool:
+    """Whether `user` could approve or reject this request now (the service checks again)."""
+    if staff_request.status != StaffRequest.Status.PENDING or not user.is_active:
+        return False
+    reversal = staff_request.kind == StaffRequest.Kind.SETTLEMENT_REVERSAL
+    if not user.has_perm("wallet.approve_reversal" if reversal else "wallet.approve_adjustment"):
+        return False
+    return not (needs_second_approver(staff_request.amount) and staff_request.requested_by_id == user.pk)
+
+
+def reversal_refusal(step: Settlement) -> str | None:
+    """Why this step cannot be reversed now, or None if a request may be made."""
+    if step.bet_id is None:
+        return "this result is not linked to a bet"
+    if step.kind in (Settlement.Kind.ROLLBACK, Settlement.Kind.REVERSAL, Settlement.Kind.RESULT):
+        return "rollbacks and reversals are final"
+    latest = Settlement.objects.filter(bet_id=step.bet_id).order_by("-id").values_list("id", flat=True).first()
+    if latest != step.pk:
+        return "only the bet's latest step can be reversed"
+    if StaffRequest.objects.filter(settlement=step, status=StaffRequest.Status.PENDING).exists():
+        return "a reversal of this step is already waiting for approval"
+    return None
+
+
+@dataclass(frozen=True)
+class ReversalPreview:
+    currency: str
+    player_change: Decimal  # signed: what reversing does to the player's real balance
+    balance_before: Decimal
+    balance_after: Decimal
+    shortfall: Decimal  # recorded as debt when the player no longer has the money
+    second_approver: bool
+
+
+def reversal_preview(step: Settlement) -> ReversalPreview:
+    """What approving a reversal of `step` would move, from the balance as it is now."""
+    currency = step.bet.currency
+    change = step.previous_amount - step.amount
+    balance = (
+        Account.objects.filter(kind=Account.Kind.PLAYER, player_id=step.player_id, currency=currency)
+        .values_list("balance", flat=True)
+        .first()
+    ) or Decimal(0)
+    after = balance + change
+    return ReversalPreview(
+        currency=currency,
+        player_change=change,
+        balance_before=balance,
+        balance_after=max(after, Decimal(0)),
+        shortfall=-after if after < 0 else Decimal(0),
+        second_approver=needs_second_approver(change),
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 
 from wallet.currencies import is_supported
-from wallet.errors import InvalidRequest, UnknownCurrency
+from wallet.errors import InvalidRequest, PlayerExists, UnknownCurrency
 from wallet.models import Account, Player
 from wallet.services.audit import audit_record
 
@@ -31,8 +31,9 @@ def player_create(
     nickname: str = "",
     country: str = "",
     actor_id: int | None = None,
+    api_key: dict[str, str] | None = None,
 ) -> Player:
-    """Create a player with an empty wallet per currency. Raises InvalidRequest if the id exists."""
+    """Create a player with an empty wallet per currency. Raises PlayerExists if the id exists."""
     codes = _check_currencies(currencies)
     if not codes:
         raise InvalidRequest("a player needs at least one currency")
@@ -42,9 +43,15 @@ def player_create(
         with transaction.atomic():
             player = Player.objects.create(external_id=external_id, is_test=is_test, nickname=nickname, country=country)
     except IntegrityError:
-        raise InvalidRequest(f"player {external_id!r} already exists") from None
+        raise PlayerExists(f"player {external_id!r} already exists") from None
     Account.objects.bulk_create([Account(kind=Account.Kind.PLAYER, player=player, currency=code) for code in codes])
-    audit_record(actor_id=actor_id, action="player.create", obj=player, data={"currencies": codes, "is_test": is_test})
+    audit_record(
+        actor_id=actor_id,
+        action="player.create",
+        obj=player,
+        data={"currencies": codes, "is_test": is_test},
+        api_key=api_key,
+    )
     return player
 
 
@@ -58,7 +65,9 @@ def player_add_currency(*, player: Player, currency: str, actor_id: int | None =
 
 
 @transaction.atomic
-def player_set_status(*, player: Player, status: str, reason: str, actor_id: int | None) -> Player:
+def player_set_status(
+    *, player: Player, status: str, reason: str, actor_id: int | None, api_key: dict[str, str] | None = None
+) -> Player:
     """Block, self-exclude or re-activate a player. A reason is mandatory: staff read it later."""
     if status not in Player.Status.values:
         raise InvalidRequest(f"status must be one of {', '.join(Player.Status.values)}")
@@ -70,6 +79,11 @@ def player_set_status(*, player: Player, status: str, reason: str, actor_id: int
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
         audit_record(
-            actor_id=actor_id, action="player.status", obj=locked, reason=reason, data={"from": previous, "to": status}
+            actor_id=actor_id,
+            action="player.status",
+            obj=locked,
+            reason=reason,
+            data={"from": previous, "to": status},
+            api_key=api_key,
         )
     return locked

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,7 +75,13 @@ def _parse_datetime(field: str, value: Any) -> datetime | None:
         raise InvalidRequest(f"{field} must be an ISO-8601 date-time string")
     if parsed.tzinfo is None:  # a local time means the operator's
         parsed = parsed.replace(tzinfo=ZoneInfo(conf.REPORT_TIMEZONE))
-    return parsed
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{field} is out of range") from None
+    if parsed.year < 2000:
+        raise InvalidRequest(f"{field} must be after the year 2000")
+    return min(parsed, limits.INDEFINITE)
 
 
 def parse_changes(data: Mapping[str, Any], currency: str) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def parse_changes(data: Mapping[str, Any], currency: str) -> dict[str, Any]:
         elif field in (Field.TIME_OUT, Field.SELF_EXCLUSION):
             out[field] = _parse_datetime(field, value)
         elif field == Field.VERIFICATION:
-            if value not in Player.Verification.values:
+            if not isinstance(value, str) or value not in Player.Verification.values:
                 raise InvalidRequest(f"verification must be one of {', '.join(Player.Verification.values)}")
             out[field] = value
         elif field == Field.DATE_OF_BIRTH:
@@ -115,7 +121,7 @@ def parse_changes(data: Mapping[str, Any], currency: str) -> dict[str, Any]:
             if out[field] is not None and out[field] > limits.operator_today():
                 raise InvalidRequest("date_of_birth is in the future")
         elif field == Field.JURISDICTION:
-            if value != "" and value not in conf.JURISDICTIONS:
+            if not isinstance(value, str) or (value != "" and value not in conf.JURISDICTIONS):
                 raise InvalidRequest(f"jurisdiction must be one of {', '.join(conf.JURISDICTIONS)} (or blank)")
             out[field] = value
     return out
@@ -241,12 +247,17 @@ def _set_player_field(player: Player, field: str, value: Any, now: datetime, who
     player.save(update_fields=names)
 
 
-def _who(actor: Any) -> str:
+def _who(actor: Any, api_key: dict[str, str] | None = None) -> str:
+    if api_key:
+        return f"API key {api_key.get('name', '')} ({api_key.get('prefix', '')})"
     return getattr(actor, "get_username", lambda: "")() if actor is not None else "system"
 
 
-def _audit(change: ProtectionChange, action: str, actor_id: int | None, reason: str) -> None:
+def _audit(
+    change: ProtectionChange, action: str, actor_id: int | None, reason: str, api_key: dict[str, str] | None = None
+) -> None:
     audit_record(
+        api_key=api_key,
         actor_id=actor_id,
         action=f"protection.{action}",
         object_type="wallet.Player",
@@ -295,11 +306,13 @@ def protection_change(
     actor: Any = None,
     source: str = "api",
     reference: str = "",
+    api_key: dict[str, str] | None = None,
 ) -> list[ProtectionChange]:
     """Apply `changes` (from `parse_changes`) under the cooling rule; return the change rows.
 
     `source` "admin" needs the Risk permission (`wallet.manage_protection`); the operator API's
-    caller is authorised by its key's scope. Refuses shortening a self-exclusion."""
+    caller is authorised by its key's scope (`api_key`: its audit label, named in the audit rows).
+    Refuses shortening a self-exclusion."""
     if source == "admin":
         require_permission(actor, MANAGE)
     reason = reason_required(reason)
@@ -344,10 +357,10 @@ def protection_change(
                     row = row or _limits_row(account, create=True)
                     _set_limit(account, row, field, new, now)
                 else:
-                    _set_player_field(player, field, new, now, _who(actor))
+                    _set_player_field(player, field, new, now, _who(actor, api_key))
                 change.applied_at = now
                 change.save(update_fields=["applied_at"])
-            _audit(change, "set" if effect else "request", actor_id, reason)
+            _audit(change, "set" if effect else "request", actor_id, reason, api_key)
             made.append(change)
     return made
 
@@ -527,7 +540,7 @@ def protection_execute(
     currency: str,
     reason: str,
     reference: str,
-    actor: Any,
+    api_key: dict[str, str] | None,
     render_error: Callable[[WalletError], tuple[int, str]],
 ) -> Reply:
     """Apply an operator API change once per reference; a retry gets the first answer."""
@@ -537,7 +550,7 @@ def protection_execute(
         if not changes:
             raise InvalidRequest("nothing to change")
         made = protection_change(
-            player=player, changes=changes, currency=currency, reason=reason, actor=actor, reference=reference
+            player=player, changes=changes, currency=currency, reason=reason, reference=reference, api_key=api_key
         )
         body = {"reference": reference, "changes": [_change_out(c) for c in made], **protection_state(player)}
         return Outcome(status=200, body=state_json(body))

@@ -1,17 +1,40 @@
-"""Deposits and withdrawals from the casino platform, idempotent by the caller's reference."""
+"""Deposits and withdrawals from the casino platform, idempotent by the caller's reference.
+
+The caller is an operator API key: each transfer is capped by the key's per-currency limit and
+audited with the key, in the transaction that moves the money."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Protocol
 
-from wallet.errors import WalletError
+from wallet import money
+from wallet.errors import TransferLimitExceeded, WalletError
 from wallet.selectors import wallet_get
+from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, Reply, RequestKey, execute_once
 from wallet.services.postings import TransferResult, deposit_apply, withdrawal_apply
 
 DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
+
+
+class TransferCaller(Protocol):
+    """What a transfer needs of its caller (apikeys.models.ApiKey)."""
+
+    @property
+    def audit_label(self) -> dict[str, str]: ...
+
+    def transfer_limit(self, currency: str) -> Decimal | None: ...
+
+
+class _Refused(Exception):
+    """A refusal that must not be stored as the reference's answer: once the key's limit is
+    raised, the same reference goes through."""
+
+    def __init__(self, error: WalletError) -> None:
+        self.error = error
 
 
 def transfer_execute(
@@ -21,23 +44,42 @@ def transfer_execute(
     currency: str,
     amount: Decimal,
     reference: str,
-    actor_id: int | None,
+    caller: TransferCaller,
     render: Callable[[TransferResult], tuple[int, str]],
     render_error: Callable[[WalletError], tuple[int, str]],
 ) -> Reply:
     """Apply a deposit or withdrawal once per reference. Deposits and withdrawals share one
-    reference namespace, so reusing a deposit's reference for a withdrawal is a conflict."""
+    reference namespace, so reusing a deposit's reference for a withdrawal is a conflict.
+
+    A repeat of an applied reference replays its answer even if the key's limit has since been
+    lowered: the limit is checked only when the transfer is first applied."""
     apply_fn = {DEPOSIT: deposit_apply, WITHDRAWAL: withdrawal_apply}[direction]
+    limit = caller.transfer_limit(currency)
 
     def apply() -> Outcome:
+        if limit is None or amount > limit:
+            allowed = "no transfers" if limit is None else f"at most {money.format_money(limit, currency)} per transfer"
+            raise _Refused(TransferLimitExceeded(f"this API key may make {allowed} in {currency}"))
         wallet = wallet_get(external_id=player_external_id, currency=currency)
-        result = apply_fn(wallet=wallet, amount=amount, reference=reference, actor_id=actor_id)
+        result = apply_fn(wallet=wallet, amount=amount, reference=reference, actor_id=None)
+        audit_record(
+            actor_id=None,
+            action=f"api.{direction}",
+            object_type="wallet.LedgerTransaction",
+            object_id=str(result.transaction_id),
+            data={"reference": reference, "player": player_external_id, "currency": currency, "amount": amount},
+            api_key=caller.audit_label,
+        )
         status, body = render(result)
         return Outcome(status=status, body=body, transaction_id=result.transaction_id)
 
-    return execute_once(
-        key=RequestKey("operator", reference, "transfer"),
-        content={"direction": direction, "player": player_external_id, "currency": currency, "amount": amount},
-        apply=apply,
-        render_error=render_error,
-    )
+    try:
+        return execute_once(
+            key=RequestKey("operator", reference, "transfer"),
+            content={"direction": direction, "player": player_external_id, "currency": currency, "amount": amount},
+            apply=apply,
+            render_error=render_error,
+        )
+    except _Refused as refused:
+        status, body = render_error(refused.error)
+        return Reply(status=status, body=body, outcome="refused")

@@ -4,10 +4,9 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from tests.factories import fund, make_player
+from tests.factories import api_client, fund, make_player
 from wallet.betsy import conf, tokens
 from wallet.betsy.protocol import BetsyError, Code
 from wallet.services.players import player_set_status
@@ -17,10 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def operator():
-    user = get_user_model().objects.create_user("casino", password="x")
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return api_client(scopes=("players", "sessions"))
 
 
 # --- Tokens -----------------------------------------------------------------------------------

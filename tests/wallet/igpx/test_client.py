@@ -3,10 +3,8 @@
 import logging
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
-from tests.factories import make_player
+from tests.factories import api_client, make_player
 from wallet.igpx import client as igpx_client
 from wallet.igpx.client import IgpxClient, IgpxUnavailable
 from wallet.igpx.simulator import FakeIgpxApi
@@ -175,10 +173,7 @@ operator_test = pytest.mark.django_db
 
 @pytest.fixture
 def operator():
-    user = get_user_model().objects.create_user("staff")  # no password: hashing is slow
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
+    return api_client(scopes=("players", "sessions"))
 
 
 @pytest.fixture

@@ -6,13 +6,17 @@ import json
 
 import pytest
 
-from tests.factories import make_player
-from tests.wallet.test_operator_api import api as api  # noqa: F401  (fixture: a platform API client)
+from tests.factories import api_client, make_player
 from wallet.api.protection import PlayerProtection
 from wallet.models import AuditLog, ProtectionChange
 
 pytestmark = pytest.mark.django_db
 URL = "/api/operator/players/alice/protection/"
+
+
+@pytest.fixture
+def api():
+    return api_client(scopes=("limits",))
 
 
 def post(api, body):
@@ -41,7 +45,8 @@ def test_set_read_and_replay(api):
         "verification": "applied",
     }
     assert data["wallets"][0]["limits"]["loss_day"] == {"limit": "50.00", "used": "0.00"}
-    assert data["verification"]["status"] == "verified" and data["verification"]["by"] == "platform"
+    assert data["verification"]["status"] == "verified"
+    assert data["verification"]["by"].startswith("API key casino platform")
 
     again = post(api, body)
     assert again.content == first.content and again["Idempotent-Replayed"] == "true"
@@ -56,7 +61,12 @@ def test_set_read_and_replay(api):
     assert state["wallets"][0]["limits"]["loss_day"]["limit"] == "50.00"
     assert [(p["field"], p["to"]) for p in state["pending"]] == [("loss_day", "80.00")]
     audit = AuditLog.objects.filter(action="protection.request").get()
-    assert audit.actor.username == "platform" and audit.reason == "player set limits in the cashier"
+    assert audit.data["api_key"]["name"] == "casino platform" and audit.reason == "player set limits in the cashier"
+
+
+def test_a_key_without_the_limits_scope_is_refused():
+    make_player("alice")
+    assert api_client(scopes=("read",)).get(URL).status_code == 403
 
 
 def test_refusals_in_the_api_format(api):

@@ -23,17 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--currency", default="USD")
         parser.add_argument("--rounds", type=int, default=1, help="lifecycles to run, each with a new player")
         parser.add_argument(
-            "--operator-token",
+            "--api-key",
             default="",
-            help="operator API token; by default one is created for a 'betsy-simulator' user in this database"
-            " (which must then be the server's database)",
+            help="operator API key (scopes players, payments, sessions, read); by default a 'betsy-simulator'"
+            " key is created in this database (which must then be the server's database)",
         )
         parser.add_argument("--secret", default="", help="Betsy partner secret (default: BETSY_PARTNER_SECRET)")
 
-    def handle(self, *args, base_url: str, currency: str, rounds: int, operator_token: str, secret: str, **options):
+    def handle(self, *args, base_url: str, currency: str, rounds: int, api_key: str, secret: str, **options):
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per step is enough
-        token = operator_token or self._local_operator_token()
-        operator = Operator(base_url, token)
+        operator = Operator(base_url, api_key or self._local_api_key())
         betsy = Betsy(http_transport(base_url), secret or settings.BETSY_PARTNER_SECRET)
 
         def progress(step: Step) -> None:
@@ -55,9 +54,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"round {round_}: {len(steps)} steps passed"))
 
     @staticmethod
-    def _local_operator_token() -> str:
-        from django.contrib.auth import get_user_model
-        from rest_framework.authtoken.models import Token
+    def _local_api_key() -> str:
+        from apikeys.services import tool_key
 
-        user, _ = get_user_model().objects.get_or_create(username="betsy-simulator")
-        return Token.objects.get_or_create(user=user)[0].key
+        return tool_key("betsy-simulator")

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connections, transaction
 
+from apikeys.services import tool_key
 from wallet.models import Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
@@ -69,6 +70,25 @@ def ensure_admin(username: str) -> str:
     user.set_password(password)
     user.save()
     return password
+
+
+DEMO_ROLES = {"support": "Support", "risk": "Risk", "finance": "Finance"}
+
+
+def ensure_role_users(password: str) -> None:
+    """One staff user per role (same password as admin), to try what each role sees."""
+    from django.contrib.auth.models import Group
+
+    from wallet.services.backoffice import roles_ensure
+
+    roles_ensure()
+    user_model = get_user_model()
+    for username, role in DEMO_ROLES.items():
+        user, _ = user_model.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+        user.is_staff, user.is_superuser = True, False
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
 
 
 def run_periodic_jobs(stop: threading.Event) -> None:
@@ -137,11 +157,15 @@ class Command(BaseCommand):
         self.stdout.write("Seeding demo data…")
         seed_players(self.stdout)
         password = ensure_admin("admin")
+        ensure_role_users(password)
+        api_key = tool_key("demo")
         base_url = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Back office: {base_url}/admin/   login: admin / {password}\n"
+                f"  Roles:       {', '.join(DEMO_ROLES)} (same password): what Support, Risk and Finance see\n"
                 f"  API docs:    {base_url}/api/docs/\n  Health:      {base_url}/readyz\n"
+                f"  API key:     Authorization: Bearer {api_key}   (every scope; new on each start)\n"
             )
         )
         if seed_only:
