@@ -7,6 +7,7 @@ method to scope. A view under the operator API that declares none is closed to e
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 
@@ -18,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from apikeys.models import SCOPES, ApiKey
+from config.logthrottle import Throttled
 
 
 class ApiKeyUser:
@@ -95,6 +97,9 @@ class HasScope(BasePermission):
         return True
 
 
+_cache_down = Throttled(logging.getLogger("touchline.apikeys"), interval=60)
+
+
 def _now() -> float:
     return time.time()
 
@@ -114,13 +119,20 @@ class ApiKeyRateThrottle(BaseThrottle):
         now = _now()
         window = int(now // duration)
         counter = f"throttle:apikey:{key.prefix}:{window}"
-        cache.add(counter, 0, timeout=duration + 1)
-        try:
-            used = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.set(counter, 1, timeout=duration + 1)
-            used = 1
         self._wait = (window + 1) * duration - now
+        try:
+            cache.add(counter, 0, timeout=duration + 1)
+            try:
+                used = cache.incr(counter)
+            except ValueError:  # expired between add and incr
+                cache.set(counter, 1, timeout=duration + 1)
+                used = 1
+        except Exception as exc:  # noqa: BLE001 - any cache outage
+            # Fail open: the limit protects us from a runaway client, but a Redis outage must not
+            # stop the casino from reading players or moving money (transfers keep their own
+            # per-key size limits and idempotency in the database).
+            _cache_down.warning("cache", "API key rate limit not counted (cache unavailable: %s)", exc)
+            return True
         return used <= allowed
 
     def wait(self) -> float:

@@ -2,6 +2,7 @@
 
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds \
     /work/main/.venv/bin/python bench/feed_ingest.py [--messages 20000] [--events 500] [--paced-rate 500 --paced-seconds 20]
+  ... bench/feed_ingest.py --consumers 1 2 [--messages 20000] [--paced-rate 500 --paced-seconds 20]
 
 Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
   1. raw:   publish N messages, then pika consume + XML parse only (no database): the ceiling.
@@ -10,6 +11,10 @@ Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
             ack after commit) applies them: messages/s from first publish to last commit,
             and lag = commit time - the message's timestamp (set at publish time, as a producer would).
   3. paced: the publisher holds a fixed rate (default 500 msg/s) for a while: lag p50/p99/max.
+With --consumers 1 2 (any list), phases 2 and 3 run instead once per count, each consumer a
+separate process (its own core and GIL) taking share k/N of the events (uof_consume --share):
+msg/s committed, consumer CPU per message (all consumer processes together) and lag p99, for
+every count in the same run.
 Messages are realistic odds_change bodies: 10-50 markets each (1x2, totals, handicaps, correct
 score lines…, 2-3 outcomes with odds and probabilities), spread over --events events.
 
@@ -32,6 +37,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
 
 AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+_print = print  # progress goes to stdout; children talk to the parent on stdout too
 TS_PLACEHOLDER = b"9999999999999"
 
 
@@ -385,6 +391,140 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
     }
 
 
+# --- N consumer processes ---------------------------------------------------------------------------------
+
+
+def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> None:
+    """A child: one Consumer taking `share` of the events; 'stop' on stdin ends it and it prints
+    one JSON line: messages, skipped, CPU seconds, lags, last commit time."""
+    import json
+
+    import django
+
+    django.setup()
+    import gc
+
+    gc.set_threshold(200_000, 50, 100)  # as uof_consume does
+    from feeds.consumer import Consumer
+    from feeds.services.consumers import parse_share
+
+    lags: list[float] = []
+    last_commit = [0.0]
+
+    def on_batch(result) -> None:
+        now_ms = time.time() * 1000
+        lags.extend(now_ms - o.message_ts for o in result.outcomes if o.message_ts)
+        last_commit[0] = time.time()
+
+    stop = threading.Event()
+    consumer = Consumer(
+        url=AMQP,
+        exchange=exchange,
+        keys=["#"],
+        prefetch=prefetch,
+        batch_size=batch_size,
+        batch_wait_ms=20,
+        stop=stop,
+        after_commit=None,
+        on_batch=on_batch,
+        mark_down_on_connect=False,
+        connection_name=f"{exchange}-{share}",
+        share=parse_share(share) if share != "all" else None,
+        register=False,
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.ready.wait(10)
+    cpu_start = time.process_time()
+    print("ready", flush=True)
+    sys.stdin.readline()  # stop
+    stop.set()
+    thread.join(30)
+    print(
+        json.dumps(
+            {
+                "messages": consumer.stats.messages,
+                "skipped": consumer.stats.skipped,
+                "cpu": time.process_time() - cpu_start,
+                "lags": lags,
+                "last_commit": last_commit[0],
+            }
+        ),
+        flush=True,
+    )
+
+
+def phase_consumers(n: int, events: int, rate: float, count: int, batch_size: int, prefetch: int) -> dict:
+    """`count` consumer processes, shares k/count, against one publisher: msg/s, CPU, lag."""
+    import json
+
+    import pika
+    from django.db import connection
+
+    reset_db()
+    exchange = f"tl_feeds_bench_{os.getpid()}_{int(time.time())}_{count}"
+    publisher = start_publisher(exchange, n, events, rate)
+    shares = ["all"] if count == 1 else [f"{k}/{count}" for k in range(count)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--consumer", exchange, share, str(batch_size), str(prefetch)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+    for child in children:
+        assert child.stdout.readline().strip() == "ready", "a consumer process did not start"
+    started = time.time()
+    publisher.stdin.write("go\n")
+    publisher.stdin.flush()
+    deadline = time.monotonic() + max(120, n / 50)
+    committed = 0
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM feeds_feedmessage")
+            committed = cursor.fetchone()[0]
+        if committed >= n:
+            break
+        time.sleep(0.2)
+    published = publisher.stdout.readline().strip()
+    publisher.wait(30)
+    reports = []
+    for child in children:
+        child.stdin.write("stop\n")
+        child.stdin.flush()
+    for child in children:
+        reports.append(json.loads(child.stdout.readline()))
+        child.wait(30)
+    connection_ = pika.BlockingConnection(pika.URLParameters(AMQP))
+    connection_.channel().exchange_delete(exchange)
+    connection_.close()
+    lags = [lag for r in reports for lag in r["lags"]]
+    messages = sum(r["messages"] for r in reports)
+    elapsed = max(r["last_commit"] for r in reports) - started
+    return {
+        "consumers": count,
+        "messages": messages,
+        "committed": committed,
+        "rate": messages / elapsed if elapsed > 0 else 0.0,
+        "cpu_us_per_msg": sum(r["cpu"] for r in reports) / max(messages, 1) * 1e6,
+        "skipped": sum(r["skipped"] for r in reports),
+        "lag_p50_ms": pct(lags, 50),
+        "lag_p99_ms": pct(lags, 99),
+        "publisher": published,
+    }
+
+
+def report_consumers(label: str, r: dict) -> None:
+    _print(
+        f"{label}, {r['consumers']} consumer(s): {r['rate']:.0f} msg/s committed ({r['messages']} of {r['committed']}); "
+        f"consumer CPU {r['cpu_us_per_msg']:.0f} us/msg (all consumer processes, skipping included: "
+        f"{r['skipped']} other-share messages); lag p50 {r['lag_p50_ms']:.0f} ms p99 {r['lag_p99_ms']:.0f} ms; {r['publisher']}",
+        flush=True,
+    )
+
+
 def reset_db() -> None:
     from django.db import connection
 
@@ -404,6 +544,9 @@ def main() -> None:
     parser.add_argument("--paced-rate", type=float, default=500)
     parser.add_argument("--paced-seconds", type=float, default=20)
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument(
+        "--consumers", type=int, nargs="+", default=None, help="consumer process counts to compare, e.g. 1 2"
+    )
     parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
     parser.add_argument(
         "--gc-threshold", type=int, default=200_000, help="gen0 threshold (uof_consume: 200000; 0 = Python default)"
@@ -435,6 +578,16 @@ def main() -> None:
             f"raw pika consume + parse (no DB): {raw['rate']:.0f} msg/s ({raw['messages']} in {raw['seconds']:.2f}s, {raw['markets_per_msg']:.1f} markets/msg)"
         )
         print(f"  {raw['cpu']}")
+    if args.consumers:
+        for count in args.consumers:
+            report_consumers(
+                "burst", phase_consumers(args.messages, args.events, 0, count, args.batch_size, args.prefetch)
+            )
+            if args.paced_seconds:
+                n = int(args.paced_rate * args.paced_seconds)
+                paced = phase_consumers(n, args.events, args.paced_rate, count, args.batch_size, args.prefetch)
+                report_consumers(f"paced {args.paced_rate:.0f} msg/s", paced)
+        return
     burst = phase_consume(args.messages, args.events, 0, args.batch_size, args.prefetch)
     print(
         f"burst: {burst['rate']:.0f} msg/s committed ({burst['messages']} in {burst['seconds']:.2f}s; {burst['publisher']}); "
@@ -462,5 +615,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--publisher":
         publisher_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--consumer":
+        consumer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
         main()

@@ -7,7 +7,9 @@ writes, journal, commit); 6,000 messages of bench/feed_ingest.py, 500 events, ba
 the first half warming the line cache. Truncates the feed tables.
 
   --count MODE N: a fixed workload for instruction counts instead (parse, or parse and apply
-  in batches of 100; MODE is parse or all). Per message = (I(6) - I(2)) / 400:
+  in batches of 100; MODE is parse, all, or resend: as all, but every message is sent twice,
+  the second time unchanged with a newer timestamp, as a whole-event resend or a recovery
+  does). Per message = (I(6) - I(2)) / 400:
     valgrind --tool=callgrind .venv/bin/python bench/feeds_phases.py --count all 2   # and 6
 """
 
@@ -29,7 +31,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=500, help="messages per batch (paced 500 msg/s: about 70)")
-    parser.add_argument("--count", nargs=2, metavar=("MODE", "N"), help="parse|all, batches of 100 (for callgrind)")
+    parser.add_argument(
+        "--count", nargs=2, metavar=("MODE", "N"), help="parse|all|resend, batches of 100 (for callgrind)"
+    )
     args = parser.parse_args()
     size = args.batch
     import django
@@ -73,8 +77,6 @@ def main() -> None:
         parsed = ingest.parse_batch(items[start : start + size])
         t = tick("parse", t)
         with transaction.atomic():
-            store.lock_feed_state()
-            store.CACHE.begin(store.bump_generation())
             ws = state.Workspace(now=timezone.now(), groups=descriptions.market_groups, cache=store.CACHE)
             store.load(ws, [p.message for p in parsed])
             t = tick("load", t)
@@ -108,6 +110,9 @@ def count_run(mode: str, batches: int, size: int = 100) -> None:
     from feeds.services import ingest
 
     messages = make_messages(200 + 6 * size, 50)
+    if mode == "resend":
+        messages = [pair for message in messages[: len(messages) // 2] for pair in (message, message)]
+        mode = "all"
     items = [
         ingest.Incoming(body=body.replace(TS_PLACEHOLDER, str(1_700_000_000_000 + i).encode()), routing_key=key)
         for i, (key, body) in enumerate(messages)

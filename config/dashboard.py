@@ -20,7 +20,10 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from config.logthrottle import Throttled
+
 logger = logging.getLogger("touchline.dashboard")
+_throttled = Throttled(logger, interval=60.0)
 GROUP = "backoffice.dashboard"
 
 
@@ -56,7 +59,10 @@ def snapshot() -> dict:
         try:
             metrics = [{k: _plain(v) for k, v in asdict(m).items()} for m in provider()]
         except Exception as exc:  # one broken provider must not blank the whole dashboard
-            logger.exception("dashboard provider %s failed", section)
+            # Beat broadcasts every 2 s: a database outage would write a traceback each time.
+            _throttled.log(
+                logging.ERROR, f"{section}:{type(exc).__name__}", "dashboard provider %s failed", section, exc_info=True
+            )
             metrics = [asdict(Metric("error", "provider error", str(exc)[:120], status="bad"))]
         sections.append({"section": section, "metrics": metrics})
     return {"at": timezone.now().isoformat(), "sections": sections}

@@ -54,6 +54,20 @@ def metrics_middleware(get_response: Callable[[HttpRequest], HttpResponse]):
     return middleware
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/ (machines read those answers), Django's page elsewhere.
+
+    The operator API's own errors are answered by its exception handler; this covers what
+    fails before or around a view (middleware, a database that is down before the view runs)."""
+    if request.path.startswith("/api/"):
+        from wallet.api.errors import error_body
+
+        return JsonResponse(error_body("internal_error", "Internal server error."), status=500)
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request)
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "feeds",
     "parlays",
     "crm",
+    "reports",
     "apikeys",
 ]
 
@@ -80,7 +81,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.site"  # runserver: the whole site; config.wsgi.application serves callbacks only
 ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
@@ -297,6 +298,12 @@ FASTTRACK_AMQP_URL = env_url("FASTTRACK_AMQP_URL", schemes=("amqp", "amqps"))
 FASTTRACK_KAFKA_BOOTSTRAP = env_str("FASTTRACK_KAFKA_BOOTSTRAP")
 FASTTRACK_ORIGIN = env_str("FASTTRACK_ORIGIN", "touchline")
 
+# --- Reports (reports/conf.py; README's configuration table) ---------------------------
+REPORT_TIMEZONE = env_str("REPORT_TIMEZONE", "UTC")
+REPORT_CURRENCY = env_str("REPORT_CURRENCY", "")
+REPORT_EXCHANGE_RATES = env_list("REPORT_EXCHANGE_RATES", [])
+REPORT_UPLOAD_DIR = env_str("REPORT_UPLOAD_DIR", str(VAR_DIR / "reconciliation"))
+REPORT_RECONCILIATION_COLUMNS = env_str("REPORT_RECONCILIATION_COLUMNS", "")  # JSON, see docs/REPORTS.md
 
 LOGGING = {
     "version": 1,

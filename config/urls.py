@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config import dashboard, ops
 
+handler500 = "config.ops.server_error"  # JSON under /api/
+
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/operator/reports/", include("reports.urls")),
     path("api/operator/", include("wallet.api.urls")),
     path("api/igpx/", include("wallet.igpx.urls")),
     path("api/betsy/", include("wallet.betsy.urls")),

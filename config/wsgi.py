@@ -1,5 +1,10 @@
-"""WSGI entry point: the IGPX callbacks go straight to their handler, other provider callbacks
-through a lean middleware stack, everything else through the full one.
+"""WSGI entry points. `application` is the provider-facing callback server: the IGPX callbacks
+go straight to their handler, Betsy's and the health checks through a lean middleware stack, and
+nothing else is served (no admin, operator API, API docs or /metrics: docs/CALLBACKS.md). `site`
+is the whole site over WSGI (`runserver`); production serves it with the ASGI web process.
+
+Every answer on a provider path is in that provider's format: a wrong method, a trailing slash,
+`//` or `%00` gets the provider's JSON error, never Django's HTML page.
 
 The seamless-wallet callbacks are machine-to-machine JSON, authenticated by an HMAC over the
 body: sessions, user authentication, CSRF, messages, static files and frame headers do nothing
@@ -16,8 +21,10 @@ Prometheus metrics under the same route label, `nosniff`. The handler is the vie
 """
 
 import functools
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,12 +39,15 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after django.setup())
 
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
+from wallet.betsy import views as betsy_views  # noqa: E402
 from wallet.igpx import protocol as igpx_protocol  # noqa: E402
-from wallet.igpx.views import RollbackView, TransactionView  # noqa: E402
+from wallet.igpx.views import NOT_ALLOWED, RollbackView, TransactionView  # noqa: E402
 
 logger = logging.getLogger("touchline.http")
 
-CALLBACK_PREFIXES = ("/api/igpx/", "/api/betsy/")
+IGPX_PREFIX = "/api/igpx"
+BETSY_PREFIX = "/api/betsy/"
+HEALTH = frozenset({"/healthz", "/readyz"})
 CALLBACK_MIDDLEWARE = ["config.ops.metrics_middleware", "django.middleware.security.SecurityMiddleware"]
 
 
@@ -95,7 +105,7 @@ def direct(environ: dict, start_response: Callable, route: str, answer: Answer) 
     try:
         signals.request_started.send(sender=DirectCallback, environ=environ)
         if environ.get("REQUEST_METHOD") != "POST":
-            status, body, extra = "405 Method Not Allowed", b"", [("Allow", "POST")]
+            status, body, extra = "405 Method Not Allowed", NOT_ALLOWED.encode(), [("Allow", "POST")]
         else:
             raw = _body(environ)
             body = answer(
@@ -119,11 +129,36 @@ def direct(environ: dict, start_response: Callable, route: str, answer: Answer) 
     return [body]
 
 
+_SLASHES = re.compile(r"/{2,}")
+_NOT_FOUND = json.dumps({"error": {"code": "not_found", "message": "not served here"}}).encode()
+
+
+def _send(start_response: Callable, status: str, body: bytes, headers: list[tuple[str, str]]) -> Iterable[bytes]:
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def not_served(path: str, start_response: Callable) -> Iterable[bytes]:
+    """A path this server does not serve, answered without Django, in the format its prefix
+    promises: `/api//igpx/transaction` is still an IGPX path, in IGPX's JSON."""
+    canonical = _SLASHES.sub("/", path)
+    if canonical.startswith(IGPX_PREFIX):
+        return _send(start_response, "404 Not Found", NOT_ALLOWED.encode(), _JSON_HEADERS)
+    if canonical.startswith(BETSY_PREFIX.rstrip("/")):
+        response = betsy_views.not_found(None)
+        headers = [(k, v) for k, v in response.items() if k.lower() != "content-length"]
+        headers.append(("X-Content-Type-Options", "nosniff"))
+        return _send(start_response, "404 Not Found", response.content, headers)
+    return _send(start_response, "404 Not Found", _NOT_FOUND, _JSON_HEADERS)
+
+
 def application(environ, start_response):
+    """The callback server: provider paths and health checks only."""
     path = environ.get("PATH_INFO", "")
     target = DIRECT.get(path)
     if target is not None:
         return direct(environ, start_response, *target)
-    if path.startswith(CALLBACK_PREFIXES):
+    if (path.startswith(BETSY_PREFIX) and "//" not in path) or path in HEALTH:
+        # Betsy's own URLconf answers its unknown paths and wrong methods in Betsy's format.
         return callbacks(environ, start_response)
-    return site(environ, start_response)
+    return not_served(path, start_response)

@@ -22,7 +22,9 @@ OUTBOX_ENABLED = env_bool("FASTTRACK_OUTBOX_ENABLED", True)
 # Prefix of every activity_id we mint: tl-bet-42, tl-settle-7, tl-result-99.
 ACTIVITY_PREFIX = env_str("FASTTRACK_ACTIVITY_PREFIX", "tl")
 
-# A row is dead-lettered after this many failed attempts (a 4xx is dead at once).
+# A 4xx (other than 408/425/429) is dead at once. An outage of the endpoint never counts an
+# attempt (crm/breaker.py); an event that keeps failing while the endpoint accepts others in
+# the same round is dead-lettered after this many such failures.
 MAX_ATTEMPTS = env_int("FASTTRACK_MAX_ATTEMPTS", 10, minimum=1)
 # Backoff between attempts of one row: base * 2^(attempts-1), capped.
 RETRY_BASE_SECONDS = env_int("FASTTRACK_RETRY_BASE_SECONDS", 2, minimum=0)
@@ -32,8 +34,13 @@ RETRY_MAX_SECONDS = env_int("FASTTRACK_RETRY_MAX_SECONDS", 300, minimum=1)
 BATCH_SIZE = env_int("FASTTRACK_BATCH_SIZE", 100, minimum=1)
 # Consecutive rows of one player claimed together behind its head.
 PLAYER_RUN = env_int("FASTTRACK_PLAYER_RUN", 10, minimum=0)
-# A claim is a lease: a worker that dies mid-batch loses its rows after this long.
-LEASE_SECONDS = env_int("FASTTRACK_LEASE_SECONDS", 120, minimum=10)
+# A claim is a lease, renewed after every wave of sends: a worker that dies mid-batch loses its
+# unsent rows after this long (sent rows are recorded after each wave, at least every second).
+LEASE_SECONDS = env_int("FASTTRACK_LEASE_SECONDS", 30, minimum=10)
+# While the endpoint is unavailable, one worker probes it this often (crm/breaker.py).
+PROBE_SECONDS = env_int("FASTTRACK_PROBE_SECONDS", 2, minimum=1, maximum=60)
+# A worker records what it sent at least this often (seconds of sending between two records).
+FLUSH_SECONDS = 1.0
 # On-commit kicks: each process asks the broker for a delivery at most once per this many
 # milliseconds, and once more after its last commit (crm/tasks.py). 0 = ask on every commit.
 KICK_INTERVAL_MS = env_int("FASTTRACK_KICK_INTERVAL_MS", 100, minimum=0, maximum=1000)

@@ -11,6 +11,7 @@ class OutboxCollector:
         yield GaugeMetricFamily("touchline_crm_outbox_lag_seconds", "")
         yield GaugeMetricFamily("touchline_crm_outbox_open", "", labels=["status"])
         yield GaugeMetricFamily("touchline_crm_outbox_blocked_players", "")
+        yield GaugeMetricFamily("touchline_crm_fasttrack_unavailable_seconds", "")
 
     def collect(self):
         from crm.selectors import outbox_stats
@@ -32,6 +33,11 @@ class OutboxCollector:
             "touchline_crm_outbox_blocked_players",
             "Players whose Fast Track events wait behind a dead letter",
             value=stats.dead_players,
+        )
+        yield GaugeMetricFamily(
+            "touchline_crm_fasttrack_unavailable_seconds",
+            "How long Fast Track has been unavailable, delivery paused (0 while it answers)",
+            value=stats.unavailable_seconds,
         )
 
 

@@ -21,6 +21,7 @@ class OutboxStats:
     lag_seconds: float  # age of the oldest event not yet delivered (0 when none)
     oldest_activity_id: str
     dead_players: int  # players held back by a dead letter
+    unavailable_seconds: float = 0.0  # how long Fast Track has been unavailable (delivery paused; 0 when up)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,4 +47,12 @@ def outbox_stats(*, now: datetime | None = None) -> OutboxStats:
         lag_seconds=round(lag, 3),
         oldest_activity_id=oldest[1] if oldest else "",
         dead_players=dead_players,
+        unavailable_seconds=_unavailable_seconds(now),
     )
+
+
+def _unavailable_seconds(now: datetime) -> float:
+    from crm import breaker
+
+    state = breaker.state()
+    return round(max(now.timestamp() - state["since"], 0.0), 3) if state else 0.0

@@ -6,16 +6,20 @@ Delivery, one batch at a time:
    two workers never take the same row, plus up to PLAYER_RUN following rows of each of those
    players. Claimed rows become `sending` with a lease: while one is `sending`, no later row
    of its player can be claimed by anyone, which is what keeps a player's events in order.
-2. **Send** (no transaction open): rows in id order per player. The first failure of a
-   player stops that player's run; the rest are released untouched.
-3. **Finish** (one short transaction): delivered rows are marked, failed rows get their
-   backoff or the dead letter, released rows go back to pending; only rows still carrying
-   our claim token are touched (a worker that outlived its lease changes nothing).
+2. **Send** (no transaction open), in waves: the next row of every player in the batch. The
+   first failure of a player stops that player's run; the rest are released untouched. An
+   outage of the endpoint stops the round and opens the circuit breaker (crm/breaker.py):
+   nothing is counted, nothing claimed until a probe finds the endpoint back.
+3. **Record** (one short transaction after each wave, and at the end): delivered rows are
+   marked, failed rows get their backoff or the dead letter, released rows go back to
+   pending, the lease of the rest is renewed; only rows still carrying our claim token are
+   touched (a worker that outlived its lease changes nothing). A worker that dies leaves
+   unrecorded only what it had in flight.
 
 A dead row stays open: it blocks its player's later rows until staff retry or skip it.
 Exactly once on our side: a delivered row is never claimed again unless staff retry it.
-Fast Track may still see an event twice if a worker dies between its send and its finish
-(the lease expires and the row is retried): the activity_id is the same, the body
+Fast Track may still see an event twice if a worker dies between its send and its record
+(the lease expires and the row is sent again): the activity_id is the same, the body
 byte-identical.
 """
 
@@ -35,13 +39,15 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm import conf, mapping
+from config.logthrottle import Throttled
+from crm import breaker, conf, mapping
 from crm.models import OutboxEvent
-from crm.transports import Message, TransientError, Transport
+from crm.transports import Message, NotSent, TransientError, Transport
 from wallet import money
 from wallet.services.audit import audit_record
 
 logger = logging.getLogger("touchline.crm")
+throttled = Throttled(logger, interval=60.0)
 
 Status = OutboxEvent.Status
 OPEN = [s.value for s in OutboxEvent.OPEN_STATES]
@@ -209,17 +215,19 @@ class PayloadBuilder:
         return row.body or mapping.encode(self.payload(row))
 
 
-# --- Send and finish -----------------------------------------------------------------------------
+# --- Send and record -----------------------------------------------------------------------------
 
 
 @dataclass
 class BatchResult:
     claimed: int = 0
     delivered: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # failed while the endpoint accepted others: counted
     dead: list[int] = field(default_factory=list)
     released: int = 0
-    lost: int = 0  # rows whose claim had passed to someone else when we finished
+    lost: int = 0  # rows whose claim had passed to someone else when we recorded them
+    paused: bool = False  # the endpoint is unavailable (crm/breaker.py): nothing counted, nothing dead
+    more: bool = False  # deliver_pending stopped on its time budget with rows still flowing
 
 
 def backoff(attempts: int) -> timedelta:
@@ -249,39 +257,48 @@ def _store_bodies(bodies: list[tuple[int, str]]) -> None:
             )
 
 
-def _finish(
+# How a claimed row ends a round: delivered; dead (refused as invalid); failed (counted: the
+# endpoint took others meanwhile); outage (back to pending as it was, the error noted);
+# released (not sent: back to pending untouched).
+DELIVERED, DEAD, FAILED, OUTAGE, RELEASED = "delivered", "dead", "failed", "outage", "released"
+
+
+def _record(
     token: str,
     rows: list[OutboxEvent],
     outcomes: dict[int, tuple[str, str]],
     now: datetime,
     fresh_bodies: set[int] | None = None,
+    renew_until: datetime | None = None,
 ) -> int:
-    """Write the outcome of every claimed row in one transaction; returns rows we no longer owned.
+    """Write the outcome of `rows` in one transaction; returns how many we no longer owned.
 
     Only rows still carrying our claim token are touched: a worker that outlived its lease
-    changes nothing. A few statements whatever the batch size: delivered and released rows
-    in bulk, failed rows (at most one per player) one by one, new bodies in bulk.
+    changes nothing. A few statements whatever the number of rows: delivered and released
+    rows in bulk, failed rows (at most one per player) one by one, new bodies in bulk. With
+    `renew_until`, the rows we still hold (not in `rows`) get their lease extended.
     """
     fresh_bodies = fresh_bodies or set()
+    mine = OutboxEvent.objects.filter(claim_token=token, status=Status.SENDING)
+    owned = 0
     with transaction.atomic():
-        owned = set(
-            OutboxEvent.objects.select_for_update(no_key=True)
-            .filter(id__in=[r.id for r in rows], claim_token=token, status=Status.SENDING)
-            .values_list("id", flat=True)
-        )
         delivered, released, bodies = [], [], []
         for row in rows:
-            if row.id not in owned:
-                continue
             if row.id in fresh_bodies and row.body:
                 bodies.append((row.id, row.body))
-            outcome, error = outcomes.get(row.id, ("released", ""))
-            if outcome == "delivered":
+            outcome, error = outcomes.get(row.id, (RELEASED, ""))
+            if outcome == DELIVERED:
                 delivered.append(row.id)
-            elif outcome in ("transient", "permanent"):
+            elif outcome == RELEASED:
+                released.append(row.id)
+            elif outcome == OUTAGE:  # not the event's fault: nothing counted, due again at once
+                owned += mine.filter(pk=row.id).update(
+                    status=Status.PENDING, last_error=error[:2000], claim_token="", leased_until=None
+                )
+            else:
                 attempts = row.attempts + 1
-                dead = outcome == "permanent" or attempts >= conf.MAX_ATTEMPTS
-                OutboxEvent.objects.filter(pk=row.id).update(
+                dead = outcome == DEAD or attempts >= conf.MAX_ATTEMPTS
+                owned += mine.filter(pk=row.id).update(
                     status=Status.DEAD if dead else Status.PENDING,
                     attempts=attempts,
                     last_error=error[:2000],
@@ -289,10 +306,8 @@ def _finish(
                     claim_token="",
                     leased_until=None,
                 )
-            else:
-                released.append(row.id)
         for chunk in _chunks(delivered):
-            OutboxEvent.objects.filter(id__in=chunk).update(
+            owned += mine.filter(id__in=chunk).update(
                 status=Status.DELIVERED,
                 delivered_at=now,
                 attempts=F("attempts") + 1,
@@ -301,43 +316,68 @@ def _finish(
                 leased_until=None,
             )
         for chunk in _chunks(released):
-            OutboxEvent.objects.filter(id__in=chunk).update(status=Status.PENDING, claim_token="", leased_until=None)
+            owned += mine.filter(id__in=chunk).update(status=Status.PENDING, claim_token="", leased_until=None)
         _store_bodies(bodies)
-    return len(rows) - len(owned)
+        if renew_until is not None:
+            mine.update(leased_until=renew_until)
+    return len(rows) - owned
 
 
 def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: int | None = None) -> BatchResult:
-    """Claim, send and finish one batch. Never raises for a delivery problem.
+    """Claim, send and record one batch. Never raises for a delivery problem.
 
+    Nothing is claimed while the breaker is open and no probe is due (`result.paused`).
     Rows go out in waves: each wave holds the next row of every player still in the batch,
     so the transport can pipeline a wave (one wait for many confirms) while a player's next
-    row is only sent once the previous one was accepted. A player's first failure ends its
-    run; its remaining rows are released untouched.
+    row is only sent once the previous one was accepted. After each wave (at least every
+    FLUSH_SECONDS of sending) its outcomes are recorded and the lease of the rest renewed, so
+    a worker that dies re-sends only what was in flight.
+
+    A transient failure that the endpoint did not follow with an answer to another event of
+    the wave is an outage: the round stops, the rows go back as they were (nothing counted),
+    the breaker opens. One followed by an answer is about that event: counted, backed off.
     """
-    token = secrets.token_hex(8)
     claimed_at = now or timezone.now()
+    if not breaker.allows(claimed_at):
+        return BatchResult(paused=True)
+    token = secrets.token_hex(8)
     rows = claim(token=token, now=claimed_at, limit=limit)
     result = BatchResult(claimed=len(rows))
     if not rows:
         return result
     builder = PayloadBuilder(rows)
-    deadline = time.monotonic() + conf.LEASE_SECONDS * 0.8  # never send on a lease about to lapse
     outcomes: dict[int, tuple[str, str]] = {}
     fresh: set[int] = set()  # rows whose body is built (and frozen) in this batch
     queues: dict[int, deque[OutboxEvent]] = {}
     for row in rows:  # claim() returns rows in id order
         queues.setdefault(row.player_id, deque()).append(row)
+    unrecorded: list[OutboxEvent] = []  # decided, not yet written
+    written: set[int] = set()
+    lease_left = time.monotonic() + conf.LEASE_SECONDS * 0.8  # never send on a lease about to lapse
+    outage = ""
+    served = False  # the endpoint answered something in this batch
 
-    def failed(row: OutboxEvent, kind: str, error: str) -> None:
-        outcomes[row.id] = (kind, error)
-        (result.dead if kind == "permanent" else result.failed).append(row.id)
-        del queues[row.player_id]
-        if kind == "permanent":
-            logger.error("fasttrack %s dead-lettered: %s", row.activity_id, error)
-        else:
-            logger.warning("fasttrack %s failed (attempt %s): %s", row.activity_id, row.attempts + 1, error)
+    def decide(row: OutboxEvent, outcome: str, error: str = "") -> None:
+        outcomes[row.id] = (outcome, error)
+        unrecorded.append(row)
+        if outcome == DELIVERED:
+            result.delivered.append(row.id)
+            queue = queues[row.player_id]
+            queue.popleft()
+            if not queue:
+                del queues[row.player_id]
+            return
+        queues.pop(row.player_id, None)  # a failure ends the player's run; its later rows are released
+        if outcome == DEAD:
+            result.dead.append(row.id)
+            throttled.error("dead-letter", "fasttrack %s dead-lettered: %s", row.activity_id, error)
+        elif outcome == FAILED:
+            result.failed.append(row.id)
+            throttled.warning(
+                "event-failed", "fasttrack %s failed (attempt %s): %s", row.activity_id, row.attempts + 1, error
+            )
 
-    while queues and time.monotonic() < deadline:
+    while queues and time.monotonic() < lease_left:
         wave: list[OutboxEvent] = []
         for queue in list(queues.values()):
             row = queue[0]
@@ -346,11 +386,13 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
                     fresh.add(row.id)
                 row.body = builder.body(row)
             except MappingError as exc:
-                failed(row, "permanent", f"MappingError: {exc}")
+                decide(row, DEAD, f"MappingError: {exc}")
                 continue
             except Exception as exc:  # a bug: retry later, and say so loudly
-                logger.exception("fasttrack %s: cannot build the event", row.activity_id)
-                failed(row, "transient", f"unexpected {type(exc).__name__}: {exc}")
+                throttled.log(
+                    logging.ERROR, "build", "fasttrack %s: cannot build the event", row.activity_id, exc_info=True
+                )
+                decide(row, FAILED, f"unexpected {type(exc).__name__}: {exc}")
                 continue
             wave.append(row)
         if not wave:
@@ -359,22 +401,54 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
             Message(activity_id=r.activity_id, user_id=r.player.external_id, body=r.body.encode()) for r in wave
         ]
         try:
-            sent = transport.send_many(messages)
+            sent = transport.send_many(messages, deadline=min(time.monotonic() + conf.FLUSH_SECONDS, lease_left))
         except Exception as exc:  # a transport bug or an unexpected library error
-            logger.exception("fasttrack: transport %s failed unexpectedly", transport.name)
+            throttled.log(
+                logging.ERROR, "transport", "fasttrack: transport %s failed unexpectedly", transport.name, exc_info=True
+            )
             sent = [TransientError(f"unexpected {type(exc).__name__}: {exc}")] * len(wave)
-        for row, error in zip(wave, sent, strict=True):
+        # The endpoint answered (accepted or refused) the message at this index or a later one:
+        # a transient failure followed by an answer is about its event, not an outage.
+        answered_from = [False] * (len(sent) + 1)
+        for index in range(len(sent) - 1, -1, -1):
+            error = sent[index]
+            answered_from[index] = answered_from[index + 1] or error is None or error.permanent
+        if answered_from[0] and not served:
+            served = True
+            breaker.reset(claimed_at)  # at once, so that every worker resumes, not after this batch
+        for index, (row, error) in enumerate(zip(wave, sent, strict=True)):
             if error is None:
-                outcomes[row.id] = ("delivered", "")
-                result.delivered.append(row.id)
-                queue = queues[row.player_id]
-                queue.popleft()
-                if not queue:
-                    del queues[row.player_id]
+                decide(row, DELIVERED)
+            elif isinstance(error, NotSent):
+                continue  # still the head of its queue: the next wave sends it
+            elif error.permanent:
+                decide(row, DEAD, str(error))
+            elif answered_from[index + 1]:
+                decide(row, FAILED, str(error))
             else:
-                failed(row, "permanent" if error.permanent else "transient", str(error))
-    result.lost = _finish(token, rows, outcomes, timezone.now() if now is None else now, fresh)
-    result.released = len(rows) - len(outcomes)
+                decide(row, OUTAGE, str(error))
+                outage = outage or str(error)
+        if outage:
+            break
+        if queues:  # record this wave and keep the rest: a crash from here re-sends only the next wave
+            stamp = now or timezone.now()
+            # The lease is renewed once a quarter of it is gone, not after every wave.
+            renew = time.monotonic() > lease_left - conf.LEASE_SECONDS * 0.55
+            until = stamp + timedelta(seconds=conf.LEASE_SECONDS) if renew else None
+            lost = _record(token, unrecorded, outcomes, stamp, fresh, renew_until=until)
+            result.lost += lost
+            written.update(r.id for r in unrecorded)
+            unrecorded = []
+            if renew:
+                lease_left = time.monotonic() + conf.LEASE_SECONDS * 0.8
+            if lost:  # our lease lapsed and someone else owns these players now
+                break
+    final = [r for r in rows if r.id not in written]  # decided since the last record, and the unsent
+    result.lost += _record(token, final, outcomes, now or timezone.now(), fresh)
+    result.released = sum(1 for r in rows if r.id not in outcomes)
+    if outage:  # also when it went down after serving part of this batch
+        result.paused = True
+        breaker.trip(outage, claimed_at)
     return result
 
 
@@ -392,27 +466,28 @@ def deliver_pending(
         total.dead += batch.dead
         total.released += batch.released
         total.lost += batch.lost
-        if batch.claimed == 0 or not batch.delivered or time.monotonic() - started > time_budget:
+        total.paused = batch.paused
+        if batch.claimed == 0 or not batch.delivered:
+            return total
+        if time.monotonic() - started > time_budget:
+            total.more = True
             return total
 
 
 def recover_expired_leases(*, now: datetime | None = None) -> int:
-    """Rows a worker claimed and never finished (it died): back to pending, counted as an attempt."""
+    """Rows a worker claimed and never recorded (it died): back to pending, due at once.
+
+    Not an attempt: the worker's death says nothing about the event or the endpoint. Since
+    workers record each wave, these are only the rows that were in flight (or never sent).
+    """
     now = now or timezone.now()
-    expired = list(
-        OutboxEvent.objects.filter(status=Status.SENDING, leased_until__lt=now).values_list("id", "attempts")
+    recovered = OutboxEvent.objects.filter(status=Status.SENDING, leased_until__lt=now).update(
+        status=Status.PENDING,
+        claim_token="",
+        leased_until=None,
+        next_attempt_at=now,
+        last_error="lease expired: the worker sending this event stopped before recording the outcome",
     )
-    recovered = 0
-    for row_id, attempts in expired:
-        next_status = Status.DEAD if attempts + 1 >= conf.MAX_ATTEMPTS else Status.PENDING
-        recovered += OutboxEvent.objects.filter(id=row_id, status=Status.SENDING, leased_until__lt=now).update(
-            status=next_status,
-            attempts=attempts + 1,
-            claim_token="",
-            leased_until=None,
-            next_attempt_at=now,
-            last_error="lease expired: the worker sending this event stopped before recording the outcome",
-        )
     if recovered:
         logger.warning("fasttrack: recovered %s rows from expired leases", recovered)
     return recovered

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,36 @@ from wallet import money
 logger = logging.getLogger("touchline.crm.simulator")
 
 PATH = "/v1/integration/sports"
+
+
+class _Server(ThreadingHTTPServer):
+    """Remembers its open connections, so that stopping also ends kept-alive ones."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            open_now, self._open = list(self._open), set()
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already gone
+                pass
 
 
 class FastTrackSimulator:
@@ -37,8 +68,7 @@ class FastTrackSimulator:
         self.requests = 0
         self._fail_status: int | None = None
         self._fail_remaining: int | None = None
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # --- control -----------------------------------------------------------------------------
@@ -56,8 +86,10 @@ class FastTrackSimulator:
         return self
 
     def stop(self) -> None:
+        """Stop listening and drop every open connection, as a server that went down would."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
 
     def fail_with(self, status: int, count: int | None = None) -> None:
         """Answer `status` to every request (count=None) or to the next `count` requests."""
@@ -125,6 +157,10 @@ class FastTrackSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per answer, sent at once: headers and body written apart met the
+            # client's delayed ACK (about 40 ms per event on a kept-alive connection).
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)

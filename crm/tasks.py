@@ -26,13 +26,20 @@ from collections.abc import Callable
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
-from crm import conf, services
+from config.logthrottle import Throttled
+from crm import breaker, conf, services
 from crm.transports import current_transport, override_active
 
 logger = logging.getLogger("touchline.crm")
+# Redis down means every commit's kick fails: one line per minute with a count, not a traceback each.
+throttled = Throttled(logger, interval=60.0)
 
 KICK_KEY = "crm:outbox:kick"
+PROBE_SCHEDULED_KEY = "crm:outbox:probe-scheduled"
 
 
 def queue_delivery() -> None:
@@ -78,7 +85,7 @@ class Kicker:
                         self._thread.start()
                     self._armed.notify()
         if send:
-            self._send()
+            self._safe_send("kick")
 
     @property
     def busy(self) -> bool:
@@ -99,12 +106,24 @@ class Kicker:
                 self._sending = True
                 self._last = time.monotonic()
             try:
-                self._send()
-            except Exception:  # the sweeper still delivers; say why the kick did not happen
-                logger.exception("trailing outbox kick failed; the sweeper will deliver")
+                self._safe_send("trailing kick")
             finally:
                 with self._lock:
                     self._sending = False
+
+    def _safe_send(self, what: str) -> None:
+        try:
+            self._send()
+        except Exception as exc:  # the sweeper still delivers; say why the kick did not happen
+            throttled.log(
+                logging.ERROR,
+                f"kick:{type(exc).__name__}",
+                "%s: outbox kick failed (%s: %s); the sweeper will deliver",
+                what,
+                type(exc).__name__,
+                exc,
+                exc_info=True,
+            )
 
 
 _kicker = Kicker(queue_delivery, lambda: conf.KICK_INTERVAL_MS / 1000)
@@ -119,23 +138,53 @@ def kick() -> None:
     _kicker()
 
 
+def _deliver(recover: bool = False) -> int:
+    """One delivery run. A database or broker outage fails every kick's task the same way: it
+    is logged once a minute with a count (Celery would log a traceback per task), and the next
+    kick or sweep after the outage delivers."""
+    try:
+        if recover:
+            services.recover_expired_leases()
+        transport = current_transport()
+        if transport is None:
+            return 0
+        result = services.deliver_pending(transport=transport)
+        if result.more:  # the time budget ran out mid-backlog: carry on in a fresh task
+            queue_delivery()
+        elif breaker.is_open():
+            schedule_probe()
+        return len(result.delivered)
+    except (DatabaseError, RedisError, KombuError, OSError) as exc:
+        throttled.log(
+            logging.ERROR,
+            f"deliver:{type(exc).__name__}",
+            "outbox delivery failed (%s: %s); the next kick or sweep retries",
+            type(exc).__name__,
+            exc,
+        )
+        return 0
+
+
+def schedule_probe() -> None:
+    """While Fast Track is unavailable, make sure a delivery runs at the next probe time even
+    if nothing commits meanwhile (the sweeper alone would wait FASTTRACK_SWEEP_SECONDS)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker: the next commit or sweep probes
+        return
+    if cache.add(PROBE_SCHEDULED_KEY, 1, timeout=conf.PROBE_SECONDS):
+        deliver_outbox.apply_async(countdown=conf.PROBE_SECONDS)
+
+
 @shared_task(ignore_result=True)
 def deliver_outbox() -> int:
     """Deliver everything due; returns the number of events delivered."""
-    cache.delete(KICK_KEY)
-    transport = current_transport()
-    if transport is None:
-        return 0
-    result = services.deliver_pending(transport=transport)
-    return len(result.delivered)
+    try:
+        cache.delete(KICK_KEY)
+    except Exception:  # Redis down: the flag expires by itself, and delivery does not need it
+        pass
+    return _deliver()
 
 
 @shared_task(ignore_result=True)
 def sweep_outbox() -> int:
     """Beat: recover rows of workers that died, then deliver what is due (retries after backoff)."""
-    services.recover_expired_leases()
-    transport = current_transport()
-    if transport is None:
-        return 0
-    result = services.deliver_pending(transport=transport)
-    return len(result.delivered)
+    return _deliver(recover=True)

@@ -21,6 +21,9 @@ class OutboxStatusSerializer(serializers.Serializer):
     lag_seconds = serializers.FloatField(help_text="Age of the oldest event not yet delivered (0 when none).")
     oldest_activity_id = serializers.CharField()
     dead_players = serializers.IntegerField(help_text="Players held back by a dead letter.")
+    unavailable_seconds = serializers.FloatField(
+        help_text="How long Fast Track has been unavailable, delivery paused (0 while it answers)."
+    )
 
 
 class OutboxStatusView(APIView):

@@ -7,6 +7,7 @@ Code reads these as `conf.NAME` at call time, so tests can monkeypatch them.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_choice, env_int, env_list, env_str
 from feeds.protocol.routing import PRESETS
@@ -60,8 +61,34 @@ MAX_RECOVERY_MINUTES = env_int("UOF_MAX_RECOVERY_MINUTES", 0, minimum=0)
 RECOVERY_MIN_INTERVAL_SECONDS = env_int("UOF_RECOVERY_MIN_INTERVAL_SECONDS", 30, minimum=0)
 RECOVERY_TIMEOUT_SECONDS = env_int("UOF_RECOVERY_TIMEOUT_SECONDS", 1200, minimum=1)
 RECOVERY_SILENCE_SECONDS = env_int("UOF_RECOVERY_SILENCE_SECONDS", 300, minimum=1)
+# A consumer (FeedConsumer row) without a heartbeat for this long is taken for dead: its share
+# of the feed is missing, producers go down and no recovery is asked until it is back.
+CONSUMER_SILENCE_SECONDS = env_int("UOF_CONSUMER_SILENCE_SECONDS", 30, minimum=5)
 # Beat interval of the producer health check.
 CHECK_INTERVAL_SECONDS = env_int("UOF_CHECK_INTERVAL_SECONDS", 5, minimum=1)
+
+
+# --- Freshness for pricing ----------------------------------------------------------------------
+# A line is fresh while its producer has been up without interruption since the line's odds
+# came (feeds.selectors.line_freshness). Optional maximum age on top, per producer or
+# producer/sport: "1=60,3=0,3/1=3600" (seconds; 0 or absent: no maximum).
+def _max_ages(raw: list[str]) -> dict[tuple[int, int | None], int]:
+    ages: dict[tuple[int, int | None], int] = {}
+    for item in raw:
+        key, sep, seconds = item.partition("=")
+        producer, _, sport = key.partition("/")
+        try:
+            ages[(int(producer), int(sport) if sport else None)] = int(seconds)
+            if not sep or int(seconds) < 0:
+                raise ValueError
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"UOF_ODDS_MAX_AGE item {item!r} is not 'producer=seconds' or 'producer/sport=seconds'"
+            ) from None
+    return ages
+
+
+ODDS_MAX_AGE = _max_ages(env_list("UOF_ODDS_MAX_AGE", []))
 
 # --- REST API ----------------------------------------------------------------------------------
 LANG = env_str("UOF_LANG", "en")

@@ -13,6 +13,9 @@
   down (the queue died with the connection: messages are missing until a recovery) and the
   AMQP side reconnects with backoff; batches already parsed are still applied (their acks are
   moot).
+- Partitions (feeds.services.consumers): several consumers split the feed by their bindings or
+  by `share` (events hashed k of N; other events' messages are acked unparsed). Each registers
+  a FeedConsumer row and refreshes it from the apply thread; a clean stop deletes it.
 - After a commit it nudges the producer health check (a down producer's alives resumed) and the
   fixture fetcher through Celery (eager in the demo: then it runs in the apply thread, after the
   commit, never inside a transaction).
@@ -40,7 +43,7 @@ from prometheus_client import Counter, Histogram
 
 from feeds import conf
 from feeds.protocol.routing import bindings
-from feeds.services import producers
+from feeds.services import consumers, producers
 from feeds.services.ingest import BatchResult, Incoming, Parsed, apply_parsed, parse_batch
 
 logger = logging.getLogger("touchline.feeds.consumer")
@@ -56,6 +59,9 @@ RECONNECTS = Counter("touchline_uof_reconnects_total", "AMQP reconnects")
 _AMQP_ERRORS = (pika.exceptions.AMQPError, ConnectionError, OSError)
 # pika reads at most 100 KB per socket event: about 14 typical odds_change messages.
 _POLL_BURST = 10
+# How often the apply thread refreshes this consumer's FeedConsumer row (well inside
+# UOF_CONSUMER_SILENCE_SECONDS; a batch stuck on a dead database delays it, as it should).
+_BEAT_SECONDS = 5.0
 
 
 def binding_keys() -> list[str]:
@@ -72,6 +78,7 @@ class Stats:
     outcomes: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
     last_batch_seconds: float = 0.0
+    skipped: int = 0  # other shares' messages, acked unparsed
 
     def add(self, result: BatchResult) -> dict[str, int]:
         """Count the batch in; returns its messages per outcome."""
@@ -116,6 +123,9 @@ class Consumer:
         on_batch: Callable[[BatchResult], None] | None = None,
         mark_down_on_connect: bool = True,
         connection_name: str = "touchline-uof-consumer",
+        name: str | None = None,
+        share: tuple[int, int] | None = None,
+        register: bool = True,
     ) -> None:
         self.url = url
         self.exchange = exchange or conf.EXCHANGE
@@ -131,6 +141,11 @@ class Consumer:
         self.on_batch = on_batch
         self.mark_down_on_connect = mark_down_on_connect
         self.connection_name = connection_name
+        self.share = share
+        self.share_text = f"{share[0]}/{share[1]}" if share else ""
+        self.name = name or consumers.default_name(self.keys, self.share_text)
+        self.register = register
+        self._beat_at = 0.0
         self.stats = Stats()
         self.fixtures_triggered_at = 0.0
         self.ready = threading.Event()  # set once the queue is bound (tests wait on it)
@@ -146,6 +161,8 @@ class Consumer:
     # --- AMQP side ---------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.register:
+            self._registry(consumers.register, keys=self.keys, share=self.share_text)
         applier = threading.Thread(target=self._apply_loop, name="uof-apply", daemon=True)
         applier.start()
         delay = 1.0
@@ -167,7 +184,17 @@ class Consumer:
         finally:
             self.stop.set()
             applier.join(30)
+            if self.register:
+                # Stopped on purpose: no longer expected, its share is nobody's to miss.
+                self._registry(consumers.deregister)
             db_connection.close()
+
+    def _registry(self, action: Callable[..., None], **kwargs) -> None:
+        try:
+            action(self.name, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.error("consumer registry (%s): %s", action.__name__, exc)
+            close_old_connections()
 
     def _mark_down(self, reason: str) -> None:
         try:
@@ -244,6 +271,14 @@ class Consumer:
                     pass
 
     def _on_message(self, channel, method, properties, body: bytes) -> None:
+        if self.share is not None:
+            share = consumers.event_share(method.routing_key, self.share[1])
+            if share is not None and share != self.share[0]:
+                # Another consumer's event: ack now (an ack of one tag; the batch acks that
+                # follow with multiple=True only cover tags still outstanding).
+                channel.basic_ack(delivery_tag=method.delivery_tag)
+                self.stats.skipped += 1
+                return
         self._received += 1
         if not self._pending:
             self._first_at = time.monotonic()
@@ -291,6 +326,9 @@ class Consumer:
     def _apply_loop(self) -> None:
         try:
             while not (self.stop.is_set() and not self._busy() and not self._waiting):
+                if self.register and time.monotonic() - self._beat_at > _BEAT_SECONDS:
+                    self._beat_at = time.monotonic()
+                    self._registry(consumers.heartbeat, keys=self.keys, share=self.share_text)
                 try:
                     batch = self._to_apply.get(timeout=0.1)
                 except queue.Empty:
@@ -307,7 +345,7 @@ class Consumer:
         delay = 0.5
         while True:
             try:
-                result = apply_parsed(batch.parsed)
+                result = apply_parsed(batch.parsed, consumer=self.name if self.register else "")
                 break
             except (OperationalError, InterfaceError) as exc:
                 # The database is unavailable: keep the messages unacked and try again.

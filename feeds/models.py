@@ -51,6 +51,12 @@ class Producer(models.Model):
     recovery = models.ForeignKey(
         "RecoveryRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="In flight."
     )
+    # Producer clock: the last alive before the recovery that brought the producer up. Every line
+    # the producer holds was re-sent by that recovery, so a line whose odds are older than this
+    # missed it (it is no longer offered): its odds are not current. See feeds.selectors.
+    up_since_ts = models.BigIntegerField(
+        null=True, blank=True, help_text="Start of the current uninterrupted period (producer clock)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -88,6 +94,9 @@ class RecoveryRequest(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True, help_text="Last message carrying this request_id.")
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Partitioned consumers that applied this recovery's snapshot_complete: the producer is up
+    # once every running consumer has (each has then applied its share of the recovery).
+    snapshot_by = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -128,6 +137,9 @@ class SportEvent(models.Model):
     betting_status = models.SmallIntegerField(null=True, blank=True)
     betstop_reason = models.SmallIntegerField(null=True, blank=True)
     odds_ts = models.BigIntegerField(default=0, help_text="Newest odds_change <odds> element applied.")
+    # Random per feed-state write: a consumer whose cached lines of this event carry the value it
+    # wrote last knows nobody else changed them (feeds.services.store.MarketCache).
+    writer_version = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -294,13 +306,41 @@ class FeedMessage(models.Model):
         return f"#{self.pk} {self.kind or '?'} {self.outcome}"
 
 
-class FeedWriter(models.Model):
-    """One row: a counter every feed-state writer bumps in its transaction. A consumer that
-    finds it exactly one above its last value knows nobody else wrote since, so its in-memory
-    copy of the market lines is still the database's (feeds.services.store)."""
+class FeedConsumer(models.Model):
+    """A running uof_consume process and the share of the feed it takes. While one that should
+    run is silent, part of the feed is missing: producers stay down and no recovery is asked
+    (feeds.services.producers). A consumer stopped on purpose deletes its row."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    generation = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=100, unique=True)
+    keys = models.TextField(blank=True, help_text="Binding keys, space separated.")
+    share = models.CharField(max_length=16, blank=True, help_text="'k/N': events hashed to share k of N.")
+    host = models.CharField(max_length=200, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(help_text="Last heartbeat.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CodeDescription(models.Model):
+    """UOF code lists (match status, betting status, bet stop and void reasons) from the REST API."""
+
+    kind = models.CharField(max_length=32, help_text="match_status, betting_status, betstop_reasons, void_reasons")
+    code = models.IntegerField()
+    lang = models.CharField(max_length=8, default="en")
+    description = models.CharField(max_length=300)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "code", "lang"], name="feeds_code_description_unique")]
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code} {self.description}"
 
 
 class MarketDescription(models.Model):

@@ -6,6 +6,7 @@ is usable *now* (computed at read time); the pricer decides on freshness and sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +14,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from feeds.models import BetCancel, Market, MarketSettlement, Producer, SportEvent, ms_to_datetime
+from feeds import conf
+from feeds.models import (
+    BetCancel,
+    FeedConsumer,
+    Market,
+    MarketSettlement,
+    Producer,
+    SportEvent,
+    ms_to_datetime,
+)
 from feeds.protocol.errors import MalformedMessage
 from feeds.protocol.specifiers import canonical_specifiers as _canonical
 from feeds.services.descriptions import NameContext, NameResolver
@@ -33,6 +43,15 @@ __all__ = [
     "producer_health",
     "market_settlements",
     "market_cancels",
+    "event_state",
+    "journal",
+    "JOURNAL_OUTCOMES",
+    "EVENT_STATUS_NAMES",
+    "MARKET_STATUS_NAMES",
+    "line_freshness",
+    "offered_outcomes",
+    "ConsumerHealth",
+    "feed_consumers",
 ]
 
 
@@ -46,6 +65,10 @@ class MarketQuote:
     producer_up: bool  # alive within the window, subscribed, not in recovery
     odds_updated_at: datetime  # aware UTC: when the odds now held were produced (message timestamp)
     outcomes: dict[str, Decimal]  # outcome id -> decimal odds, active outcomes only
+    # The feed's own truth (line_freshness): the odds are current. The pricer trusts this
+    # instead of an age limit: Betradar re-sends a line only when its price moves.
+    fresh: bool = False
+    stale_reason: str = ""  # why not fresh, "" when fresh
 
 
 def canonical_specifiers(raw: str) -> str:
@@ -56,6 +79,35 @@ def canonical_specifiers(raw: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def line_freshness(
+    producer: Producer, odds_ts: int, *, sport_id: int | None = None, now: datetime | None = None
+) -> str:
+    """'' when a line's odds are current, else why not.
+
+    Current: the producer is usable now (up after a recovery, subscribed, alives within the
+    window) and has been up without interruption since the odds came: the line's odds are newer
+    than the start of the recovery that brought the producer up (`up_since_ts`). A line the
+    recovery did not re-send is no longer offered. Quiet lines stay fresh for as long as
+    alives say nothing was missed. An optional maximum age per producer or producer/sport
+    (UOF_ODDS_MAX_AGE) applies on top.
+    """
+    now = now or timezone.now()
+    if not producer_is_up(producer, now):
+        return f"producer {producer.pk} is {producer.status}" + (
+            "" if producer.status != Producer.Status.UP else " but its alives stopped or it is unsubscribed"
+        )
+    if not odds_ts:
+        return "no odds received"
+    if producer.up_since_ts is not None and odds_ts < producer.up_since_ts:
+        return f"odds from before producer {producer.pk}'s last interruption (not re-sent by its recovery)"
+    max_age = conf.ODDS_MAX_AGE.get((producer.pk, sport_id)) or conf.ODDS_MAX_AGE.get((producer.pk, None))
+    if max_age:
+        age = now.timestamp() - odds_ts / 1000
+        if age > max_age:
+            return f"odds are {age:.0f}s old (max {max_age}s for producer {producer.pk})"
+    return ""
+
+
 def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> MarketQuote | None:
     """The current line, or None when unknown, never priced, or the specifiers are malformed."""
     try:
@@ -64,8 +116,8 @@ def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> Mar
         return None
     row = (
         Market.objects.filter(event__urn=event_urn, market_id=market_id, specifiers=spec)
-        .select_related("producer")
-        .only("status", "outcomes", "odds_ts", "producer")
+        .select_related("producer", "event")
+        .only("status", "outcomes", "odds_ts", "producer", "event__sport_id")
         .first()
     )
     if row is None or row.producer is None or not row.odds_ts:
@@ -75,16 +127,44 @@ def market_quote(*, event_urn: str, market_id: int, specifiers: str = "") -> Mar
         for oid, state in row.outcomes.items()
         if state.get("active") and state.get("odds") is not None
     }
+    now = timezone.now()
+    stale = line_freshness(row.producer, row.odds_ts, sport_id=row.event.sport_id, now=now)
     return MarketQuote(
         event_urn=event_urn,
         market_id=market_id,
         specifiers=spec,
         status=row.status,
         producer_id=row.producer.pk,
-        producer_up=producer_is_up(row.producer),
+        producer_up=producer_is_up(row.producer, now),
         odds_updated_at=ms_to_datetime(row.odds_ts),  # type: ignore[arg-type]
         outcomes=outcomes,
+        fresh=not stale,
+        stale_reason=stale,
     )
+
+
+def offered_outcomes(lines: Iterable[tuple[str, int, str, str]]) -> set[tuple[str, int, str, str]]:
+    """Of (event urn, market id, specifiers, outcome id), those the feed has offered (the line
+    exists and lists the outcome, active or not): what may be registered with an exchange."""
+    wanted: dict[tuple[str, int, str], list[tuple[str, tuple[str, int, str, str]]]] = {}
+    for line in lines:
+        urn, market_id, specifiers, outcome_id = line
+        try:
+            spec = canonical_specifiers(specifiers)
+        except ValueError:
+            continue
+        wanted.setdefault((urn, market_id, spec), []).append((outcome_id, line))
+    if not wanted:
+        return set()
+    found: set[tuple[str, int, str, str]] = set()
+    rows = Market.objects.filter(
+        event__urn__in={urn for urn, _, _ in wanted}, market_id__in={mid for _, mid, _ in wanted}
+    ).values_list("event__urn", "market_id", "specifiers", "outcomes")
+    for urn, market_id, spec, outcomes in rows.iterator(chunk_size=2000):
+        for outcome_id, line in wanted.get((urn, market_id, spec), ()):
+            if outcome_id in outcomes:
+                found.add(line)
+    return found
 
 
 @dataclass(frozen=True)
@@ -259,8 +339,12 @@ class ProducerHealth:
     subscribed: bool
     alive_recent: bool
     last_alive_at: datetime | None
-    status_reason: str
+    status_reason: str  # why it is in its state ("alive with subscribed=0", "recovery 12 complete"…)
     recovery_id: int | None
+    status_changed_at: datetime | None = None
+    up_since: datetime | None = None  # producer clock: start of the current uninterrupted period
+    recovery_status: str = ""  # of the request in flight
+    recovery_requested_at: datetime | None = None
 
 
 def producer_health() -> list[ProducerHealth]:
@@ -276,8 +360,12 @@ def producer_health() -> list[ProducerHealth]:
             last_alive_at=p.last_alive_at,
             status_reason=p.status_reason,
             recovery_id=p.recovery_id,
+            status_changed_at=p.status_changed_at,
+            up_since=ms_to_datetime(p.up_since_ts) if p.up_since_ts and p.status == Producer.Status.UP else None,
+            recovery_status=p.recovery.status if p.recovery else "",
+            recovery_requested_at=p.recovery.requested_at if p.recovery else None,
         )
-        for p in Producer.objects.all()
+        for p in Producer.objects.select_related("recovery")
     ]
 
 
@@ -301,3 +389,34 @@ def market_cancels(
     if active_only:
         qs = qs.filter(active=True)
     return list(qs.order_by("id"))
+
+
+# The read API's selectors (event_state, journal, the code names) live in feeds/selectors_state.py,
+# re-exported here: one module for readers. Imported last, it uses the helpers above.
+from feeds.selectors_state import (  # noqa: E402
+    EVENT_STATUS_NAMES,
+    JOURNAL_OUTCOMES,
+    MARKET_STATUS_NAMES,
+    event_state,
+    journal,
+)
+
+
+@dataclass(frozen=True)
+class ConsumerHealth:
+    name: str
+    share: str  # 'k/N', '' for every event its bindings bring
+    keys: str
+    host: str
+    started_at: datetime
+    seen_at: datetime
+    silent: bool  # no heartbeat within UOF_CONSUMER_SILENCE_SECONDS: its share of the feed is missing
+
+
+def feed_consumers() -> list[ConsumerHealth]:
+    """The registered partition consumers (admin): a silent one keeps producers down."""
+    cutoff = timezone.now().timestamp() - conf.CONSUMER_SILENCE_SECONDS
+    return [
+        ConsumerHealth(c.name, c.share, c.keys, c.host, c.started_at, c.seen_at, c.seen_at.timestamp() < cutoff)
+        for c in FeedConsumer.objects.order_by("name")
+    ]

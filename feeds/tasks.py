@@ -35,6 +35,8 @@ def descriptions_refresh() -> int:
         return 0
     try:
         stored = descriptions.descriptions_refresh(client)
+        if stored or not descriptions.code_names("match_status"):
+            stored += descriptions.codes_refresh(client)  # with the descriptions: daily
         return stored + descriptions.descriptions_fetch_missing(client)
     except UofApiError as exc:
         logger.warning("descriptions refresh failed: %s", exc)

@@ -45,6 +45,16 @@ logger = logging.getLogger("touchline.parlays.listener")
 
 HEALTHY_SESSION_S = 60.0  # a session that lasted this long resets the backoff
 FATAL_WAIT_S = 300.0
+# Backoff ceiling: a server back after an outage is rejoined within about this long (the
+# PROPHETX_RECONNECT_MAX_BACKOFF_S setting can only lower it). Quotes stop while we are away.
+RECONNECT_CAP_S = 10.0
+
+
+def reconnect_delay(attempt: int, max_backoff_s: float, rng: random.Random | None = None) -> float:
+    """Seconds before reconnect `attempt` (0-based): exponential from 0.5 s, capped near 10 s,
+    jittered over the upper half so that many clients do not come back in step."""
+    ceiling = min(max_backoff_s, RECONNECT_CAP_S, 0.5 * 2 ** min(attempt, 16))
+    return ceiling * (rng or random).uniform(0.5, 1.0)
 
 
 class Reconnect(Exception):
@@ -151,7 +161,7 @@ class Listener:
                 if time.monotonic() - started > HEALTHY_SESSION_S:
                     attempt = 0
                 if delay is None:
-                    delay = min(self.settings.reconnect_max_backoff_s, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+                    delay = reconnect_delay(attempt, self.settings.reconnect_max_backoff_s)
                     attempt += 1
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -156,6 +156,11 @@ class ParlayPrice:
         return tuple(leg.spec.line_id for leg in self.legs)
 
 
+def shares_a_game(event_ids: Sequence[object]) -> bool:
+    """True when two or more legs are on one match, whether or not the parlay gets a price."""
+    return len(set(event_ids)) < len(event_ids)
+
+
 @dataclass(frozen=True, slots=True)
 class Declined:
     reason: str
@@ -291,10 +296,19 @@ def check_quote(spec: LegSpec, quote: MarketQuoteLike | None, params: PricingPar
         return Declined("market_not_active", f"market {spec.market_id} status {quote.status}", spec.line_id)
     if not quote.producer_up:
         return Declined("producer_down", f"producer {quote.producer_id} is down or recovering", spec.line_id)
-    max_age = params.live_odds_max_age_s if quote.producer_id in params.live_producers else params.odds_max_age_s
-    age = (now - quote.odds_updated_at).total_seconds()
-    if age > max_age:
-        return Declined("stale_odds", f"odds are {age:.1f}s old (max {max_age}s)", spec.line_id)
+    fresh = getattr(quote, "fresh", None)
+    if fresh is not None:
+        # The feed knows: the producer has been up without interruption since these odds came
+        # (Betradar re-sends a line only when it moves, so age alone would decline quiet
+        # prematch lines whose odds are current). Its optional maximum age is UOF_ODDS_MAX_AGE.
+        if not fresh:
+            return Declined("stale_odds", getattr(quote, "stale_reason", "") or "odds not current", spec.line_id)
+    else:
+        # A source that cannot tell (tests, the simulator): an age limit.
+        max_age = params.live_odds_max_age_s if quote.producer_id in params.live_producers else params.odds_max_age_s
+        age = (now - quote.odds_updated_at).total_seconds()
+        if age > max_age:
+            return Declined("stale_odds", f"odds are {age:.1f}s old (max {max_age}s)", spec.line_id)
     if spec.outcome_id not in quote.outcomes:
         return Declined("outcome_not_active", f"outcome {spec.outcome_id} is not offered", spec.line_id)
     return None

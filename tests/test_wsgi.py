@@ -16,7 +16,7 @@ from wallet.models import Bet
 SECRET = "igpx-wsgi-secret"
 
 
-def call(path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[str, dict[str, str], bytes]:
+def call(path: str, body: bytes, headers: dict[str, str] | None = None, app=None) -> tuple[str, dict[str, str], bytes]:
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
@@ -32,7 +32,7 @@ def call(path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple
         **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()},
     }
     started: list = []
-    out = b"".join(wsgi.application(environ, lambda status, h: started.append((status, dict(h)))))
+    out = b"".join((app or wsgi.application)(environ, lambda status, h: started.append((status, dict(h)))))
     return started[0][0], started[0][1], out
 
 
@@ -40,7 +40,7 @@ def call(path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple
 @pytest.mark.django_db(transaction=True)
 def test_the_site_keeps_its_full_stack():
     # A cookie-less POST to the admin login is refused by CSRF.
-    status, headers, _ = call("/admin/login/", b"username=a&password=b")
+    status, headers, _ = call("/admin/login/", b"username=a&password=b", app=wsgi.site)
     assert status.startswith("403")
     assert headers["X-Frame-Options"] == "DENY"
 
@@ -118,7 +118,8 @@ def test_the_direct_path_refuses_other_methods_and_oversized_bodies(settings):
         {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/igpx/transaction", "wsgi.input": io.BytesIO(b"")},
         lambda status, headers: started.append((status, dict(headers))),
     )
-    assert started[0][0] == "405 Method Not Allowed" and started[0][1]["Allow"] == "POST" and b"".join(out) == b""
+    assert started[0][0] == "405 Method Not Allowed" and started[0][1]["Allow"] == "POST"
+    assert json.loads(b"".join(out)) == {"error": "INVALID_REQUEST"}  # IGPX's format, not an empty body
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     body = b'{"transaction_id":"big","pad":"' + b"x" * 200 + b'"}'
     status, _, out = call("/api/igpx/transaction", body, {"X-Security-Hash": sign(body, SECRET)})
@@ -171,3 +172,82 @@ def test_a_failure_around_the_handler_is_a_500_in_the_protocol_format(settings):
     finally:
         signals.request_started.disconnect(broken)
     assert status.startswith("500") and json.loads(out)["error"] == "INTERNAL_ERROR"
+
+
+# --- The callback server serves provider paths and health only (issue #21, point 4) ---------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "path", ["/admin/", "/admin/login/", "/api/operator/players/", "/api/docs/", "/api/schema/", "/metrics", "/"]
+)
+def test_the_callback_server_does_not_serve_the_site(path):
+    status, headers, out = call(path, b"{}")
+    assert status == "404 Not Found" and headers["Content-Type"] == "application/json"
+    assert json.loads(out)["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_callback_server_answers_health_checks():
+    status, _, out = call("/healthz", b"")
+    assert status == "200 OK"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/igpx/transaction/",
+        "/api/igpx//transaction",
+        "/api//igpx/transaction",
+        "//api/igpx/transaction",
+        "/api/igpx/transaction\x00",
+        "/api/igpx/",
+        "/api/igpx",
+        "/api/igpx/nope",
+    ],
+)
+def test_any_other_igpx_path_is_answered_in_igpx_format(path):
+    status, headers, out = call(path, b"{}")
+    assert status == "404 Not Found" and headers["Content-Type"] == "application/json"
+    assert json.loads(out) == {"error": "INVALID_REQUEST"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/betsy/payment/bet/",
+        "/api/betsy//payment/bet",
+        "/api//betsy/payment/bet",
+        "/api/betsy/payment/bet\x00",
+        "/api/betsy/",
+        "/api/betsy",
+        "/api/betsy/payment",
+    ],
+)
+def test_any_other_betsy_path_is_answered_in_betsy_format(path):
+    status, headers, out = call(path, b"{}")
+    assert status == "404 Not Found" and headers["Content-Type"] == "application/json"
+    assert json.loads(out) == {"code": 5, "message": "no such path"}
+    assert "x-sign-jws" in {k.lower() for k in headers}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_method_on_a_betsy_path_is_answered_in_betsy_format():
+    environ_call = call("/api/betsy/payment/check", b"")
+    assert environ_call[0].startswith("400")  # POST without a signature: Betsy's code 1
+    started: list = []
+    out = wsgi.application(
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/api/betsy/payment/bet",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+        },
+        lambda status, headers: started.append((status, dict(headers))),
+    )
+    assert started[0][0].startswith("405") and started[0][1]["Allow"] == "POST, PUT"
+    assert json.loads(b"".join(out))["code"] == 5

@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_int, env_str
@@ -40,7 +41,7 @@ REVIEW_ROLLBACK_MIN_AMOUNT = _amount("REVIEW_ROLLBACK_MIN_AMOUNT", "50")
 
 # The operator's business day: daily, weekly (from Monday) and monthly limits are calendar
 # periods in this time zone. The same setting defines report days.
-REPORT_TIMEZONE = env_str("REPORT_TIMEZONE", "UTC")
+REPORT_TIMEZONE = getattr(settings, "REPORT_TIMEZONE", "UTC") or "UTC"  # config/settings.py (README)
 # A higher or removed limit, or an earlier end of a time-out or self-exclusion, waits this long.
 LIMIT_INCREASE_DELAY_HOURS = env_int("LIMIT_INCREASE_DELAY_HOURS", 24, minimum=0)
 

@@ -362,6 +362,9 @@ class ReviewItem(models.Model):
         DEBT = "debt", "Player debt"
         IDEMPOTENCY_CONFLICT = "idempotency_conflict", "Idempotency conflict"
         RESULT_MISMATCH = "result_mismatch", "Provider result disagrees with Betradar"
+        ROUNDED_PAYOUT = "rounded_payout", "Payout finer than its currency, rounded up"
+        ROLLBACK_MISMATCH = "rollback_mismatch", "Rollback disagrees with the transaction it undid"
+        CALLBACK_REFUSED = "callback_refused", "Provider callback refused for good"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
 from wallet import currencies
@@ -28,9 +29,60 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number here")
 
 
+class DuplicateKey(ValueError):
+    """An object names the same key twice: readers disagree on which value counts, so refuse it."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise DuplicateKey(f"duplicate key {duplicate!r}")
+    return data
+
+
+# A lone surrogate or a NUL can only arrive as a \u escape (JSON refuses raw control characters
+# in strings, and UTF-8 cannot encode a surrogate): only then is the parsed tree walked.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def _refuse_unstorable(value: Any) -> None:
+    """Text that no database column, log line or other reader takes as it is."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a string holds a lone UTF-16 surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable(item)
+
+
 def loads(raw: bytes | str) -> Any:
-    """json.loads that never produces a float: numbers become int or Decimal; NaN/Infinity fail."""
-    return json.loads(raw, parse_float=_parse_json_float, parse_constant=_refuse_constant)
+    """json.loads for untrusted input; every refusal is a ValueError naming what is wrong.
+
+    Numbers become int or Decimal, never float; NaN/Infinity fail. Also refused: an object with
+    a duplicate key (parsers disagree on which value wins: a gateway could read other money
+    than the ledger applies), a string with a lone surrogate or a NUL (PostgreSQL stores neither),
+    and nesting too deep to parse (RecursionError is a bad request, not a crash).
+    """
+    try:
+        data = json.loads(
+            raw, parse_float=_parse_json_float, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    binary = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if b"\\u" in binary and _UNSTORABLE_ESCAPE.search(binary):  # rare: checked only when it could be
+        _refuse_unstorable(data)
+    return data
 
 
 def parse_currency(value: Any) -> str:
@@ -39,12 +91,15 @@ def parse_currency(value: Any) -> str:
     return value
 
 
-def parse_amount(value: Any, currency: str, *, allow_zero: bool = False, field: str = "amount") -> Decimal:
+def parse_amount(
+    value: Any, currency: str, *, allow_zero: bool = False, field: str = "amount", max_places: int | None = None
+) -> Decimal:
     """An amount from a JSON string, int or Decimal, exact at the currency's precision.
 
     Refused: floats (a bug upstream), booleans, exponent notation, NaN/Infinity, negatives,
     zero unless allowed, more decimal places than the currency has (5.000 EUR is fine, 5.001 is
-    not), more than the ledger's 8 places as written, and absurdly large values.
+    not), more than the ledger's 8 places as written, and absurdly large values. With
+    `max_places` (payouts only, `parse_payout`): up to that many places, whatever the currency.
     """
     if isinstance(value, bool) or isinstance(value, float) or value is None:
         raise InvalidAmount(f"{field} must be a decimal number, got {type(value).__name__}")
@@ -75,6 +130,10 @@ def parse_amount(value: Any, currency: str, *, allow_zero: bool = False, field: 
         raise InvalidAmount(f"{field} is too large")
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite checked above
+    if max_places is not None:
+        if -exponent > max_places:
+            raise InvalidAmount(f"{field} has more than {max_places} decimal places")
+        return abs(amount)
     if -exponent > currencies.LEDGER_SCALE:
         raise InvalidAmount(f"{field} has more than {currencies.LEDGER_SCALE} decimal places")
     quantum = currencies.quantum(currency)
@@ -84,6 +143,33 @@ def parse_amount(value: Any, currency: str, *, allow_zero: bool = False, field: 
             f"{field} has more decimal places than {currency} allows ({currencies.precision(currency)})"
         )
     return abs(exact)  # abs() folds -0 into 0
+
+
+# A result, settle, refund or rollback amount is what the provider owes the player: refusing it
+# strands the money (the provider retries forever), so it may be finer than the currency.
+MAX_PAYOUT_PLACES = 18
+
+
+def parse_payout(value: Any, currency: str, *, field: str = "amount") -> Decimal:
+    """An amount the provider owes (result, settle, refund, rollback), exact as the provider wrote it.
+
+    `parse_amount` with zero allowed, except that it may be finer than the currency (up to 18
+    places): `payable` turns it into what the ledger credits. docs/CALLBACKS.md has the rule.
+    """
+    return parse_amount(value, currency, allow_zero=True, field=field, max_places=MAX_PAYOUT_PLACES)
+
+
+def payable(amount: Decimal, currency: str) -> Decimal:
+    """What the ledger credits for an amount owed: rounded UP to the currency's smallest unit.
+
+    The player is never paid less than the provider says it owes; the rounding (under one minor
+    unit) is the operator's, and staff see it in the review queue (`is_rounded`).
+    """
+    return amount.quantize(currencies.quantum(currency), rounding=ROUND_CEILING)
+
+
+def is_rounded(amount: Decimal, currency: str) -> bool:
+    return payable(amount, currency) != amount
 
 
 def format_amount(amount: Decimal, currency: str) -> str:

@@ -1,14 +1,16 @@
 """Transports to Fast Track behind one interface: `send(Message)` returns or raises.
 
 A transport knows the wire (REST, RabbitMQ, Kafka) and classifies failures: TransientError
-is retried with backoff by the outbox, PermanentError dead-letters the event at once (a
-request Fast Track refused will be refused again until someone changes something).
-Transports do no database work; the outbox does no network work.
+means the endpoint is unavailable (network, timeout, 5xx, 429, broker trouble) and the outbox
+pauses and probes until it is back (crm/breaker.py); PermanentError dead-letters the event at
+once (a request Fast Track refused as invalid will be refused again until someone changes
+something). Transports do no database work; the outbox does no network work.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +36,11 @@ class TransientError(DeliveryError):
     """Network trouble, a 5xx, a broker nack: try again later."""
 
 
+class NotSent(TransientError):
+    """Not attempted: an earlier message of the same call found the endpoint unavailable, or
+    the caller's deadline passed. The event is as it was before the call."""
+
+
 class PermanentError(DeliveryError):
     """Fast Track refused the event (4xx) or the event cannot be sent as is."""
 
@@ -47,18 +54,35 @@ class Transport(ABC):
     def send(self, message: Message) -> None:
         """Deliver one event; return only once the other side has accepted it."""
 
-    def send_many(self, messages: Sequence[Message]) -> list[DeliveryError | None]:
+    def send_many(self, messages: Sequence[Message], deadline: float | None = None) -> list[DeliveryError | None]:
         """Deliver independent events (never two of one player); one outcome per message,
         None when accepted. Transports that can pipeline (RabbitMQ confirms, Kafka acks)
-        override this to wait once for the lot instead of once per message."""
+        override this to wait once for the lot instead of once per message.
+
+        This one sends one at a time, so it stops early rather than wait out an outage: after
+        two transient failures in a row (two different players' events: one failure alone may
+        be about that event), or once `deadline` (time.monotonic()) has passed, the rest are
+        `NotSent`. The outbox records what was sent before it sends more."""
         outcomes: list[DeliveryError | None] = []
+        failures_in_a_row = 0
         for message in messages:
+            if failures_in_a_row >= 2:
+                outcomes.append(NotSent("not sent: the endpoint is unavailable"))
+                continue
+            if deadline is not None and outcomes and time.monotonic() >= deadline:
+                outcomes.append(NotSent("not sent: deadline"))
+                continue
             try:
                 self.send(message)
+            except TransientError as exc:
+                outcomes.append(exc)
+                failures_in_a_row += 1
             except DeliveryError as exc:
                 outcomes.append(exc)
+                failures_in_a_row = 0
             else:
                 outcomes.append(None)
+                failures_in_a_row = 0
         return outcomes
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -69,7 +69,7 @@ class KafkaTransport(Transport):
         if outcome is not None:
             raise outcome
 
-    def send_many(self, messages: Sequence[Message]) -> list[DeliveryError | None]:
+    def send_many(self, messages: Sequence[Message], deadline: float | None = None) -> list[DeliveryError | None]:
         """Hand every record to the producer, then wait for each ack (acks=all)."""
         from kafka import errors
 

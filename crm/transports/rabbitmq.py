@@ -98,7 +98,7 @@ class RabbitMQTransport(Transport):
         if outcome is not None:
             raise outcome
 
-    def send_many(self, messages: Sequence[Message]) -> list[DeliveryError | None]:
+    def send_many(self, messages: Sequence[Message], deadline: float | None = None) -> list[DeliveryError | None]:
         if not messages:
             return []
         try:

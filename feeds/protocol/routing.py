@@ -9,7 +9,9 @@ from the wire), but the key carries the sport id, which the XML does not.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from feeds.protocol.errors import InvalidRoutingKey
 
@@ -154,3 +156,24 @@ def bindings(preset: str = "all", *, sports: tuple[int, ...] = (), node_id: int 
                 if key not in keys:
                     keys.append(key)
     return keys
+
+
+# A routing key inside a file name: a journal export or a capture names each message file after
+# the key it was delivered with (e.g. '0007_lo.-.live.bet_settlement.5.sr:match.43000001.-.xml').
+# The key is the longest 8-section tail of the name (before '.xml') that parses; what precedes it
+# (a sequence number, a timestamp) ends with a separator that cannot start a key.
+_KEY_START = re.compile(r"(?:^|(?<=[_\s@+=#,;]))(?:hi|lo|-)\.")
+
+
+def routing_key_in_name(name: str) -> str | None:
+    """The routing key a message file is named after (as delivered, '%3A' read as ':'), or None
+    when its name carries none."""
+    stem = unquote(name[:-4] if name.lower().endswith(".xml") else name)
+    for match in _KEY_START.finditer(stem):
+        candidate = stem[match.start() :]
+        try:
+            parse_routing_key(candidate)
+        except InvalidRoutingKey:
+            continue
+        return candidate
+    return None

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from feeds import conf
-from feeds.models import Market, MarketDescription, VariantDescription
+from feeds.models import CodeDescription, Market, MarketDescription, VariantDescription
 from feeds.protocol import rest
 from feeds.protocol.client import UofClient
 from feeds.protocol.errors import UofApiError, UofNotFound
@@ -200,3 +200,48 @@ class NameResolver:
         return render_name(
             template, specs, competitor1=ctx.competitor1, competitor2=ctx.competitor2, event_name=ctx.event_name
         )
+
+
+# --- code lists ----------------------------------------------------------------------------------
+
+# kind -> path under descriptions/ ('{lang}' filled in): the names the read API shows for codes.
+CODE_LISTS = {
+    "match_status": "{lang}/match_status",
+    "betting_status": "betting_status",
+    "betstop_reasons": "betstop_reasons",
+    "void_reasons": "void_reasons",
+}
+
+
+@transaction.atomic
+def codes_store(kind: str, codes: dict[int, str], *, lang: str | None = None) -> int:
+    """Upsert one code list (ids -> descriptions)."""
+    lang = lang or conf.LANG
+    now = timezone.now()
+    CodeDescription.objects.bulk_create(
+        [
+            CodeDescription(kind=kind, code=code, lang=lang, description=text[:300], fetched_at=now)
+            for code, text in codes.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["kind", "code", "lang"],
+        update_fields=["description", "fetched_at"],
+    )
+    return len(codes)
+
+
+def codes_refresh(client: UofClient) -> int:
+    """Fetch every code list (network first, one short transaction per list)."""
+    stored = 0
+    for kind, path in CODE_LISTS.items():
+        try:
+            codes = client.code_list(path.format(lang=conf.LANG))
+        except UofApiError as exc:
+            logger.warning("code list %s: %s", kind, exc)
+            continue
+        stored += codes_store(kind, codes)
+    return stored
+
+
+def code_names(kind: str) -> dict[int, str]:
+    return dict(CodeDescription.objects.filter(kind=kind, lang=conf.LANG).values_list("code", "description"))

@@ -133,19 +133,17 @@ def _journal_row(p: Parsed, outcome: str, reason: str, now: datetime) -> store.J
 _APPLIED_OUTCOMES = frozenset((state.APPLIED, state.DUPLICATE, state.STALE, state.IGNORED))
 
 
-def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True) -> BatchResult:
+def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True, consumer: str = "") -> BatchResult:
     """One transaction for the whole list. Raises if anything fails (nothing is written then)."""
     now = timezone.now()
     result = BatchResult()
     journal: list[store.JournalRow] = []
     try:
         with transaction.atomic():
-            store.lock_feed_state()
-            generation = store.bump_generation()
+            # No global lock: store.load locks the batch's events and producers (see store.py).
             cache = store.CACHE if use_cache else None
-            if cache is not None:
-                cache.begin(generation)
             ws = state.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
+            ws.consumer = consumer
             store.load(ws, [p.message for p in parsed if p.message is not None])
             new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}
             for index, p in enumerate(parsed):
@@ -186,15 +184,16 @@ def parse_batch(items: Sequence[Incoming]) -> list[Parsed]:
     return [_parse(item) for item in items]
 
 
-def apply_parsed(parsed: Sequence[Parsed]) -> BatchResult:
+def apply_parsed(parsed: Sequence[Parsed], *, consumer: str = "") -> BatchResult:
     """Apply parsed messages in order; every one ends up in the journal with its outcome.
 
     Raises only on database unavailability (OperationalError and friends), so the caller can
-    keep the messages unacked and retry.
+    keep the messages unacked and retry. `consumer`: the registered partition consumer applying
+    them (a recovery completes when every running consumer has applied its snapshot_complete).
     """
     started = time.perf_counter()
     try:
-        result = _apply(parsed)
+        result = _apply(parsed, consumer=consumer)
     except Exception as exc:
         if not _is_data_error(exc):
             raise
@@ -202,7 +201,7 @@ def apply_parsed(parsed: Sequence[Parsed]) -> BatchResult:
         result = BatchResult()
         for p in parsed:
             try:
-                result.merge(_apply([p]))
+                result.merge(_apply([p], consumer=consumer))
             except Exception as single:
                 if not _is_data_error(single):
                     raise

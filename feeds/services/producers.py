@@ -3,12 +3,18 @@
 A producer is UP only after a recovery we asked for has finished (its snapshot_complete came).
 It goes DOWN when no alive arrives within the window, when an alive says subscribed=0, or when
 our AMQP connection is lost (the server-named queue died with it, so messages are missing).
-While DOWN, once alives flow again, the health check (Celery beat, and the consumer right after
+While a registered partition consumer is silent (feeds.services.consumers), producers stay
+DOWN: its share of the feed is missing. While DOWN, once alives flow again, the health check (Celery beat, and the consumer right after
 such an alive) asks for a recovery from the timestamp of the last alive received while up,
 clamped to the producer's window, within the documented rate limits counted on the persisted
 RecoveryRequest rows. The request row is committed before the HTTP call and the result after:
 no network I/O inside a transaction, and a crash in between leaves a visible 'pending' row
 that the timeout logic abandons.
+
+One owner per producer: a recovery is asked only by recovery_request(), under the producer's
+row lock and only from DOWN (it moves the producer to RECOVERING in the same transaction).
+Consumers (any number of partitions), beat and staff only nudge the check; whichever gets the
+lock first asks, the others find RECOVERING and leave it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from feeds.protocol import rest
 from feeds.protocol.client import UofClient
 from feeds.protocol.errors import UofApiError
 from feeds.protocol.producers import EVENT_RATE_LIMITS, rate_limits_for
+from feeds.services.consumers import silent_consumers
 from feeds.services.state import producer_set_status
 
 logger = logging.getLogger("touchline.feeds.producers")
@@ -122,12 +129,25 @@ def producers_check(client: UofClient | None, *, now: datetime | None = None) ->
     now = now or timezone.now()
     report = CheckReport()
     candidates: list[int] = []
+    silent = silent_consumers(now)
+    missing = (
+        f"consumer {silent[0].name} silent since {silent[0].seen_at:%H:%M:%S}: its share of the feed is missing"
+        + (f" (and {len(silent) - 1} more)" if len(silent) > 1 else "")
+        if silent
+        else ""
+    )
     with transaction.atomic():
         for producer in Producer.objects.select_for_update().order_by("id"):
             recent = alive_recent(producer, now)
             if producer.status == UP and not recent:
                 _abandon(producer, now, "alive timeout")
                 producer_set_status(producer, DOWN, f"no alive for more than {conf.ALIVE_WINDOW_SECONDS}s", now)
+                _save(producer)
+                report.went_down.append(producer.pk)
+            elif producer.status in (UP, RECOVERING) and missing:
+                # Alives from the other consumers say nothing of the dead one's messages.
+                _abandon(producer, now, missing)
+                producer_set_status(producer, DOWN, missing, now)
                 _save(producer)
                 report.went_down.append(producer.pk)
             elif producer.status == RECOVERING:
@@ -138,7 +158,11 @@ def producers_check(client: UofClient | None, *, now: datetime | None = None) ->
                     _save(producer)
                     report.went_down.append(producer.pk)
             if producer.status == DOWN and recent and producer.active:
-                candidates.append(producer.pk)
+                if missing:
+                    # A recovery now would not reach the dead consumer's share: wait for it.
+                    report.waiting[producer.pk] = f"waiting: {missing}"
+                else:
+                    candidates.append(producer.pk)
     for producer_id in candidates:
         request, why = recovery_request(client, producer_id, now=now)
         if request is not None:
@@ -191,8 +215,13 @@ def recovery_request(
             requested_at=now,
         )
         producer.recovery = request
+        # Every line this recovery re-sends is newer than the alive that let us ask for it: a
+        # line older than that was not re-sent, so it is no longer current (line_freshness).
+        producer.up_since_ts = producer.last_alive_ts
         producer_set_status(producer, RECOVERING, f"recovery {request.pk} requested", now)
-        _save(producer)
+        producer.save(
+            update_fields=["status", "status_reason", "status_changed_at", "recovery", "up_since_ts", "updated_at"]
+        )
         api_url = producer.api_url
     # Network call between transactions.
     try:

@@ -50,6 +50,7 @@ class EventRow:
     fixture_change_type: int | None = None
     scheduled: datetime | None = None
     fixture_needed: bool = False
+    writer_version: int = 0
     dirty: bool = False
 
 
@@ -73,6 +74,10 @@ class MarketRow:
     # `outcomes` as the JSON text the store writes, when _apply_market_odds built both
     # together (None: the store encodes `outcomes`). Set and cleared with `outcomes`.
     outcomes_json: str | None = None
+    # The parsed outcomes `outcomes` was built from (None when read from the database): a
+    # market re-sent unchanged (a whole-event odds_change, a recovery) is recognised by one
+    # tuple comparison and keeps its outcome states and JSON.
+    source: tuple | None = None
 
     @property
     def key(self) -> MarketKey:
@@ -171,6 +176,12 @@ class Workspace:
         self.history: list[HistoryEntry] = []
         self.recovery_activity: set[int] = set()
         self.completed_requests: set[int] = set()
+        # Partitioned consumers: who applies this batch ('' outside a registered consumer), the
+        # consumers running now, and the recoveries whose snapshot_complete is in the batch.
+        self.consumer = ""
+        self.live_consumers: list[str] = []
+        self.recoveries: dict[int, Any] = {}  # RecoveryRequest rows, locked
+        self.dirty_recoveries: set[int] = set()
         self.recovery_check = False  # a down producer sent an alive: a recovery can be requested
         self.message_index = 0
         self._groups = groups
@@ -236,6 +247,17 @@ def apply_snapshot_complete(ws: Workspace, msg: m.SnapshotComplete) -> Result:
     producer = ws.producers[msg.product]
     ws.completed_requests.add(msg.request_id)
     if producer.status == Producer.Status.RECOVERING and producer.recovery_id == msg.request_id:
+        request = ws.recoveries.get(msg.request_id)
+        if ws.consumer and request is not None:
+            # Each consumer applies its share of the recovery before this message (one queue,
+            # in order): the producer is up when every running consumer got here.
+            if ws.consumer not in request.snapshot_by:
+                request.snapshot_by = [*request.snapshot_by, ws.consumer]
+                ws.dirty_recoveries.add(request.pk)
+            waiting = sorted(set(ws.live_consumers) - set(request.snapshot_by))
+            if waiting:
+                ws.completed_requests.discard(msg.request_id)
+                return Result(APPLIED, f"snapshot complete for {ws.consumer}; waiting for {', '.join(waiting)}")
         producer_set_status(producer, Producer.Status.UP, f"recovery {msg.request_id} complete", ws.now)
         producer.recovery_id = None
         ws.dirty_producers.add(producer.pk)
@@ -268,7 +290,13 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
             return STALE
         if mo.status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != msg.product:
             return IGNORED  # a late hand-over: the new producer already owns the line
-    if mo.outcomes:
+    if mo.outcomes and mo.outcomes == row.source:
+        # Unchanged since this line's last odds: the same states (and JSON); the odds were
+        # confirmed at this message's time. (Equal values: '1.50' after '1.5' keeps '1.5'.)
+        outcomes = row.outcomes
+        odds_ts = msg.timestamp
+        parts = None
+    elif mo.outcomes:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
         outcomes: dict[str, dict[str, Any]] = {}
@@ -327,6 +355,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
     row.producer_id = msg.product
     if outcomes is not row.outcomes:
         row.outcomes = outcomes
+        row.source = mo.outcomes or None
         # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
         row.outcomes_json = "{" + ",".join(parts) + "}" if parts is not None and len(parts) == len(outcomes) else None
     row.extended_specifiers = mo.extended_specifiers
@@ -607,6 +636,12 @@ def apply_message(ws: Workspace, msg: m.Message, *, sport_id: int | None = None)
         ws.recovery_activity.add(request_id)
     if isinstance(msg, m.OddsChange):
         return apply_odds_change(ws, msg, sport_id)
+    if sport_id is not None and msg.event_urn:
+        # The sport id is only in the routing key: any event message may be the first to bring it.
+        event = ws.events.get(msg.event_urn)
+        if event is not None and event.sport_id is None:
+            event.sport_id = sport_id
+            event.dirty = True
     if isinstance(msg, m.BetStop):
         return apply_bet_stop(ws, msg)
     if isinstance(msg, m.BetSettlement):

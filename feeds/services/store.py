@@ -1,14 +1,15 @@
 """Load the rows a batch of messages needs into a Workspace, and write back what changed.
 
-Runs inside the batch's transaction. Feed-state writers (the consumer, replays, the simulator's
-direct mode) serialise on one transaction-level advisory lock: the domain decides staleness on
-rows it read, so two writers interleaving on the same line could otherwise lose an update.
-The consumer is the only steady writer, so the lock costs nothing in normal operation.
+Runs inside the batch's transaction. Writers (consumers of several partitions, replays, the
+simulator's direct mode) run in parallel: the domain decides staleness on rows it read, so
+each batch locks the rows of *its* events (SELECT … FOR UPDATE, in id order) and the
+producers whose alives or snapshot_complete it applies. There is no global lock: batches of
+different events never wait for each other, and two writers of one event take turns.
 
-Every writer also bumps FeedWriter.generation in its transaction. The consumer keeps the
-market lines it has written in memory (MarketCache) and trusts them while the generation it
-finds is exactly one above the one it left: then no other writer ran in between, and the
-lines need not be read back. Any failure, or any other writer, empties the cache.
+The consumer keeps the market lines it has written in memory (MarketCache). Every batch that
+changes an event's lines stamps the event with a random `writer_version`; a consumer trusts
+its cached lines of an event only while the event still carries the version it saw last,
+i.e. nobody else wrote them since. Any failure empties the cache.
 
 On PostgreSQL the rows travel as one JSON document per statement (json_to_recordset: encoded
 and parsed in C): existing lines are UPDATEd by primary key, new ones INSERTed (ON CONFLICT as
@@ -19,6 +20,7 @@ bulk operations do the same.
 from __future__ import annotations
 
 import json
+import random
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,12 +28,10 @@ from datetime import UTC, datetime, timedelta
 from json.encoder import c_make_encoder, encode_basestring
 
 from django.db import connection
-from django.db.models import F
 
 from feeds.models import (
     BetCancel,
     FeedMessage,
-    FeedWriter,
     Market,
     MarketChange,
     MarketSettlement,
@@ -43,7 +43,6 @@ from feeds.protocol import messages as m
 from feeds.protocol.producers import DEFAULT_WINDOW_MINUTES, KNOWN_PRODUCERS
 from feeds.services.state import CancelRow, EventRow, MarketRow, SettlementRow, Workspace
 
-ADVISORY_LOCK_KEY = 0x756F66  # 'uof'
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # The C encoder behind json.dumps, built once: JSONEncoder.encode builds a new one per call
 # (about a third of its cost for a market's small outcomes dict). Same output as _dumps.
@@ -75,6 +74,7 @@ _EVENT_FIELDS = (
     "fixture_change_type",
     "scheduled",
     "fixture_needed",
+    "writer_version",
 )
 
 _MARKET_COLUMNS = (
@@ -95,51 +95,48 @@ _MARKET_COLUMNS = (
 _MARKET_UPDATE = [c for c, _ in _MARKET_COLUMNS if c not in ("event_id", "market_id", "specifiers")]
 
 
-def lock_feed_state() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-
-
-def bump_generation() -> int:
-    """Increment and return the writers' generation (inside the writer's transaction)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO feeds_feedwriter (id, generation) VALUES (1, 1) "
-                "ON CONFLICT (id) DO UPDATE SET generation = feeds_feedwriter.generation + 1 RETURNING generation"
-            )
-            return cursor.fetchone()[0]
-    if not FeedWriter.objects.filter(pk=1).update(generation=F("generation") + 1):
-        FeedWriter.objects.create(pk=1, generation=1)
-    return FeedWriter.objects.values_list("generation", flat=True).get(pk=1)
-
-
 class MarketCache:
-    """The market lines (and known producers) this process wrote, valid while no one else writes."""
+    """The market lines this process read or wrote, per event valid while the event carries the
+    writer_version this process saw last (nobody else wrote its lines since)."""
 
     def __init__(self, max_lines: int = 300_000) -> None:
         self.max_lines = max_lines
-        self.generation: int | None = None
         self.lines: dict[tuple[str, int, str], MarketRow] = {}
+        self.by_event: dict[str, list[tuple[str, int, str]]] = {}  # the keys in `lines`, per event
+        self.versions: dict[str, int] = {}  # event urn -> writer_version of the cached lines
         self.producers: set[int] = set()
         self.hits = self.misses = 0
 
-    def begin(self, generation: int) -> None:
-        if self.generation is None or generation != self.generation + 1:
-            self.lines.clear()
-            self.producers.clear()
-        self.generation = generation
+    def valid_events(self, events: dict[str, EventRow]) -> set[str]:
+        """The events (of a batch, rows locked) whose cached lines are still the database's.
+        The cached lines of the others are dropped: someone else wrote them."""
+        versions = self.versions
+        # 0: no consumer has stamped the event (new, or stored before versions existed).
+        valid = {urn for urn, e in events.items() if e.writer_version and versions.get(urn) == e.writer_version}
+        if len(valid) < len(events):
+            for urn in events.keys() - valid:
+                versions.pop(urn, None)
+                for key in self.by_event.pop(urn, ()):
+                    self.lines.pop(key, None)
+        return valid
 
     def commit(self, ws: Workspace) -> None:
         if len(self.lines) + len(ws.markets) > self.max_lines:
             self.lines.clear()
+            self.by_event.clear()
+            self.versions.clear()
+        new = ws.markets.keys() - self.lines.keys()
+        for key in new:
+            self.by_event.setdefault(key[0], []).append(key)
         self.lines.update(ws.markets)
+        for urn, e in ws.events.items():
+            self.versions[urn] = e.writer_version
         self.producers.update(ws.known_producers)
 
     def invalidate(self) -> None:
-        self.generation = None
         self.lines.clear()
+        self.by_event.clear()
+        self.versions.clear()
         self.producers.clear()
 
 
@@ -242,12 +239,24 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
             stateful_keys.update(keys)
 
     cache = ws.cache
-    ws.known_producers = ensure_producers(products, cache.producers if cache else None)
+    _load_events(ws, event_urns)
+    valid = cache.valid_events(ws.events) if cache is not None else set()
+    # The cached set of existing producers is trusted only while some cached event of this batch
+    # proves the cache still describes this database (producer rows are never deleted).
+    if cache is not None and not valid:
+        cache.producers.clear()
+    ws.known_producers = ensure_producers(products, cache.producers if cache is not None else None)
     if locked_products:
+        # Events, then producers, each in id order, in every writer: no lock-order deadlock.
         for producer in Producer.objects.select_for_update().filter(id__in=locked_products).order_by("id"):
             ws.producers[producer.pk] = producer
+    snapshots = [msg.request_id for msg in parsed if isinstance(msg, m.SnapshotComplete)]
+    if snapshots and ws.consumer:
+        from feeds.services.consumers import live_consumers
 
-    _load_events(ws, event_urns)
+        ws.live_consumers = live_consumers(ws.now)
+        for request in RecoveryRequest.objects.select_for_update().filter(id__in=snapshots).order_by("id"):
+            ws.recoveries[request.pk] = request
     event_ids = {urn: e.pk for urn, e in ws.events.items()}
     urn_by_pk = {pk: urn for urn, pk in event_ids.items()}
 
@@ -283,7 +292,7 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
         wanted = []
         lines, markets, by_event = cache.lines, ws.markets, ws.markets_by_event
         for key in partial_keys:
-            row = lines.get(key)
+            row = lines.get(key) if key[0] in valid else None
             if row is not None:
                 markets[key] = row
                 rows = by_event.get(key[0])
@@ -375,6 +384,7 @@ _EVENT_TYPES = {
     "fixture_change_type": "smallint",
     "scheduled": "timestamptz",
     "fixture_needed": "boolean",
+    "writer_version": "bigint",
 }
 
 
@@ -805,14 +815,29 @@ _PRODUCER_FIELDS = [
 ]
 
 
+def _stamp_writer(ws: Workspace) -> None:
+    """A new writer_version on every event whose lines this batch changes (MarketCache)."""
+    token = random.getrandbits(62) or 1
+    events = ws.events
+    for row in ws.markets.values():
+        if row.dirty:
+            event = events[row.event_urn]
+            if event.writer_version != token:
+                event.writer_version = token
+                event.dirty = True
+
+
 def flush(ws: Workspace, journal: list[JournalRow]) -> None:
     """Write everything the workspace changed, then the journal rows and the history."""
+    _stamp_writer(ws)
     _flush_events(ws)
     _flush_markets(ws)
     _flush_settlements(ws)
     _flush_cancels(ws)
     for pk in sorted(ws.dirty_producers):
         ws.producers[pk].save(update_fields=_PRODUCER_FIELDS)
+    for pk in sorted(ws.dirty_recoveries):
+        ws.recoveries[pk].save(update_fields=["snapshot_by"])
     if ws.recovery_activity:
         RecoveryRequest.objects.filter(id__in=ws.recovery_activity).update(last_activity_at=ws.now)
     if ws.completed_requests:

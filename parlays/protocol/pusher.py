@@ -86,8 +86,9 @@ def parse_frame(raw: str | bytes) -> Frame:
     if len(raw) > MAX_FRAME_BYTES:
         raise ProtocolError("frame too large")
     try:
-        # The outer frame carries no money; the inner data is parsed with Decimal by decoded().
-        message = json.loads(raw)
+        # The same strict reader as every other JSON input: a duplicate key, a lone surrogate or
+        # nesting too deep is a protocol error, never a last-one-wins or a crash.
+        message = loads(raw)
     except ValueError as exc:
         raise ProtocolError(f"frame is not JSON ({exc})") from None
     if not isinstance(message, dict):

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
@@ -383,13 +384,28 @@ def auto_map_lines() -> int:
     return len(rows)
 
 
+def offered_lines(mappings: Iterable[LineMapping]) -> set[str]:
+    """Line ids of the mappings whose UOF outcome the feed offers (listed on its line, active
+    or not). A template can map to an outcome Betradar does not offer on that market: such a
+    line could never be quoted, so it is not registered until the feed lists the outcome."""
+    rows = {(m.event_urn, m.market_id, m.specifiers, m.outcome_id): m.line_id for m in mappings if m.event_urn}
+    if not rows:
+        return set()
+    if not apps.is_installed("feeds"):
+        return set(rows.values())  # no feed to ask (parlays runs without it): every enabled line
+    from feeds.selectors import offered_outcomes
+
+    return {rows[key] for key in offered_outcomes(rows)}
+
+
 def sync_supported_lines(client: Any, *, full: bool = False) -> dict[str, int]:
-    """Register exactly the lines we can quote (enabled mappings), by diff, in batches of 1,000.
+    """Register exactly the lines we can quote (enabled mappings whose outcome the feed offers),
+    by diff, in batches of 1,000.
 
     `full` compares with ProphetX's own list (paged GET) instead of our `registered` flags.
     Network calls happen outside any transaction; flags are updated after each call succeeds.
     """
-    desired = set(LineMapping.objects.filter(enabled=True).values_list("line_id", flat=True))
+    desired = offered_lines(LineMapping.objects.filter(enabled=True))
     if full:
         registered = set(client.list_supported_lines())
     else:

@@ -26,7 +26,15 @@ from prometheus_client import Counter, Histogram
 from parlays.conf import ParlaySettings
 from parlays.models import InboundMessage, QuoteLeg, QuoteOffer, QuoteRequest
 from parlays.prices import MarketQuoteLike, PriceSource
-from parlays.pricing import Declined, LegSpec, ParlayPrice, PricingParams, price_parlay, price_with_offers
+from parlays.pricing import (
+    Declined,
+    LegSpec,
+    ParlayPrice,
+    PricingParams,
+    price_parlay,
+    price_with_offers,
+    shares_a_game,
+)
 from parlays.protocol import render
 from parlays.protocol.errors import ProphetXAPIError
 from parlays.protocol.messages import PRICE_ASK, PriceAsk
@@ -257,7 +265,8 @@ def _request_row(record: QuoteRecord) -> QuoteRequest:
         created_at_ns=ask.created_at_ns,
         received_at=record.received_at,
         leg_count=len(ask.market_lines),
-        same_game=bool(priced and priced.same_game),
+        # From the legs, not the price: a parlay declined as sgp_blocked is still same-game.
+        same_game=shares_a_game([line.sport_event_id for line in ask.market_lines]),
         status=record.status,
         decline_reason=record.reason[:64],
         decline_detail=record.detail[:255],

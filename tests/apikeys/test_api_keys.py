@@ -152,8 +152,8 @@ def test_no_audit_row_no_money(alice, monkeypatch):
         raise RuntimeError("audit table unavailable")
 
     monkeypatch.setattr(transfers, "audit_record", broken)
-    with pytest.raises(RuntimeError):
-        deposit(client_for(make_api_key()[1]), "ref-x", "10")
+    response = deposit(client_for(make_api_key()[1]), "ref-x", "10")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert balance(alice) == 0
     assert not LedgerTransaction.objects.exists()
     assert not IdempotencyRecord.objects.filter(external_id="ref-x").exists()
@@ -329,3 +329,16 @@ def test_revoke_action_in_the_admin(client, staff):
     client.post("/admin/apikeys/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     key.refresh_from_db()
     assert key.revoked and key.revoked_by == staff["ada"]
+
+
+def test_a_cache_outage_lets_calls_through_and_logs_once(settings, alice, caplog):
+    """Redis down (nothing listens on port 1): the limit is not counted, the API still answers, and
+    the outage is one log line, not one per request."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client = client_for(make_api_key(scopes=("read",), rate_limit="2/min")[1])
+    with caplog.at_level("WARNING", logger="touchline.apikeys"):
+        statuses = [client.get("/api/operator/players/alice/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 200]
+    assert len([r for r in caplog.records if "rate limit not counted" in r.getMessage()]) == 1

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from crm import conf
+from crm import breaker, conf
 from crm.models import OutboxEvent
 from crm.schema import problems
 from crm.services import PayloadBuilder
@@ -90,7 +90,11 @@ def _crm_settings(settings, monkeypatch):
     monkeypatch.setattr(conf, "EXCHANGE_RATES", {"USD": Decimal("0.92")})
     monkeypatch.setattr(conf, "RETRY_BASE_SECONDS", 2)
     monkeypatch.setattr(conf, "MAX_ATTEMPTS", 5)
+    from django.core.cache import cache
+
+    cache.delete_many([breaker.STATE_KEY, breaker.PROBE_KEY])  # the breaker lives in the cache
     yield
+    cache.delete_many([breaker.STATE_KEY, breaker.PROBE_KEY])
     set_override(None)
     reset_transports()
 

@@ -101,6 +101,7 @@ def test_status_endpoint_for_dashboards(client, staff, alice):
     response = client.get("/api/crm/outbox/status")
     assert response.status_code == 200
     assert response.json()["pending"] == 2 and response.json()["lag_seconds"] >= 0
+    assert response.json()["unavailable_seconds"] == 0  # Fast Track is not known to be down
 
 
 def test_status_endpoint_is_staff_only(client, alice):

@@ -77,39 +77,30 @@ def test_the_body_sent_is_the_body_stored(alice, simulator, rest):
 
 
 def test_fast_track_down_then_back(alice, bob, simulator, rest):
+    """An outage pauses delivery without counting attempts; the first probe after it delivers all, in order."""
     activity([(alice, 1), (bob, 1), (alice, 2)])
     expected = [r.activity_id for r in rows()]
     simulator.fail_with(503)
 
     first = deliver_pending(transport=rest)
-    # One attempt per player: the first failure holds back that player's later rows.
-    assert len(first.failed) == 2 and first.delivered == []
-    heads = OutboxEvent.objects.filter(attempts=1)
-    assert {r.status for r in heads} == {Status.PENDING}
-    assert all("HTTP 503" in r.last_error for r in heads)
-    assert all(r.next_attempt_at > timezone.now() for r in heads)  # backoff
+    assert first.paused and first.delivered == [] and first.failed == []
+    assert simulator.requests == 2  # two players' heads tried, then it stopped
+    assert {r.status for r in rows()} == {Status.PENDING}
+    assert all(r.attempts == 0 for r in rows())  # an outage is not the events' fault
+    assert sum("HTTP 503" in r.last_error for r in rows()) == 2  # staff see why they wait
 
-    assert deliver_pending(transport=rest).claimed == 0  # nothing is due yet
-    assert deliver_pending(transport=rest, now=later(3)).failed  # still down: second attempt, longer wait
-    assert OutboxEvent.objects.filter(attempts=2).count() == 2
+    assert deliver_pending(transport=rest, now=later(1)).claimed == 0  # paused until the probe
+    assert simulator.requests == 2
+    assert deliver_pending(transport=rest, now=later(conf.PROBE_SECONDS + 1)).paused  # a probe: still down
+    assert simulator.requests == 4
 
     simulator.recover()
-    back = deliver_pending(transport=rest, now=later(10))
+    back = deliver_pending(transport=rest, now=later(2 * conf.PROBE_SECONDS + 2))
     assert len(back.delivered) == len(expected)
     assert simulator.duplicates() == {}
     assert_player_order(simulator, [alice, bob])
     assert {r.status for r in rows()} == {Status.DELIVERED}
-
-
-def test_repeated_5xx_ends_in_a_dead_letter(alice, simulator, rest, monkeypatch):
-    monkeypatch.setattr(conf, "MAX_ATTEMPTS", 3)
-    activity([(alice, 1)])
-    simulator.fail_with(500)
-    for minutes in (0, 1, 2, 3):
-        deliver_pending(transport=rest, now=later(60 * minutes))
-    head = rows()[0]
-    assert (head.status, head.attempts) == (Status.DEAD, 3)
-    assert rows()[1].status == Status.PENDING and rows()[1].attempts == 0
+    assert all(r.attempts == 1 and r.last_error == "" for r in rows())
 
 
 def test_4xx_is_permanent_and_blocks_only_that_player(alice, bob, simulator, rest):
@@ -203,16 +194,17 @@ def test_rest_permanent_statuses(simulator, rest, status):
         rest.send(Message(activity_id="x", user_id="1", body=b"{}"))
 
 
-def test_network_errors_are_transient(alice):
+def test_network_errors_are_an_outage(alice):
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     activity([(alice, 1)])
-    deliver_pending(transport=RestTransport(f"http://127.0.0.1:{port}", API_KEY, connect_timeout=1))
+    result = deliver_pending(transport=RestTransport(f"http://127.0.0.1:{port}", API_KEY, connect_timeout=1))
     head = rows()[0]
-    assert head.status == Status.PENDING and head.attempts == 1 and "network error" in head.last_error
+    assert result.paused
+    assert head.status == Status.PENDING and head.attempts == 0 and "network error" in head.last_error
 
 
 def test_the_simulator_refuses_what_breaks_our_schema(simulator, rest):
@@ -240,6 +232,7 @@ def test_a_worker_that_died_mid_batch_loses_its_rows_after_the_lease(alice, simu
     assert deliver_pending(transport=rest).claimed == 0  # leased: nobody else may send them
 
     assert recover_expired_leases(now=later(conf.LEASE_SECONDS + 1)) == 2
+    assert {(r.status, r.attempts) for r in rows()} == {(Status.PENDING, 0)}  # a lapsed lease is no attempt
     deliver_pending(transport=rest, now=later(conf.LEASE_SECONDS + 2))
     assert {r.status for r in rows()} == {Status.DELIVERED}
     assert len(simulator.received) == 2
@@ -249,5 +242,5 @@ def test_a_worker_past_its_lease_does_not_overwrite_the_new_owner(alice, simulat
     activity([(alice, 1)])
     mine = services.claim(token="slow", now=timezone.now())
     OutboxEvent.objects.update(claim_token="someone-else")  # the lease moved on meanwhile
-    lost = services._finish("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
+    lost = services._record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
     assert lost == 2 and {r.status for r in rows()} == {Status.SENDING}

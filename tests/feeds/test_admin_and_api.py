@@ -128,12 +128,11 @@ def test_read_api_event_markets(client, feed_data):
         "id": "1714",
         "name": "IK Oddevold (-1.5)",
         "odds": "1.95",
+        "probability": None,
         "active": True,
     }
     assert (
-        client.get(
-            reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Bearer {key}"
-        ).status_code
+        client.get(reverse("feeds-event-markets", args=["sr:match:0"]), HTTP_AUTHORIZATION=f"Bearer {key}").status_code
         == 404
     )
     producers = client.get(reverse("feeds-producers"), HTTP_AUTHORIZATION=f"Bearer {key}").json()

@@ -1,10 +1,11 @@
 """End to end through the local RabbitMQ: publish on a topic exchange with UOF routing keys,
 consume from a server-named exclusive queue, apply, commit, ack. Exchanges are named
-tl_feeds_test_* and deleted afterwards. PostgreSQL only: the consumer writes from its own threads,
+tl_feeds_test_* (in the vhost of TOUCHLINE_TEST_AMQP_URL) and deleted afterwards. PostgreSQL only: the consumer writes from its own threads,
 which SQLite's shared in-memory test database cannot take ("database table is locked")."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -20,7 +21,8 @@ from feeds.simulator import FEED_SAMPLES, AmqpSink, routing_key_for
 from tests.feeds.helpers import alive, odds_change, rabbitmq_available, sample
 from tests.waiting import wait_for
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = os.environ.get("TOUCHLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+VHOST = pika.URLParameters(URL).virtual_host
 
 pytestmark = [
     pytest.mark.rabbitmq,
@@ -68,7 +70,7 @@ def consume(exchange):
 
 def queue_depth(name: str) -> tuple[int, int]:
     out = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-q", "name", "messages_ready", "messages_unacknowledged"],
+        ["rabbitmqctl", "list_queues", "-q", "-p", VHOST, "name", "messages_ready", "messages_unacknowledged"],
         capture_output=True, text=True, timeout=30,
     ).stdout  # fmt: skip
     for line in out.splitlines():

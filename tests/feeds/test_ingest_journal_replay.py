@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from feeds import conf
-from feeds.models import FeedMessage, Market, MarketSettlement
+from feeds.models import FeedMessage, Market, MarketSettlement, SportEvent
 from feeds.services import state
 from feeds.services.ingest import Incoming, apply_batch
 from feeds.simulator import SIMDATA
@@ -171,13 +171,27 @@ def test_cached_lines_are_dropped_when_another_writer_ran():
     apply(odds_change(ts=1000, markets=[(1, "", 1, {"1": "2.0"})]))
     apply(odds_change(ts=2000, markets=[(1, "", 1, {"1": "2.1"})]))  # served from the cache
     assert store.CACHE.hits >= 1 and ("sr:match:1", 1, "") in store.CACHE.lines
-    # Someone else (a replay in another process) writes a newer line and bumps the generation.
+    # Someone else (a consumer of another partition, a replay) writes a newer line and stamps
+    # the event with its own writer_version.
     with transaction.atomic():
-        store.bump_generation()
+        SportEvent.objects.filter(urn="sr:match:1").update(writer_version=12345)
         Market.objects.filter(market_id=1).update(last_ts=9000, status=-1)
     (late,) = apply(odds_change(ts=3000, markets=[(1, "", 1, {"1": "2.2"})]))
     assert late.outcome == "stale"  # decided on the database's line, not the stale copy
     assert Market.objects.get(market_id=1).status == -1
+
+
+def test_all_cached_lines_of_an_event_someone_else_wrote_are_dropped():
+    from django.db import transaction
+
+    apply(odds_change(ts=1000, markets=[(1, "", 1, {"1": "2.0"}), (2, "", 1, {"1": "2.0"})]))
+    with transaction.atomic():  # another consumer writes line 2 of the event
+        SportEvent.objects.filter(urn="sr:match:1").update(writer_version=777)
+        Market.objects.filter(market_id=2).update(last_ts=9000, status=-1)
+    apply(odds_change(ts=2000, markets=[(1, "", 1, {"1": "2.1"})]))  # line 1 only: stamps the event again
+    (late,) = apply(odds_change(ts=3000, markets=[(2, "", 1, {"1": "2.2"})]))
+    assert late.outcome == "stale"  # line 2 read from the database, not the copy cached before
+    assert Market.objects.get(market_id=2).status == -1
 
 
 def test_a_failed_batch_empties_the_cache(monkeypatch):

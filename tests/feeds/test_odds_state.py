@@ -314,3 +314,23 @@ def test_shared_samples_outcomes_json_matches_the_encoder():
         for row in ws.markets.values():
             if row.outcomes_json is not None:
                 assert row.outcomes_json == store._dumps_fast(row.outcomes), path.name
+
+
+def test_a_market_re_sent_unchanged_keeps_its_states_and_moves_its_timestamps():
+    from feeds.services import store
+
+    prices = {"12": "1.85", "13": "1.95"}
+    apply(odds_change(ts=1000, markets=[(18, "total=2.5", 1, prices)]))
+    apply(odds_change(ts=2000, markets=[(18, "total=2.5", 1, prices)]))  # cached row, built from these outcomes
+    row = store.CACHE.lines[("sr:match:1", 18, "total=2.5")]
+    states = row.outcomes
+    (again,) = apply(odds_change(ts=3000, markets=[(18, "total=2.5", 1, prices)]))  # a recovery resend
+    assert again.outcome == "applied"
+    assert row.outcomes is states  # recognised by the parsed outcomes: not rebuilt
+    line = Market.objects.get(market_id=18)
+    assert (line.odds_ts, line.last_ts) == (3000, 3000)
+    assert line.outcomes == {"12": {"odds": "1.85", "active": True}, "13": {"odds": "1.95", "active": True}}
+    assert {k: v["odds"] for k, v in line.outcomes.items()} == prices
+    (moved,) = apply(odds_change(ts=4000, markets=[(18, "total=2.5", 1, {"12": "1.80", "13": "2.00"})]))
+    assert moved.outcome == "applied" and row.outcomes is not states
+    assert {k: v["odds"] for k, v in Market.objects.get(market_id=18).outcomes.items()} == {"12": "1.80", "13": "2.00"}

@@ -259,6 +259,10 @@ def test_celery_tasks_use_the_configured_client(uof_client, fake_api):
         apply(alive(LIVE))
         report = tasks.producers_check()
         assert len(report["requested"]) == 1 and fake_api.recoveries[-1]["product"] == LIVE
-        assert tasks.descriptions_refresh() == 190
+        # 190 market descriptions, and the four code lists (245 codes) with them.
+        assert tasks.descriptions_refresh() == 190 + 245
+        from feeds.services.descriptions import code_names
+
+        assert code_names("match_status")[100] == "Ended" and code_names("void_reasons")
     finally:
         client_override(None)

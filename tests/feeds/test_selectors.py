@@ -51,6 +51,8 @@ def test_market_quote_returns_active_outcomes_as_decimals_with_the_message_time(
         producer_up=False,  # nothing recovered yet
         odds_updated_at=datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC),
         outcomes={"12": Decimal("1.90")},
+        fresh=False,
+        stale_reason="producer 1 is down",
     )
     assert quote.odds_updated_at.tzinfo is not None
 

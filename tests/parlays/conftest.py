@@ -198,3 +198,13 @@ def games():
 def desk(games) -> Desk:
     map_games(games)
     return Desk(games, settings_for_tests())
+
+
+def feed_game(game, *, skip: set[str] = frozenset()) -> None:
+    """The simulated game's markets as UOF odds_change messages in the feed state (outcomes
+    whose ProphetX line id is in `skip` left out: the feed does not offer them)."""
+    from tests.feeds.helpers import apply, odds_change
+
+    for market in game.markets:
+        offered = {str(o.outcome_id): str(o.odds) for o in market.outcomes if o.line_id not in skip}
+        apply(odds_change(event=game.event_urn, markets=[(market.market_id, market.specifiers, 1, offered)]))

@@ -10,6 +10,7 @@ from parlays.prices import canonical_specifiers
 from parlays.protocol.rest import ProphetXClient
 from parlays.services.lines import derive_mapping, seed_reference_data, sync_supported_lines
 from parlays.simulator import ProphetXSimulator, make_games
+from tests.parlays.conftest import feed_game
 
 
 @pytest.mark.parametrize(
@@ -48,9 +49,15 @@ def test_seeding_maps_the_lines_of_mapped_events():
         for market in games[0].markets:
             for outcome in market.outcomes:
                 assert mapped[outcome.line_id].specifiers == market.specifiers  # the sim's UOF market
-        # Registering: exactly the mapped lines, by diff.
-        assert sync_supported_lines(client) == {"added": 6, "removed": 0, "desired": 6}
-        assert sim.supported_lines == set(mapped)
-        LineMapping.objects.filter(line_id=next(iter(mapped))).update(enabled=False)
-        assert sync_supported_lines(client) == {"added": 0, "removed": 1, "desired": 5}
-        assert sync_supported_lines(client, full=True) == {"added": 0, "removed": 0, "desired": 5}
+        # Nothing is registered before the feed offers the outcomes.
+        assert sync_supported_lines(client) == {"added": 0, "removed": 0, "desired": 0}
+        # The feed offers every mapped outcome but one (a template can name an outcome Betradar
+        # does not offer on that market): that line is not registered.
+        missing = games[0].markets[0].outcomes[-1]
+        feed_game(games[0], skip={missing.line_id})
+        # Registering: exactly the mapped lines the feed offers, by diff.
+        assert sync_supported_lines(client) == {"added": 5, "removed": 0, "desired": 5}
+        assert sim.supported_lines == set(mapped) - {missing.line_id}
+        LineMapping.objects.filter(line_id=next(iter(sim.supported_lines))).update(enabled=False)
+        assert sync_supported_lines(client) == {"added": 0, "removed": 1, "desired": 4}
+        assert sync_supported_lines(client, full=True) == {"added": 0, "removed": 0, "desired": 4}

@@ -125,6 +125,19 @@ def test_same_game_parlay_needs_a_correlation_factor(desk):
     assert request.same_game and request.correlation_factor == Decimal("1.05000000")
 
 
+def test_same_game_flag_is_set_when_the_parlay_is_declined(desk):
+    # Three legs on one match, one pair of classes never combined: declined as sgp_blocked,
+    # and still recorded as a same-game parlay (the flag follows the legs, not the price).
+    CorrelationRule.objects.create(class_a="total_over", class_b="hcp_home", blocked=True)
+    desk.quotes.line_index.invalidate()
+    _, outcome = desk.ask([desk.line(0, 223, 1714), desk.line(0, 225, 12), desk.line(0, 219, 4)])
+    request = QuoteRequest.objects.get()
+    assert (outcome, request.decline_reason) == ("declined", "sgp_blocked")
+    assert request.same_game
+    _, outcome = desk.ask([desk.line(0, 219, 5), desk.line(1, 225, 13)])
+    assert not QuoteRequest.objects.order_by("-id").first().same_game
+
+
 def test_offer_refused_by_prophetx_is_recorded(desk):
     desk.poster.status = 400
     _, outcome = desk.ask([desk.line(0, 219, 4), desk.line(1, 225, 12)])

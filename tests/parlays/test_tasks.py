@@ -5,6 +5,7 @@ import pytest
 from parlays import tasks
 from parlays.models import LineMapping, PxEvent
 from parlays.simulator import ProphetXSimulator, make_games
+from tests.parlays.conftest import feed_game
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,7 @@ def test_seed_and_reconcile_against_prophetx(settings):
         settings.PROPHETX_ACCESS_KEY = sim.access_key
         settings.PROPHETX_SECRET_KEY = sim.secret_key
         PxEvent.objects.create(sport_event_id=games[0].px_event_id, event_urn=games[0].event_urn)
+        feed_game(games[0])
         counts = tasks.seed_reference_data()
         assert counts["events"] == 2 and counts["mapped"] == 6 and counts["added"] == 6
         assert LineMapping.objects.filter(registered=True).count() == 6 == len(sim.supported_lines)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from wallet import money
+from wallet import identifiers, money
 from wallet.currencies import CURRENCIES
 from wallet.errors import InvalidRequest
 from wallet.models import Account, Bet, LedgerEntry, LedgerTransaction, Player, Settlement
 
 
 class PlayerCreateIn(serializers.Serializer):
-    external_id = serializers.RegexField(r"^[A-Za-z0-9_.:@-]{1,64}$")
+    # The one identifier rule (wallet/identifiers.py): refused when padded, never trimmed.
+    external_id = serializers.RegexField(identifiers.REGEX, max_length=identifiers.PLAYER_ID_MAX, trim_whitespace=False)
     currencies = serializers.ListField(child=serializers.ChoiceField(choices=sorted(CURRENCIES)), min_length=1)
     is_test = serializers.BooleanField(default=False)
     nickname = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
@@ -45,7 +46,12 @@ class AmountField(serializers.Field):
 
 
 class TransferIn(serializers.Serializer):
-    reference = serializers.RegexField(r"^[\x21-\x7e]{1,128}$", help_text="Your unique id for this transfer.")
+    reference = serializers.RegexField(
+        identifiers.REGEX,
+        max_length=identifiers.TRANSACTION_ID_MAX,
+        trim_whitespace=False,
+        help_text=f"Your unique id for this transfer: 1-128 characters from {identifiers.CHARACTERS}.",
+    )
     currency = serializers.ChoiceField(choices=sorted(CURRENCIES))
     amount = AmountField(help_text='A decimal string like "10.50" (a JSON number is accepted, never as a float).')
 

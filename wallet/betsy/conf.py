@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_int, env_list
+from wallet import allowlist
 
 # Resettle policies (protocols/betsy.md §7). "debt": accept every recalculation and record any
 # shortfall as player debt for staff (Touchline's default: the two systems stay in sync).
@@ -32,6 +33,9 @@ SLOW_REQUEST_MS = env_int("BETSY_SLOW_REQUEST_MS", 2000, minimum=1)
 
 # Reported to the iframe in the profile's customFields.isCashOutAllowed.
 CASHOUT_ALLOWED = env_bool("BETSY_CASHOUT_ALLOWED", True)
+
+# Addresses the callbacks are accepted from (IPs or networks); empty: any (wallet/allowlist.py).
+ALLOWED_IPS = allowlist.from_env("BETSY_ALLOWED_IPS")
 
 RESETTLE_POLICY = env_choice("BETSY_RESETTLE_POLICY", DEBT, POLICIES)
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from wallet import money
+from wallet import identifiers, money
 from wallet.errors import InvalidRequest
 
 # --- Error codes (§11) ----------------------------------------------------------------------
@@ -107,7 +107,7 @@ def verify(header_value: str | None, body: bytes, secret: str) -> None:
         raise BetsyError(Code.INVALID_SIGNATURE, f"{HEADER_NAME} must be a detached JWS: <header>..<signature>")
     header_segment, _, given = parts
     try:
-        header = json.loads(_b64url_decode(header_segment))
+        header = money.loads(_b64url_decode(header_segment))  # a duplicate "alg" is refused (RFC 7515 §4)
     except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
         raise BetsyError(Code.INVALID_SIGNATURE, "JWS header is not base64url JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
@@ -136,7 +136,9 @@ BET_OPERATIONS: dict[tuple[str, int], str] = {
     ("PUT", 3): ROLLBACK,
 }
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # transactionId: a uuid in practice; ':' is our key separator
+# Ids follow the one identifier rule (wallet/identifiers.py). transactionId is kept to 64
+# characters: our settle key adds an epoch, an amount and a result to it within 128.
+TRANSACTION_ID_MAX = 64
 _RESULT_TYPE = re.compile(r"^[A-Za-z_-]{1,16}$")
 _EVENT_DATE = "%Y-%m-%d %H:%M:%S"
 MAX_SELECTIONS = 100
@@ -209,8 +211,8 @@ def _invalid(message: str) -> BetsyError:
 def _load_object(body: bytes) -> dict[str, Any]:
     try:
         data = money.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _invalid("body is not valid JSON") from None
+    except ValueError as exc:  # money.loads: also duplicate keys, lone surrogates, deep nesting
+        raise _invalid(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise _invalid("body must be a JSON object")
     return data
@@ -242,6 +244,15 @@ def _text(
     return value
 
 
+def _identifier(data: dict[str, Any], name: str, max_length: int = identifiers.PLAYER_ID_MAX) -> str:
+    """An id under the one identifier rule; only userId may come as a JSON integer (§2: the
+    other ids are strings, and a uuid in practice)."""
+    try:
+        return identifiers.parse_identifier(data.get(name), name, max_length, allow_int=name == "userId")
+    except InvalidRequest as error:
+        raise _invalid(error.message) from None
+
+
 def _required_text(data: dict[str, Any], name: str, **kwargs: Any) -> str:
     value = _text(data, name, required=True, **kwargs)
     assert value is not None
@@ -257,14 +268,18 @@ def _currency(data: dict[str, Any]) -> str:
 
 
 def _amount(
-    data: dict[str, Any], name: str, currency: str, *, allow_zero: bool, required: bool = True
+    data: dict[str, Any], name: str, currency: str, *, allow_zero: bool, required: bool = True, payout: bool = False
 ) -> Decimal | None:
+    """A stake at the currency's precision; with `payout` (settle, unsettle, rollback) an amount
+    Betsy owes, exact however fine (refusing it would strand the money: docs/CALLBACKS.md)."""
     value = data.get(name)
     if value is None:
         if required:
             raise _invalid(f"{name} is required")
         return None
     try:
+        if payout:
+            return money.parse_payout(value, currency, field=name)
         return money.parse_amount(value, currency, allow_zero=allow_zero, field=name)
     except InvalidRequest as error:
         raise _invalid(error.message) from None
@@ -368,25 +383,25 @@ def parse_profile(body: bytes) -> ProfileRequest:
     data = _load_object(body)
     return ProfileRequest(
         token=_required_text(data, "token", min_len=10, max_len=64),
-        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
+        request_id=_identifier(data, "requestId"),
     )
 
 
 def parse_balance(body: bytes) -> BalanceRequest:
     data = _load_object(body)
     return BalanceRequest(
-        user_id=_required_text(data, "userId", allow_int=True),
+        user_id=_identifier(data, "userId"),
         currency=_currency(data),
         token=_required_text(data, "token", min_len=10, max_len=64),
-        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
+        request_id=_identifier(data, "requestId"),
     )
 
 
 def parse_check(body: bytes) -> CheckRequest:
     data = _load_object(body)
     return CheckRequest(
-        user_id=_required_text(data, "userId", allow_int=True),
-        transaction_id=_required_text(data, "transactionId", pattern=_ID),
+        user_id=_identifier(data, "userId"),
+        transaction_id=_identifier(data, "transactionId", TRANSACTION_ID_MAX),
     )
 
 
@@ -403,7 +418,7 @@ def parse_bet(method: str, body: bytes) -> BetCall:
     currency = _currency(data)
     # Place debits a positive stake; a settle of 0 is a lost bet; unsettle and rollback act on
     # the stored amounts, so their `amount` is only checked for shape.
-    amount = _amount(data, "amount", currency, allow_zero=operation != PLACE)
+    amount = _amount(data, "amount", currency, allow_zero=operation != PLACE, payout=operation != PLACE)
     assert amount is not None
     token_required = operation == PLACE
     result_type = ""
@@ -412,7 +427,7 @@ def parse_bet(method: str, body: bytes) -> BetCall:
         token_required = result_type == "cashout"  # only the player-initiated settlement (§7)
     token = _text(data, "token", min_len=10, max_len=64, required=token_required)
 
-    bonus_amount = _amount(data, "bonusAmount", currency, allow_zero=True, required=False)
+    bonus_amount = _amount(data, "bonusAmount", currency, allow_zero=True, required=False, payout=operation != PLACE)
     if bonus_amount is not None and bonus_amount > amount:
         raise _invalid("bonusAmount exceeds amount")
     selections = normalise_selections(data.get("metadata")) if operation == PLACE else []
@@ -421,9 +436,9 @@ def parse_bet(method: str, body: bytes) -> BetCall:
 
     return BetCall(
         operation=operation,
-        transaction_id=_required_text(data, "transactionId", pattern=_ID),
-        request_id=_required_text(data, "requestId", min_len=1, max_len=64),
-        user_id=_required_text(data, "userId", allow_int=True),
+        transaction_id=_identifier(data, "transactionId", TRANSACTION_ID_MAX),
+        request_id=_identifier(data, "requestId"),
+        user_id=_identifier(data, "userId"),
         currency=currency,
         amount=amount,
         token=token,
@@ -438,6 +453,20 @@ def parse_bet(method: str, body: bytes) -> BetCall:
         bet_type=bet_type_for(ticket_type, len(selections)),
         selections=selections,
     )
+
+
+def peek(body: bytes) -> tuple[str, str]:
+    """(operation, transactionId) of a PUT /payment/bet body that did not parse, as far as they
+    can be read, for telling staff which callback was refused; ("", "") when they cannot."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    type_, transaction_id = data.get("type"), data.get("transactionId")
+    operation = BET_OPERATIONS.get(("PUT", type_), "") if isinstance(type_, int) else ""
+    return operation, identifiers.shown(transaction_id)
 
 
 # --- Responses ------------------------------------------------------------------------------

@@ -9,12 +9,18 @@ Idempotency keys (provider "betsy"; see docs/betsy.md for the reasoning):
             legitimately come again with another amount (a resettle), so the amount and result
             are part of the key: an exact retry replays, a different result is a new request that
             re-settles. `epoch` counts the unsettles the bet has had, so a result re-sent after
-            an unsettle applies again instead of replaying the pre-unsettle answer.
-- unsettle: ("<transactionId>:<settlement id in force>", "unsettle"): it reverts that one
-            settlement. An unsettle of an open bet is answered success without storing anything,
-            so it cannot shadow a later unsettle.
+            an unsettle applies again instead of replaying the pre-unsettle answer. The amount
+            is Betsy's, exact; the ledger credits it rounded up to the currency (money.payable).
+- unsettle: ("<transactionId>:<settlement id in force, 0 if never settled>", "unsettle"): it
+            reverts that one settlement; a retry of it replays the first answer byte for byte,
+            even though the bet is open by then. A later settle makes a new settlement in force,
+            so a stored no-op can never shadow a later unsettle.
 - rollback: (transactionId, "rollback"); refunds once whatever the order. A rollback before its
             bet leaves a tombstone on (transactionId, "place").
+
+The `transactionId` we answer is always ours: `<n>` the ledger transaction that moved money,
+`S<n>` the settlement of a settle that moved none (a lost bet), `B<n>` the bet of an unsettle
+that found it open, `R<n>` our record of a rollback that had nothing to refund.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from wallet import errors
+from wallet import errors, money
 from wallet.betsy import conf, tokens
 from wallet.betsy.protocol import (
     PLACE,
@@ -49,9 +55,9 @@ from wallet.betsy.protocol import (
     render_transaction,
 )
 from wallet.ledger import _to_decimal
-from wallet.models import Bet, Player
+from wallet.models import Bet, Player, ReviewItem
 from wallet.selectors import wallet_get
-from wallet.services import idempotency
+from wallet.services import idempotency, reviews
 from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, RequestKey, execute_once
 from wallet.services.postings import (
@@ -310,25 +316,24 @@ def settle_bet(call: BetCall) -> Answer:
         if replay is not None:
             return replay
     policy = conf.resettle_policy(call.sub_partner_id)
+    paid = money.payable(call.amount, call.currency)  # Betsy's amount unless finer than the currency
 
     def apply() -> Outcome:
         if policy != conf.DEBT:
             # The policy is judged on the bet as locked here; bet_settle_apply takes the same lock
             # again (a no-op). Under the default policy that lock is left to it: one query fewer.
             bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
-            recalculation = bet.status == Bet.Status.SETTLED and (
-                bet.payout != call.amount or bet.result != call.result_type
-            )
+            recalculation = bet.status == Bet.Status.SETTLED and (bet.payout != paid or bet.result != call.result_type)
             if recalculation and policy == conf.BLOCK:
                 raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
             if recalculation and policy == conf.REFUSE_NEGATIVE:
                 # Lock order bet -> account, as in every bet posting: no deadlock with a rollback.
                 wallet = wallet_get(external_id=call.user_id, currency=call.currency, for_update=True)
-                if resettle_shortfall(balance=wallet.balance, in_force=bet.payout, new=call.amount) > 0:
+                if resettle_shortfall(balance=wallet.balance, in_force=bet.payout, new=paid) > 0:
                     raise BetsyError(Code.RECALCULATION_NEGATIVE, "recalculation would make the balance negative")
         try:
             settled = bet_settle_apply(
-                bet_id=state.bet_id, amount=call.amount, result=call.result_type, external_id=call.transaction_id
+                bet_id=state.bet_id, amount=paid, result=call.result_type, external_id=call.transaction_id
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -336,8 +341,20 @@ def settle_bet(call: BetCall) -> Answer:
             logger.warning(
                 "betsy resettle of %s left a debt of %s %s", call.transaction_id, settled.shortfall, call.currency
             )
+        if paid != call.amount:
+            reviews.review_flag(
+                kind=ReviewItem.Kind.ROUNDED_PAYOUT,
+                player_id=settled.settlement.player_id,
+                bet_id=state.bet_id,
+                settlement_id=settled.settlement.pk,
+                provider=PROVIDER,
+                currency=call.currency,
+                amount=paid,
+                summary=f"betsy settle {call.transaction_id}: {call.amount} {call.currency} owed,"
+                f" paid {money.format_money(paid, call.currency)} (rounded up by {paid - call.amount})",
+            )
         moved = settled.transaction_ids[-1] if settled.transaction_ids else None
-        return Outcome(200, _success(str(moved) if moved else call.transaction_id), moved)
+        return Outcome(200, _success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
     reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(SETTLE))
     if reply.replayed and reply.outcome == idempotency.APPLIED:
@@ -350,7 +367,9 @@ def _note_stale_settle(call: BetCall) -> None:
     earlier result (replaying is right) or Betsy correcting back to it (we would be out of sync).
     The two cannot be told apart from the request, so staff get an audit row to compare."""
     state = _bet_state(call.transaction_id)
-    if state is None or (state.payout == call.amount and state.result == call.result_type):
+    if state is None or (
+        state.payout == money.payable(call.amount, call.currency) and state.result == call.result_type
+    ):
         return
     logger.warning("betsy settle %s replayed while another result is in force", call.transaction_id)
     with transaction.atomic():
@@ -365,24 +384,18 @@ def _note_stale_settle(call: BetCall) -> None:
         )
 
 
-class _NothingToUnsettle(Exception):
-    """Raised inside the transaction to roll back the key claim: a no-op must not be stored."""
-
-
 def unsettle_bet(call: BetCall) -> Answer:
     """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again."""
     state = _bet_for(call)
-    if state.status == Bet.Status.OPEN or state.in_force is None:
-        return Answer(200, _success(call.transaction_id).encode())
-    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force}", "unsettle")
+    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force or 0}", "unsettle")
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
 
     def apply() -> Outcome:
         bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
         if bet.status == Bet.Status.ROLLED_BACK:
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-        if bet.status == Bet.Status.OPEN:  # unsettled concurrently under another key
-            raise _NothingToUnsettle
+        if bet.status == Bet.Status.OPEN:  # never settled, or unsettled by other means: nothing to revert
+            return Outcome(200, _success(f"B{bet.pk}"))
         # The stored settlement's amount is reverted, not the request's `amount` (§8).
         unsettled = bet_unsettle_apply(bet_id=bet.pk, external_id=call.transaction_id)
         if unsettled.shortfall > 0:
@@ -390,13 +403,9 @@ def unsettle_bet(call: BetCall) -> Answer:
                 "betsy unsettle of %s left a debt of %s %s", call.transaction_id, unsettled.shortfall, call.currency
             )
         moved = unsettled.transaction_ids[-1] if unsettled.transaction_ids else None
-        return Outcome(200, _success(str(moved) if moved else call.transaction_id), moved)
+        return Outcome(200, _success(str(moved) if moved else f"S{unsettled.settlement.pk}"), moved)
 
-    try:
-        reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(UNSETTLE))
-    except _NothingToUnsettle:
-        return Answer(200, _success(call.transaction_id).encode())
-    return _answer(reply)
+    return _answer(execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(UNSETTLE)))
 
 
 def rollback_bet(call: BetCall) -> Answer:
@@ -407,29 +416,43 @@ def rollback_bet(call: BetCall) -> Answer:
     key = RequestKey(PROVIDER, call.transaction_id, "rollback")
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
 
+    def nothing_to_refund() -> Outcome:
+        record = idempotency.find(key)  # ours, claimed in this transaction: its id is our answer's
+        return Outcome(200, _success(f"R{record.pk if record else 0}"))
+
     def apply() -> Outcome:
         # First reserve the place key: if the bet never arrived, it never can now; if it is being
         # written, this waits for it to commit and the bet is read below.
         if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
             logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
-            return Outcome(200, _success(call.transaction_id))
+            return nothing_to_refund()
         bet = (
             Bet.objects.select_for_update(no_key=True)
             .filter(provider=PROVIDER, external_id=call.transaction_id)
             .first()
         )
         if bet is None:  # the place bet was declined: nothing was debited
-            return Outcome(200, _success(call.transaction_id))
+            return nothing_to_refund()
         if bet.player.external_id != call.user_id or bet.currency != call.currency:
             raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
         if bet.status == Bet.Status.ROLLED_BACK:  # cancelled by another path: never refund twice
-            return Outcome(200, _success(call.transaction_id))
+            return nothing_to_refund()
         if call.amount and call.amount != bet.stake:
             logger.warning(
                 "betsy rollback of %s carries amount %s, the stake was %s: refunding the stake",
                 call.transaction_id,
                 call.amount,
                 bet.stake,
+            )
+            reviews.review_flag(
+                kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
+                player_id=bet.player_id,
+                bet_id=bet.pk,
+                provider=PROVIDER,
+                currency=bet.currency,
+                amount=bet.stake,
+                summary=f"betsy rollback {call.transaction_id} said {call.amount} {call.currency};"
+                f" the stake refunded was {money.format_money(bet.stake, bet.currency)}",
             )
         rolled = bet_rollback_apply(bet_id=bet.pk, external_id=call.transaction_id)
         refund = rolled.transaction_ids[-1]

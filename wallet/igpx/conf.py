@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from config.env import env_bool, env_int
+from wallet import allowlist
 
 # Outbound calls (auth, start-session): protocols/igpx.md §2.2 decides 3 s connect, 10 s read.
 CONNECT_TIMEOUT_MS = env_int("IGPX_CONNECT_TIMEOUT_MS", 3000, minimum=100)
@@ -33,3 +34,7 @@ def security_hash() -> str:
 
 def credentials() -> tuple[str, str]:
     return settings.IGPX_USERNAME, settings.IGPX_PASSWORD
+
+
+# Addresses the callbacks are accepted from (IPs or networks); empty: any (wallet/allowlist.py).
+ALLOWED_IPS = allowlist.from_env("IGPX_ALLOWED_IPS")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from wallet import currencies, errors
-from wallet.money import loads, parse_amount
+from wallet import currencies, errors, identifiers
+from wallet.money import loads, parse_amount, parse_payout
 
 PROVIDER = "igpx"
 SIGNATURE_HEADER = "X-Security-Hash"
@@ -56,9 +56,9 @@ ERROR_CODES: dict[str, str] = {
     INTERNAL_ERROR: "unexpected failure; nothing was stored, retry",
 }
 
-# Our identifiers fit the database columns they end up in.
-MAX_TRANSACTION_ID = 128
-MAX_USER_ID = 64
+# The one identifier rule (wallet/identifiers.py): ids fit the database columns they end up in.
+MAX_TRANSACTION_ID = identifiers.TRANSACTION_ID_MAX
+MAX_USER_ID = identifiers.PLAYER_ID_MAX
 
 
 class IgpxError(Exception):
@@ -152,17 +152,11 @@ def _object(body: bytes) -> dict[str, Any]:
 
 
 def _identifier(data: dict[str, Any], name: str, max_length: int) -> str:
-    """A non-empty id. The seed shows strings; a JSON integer is taken as its decimal text."""
-    if name not in data or data[name] is None:
-        raise IgpxError(INVALID_REQUEST, f"{name} is required")
-    value = data[name]
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise IgpxError(INVALID_REQUEST, f"{name} must be a string")
-    if not value or len(value) > max_length or not value.isprintable() or value != value.strip():
-        raise IgpxError(INVALID_REQUEST, f"{name} must be 1-{max_length} printable characters without padding")
-    return value
+    """An id under the one identifier rule; a JSON integer is taken as its decimal text."""
+    try:
+        return identifiers.parse_identifier(data.get(name), name, max_length)
+    except errors.InvalidRequest as exc:
+        raise IgpxError(INVALID_REQUEST, exc.message) from None
 
 
 def _currency(data: dict[str, Any]) -> str:
@@ -175,11 +169,15 @@ def _currency(data: dict[str, Any]) -> str:
     return value
 
 
-def _amount(data: dict[str, Any], currency: str, *, allow_zero: bool) -> Decimal:
+def _amount(data: dict[str, Any], currency: str, *, payout: bool) -> Decimal:
+    """A bet's stake at the currency's precision; a result's or rollback's amount exact as sent,
+    however fine (the provider owes it: refusing it would strand the money, docs/CALLBACKS.md)."""
     if "amount" not in data:
         raise IgpxError(INVALID_REQUEST, "amount is required")
     try:
-        return parse_amount(data["amount"], currency, allow_zero=allow_zero)
+        if payout:
+            return parse_payout(data["amount"], currency)
+        return parse_amount(data["amount"], currency)
     except errors.InvalidAmount as exc:
         raise IgpxError(INVALID_REQUEST, exc.message) from None
 
@@ -193,7 +191,7 @@ def parse_transaction(body: bytes) -> Transaction:
         raise IgpxError(INVALID_REQUEST, f"action must be 'bet' or 'result', got {action!r}")
     user_id = _identifier(data, "user_id", MAX_USER_ID)
     currency = _currency(data)
-    amount = _amount(data, currency, allow_zero=action == RESULT)
+    amount = _amount(data, currency, payout=action == RESULT)
     return Transaction(transaction_id, action, user_id, currency, amount)
 
 
@@ -208,8 +206,21 @@ def parse_rollback(body: bytes) -> Rollback:
         raise IgpxError(INVALID_REQUEST, "a rollback cannot target itself")
     user_id = _identifier(data, "user_id", MAX_USER_ID)
     currency = _currency(data)
-    amount = _amount(data, currency, allow_zero=True)
+    amount = _amount(data, currency, payout=True)
     return Rollback(transaction_id, target, user_id, currency, amount)
+
+
+def peek(body: bytes) -> tuple[str, str]:
+    """(action, transaction_id) of a body that did not parse, as far as they can be read, for
+    telling staff which callback was refused; ("", "") when they cannot."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    action, transaction_id = data.get("action"), data.get("transaction_id")
+    return (action if action in (BET, RESULT, ROLLBACK) else "", identifiers.shown(transaction_id))
 
 
 # --- Responses -------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ Our transaction ids (the `transaction_id` we answer with, unique as the seed req
 - `S<n>`: the settlement row of a callback that moved nothing (a zero result, a rollback of
   an unknown, declined or already rolled-back transaction);
 - `V-<provider id>`: a result that arrived after its own rollback (never credited).
+
+Results and rollbacks are never refused in a way a retry cannot fix (docs/CALLBACKS.md): a
+result finer than its currency is paid rounded up and flagged; a rollback that disagrees with
+its target undoes exactly what the target moved and is flagged; a refusal that stands is the
+same answer on every retry and one review item for staff.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from wallet import events, rows
+from config.logthrottle import Throttled
+from wallet import events, money, rows
 from wallet.errors import (
     AlreadyRolledBack,
     CurrencyMismatch,
-    IdempotencyConflict,
     InvalidRequest,
     PlayerBlocked,
     PlayerNotFound,
@@ -31,27 +36,19 @@ from wallet.errors import (
 )
 from wallet.igpx import protocol
 from wallet.igpx.protocol import BET, PROVIDER, RESULT, IgpxError
-from wallet.models import Account, Bet, IdempotencyRecord, LedgerTransaction, Player, Settlement
-from wallet.models import IdempotencyConflict as ConflictRow
+from wallet.models import Account, Bet, IdempotencyRecord, LedgerTransaction, Player, ReviewItem, Settlement
 from wallet.selectors import WalletRef, wallet_from_row, wallet_query
-from wallet.services import idempotency, postings
+from wallet.services import idempotency, postings, refusals, reviews
 from wallet.services.idempotency import Outcome, Reply, RequestKey
 
 logger = logging.getLogger("touchline.wallet.igpx")
+_refusals = Throttled(logger)  # a refusal that is not stored comes back with every retry
 
 OPERATION = "tx"  # one namespace for bet, result and rollback ids (protocols/igpx.md §4)
 
 APPLIED = IdempotencyRecord.Outcome.APPLIED.value
 DECLINED = IdempotencyRecord.Outcome.DECLINED.value
 TOMBSTONE = IdempotencyRecord.Outcome.TOMBSTONE.value
-
-
-class RollbackMismatch(IdempotencyConflict):
-    """A rollback whose player, currency or amount differs from the transaction it targets."""
-
-    def __init__(self, message: str, *, target_fingerprint: str) -> None:
-        super().__init__(message)
-        self.target_fingerprint = target_fingerprint
 
 
 class _NotStored(Exception):
@@ -112,24 +109,28 @@ def _error_renderer(action: str, provider_id: str, seen: list[WalletError]) -> C
     return render
 
 
-def _finish(reply: Reply, request: protocol.Transaction | protocol.Rollback, raw: str, seen: list[WalletError]) -> str:
-    """Log what staff must see; a fresh rollback mismatch is also kept as a conflict row."""
+def _finish(reply: Reply, request: protocol.Transaction | protocol.Rollback, seen: list[WalletError]) -> str:
+    """Log what staff must see; a result or rollback declined for good is also flagged once."""
     if reply.outcome == "conflict":
         logger.error("igpx %s %s: transaction_id reused with different content", request.action, request.transaction_id)
     elif reply.outcome == DECLINED and not reply.replayed:
         error = seen[-1] if seen else None
-        if isinstance(error, RollbackMismatch):
-            ConflictRow.objects.create(
-                provider=PROVIDER,
-                external_id=request.transaction_id,
-                operation=protocol.ROLLBACK,
-                first_fingerprint=error.target_fingerprint,
-                fingerprint=idempotency.fingerprint(request.canonical()),
-                request_body=raw[:65536],
-            )
-        level = logging.INFO if request.action == BET else logging.ERROR  # results/rollbacks must succeed
-        logger.log(level, "igpx %s %s declined: %s", request.action, request.transaction_id, error)
+        if request.action == BET:
+            logger.info("igpx bet %s declined: %s", request.transaction_id, error)
+        else:  # results and rollbacks must succeed: this one needs a human
+            logger.error("igpx %s %s declined: %s", request.action, request.transaction_id, error)
+            refusals.refused(PROVIDER, request.action, request.transaction_id, str(error))
     return reply.body
+
+
+def _not_stored(request: protocol.Transaction | protocol.Rollback, refusal: _NotStored) -> IgpxError:
+    """A result or rollback for a player or wallet we do not know (yet): a retry succeeds once
+    staff have fixed the account, so it is not stored, and staff are told once."""
+    _refusals.error(
+        request.transaction_id, "igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal
+    )
+    refusals.refused(PROVIDER, request.action, request.transaction_id, refusal.error.message)
+    return IgpxError(protocol.code_for(refusal.error), refusal.error.message)
 
 
 # --- /transaction ----------------------------------------------------------------------------
@@ -147,10 +148,11 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
     """Credit a result: an unlinked payout (the seed gives no bet reference), never refused for
     the player's status. The Settlement row is the record staff and the CRM export follow."""
     wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
+    paid = money.payable(request.amount, request.currency)  # the amount itself unless finer than the currency
     transaction_id = spendable = None
-    if request.amount > 0:
+    if paid > 0:
         credited = postings.credit_apply(
-            provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=request.amount
+            provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=paid
         )
         transaction_id, spendable = credited.transaction_id, credited.spendable
     settlement = rows.insert(
@@ -158,8 +160,8 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             bet=None,
             player_id=wallet.player_id,
             kind=Settlement.Kind.RESULT,
-            result="paid" if request.amount > 0 else "lost",
-            amount=request.amount,
+            result="paid" if paid > 0 else "lost",
+            amount=paid,
             external_id=request.transaction_id,
             transaction_id=transaction_id,
         )
@@ -175,10 +177,21 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             settlement_id=settlement.pk,
             transaction_ids=(transaction_id,) if transaction_id else (),
             balance_after=spendable,
-            moved=request.amount,
+            moved=paid,
             is_test=wallet.is_test,
         )
     )
+    if paid != request.amount:
+        reviews.review_flag(
+            kind=ReviewItem.Kind.ROUNDED_PAYOUT,
+            player_id=wallet.player_id,
+            settlement_id=settlement.pk,
+            provider=PROVIDER,
+            currency=request.currency,
+            amount=paid,
+            summary=f"igpx result {request.transaction_id}: {request.amount} {request.currency} owed,"
+            f" paid {money.format_money(paid, request.currency)} (rounded up by {paid - request.amount})",
+        )
     if transaction_id is None:
         return _success(_settlement_id(settlement))
     return _success(_ledger_id(transaction_id), transaction_id)
@@ -198,9 +211,8 @@ def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
             preload=_preload(request.user_id, request.currency),
         )
     except _NotStored as refusal:
-        logger.error("igpx %s %s refused, not stored: %s", request.action, request.transaction_id, refusal)
-        raise IgpxError(protocol.code_for(refusal.error), refusal.error.message) from None
-    return _finish(reply, request, raw, seen)
+        raise _not_stored(request, refusal) from None
+    return _finish(reply, request, seen)
 
 
 # --- /transaction-rollback -------------------------------------------------------------------
@@ -208,7 +220,7 @@ def transaction_process(*, request: protocol.Transaction, raw: str = "") -> str:
 
 def _rollback_record(
     request: protocol.Rollback,
-    wallet: WalletRef,
+    player_id: int,
     *,
     bet: Bet | None = None,
     previous: Decimal = Decimal(0),
@@ -217,7 +229,7 @@ def _rollback_record(
     return rows.insert(
         Settlement(
             bet=bet,
-            player_id=wallet.player_id,
+            player_id=player_id,
             kind=Settlement.Kind.ROLLBACK,
             amount=Decimal(0),
             previous_amount=previous,
@@ -227,72 +239,88 @@ def _rollback_record(
     )
 
 
-def _noop_rollback(request: protocol.Rollback, wallet: WalletRef, bet: Bet | None = None) -> Outcome:
+def _noop_rollback(request: protocol.Rollback, player_id: int, bet: Bet | None = None) -> Outcome:
     """A rollback that moves nothing is still recorded, so staff can see it arrived."""
-    return _success(_settlement_id(_rollback_record(request, wallet, bet=bet)))
+    return _success(_settlement_id(_rollback_record(request, player_id, bet=bet)))
 
 
 def _check_target(
     request: protocol.Rollback,
-    wallet: WalletRef,
-    record: IdempotencyRecord,
+    wallet: WalletRef | None,
     player_id: int,
     currency: str | None,
     amount: Decimal,
+    bet: Bet | None = None,
 ) -> None:
-    """The rollback must name the target's player, currency (when known) and amount (§3.4)."""
+    """A rollback should name its target's player, currency (when known) and amount (§3.4).
+
+    When it does not, the target is still undone exactly as it moved (the rollback names the
+    transaction; refusing would strand the money, the provider retrying forever) and staff get
+    a review item with the disagreement. Runs inside the rollback's transaction.
+    """
     problems = []
-    if player_id != wallet.player_id:
-        problems.append("user_id")
-    if currency is not None and currency != wallet.currency:
-        problems.append("currency")
-    if amount != request.amount:
-        problems.append(f"amount ({request.amount} vs {amount})")
+    if wallet is None:
+        problems.append(f"user_id {request.user_id} with no {request.currency} wallet")
+    elif player_id != wallet.player_id:
+        problems.append(f"user_id {request.user_id}")
+    if currency is not None and currency != request.currency:
+        problems.append(f"currency {request.currency} vs {currency}")
+    known = currency or request.currency
+    if money.payable(request.amount, known) != amount:
+        problems.append(f"amount {request.amount} vs {money.format_money(amount, known)}")
     if problems:
-        raise RollbackMismatch(
-            f"rollback {request.transaction_id} differs from {request.rollback_transaction_id} in "
-            + ", ".join(problems),
-            target_fingerprint=record.fingerprint,
+        logger.warning("igpx rollback %s: %s", request.transaction_id, "; ".join(problems))
+        reviews.review_flag(
+            kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
+            player_id=player_id,
+            bet=bet,
+            provider=PROVIDER,
+            currency=known,
+            amount=amount,
+            summary=f"igpx rollback {request.transaction_id} of {request.rollback_transaction_id} undid what"
+            f" moved; it said {'; '.join(problems)}",
         )
 
 
-def _rollback_bet(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord, bet: Bet) -> Outcome:
+def _rollback_bet(request: protocol.Rollback, wallet: WalletRef | None, bet: Bet) -> Outcome:
     """`bet` is locked (postings.bet_lock): the row lock serialises two rollbacks of one bet."""
-    _check_target(request, wallet, record, bet.player_id, bet.currency, bet.stake)
+    _check_target(request, wallet, bet.player_id, bet.currency, bet.stake, bet)
     if bet.status == Bet.Status.ROLLED_BACK:
-        return _noop_rollback(request, wallet, bet)
+        return _noop_rollback(request, bet.player_id, bet)
     result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet)
     refund_id = result.transaction_ids[-1]
     return _success(_ledger_id(refund_id), refund_id)
 
 
-def _rollback_result(request: protocol.Rollback, wallet: WalletRef, record: IdempotencyRecord) -> Outcome:
+def _rollback_result(request: protocol.Rollback, wallet: WalletRef | None, record: IdempotencyRecord) -> Outcome:
     """Take back a result's payout; what the player no longer has becomes debt (DESIGN.md)."""
     original = LedgerTransaction.objects.select_for_update(no_key=True).get(pk=record.transaction_id)
     paid = Settlement.objects.get(transaction_id=original.pk, kind=Settlement.Kind.RESULT)
-    _check_target(request, wallet, record, original.player_id, original.currency, paid.amount)
+    _check_target(request, wallet, original.player_id, original.currency, paid.amount)
     if LedgerTransaction.objects.filter(reverses_id=original.pk).exists():
-        return _noop_rollback(request, wallet)
+        return _success(_settlement_id(_rollback_record(request, original.player_id)))
     reversed_ = postings.transaction_reverse(
         original_id=original.pk,
         reason=f"igpx rollback {request.transaction_id} of result {request.rollback_transaction_id}",
         external_id=request.transaction_id,
     )
-    settlement = _rollback_record(request, wallet, previous=paid.amount, transaction_id=reversed_.transaction_id)
+    settlement = _rollback_record(
+        request, original.player_id, previous=paid.amount, transaction_id=reversed_.transaction_id
+    )
     if reversed_.shortfall > 0:
         logger.warning(
             "igpx rollback %s of result %s: player %s owes %s %s (debt recorded for staff)",
             request.transaction_id,
             request.rollback_transaction_id,
-            wallet.external_id,
+            original.player_id,
             reversed_.shortfall,
-            wallet.currency,
+            original.currency,
         )
     events.publish(
         events.WalletEvent(
             kind=events.TRANSACTION_REVERSED,
-            player_id=wallet.player_id,
-            currency=wallet.currency,
+            player_id=original.player_id,
+            currency=original.currency,
             provider=PROVIDER,
             settlement_id=settlement.pk,
             transaction_ids=(reversed_.transaction_id,),
@@ -313,7 +341,20 @@ def _settlement_of(record: IdempotencyRecord) -> Settlement | None:
 
 
 def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
-    wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
+    try:
+        wallet: WalletRef | None = _wallet(row, request.user_id, request.currency, store_refusal=False)
+        missing: _NotStored | None = None
+    except _NotStored as refusal:
+        # A known target names its own player: it is undone even if user_id or currency names
+        # no wallet (and staff are told). Only a rollback with nothing to undo needs the wallet.
+        wallet, missing = None, refusal
+
+    def own_player() -> int:
+        if wallet is None:
+            assert missing is not None
+            raise missing
+        return wallet.player_id
+
     target_key = key_for(request.rollback_transaction_id)
     # The target's bet, if it is one, is read and locked in the same statement (rows.select_sql).
     bet_sql, _ = rows.select_sql(Bet, ("provider", "external_id"), lock=True)
@@ -325,10 +366,10 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
         logger.info(
             "igpx rollback %s: %s unknown, tombstone placed", request.transaction_id, request.rollback_transaction_id
         )
-        return _noop_rollback(request, wallet)
+        return _noop_rollback(request, own_player())
     if record.outcome in (TOMBSTONE, DECLINED):
         # Already cancelled by an earlier rollback, or never applied: nothing to undo.
-        return _noop_rollback(request, wallet)
+        return _noop_rollback(request, own_player())
     if record.outcome != APPLIED:
         raise InvalidRequest(f"{request.rollback_transaction_id} is not a completed transaction")
 
@@ -339,7 +380,7 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
         else:
             bet = postings.bet_lock(provider=PROVIDER, external_id=request.rollback_transaction_id)
         if bet is not None:
-            return _rollback_bet(request, wallet, record, bet)
+            return _rollback_bet(request, wallet, bet)
         (kind,) = rows.values("SELECT kind FROM wallet_ledgertransaction WHERE id = %s", [record.transaction_id])
         if kind == LedgerTransaction.Kind.PAYOUT:
             return _rollback_result(request, wallet, record)
@@ -349,8 +390,8 @@ def _rollback_apply(request: protocol.Rollback, row: tuple | None) -> Outcome:
     if settlement is not None and settlement.kind == Settlement.Kind.RESULT:
         # A zero result: undoing it moves nothing, but the request must still match it. (Its
         # currency is not recorded anywhere: a settlement row has none.)
-        _check_target(request, wallet, record, settlement.player_id, None, settlement.amount)
-        return _noop_rollback(request, wallet)
+        _check_target(request, wallet, settlement.player_id, None, settlement.amount)
+        return _noop_rollback(request, settlement.player_id)
     raise InvalidRequest(f"{request.rollback_transaction_id} is a rollback: rollbacks cannot be rolled back")
 
 
@@ -367,9 +408,8 @@ def rollback_process(*, request: protocol.Rollback, raw: str = "") -> str:
             preload=_preload(request.user_id, request.currency),
         )
     except _NotStored as refusal:
-        logger.error("igpx rollback %s refused, not stored: %s", request.transaction_id, refusal)
-        raise IgpxError(protocol.code_for(refusal.error), refusal.error.message) from None
-    return _finish(reply, request, raw, seen)
+        raise _not_stored(request, refusal) from None
+    return _finish(reply, request, seen)
 
 
 # --- Session launch (operator API: POST /api/operator/players/<id>/sessions/igpx/) -----------

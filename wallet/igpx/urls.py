@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from wallet.igpx import views
 
@@ -6,4 +6,6 @@ from wallet.igpx import views
 urlpatterns = [
     path("transaction", views.TransactionView.as_view(), name="transaction"),
     path("transaction-rollback", views.RollbackView.as_view(), name="transaction-rollback"),
+    # Anything else under /api/igpx/ is answered in IGPX's format, not Django's HTML 404.
+    re_path(r"", views.not_found),
 ]

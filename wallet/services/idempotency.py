@@ -201,17 +201,23 @@ def _answer_existing(
         status, body = render_error(AlreadyRolledBack(f"{key.external_id} was rolled back before it arrived"))
         return Reply(status=status, body=body, outcome=TOMBSTONE, replayed=True)
     if first_print != print_:
-        with transaction.atomic():
-            conflict = ConflictRow.objects.create(
-                provider=key.provider,
-                external_id=key.external_id,
-                operation=key.operation,
-                first_fingerprint=first_print,
-                fingerprint=print_,
-                request_body=request_body[:65536],
-            )
-            reviews.review_on_conflict(conflict)
-        logger.warning("idempotency conflict %s:%s:%s", key.provider, key.operation, key.external_id)
+        # A provider retries a refused result forever: staff need one row per distinct request,
+        # not one per retry (docs/CALLBACKS.md). Only conflicts pay for this read.
+        seen = ConflictRow.objects.filter(
+            provider=key.provider, external_id=key.external_id, operation=key.operation, fingerprint=print_
+        ).exists()
+        if not seen:
+            with transaction.atomic():
+                conflict = ConflictRow.objects.create(
+                    provider=key.provider,
+                    external_id=key.external_id,
+                    operation=key.operation,
+                    first_fingerprint=first_print,
+                    fingerprint=print_,
+                    request_body=request_body[:65536],
+                )
+                reviews.review_on_conflict(conflict)
+            logger.warning("idempotency conflict %s:%s:%s", key.provider, key.operation, key.external_id)
         status, body = render_error(IdempotencyConflict(f"{key.external_id} was already used for a different request"))
         return Reply(status=status, body=body, outcome="conflict", replayed=True)
     return Reply(status=status, body=body, outcome=outcome, replayed=True, transaction_id=transaction_id)

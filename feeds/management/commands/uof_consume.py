@@ -1,4 +1,9 @@
-"""python manage.py uof_consume: the Unified Odds Feed consumer (one process per node)."""
+"""python manage.py uof_consume: the Unified Odds Feed consumer.
+
+Run one, or N that split the feed (docs/uof.md, "Running N consumers"): by bindings
+(`--routing live` and `--routing prematch`, `--sport …`) or by share (`--share 0/2` and
+`--share 1/2`). Each has a name in the registry, stable across restarts (`--name`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from feeds import conf
 from feeds.consumer import Consumer, binding_keys
 from feeds.protocol.routing import PRESETS, bindings
+from feeds.services import consumers
 
 
 class Command(BaseCommand):
@@ -28,8 +34,27 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=None)
         parser.add_argument("--declare-exchange", action="store_true", help="declare the exchange (local brokers only)")
         parser.add_argument("--stats-every", type=float, default=10.0, help="progress line interval, seconds")
+        parser.add_argument("--share", default="", help="k/N: apply only events hashed to share k of N (e.g. 0/2)")
+        parser.add_argument(
+            "--name",
+            default="",
+            help="this consumer's name in the registry (default: host/share/bindings hash, stable across restarts)",
+        )
+        parser.add_argument(
+            "--forget", metavar="NAME", default="", help="remove a dead consumer from the registry, then exit"
+        )
 
     def handle(self, *args, **opts):
+        if opts["forget"]:
+            removed = consumers.forget(opts["forget"])
+            if not removed:
+                raise CommandError(f"no consumer named {opts['forget']!r} is registered")
+            self.stdout.write(f"forgot consumer {opts['forget']}: producers may recover without its share")
+            return
+        try:
+            share = consumers.parse_share(opts["share"]) if opts["share"] else None
+        except ValueError as exc:
+            raise CommandError(f"--share: {exc}") from None
         url = opts["url"] or conf.amqp_url()
         if not url:
             raise CommandError(
@@ -54,13 +79,16 @@ class Command(BaseCommand):
             batch_size=opts["batch_size"],
             stop=stop,
             declare_exchange=opts["declare_exchange"],
+            name=opts["name"] or None,
+            share=share,
         )
         logging.getLogger("touchline.feeds").setLevel(logging.INFO)
         # A dedicated process holding a large, long-lived cache of market lines: fewer full
         # garbage collections (measured ~20% less CPU per message, docs/benchmarks/feeds.md).
         gc.set_threshold(200_000, 50, 100)
         self.stdout.write(
-            f"uof_consume: exchange={consumer.exchange} keys={keys} prefetch={consumer.prefetch} batch={consumer.batch_size}"
+            f"uof_consume {consumer.name}: exchange={consumer.exchange} keys={keys} "
+            f"share={consumer.share_text or 'all'} prefetch={consumer.prefetch} batch={consumer.batch_size}"
         )
         thread = threading.Thread(target=consumer.run, name="uof-consumer")
         thread.start()
@@ -73,6 +101,7 @@ class Command(BaseCommand):
             last, last_count = now, s.messages
             self.stdout.write(
                 f"  {s.messages} messages ({rate:.0f}/s) in {s.batches} batches, outcomes {s.outcomes}, "
-                f"reconnects {s.reconnects}, last batch {s.last_batch_seconds * 1000:.1f} ms"
+                f"reconnects {s.reconnects}, other shares skipped {s.skipped}, "
+                f"last batch {s.last_batch_seconds * 1000:.1f} ms"
             )
         self.stdout.write("uof_consume: stopped")

@@ -29,7 +29,8 @@ def bet() -> Bet:
 def test_lost_moves_nothing(betsy, placed):
     reply = betsy.settle(TX, "alice", "USD", 0, "lost")
     assert reply.status == 200
-    assert reply.data["transactionId"] == TX  # no ledger transaction: Betsy's id echoed
+    # No ledger transaction: our settlement's id, never Betsy's own.
+    assert reply.data["transactionId"] == f"S{Settlement.objects.get(kind='settle').pk}" != TX
     assert placed.balance == 15
     assert bet().status == "settled" and bet().result == "lost"
     assert betsy.retry().body == reply.body
@@ -169,16 +170,29 @@ def test_settle_after_rollback_is_refused(betsy, placed):
 # --- Unsettle -----------------------------------------------------------------------------------
 
 
-def test_unsettle_of_an_open_bet_is_a_stateless_success(betsy, placed):
+def test_unsettle_of_an_open_bet_is_a_success_that_moves_nothing(betsy, placed):
     before = state_counts()
-    assert betsy.unsettle(TX, "alice", "USD", 5).status == 200
-    assert state_counts() == before and placed.balance == 15
+    reply = betsy.unsettle(TX, "alice", "USD", 5)
+    assert reply.status == 200 and reply.data["transactionId"] == f"B{bet().pk}"
+    assert placed.balance == 15
+    after = state_counts()
+    assert after == {**before, "requests": before["requests"] + 1}  # only its stored answer
+    assert betsy.retry().body == reply.body
+
+
+def test_unsettle_retried_replays_the_first_answer_byte_for_byte(betsy, placed):
+    betsy.settle(TX, "alice", "USD", 10, "won")
+    first = betsy.unsettle(TX, "alice", "USD", 5)
+    assert first.status == 200 and first.data["transactionId"] != TX
+    assert placed.balance == 15
+    again = betsy.retry()
+    assert again.body == first.body and placed.balance == 15
 
 
 def test_unsettle_retry_does_not_swallow_a_later_unsettle(betsy, placed):
     betsy.settle(TX, "alice", "USD", 10, "won")
     betsy.unsettle(TX, "alice", "USD", 5)
-    assert betsy.retry().status == 200  # the bet is open: success, nothing stored
+    assert betsy.retry().status == 200  # the bet is open: the first answer again
     betsy.settle(TX, "alice", "USD", 8, "won")
     assert placed.balance == 23
     assert betsy.unsettle(TX, "alice", "USD", 5).status == 200

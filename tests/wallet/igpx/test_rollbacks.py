@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import balance, fund, make_player
 from wallet import events
-from wallet.models import Bet, Debt, IdempotencyConflict, LedgerTransaction, Settlement
+from wallet.models import Bet, Debt, IdempotencyConflict, LedgerTransaction, ReviewItem, Settlement
 
 from .conftest import snapshot
 
@@ -113,8 +113,11 @@ def test_rollback_of_a_declined_bet_moves_nothing(provider, alice):
 def test_rollback_of_a_zero_result(provider, alice):
     provider.result("r-1", "0")
     assert provider.rollback("rb-1", "r-1", "0").error is None
-    assert provider.rollback("rb-2", "r-1", "1.00").error == "TRANSACTION_MISMATCH"
+    # A second rollback that disagrees: nothing left to undo, success, and staff see the amount.
+    assert provider.rollback("rb-2", "r-1", "1.00").error is None
     assert balance(alice) == Decimal("50.00")
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.ROLLBACK_MISMATCH)
+    assert "amount 1.00 vs 0.00 EUR" in item.summary
 
 
 def test_rollback_of_a_rollback_is_refused(provider, alice):
@@ -131,23 +134,41 @@ def test_rollback_of_a_rollback_is_refused(provider, alice):
 
 @pytest.mark.parametrize(
     ("amount", "user", "currency"),
-    [("9.99", "alice", "EUR"), ("10.00", "bob", "EUR"), ("10.00", "alice", "USD")],
+    [
+        ("5.00", "alice", "EUR"),
+        ("20.00", "alice", "EUR"),
+        ("9.99", "alice", "EUR"),
+        ("10.00", "bob", "EUR"),
+        ("10.00", "alice", "USD"),
+    ],
 )
-def test_rollback_that_does_not_match_its_target_is_a_mismatch_for_staff(provider, alice, amount, user, currency):
+def test_rollback_that_does_not_match_its_target_undoes_the_target_and_tells_staff(
+    provider, alice, amount, user, currency
+):
+    """A rollback names the transaction to undo: it is undone exactly as it moved (the stake of
+    10.00 comes back, whatever the rollback says), the provider gets success, staff see it."""
     bob = make_player("bob", currencies=("EUR",))
     from wallet.services.players import player_add_currency
 
     player_add_currency(player=alice, currency="USD")
     fund(bob, "5.00")
     provider.bet("b-1", "10.00")
-    state = snapshot()
     answer = provider.rollback("rb-1", "b-1", amount, user=user, currency=currency)
-    assert answer.json == {"error": "TRANSACTION_MISMATCH"}
-    assert snapshot()["balances"] == state["balances"]
-    conflict = IdempotencyConflict.objects.get()
-    assert (conflict.external_id, conflict.operation) == ("rb-1", "rollback")
-    # Retried: same answer, no second conflict row, and the bet can still be rolled back properly.
+    assert answer.error is None and answer.our_id.startswith("T")
+    assert balance(alice) == Decimal("50.00") and balance(bob) == Decimal("5.00")
+    assert Bet.objects.get().status == Bet.Status.ROLLED_BACK
+    item = ReviewItem.objects.get(kind=ReviewItem.Kind.ROLLBACK_MISMATCH)
+    assert item.player == alice and item.bet == Bet.objects.get() and "rb-1" in item.summary
+    assert not IdempotencyConflict.objects.exists()
+    # Retried: byte-identical answer, nothing moves again, no second item.
     assert provider.rollback("rb-1", "b-1", amount, user=user, currency=currency).raw == answer.raw
-    assert IdempotencyConflict.objects.count() == 1
-    assert provider.rollback("rb-2", "b-1", "10.00").error is None
+    assert ReviewItem.objects.filter(kind=ReviewItem.Kind.ROLLBACK_MISMATCH).count() == 1
     assert balance(alice) == Decimal("50.00")
+
+
+def test_zero_rollback_of_a_paid_result_takes_the_result_back(provider, alice):
+    provider.result("r-1", "30.00")
+    assert balance(alice) == Decimal("80.00")
+    assert provider.rollback("rb-1", "r-1", "0").error is None
+    assert balance(alice) == Decimal("50.00")
+    assert ReviewItem.objects.filter(kind=ReviewItem.Kind.ROLLBACK_MISMATCH).count() == 1

@@ -1,0 +1,263 @@
+"""Domain: the report table (day/week/month) built from stored rollups, its totals, conversions
+and chart series. The admin page, its CSV/XLSX exports and the operator API all render this one
+structure, so an export holds exactly what the page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from reports import conf
+from reports.models import DailyRollup
+from wallet.currencies import CURRENCIES
+from wallet.money import format_money
+
+PERIODS = ("day", "week", "month")
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+# (field, column title). Amounts are in the row's currency.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("bets_count", "Bets"),
+    ("stakes", "Stakes"),
+    ("payouts", "Payouts"),
+    ("refunds", "Refunds"),
+    ("rollbacks", "Rollbacks"),
+    ("resettle_adjustments", "Resettle adj."),
+    ("unsettle_adjustments", "Unsettle adj."),
+    ("staff_reversals", "Staff reversals"),
+    ("staff_adjustments", "Staff adjustments"),
+    ("ggr", "GGR"),
+    ("hold", "Hold %"),
+    ("unique_players", "Players*"),
+    ("open_liability", "Open liability**"),
+    ("new_debt", "New debt"),
+)
+COUNT_COLUMNS = ("bets_count", "unique_players")
+SUMMED = tuple(name for name, _ in COLUMNS if name not in ("hold", "open_liability"))
+NOTES = (
+    "* Players: distinct players who placed a bet, per day; a week or month adds the days up (player-days).",
+    "** Open liability: stakes of bets still open at the end of the period's last day (a balance, not a flow).",
+    "Amounts are to the player's side (a payout taken back is negative), except stakes, GGR, liability and debt.",
+)
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    first: date
+    last: date
+    period: str = "day"
+    provider: str = ""
+    origin: str = ""
+    currency: str = ""
+    money: str = ""
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise FilterError(f"period must be one of {', '.join(PERIODS)}")
+        if self.last < self.first:
+            raise FilterError("the date range ends before it starts")
+        if (self.last - self.first).days > 3660:
+            raise FilterError("the date range may span at most ten years")
+
+    def as_query(self) -> dict[str, str]:
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "period": self.period,
+            "provider": self.provider,
+            "origin": self.origin,
+            "currency": self.currency,
+            "money": self.money,
+        }
+
+
+def parse_filter(params, *, today: date) -> ReportFilter:
+    """From query parameters (admin page or API); defaults to the last 30 days by day."""
+
+    def day(name: str, default: date) -> date:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            raise FilterError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)") from None
+        if not EARLIEST <= value <= LATEST:
+            raise FilterError(f"{name}: {raw} is outside {EARLIEST.year}–{LATEST.year}")
+        return value
+
+    last = day("to", today)
+    return ReportFilter(
+        first=day("from", last - timedelta(days=29)),
+        last=last,
+        period=(params.get("period") or "day").strip(),
+        provider=(params.get("provider") or "").strip(),
+        origin=(params.get("origin") or "").strip(),
+        currency=(params.get("currency") or "").strip().upper(),
+        money=(params.get("money") or "").strip(),
+    )
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_label(start: date, period: str) -> str:
+    if period == "week":
+        return f"week of {start.isoformat()}"
+    if period == "month":
+        return start.strftime("%Y-%m")
+    return start.isoformat()
+
+
+@dataclass
+class Line:
+    label: str
+    period: date | None
+    provider: str
+    currency: str
+    values: dict[str, Decimal | int] = field(default_factory=dict)
+    converted: bool = False
+    liability_day: date | None = None
+
+    @property
+    def hold(self) -> Decimal | None:
+        stakes = self.values.get("stakes", 0)
+        if not stakes:
+            return None
+        return (Decimal(self.values["ggr"]) * 100 / Decimal(stakes)).quantize(Decimal("0.01"))
+
+    def cell_value(self, name: str) -> Decimal | int | None:
+        return self.hold if name == "hold" else self.values.get(name, 0)
+
+    def text(self, name: str) -> str:
+        value = self.cell_value(name)
+        if value is None:
+            return "—"
+        if name == "hold":
+            return f"{value}%"
+        if name in COUNT_COLUMNS:
+            return f"{value:,}"
+        return format_money(value, self.currency)
+
+
+@dataclass
+class Report:
+    filter: ReportFilter
+    lines: list[Line]
+    totals: list[Line]
+    converted: Line | None
+    conversion_note: str
+    chart_currency: str
+    chart: list[tuple[str, Decimal, Decimal]]  # (period label, turnover, GGR)
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        return COLUMNS
+
+    def header(self) -> list[str]:
+        return ["Period", "Provider", "Currency", *(title for _, title in COLUMNS)]
+
+    def text_rows(self) -> list[list[str]]:
+        """Every row as shown: lines, per-currency totals, the converted total."""
+        out = [[line.label, line.provider, line.currency, *(line.text(n) for n, _ in COLUMNS)] for line in self.lines]
+        for line in self.totals:
+            out.append([line.label, line.provider, line.currency, *(line.text(n) for n, _ in COLUMNS)])
+        if self.converted:
+            c = self.converted
+            out.append([c.label, c.provider, c.currency, *(c.text(n) for n, _ in COLUMNS)])
+        return out
+
+
+def _add(target: Line, row: DailyRollup) -> None:
+    for name in SUMMED:
+        target.values[name] = target.values.get(name, 0) + getattr(row, name)
+    # A balance: the last day's value in the group (rows come ordered by day).
+    if target.liability_day != row.day:
+        target.values["open_liability"] = Decimal(0)
+        target.liability_day = row.day
+    target.values["open_liability"] = target.values.get("open_liability", 0) + row.open_liability
+
+
+def build_report(flt: ReportFilter) -> Report:
+    rows = DailyRollup.objects.filter(day__gte=flt.first, day__lte=flt.last).order_by("day")
+    if flt.provider:
+        rows = rows.filter(provider=flt.provider)
+    if flt.origin:
+        rows = rows.filter(origin=flt.origin)
+    if flt.currency:
+        rows = rows.filter(currency=flt.currency)
+    if flt.money:
+        rows = rows.filter(money=flt.money)
+
+    groups: dict[tuple[date, str, str], Line] = {}
+    totals: dict[str, Line] = {}
+    for row in rows.only("day", "provider", "currency", "open_liability", *SUMMED):
+        start = period_start(row.day, flt.period)
+        key = (start, row.provider, row.currency)
+        line = groups.get(key)
+        if line is None:
+            line = groups[key] = Line(period_label(start, flt.period), start, row.provider, row.currency)
+        _add(line, row)
+        total = totals.get(row.currency)
+        if total is None:
+            total = totals[row.currency] = Line("Total", None, "all", row.currency)
+        _add(total, row)
+    lines = [groups[k] for k in sorted(groups)]
+    ordered_totals = [totals[c] for c in sorted(totals)]
+    converted, note = _convert(ordered_totals)
+    chart_currency = flt.currency or _main_currency(ordered_totals)
+    # Every period of the range, so the chart's x axis is time even where nothing happened.
+    series: dict[date, list[Decimal]] = {
+        start: [Decimal(0), Decimal(0)]
+        for start in sorted(
+            {period_start(flt.first + timedelta(days=i), flt.period) for i in range((flt.last - flt.first).days + 1)}
+        )
+    }
+    for line in lines:
+        if line.currency == chart_currency and line.period is not None:
+            series[line.period][0] += Decimal(line.values.get("stakes", 0))
+            series[line.period][1] += Decimal(line.values.get("ggr", 0))
+    chart = [(period_label(p, flt.period), v[0], v[1]) for p, v in sorted(series.items())]
+    return Report(flt, lines, ordered_totals, converted, note, chart_currency, chart)
+
+
+def _main_currency(totals: list[Line]) -> str:
+    if not totals:
+        return conf.reporting_currency() or "EUR"
+    return max(totals, key=lambda t: (Decimal(t.values.get("stakes", 0)), t.currency)).currency
+
+
+def _convert(totals: list[Line]) -> tuple[Line | None, str]:
+    """A total in the reporting currency, over the currencies that have a configured rate only."""
+    target = conf.reporting_currency()
+    if not target or not totals:
+        return None, ""
+    rates = conf.exchange_rates()
+    quantum = Decimal(1).scaleb(-CURRENCIES.get(target, 2))
+    used = [t for t in totals if t.currency in rates]
+    left_out = [t.currency for t in totals if t.currency not in rates]
+    if not used:
+        return None, f"No exchange rate configured for {', '.join(left_out)}: nothing converted to {target}."
+    line = Line(f"Total converted to {target}", None, "all", target, converted=True)
+    for total in used:
+        rate = rates[total.currency]
+        for name, value in total.values.items():
+            if name in COUNT_COLUMNS:
+                line.values[name] = line.values.get(name, 0) + value
+            else:
+                amount = (Decimal(value) * rate).quantize(quantum, rounding=ROUND_HALF_EVEN)
+                line.values[name] = line.values.get(name, 0) + amount
+    parts = ", ".join(f"{t.currency}×{rates[t.currency]}" for t in used)
+    note = f"Converted to {target} at configured rates ({parts})."
+    if left_out:
+        note += f" Not converted (no rate): {', '.join(left_out)}."
+    return line, note
