@@ -172,6 +172,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # Apps add their own periodic jobs in their AppConfig.ready (config.celery.app.conf.beat_schedule).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "wallet-check-ledger": {"task": "wallet.check_ledger", "schedule": 900.0},
+    "wallet-protection-apply-due": {"task": "wallet.protection_apply_due", "schedule": 60.0},
     "backoffice-dashboard": {"task": "backoffice.dashboard_broadcast", "schedule": 2.0},
 }
 

@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column
-from wallet import admin_money, admin_users  # noqa: F401 - bets, settlements, requests, the queue; staff users
+from wallet import admin_money, admin_protection, admin_users  # noqa: F401 - money pages; protection panel; staff
 from wallet.admin_filters import AccountCurrencyFilter, CurrencyFilter, ProviderFilter
 from wallet.admin_staff import (
     AdjustmentForm,

@@ -21,6 +21,16 @@ class WalletConfig(AppConfig):
         dashboard.register("wallet", metrics)
         post_migrate.connect(_roles_after_migrate, sender=self)
 
+        from wallet.services.backoffice import EXTRA_ROLE_PERMISSIONS
+
+        EXTRA_ROLE_PERMISSIONS.setdefault("Support", []).extend(
+            ["wallet.view_protectionchange", "wallet.view_walletlimits"]
+        )
+        # Risk sets and lifts protection; lifting a self-exclusion early takes two Risk people.
+        EXTRA_ROLE_PERMISSIONS.setdefault("Risk", []).extend(
+            ["wallet.manage_protection", "wallet.approve_exclusion_lift"]
+        )
+
         # Each provider package wires itself up (session launcher, signals) in its ready module.
         for provider in ("igpx", "betsy"):
             module = import_module(f"wallet.{provider}.ready")

@@ -49,6 +49,42 @@ class PlayerSelfExcluded(PlayerBlocked):
     code = "player_self_excluded"
 
 
+class PlayerTimedOut(PlayerSelfExcluded):
+    """A time-out (cool-off): a short self-exclusion, answered with the same provider codes."""
+
+    code = "player_timed_out"
+
+
+class PlayerNotVerified(PlayerBlocked):
+    code = "player_not_verified"
+
+
+class PlayerUnderAge(PlayerBlocked):
+    code = "player_under_age"
+
+
+class LimitExceeded(WalletError):
+    """A bet that would pass one of the player's spending limits (docs/PROTECTION.md)."""
+
+    code = "limit_exceeded"
+
+
+class StakeLimitExceeded(LimitExceeded):
+    code = "stake_limit_exceeded"
+
+
+class WagerLimitExceeded(LimitExceeded):
+    code = "wager_limit_exceeded"
+
+
+class LossLimitExceeded(LimitExceeded):
+    code = "loss_limit_exceeded"
+
+
+class BetCountLimitExceeded(LimitExceeded):
+    code = "bet_count_limit_exceeded"
+
+
 class InsufficientFunds(WalletError):
     code = "insufficient_funds"
 

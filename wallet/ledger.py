@@ -27,7 +27,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from wallet import rows
+from wallet import limits, rows
 from wallet.currencies import LEDGER_SCALE
 from wallet.errors import InsufficientFunds
 from wallet.models import Account, LedgerEntry
@@ -60,6 +60,10 @@ class Posted:
     # accounts, or SQLite); readers then query it.
     spendable: Decimal | None = None
     bet_id: int | None = None  # the bet inserted with the posting (`post(bet=…)`)
+    # Tracked accounts with spending limits (Account.limited): their limit counters move too.
+    limited: tuple[int, ...] = ()
+    # The limit a stake passed (limits.judge), when the posting's statement moved the counters.
+    limit_verdict: int | None = None
 
 
 def _is_postgres() -> bool:
@@ -115,6 +119,7 @@ def post(
     created_by_id: int | None = None,
     reason: str = "",
     bet: rows.NewRow | None = None,
+    limited: bool = False,
 ) -> Posted:
     """Write one balanced ledger transaction and move the tracked balances it touches.
 
@@ -125,6 +130,12 @@ def post(
     `bet` (`rows.new_row(Bet(…))`): a bet to insert with the posting, which then belongs to
     it (`bet_id`); on PostgreSQL it travels in the posting's statement, and like the posting it
     is written only if the funds are there. Its id is `Posted.bet_id`.
+
+    A betting posting (stake, payout, their reversals) on a wallet with limits also moves the
+    wallet's limit counters, and a stake that would pass a limit raises LimitExceeded (the
+    caller's transaction must then roll back). `limited`: the caller read `Account.limited` as
+    true; on PostgreSQL the counters then move in the posting's own statement. Without the hint
+    the posting finds out from the account row and moves them with one more statement.
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -137,9 +148,60 @@ def post(
         raise ValueError("a posting belongs to one bet: pass bet or bet_id, not both")
     header = [kind, currency, player_id, provider, external_id, bet_id, reverses_id, created_by_id, reason]
     tracked_accounts = {leg.account_id for leg in legs if leg.tracked}
+    counted = kind in _COUNTED_KINDS and provider not in _NOT_BETTING
+    placed = kind == "bet"
+    folded = False
     if _is_postgres() and len(tracked_accounts) <= 1:
-        return _post_one_statement(legs, header, bet)
+        folded = limited and counted and len(tracked_accounts) == 1
+        counters = _counter_deltas(legs, next(iter(tracked_accounts)), placed) if folded else None
+        posted = _post_one_statement(legs, header, bet, counters)
+    else:
+        posted = _post_statements(legs, header, bet, tracked_accounts)
+    if counted and posted.limited:
+        if not folded:
+            _move_limit_counters(posted, legs, placed=placed)
+        elif placed:
+            limits.judge(posted.limit_verdict, who=f"account {posted.limited[0]}")
+    return posted
 
+
+# Postings that are betting, for the limit counters: a stake, a payout, and the reversal of
+# either (a rollback's refund, a result taken back). Deposits, withdrawals and staff
+# adjustments (and their reversals, which keep their provider) are not.
+_COUNTED_KINDS = frozenset({"bet", "payout", "reversal"})
+_NOT_BETTING = frozenset({"", "operator", "staff"})
+
+
+def _moved(legs: list[Leg], account_id: int) -> Decimal:
+    """What the posting moves on a player account, all buckets together."""
+    return sum((leg.amount for leg in legs if leg.tracked and leg.account_id == account_id), Decimal(0))
+
+
+def _counter_deltas(legs: list[Leg], account_id: int, placed: bool) -> tuple[str, list[object]]:
+    moved = _moved(legs, account_id)
+    if placed:
+        return limits.counters_cte(account_id, wagered=-moved, lost=-moved, bets=1)
+    return limits.counters_cte(account_id, wagered=Decimal(0), lost=-moved, bets=0)
+
+
+def _move_limit_counters(posted: Posted, legs: list[Leg], *, placed: bool) -> None:
+    """Add the posting to each limited account's usage; a stake is checked against the limits
+    (raising LimitExceeded, which rolls the posting back with the caller's transaction)."""
+    for account_id in posted.limited:
+        moved = _moved(legs, account_id)
+        if placed:
+            limits.counters_move(
+                account_id, wagered=-moved, lost=-moved, bets=1, check=True, who=f"account {account_id}"
+            )
+        else:
+            limits.counters_move(account_id, wagered=Decimal(0), lost=-moved, bets=0, check=False)
+
+
+def _post_statements(
+    legs: list[Leg], header: list[object], bet: rows.NewRow | None, tracked_accounts: set[int]
+) -> Posted:
+    """SQLite, or several tracked accounts: one statement per step."""
+    bet_id = header[5]
     balances: dict[tuple[int, str], Decimal] = {}
     with rows.cursor() as cursor:
         # Ascending account id, then bucket: the fixed lock order that rules out deadlocks.
@@ -175,20 +237,32 @@ def post(
             + ", ".join(values),
             params,
         )
+        limited: tuple[int, ...] = ()
+        if tracked_accounts:
+            ids = sorted(tracked_accounts)
+            cursor.execute(
+                f"SELECT id FROM wallet_account WHERE limited AND id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id",
+                ids,
+            )
+            limited = tuple(row[0] for row in cursor.fetchall())
     return Posted(
         transaction_id=transaction_id,
         balances={k: _to_decimal(v) for k, v in balances.items()},
         bet_id=bet_id if bet is not None else None,
+        limited=limited,
     )
 
 
-def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow | None) -> Posted:
+def _post_one_statement(
+    legs: list[Leg], header: list[object], bet: rows.NewRow | None, counters: tuple[str, list[object]] | None = None
+) -> Posted:
     """PostgreSQL: the guarded balance move, the bet, the transaction and its entries in one
     statement.
 
     One round trip instead of four. The UPDATE moves every tracked bucket of the (single)
     player account at once and returns nothing if any guard fails; the bet, the transaction
     and the entries are inserted only when it returned its row, so a refusal writes nothing.
+    `counters` (limits.counters_cte): the wallet's limit counters move in it too.
     """
     tracked = [leg for leg in legs if leg.tracked]
     params: list[object] = []
@@ -203,7 +277,7 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         params += [leg.amount for leg in tracked] + [tracked[0].account_id] + [leg.amount for leg in tracked]
         ctes.append(
             f"moved AS (UPDATE wallet_account SET {', '.join(sets)} WHERE id = %s AND {' AND '.join(guards)}"
-            f" RETURNING {', '.join(returning)}, balance + bonus_balance AS spendable)"
+            f" RETURNING {', '.join(returning)}, balance + bonus_balance AS spendable, limited)"
         )
         gate = "WHERE EXISTS (SELECT 1 FROM moved)"
     else:
@@ -220,6 +294,9 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         " RETURNING id)"
     )
     params += header
+    if counters is not None:
+        ctes.append(counters[0])
+        params += counters[1]
     selects = []
     for leg in legs:
         if leg.tracked:
@@ -234,9 +311,11 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
     )
     select = "SELECT (SELECT id FROM txn)" + "".join(f", (SELECT {_COLUMN[leg.bucket]} FROM moved)" for leg in tracked)
     if tracked:
-        select += ", (SELECT spendable FROM moved)"
+        select += ", (SELECT spendable FROM moved), (SELECT limited FROM moved)"
     if bet is not None:
         select += ", (SELECT id FROM bet)"
+    if counters is not None:
+        select += ", (SELECT verdict FROM lim)"
     with rows.cursor() as cursor:
         cursor.execute("WITH " + ", ".join(ctes) + " " + select, params)
         row = cursor.fetchone()
@@ -245,12 +324,17 @@ def _post_one_statement(legs: list[Leg], header: list[object], bet: rows.NewRow 
         raise InsufficientFunds(
             f"account {account} cannot move by " + ", ".join(f"{g.bucket} {g.amount}" for g in tracked)
         )
+    verdict = None
+    if counters is not None:
+        row, verdict = row[:-1], row[-1]
     balances = {(leg.account_id, leg.bucket): row[i + 1] for i, leg in enumerate(tracked)}
     return Posted(
         transaction_id=row[0],
         balances=balances,
         spendable=row[len(tracked) + 1] if tracked else None,
         bet_id=row[-1] if bet is not None else None,
+        limited=(tracked[0].account_id,) if tracked and row[len(tracked) + 2] else (),
+        limit_verdict=verdict,
     )
 
 

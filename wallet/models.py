@@ -30,6 +30,11 @@ class Player(models.Model):
         BLOCKED = "blocked", "Blocked"
         SELF_EXCLUDED = "self_excluded", "Self-excluded"
 
+    class Verification(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        VERIFIED = "verified", "Verified"
+        FAILED = "failed", "Failed"
+
     external_id = models.CharField(max_length=64, unique=True, help_text="The casino platform's player id.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     is_test = models.BooleanField(default=False, help_text="Test players are excluded from CRM exports and reports.")
@@ -37,6 +42,19 @@ class Player(models.Model):
     country = models.CharField(max_length=2, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Player protection (docs/PROTECTION.md). Read with the wallet on every bet, so the checks
+    # cost no extra round trip; changed only through wallet.services.protection.
+    date_of_birth = models.DateField(null=True, blank=True)
+    verification = models.CharField(
+        max_length=16, choices=Verification.choices, default=Verification.UNVERIFIED, help_text="Identity (KYC)."
+    )
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="When the verification status last changed.")
+    verified_by = models.CharField(max_length=150, blank=True, help_text="Who set the verification status.")
+    jurisdiction = models.CharField(
+        max_length=16, blank=True, help_text="Licence/brand rules (PROTECTION_JURISDICTIONS); blank: the default."
+    )
+    self_excluded_until = models.DateTimeField(null=True, blank=True, help_text="Year 9999: indefinite.")
+    timed_out_until = models.DateTimeField(null=True, blank=True, help_text="Time-out (cool-off) end.")
 
     class Meta:
         ordering = ["-id"]
@@ -70,6 +88,10 @@ class Account(models.Model):
     balance = MoneyField(default=Decimal("0"), help_text="Real money (player accounts only).")
     bonus_balance = MoneyField(default=Decimal("0"))
     debt_balance = MoneyField(default=Decimal("0"), help_text="Zero or negative: what the player owes.")
+    limited = models.BooleanField(
+        default=False,
+        help_text="Has spending limits (WalletLimits): its bets and results move the limit counters.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -442,3 +464,6 @@ class LedgerCheckRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+from wallet.protection_models import ProtectionChange, WalletLimits  # noqa: E402,F401  (models of this app)

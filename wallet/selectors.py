@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 
@@ -26,6 +27,13 @@ class WalletRef:
     bonus_balance: Decimal
     debt_balance: Decimal
     is_test: bool = False
+    # Player protection (wallet.limits.gate), read in the same statement.
+    self_excluded_until: Any = None
+    timed_out_until: Any = None
+    jurisdiction: str = ""
+    verification: str = "unverified"
+    date_of_birth: Any = None
+    limited: bool = False  # Account.limited: the posting moves the limit counters in its statement
 
     @property
     def spendable(self) -> Decimal:
@@ -33,7 +41,8 @@ class WalletRef:
 
 
 _WALLET_SELECT = (
-    "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test"
+    "SELECT p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
+    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
     " FROM wallet_player p {join} wallet_account a"
     " ON a.player_id = p.id AND a.currency = %s AND a.kind = 'player'"
     " WHERE {where}"
@@ -61,6 +70,12 @@ def wallet_from_row(row: tuple | None, *, who: str, currency: str) -> WalletRef:
         bonus_balance=_to_decimal(row[4]),
         debt_balance=_to_decimal(row[5]),
         is_test=bool(row[7]),
+        self_excluded_until=row[8],
+        timed_out_until=row[9],
+        jurisdiction=row[10],
+        verification=row[11],
+        date_of_birth=row[12],
+        limited=bool(row[13]),
     )
 
 

@@ -22,6 +22,14 @@ def check_ledger_task() -> bool:
         return False
 
 
+@shared_task(name="wallet.protection_apply_due")
+def protection_apply_due_task() -> int:
+    """Apply limit increases, removals and exclusion lifts whose cooling period is over."""
+    from wallet.services.protection import apply_due
+
+    return apply_due()
+
+
 @shared_task(name="backoffice.dashboard_broadcast")
 def dashboard_broadcast_task() -> None:
     from config import dashboard

@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path, register_converter
 
 from wallet import identifiers
-from wallet.api import errors, views
+from wallet.api import errors, protection, views
 from wallet.models import Player
 
 
@@ -47,6 +47,11 @@ urlpatterns = [
         "players/<player_id:external_id>/sessions/<str:provider>/",
         views.SessionLaunch.as_view(),
         name="operator-session",
+    ),
+    path(
+        "players/<player_id:external_id>/protection/",
+        protection.PlayerProtection.as_view(),
+        name="operator-protection",
     ),
     # A player id outside the rule: the API's own 404, not an HTML page or a database error.
     re_path(r"^players/[^/]*/", errors.UnknownPlayerPath.as_view()),

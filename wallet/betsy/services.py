@@ -89,8 +89,18 @@ def code_for(error: errors.WalletError, operation: str = "") -> Code:
         return Code.ALREADY_PROCESSED if operation == PLACE else Code.VALIDATION
     if isinstance(error, errors.InsufficientFunds):
         return Code.NOT_ENOUGH_MONEY
-    if isinstance(error, errors.PlayerSelfExcluded):
+    if isinstance(error, errors.PlayerSelfExcluded):  # time-outs too
         return Code.SELF_EXCLUDED
+    if isinstance(error, errors.PlayerNotVerified):
+        return Code.NOT_VERIFIED
+    if isinstance(error, errors.PlayerUnderAge):
+        return Code.UNDER_AGE
+    if isinstance(error, (errors.StakeLimitExceeded, errors.WagerLimitExceeded)):
+        return Code.STAKE_LIMIT  # a wager (turnover) limit is a limit on stakes over time
+    if isinstance(error, errors.LossLimitExceeded):
+        return Code.LOSS_LIMIT
+    if isinstance(error, errors.BetCountLimitExceeded):
+        return Code.BET_COUNT_LIMIT
     if isinstance(error, errors.PlayerBlocked):
         return Code.USER_BLOCKED
     if isinstance(error, errors.PlayerNotFound):

@@ -31,6 +31,10 @@ INVALID_REQUEST = "INVALID_REQUEST"
 USER_NOT_FOUND = "USER_NOT_FOUND"
 CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 PLAYER_BLOCKED = "PLAYER_BLOCKED"
+PLAYER_SELF_EXCLUDED = "PLAYER_SELF_EXCLUDED"
+PLAYER_NOT_VERIFIED = "PLAYER_NOT_VERIFIED"
+PLAYER_UNDER_AGE = "PLAYER_UNDER_AGE"
+LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
 INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 BET_ROLLED_BACK = "BET_ROLLED_BACK"
 TRANSACTION_MISMATCH = "TRANSACTION_MISMATCH"
@@ -41,7 +45,11 @@ ERROR_CODES: dict[str, str] = {
     INVALID_REQUEST: "malformed JSON, missing field, bad action, bad amount, rollback of a rollback",
     USER_NOT_FOUND: "unknown user_id",
     CURRENCY_MISMATCH: "the player has no wallet in this currency (or the currency is unknown)",
-    PLAYER_BLOCKED: "bet refused: the player is blocked or self-excluded",
+    PLAYER_BLOCKED: "bet refused: the player is blocked",
+    PLAYER_SELF_EXCLUDED: "bet refused: the player is self-excluded or on a time-out",
+    PLAYER_NOT_VERIFIED: "bet refused: the jurisdiction requires a verified identity (or verification failed)",
+    PLAYER_UNDER_AGE: "bet refused: the player is under the jurisdiction's minimum age",
+    LIMIT_EXCEEDED: "bet refused: it would pass a stake, wager, net loss or bet-count limit of the player",
     INSUFFICIENT_FUNDS: "bet refused: spendable balance below amount",
     BET_ROLLED_BACK: "bet refused: its rollback arrived first",
     TRANSACTION_MISMATCH: "transaction_id already used with different content, or a rollback that does not match its target",
@@ -229,7 +237,11 @@ def render_error(code: str) -> str:
 _WALLET_ERRORS: list[tuple[type[errors.WalletError], str]] = [
     (errors.AlreadyRolledBack, BET_ROLLED_BACK),
     (errors.IdempotencyConflict, TRANSACTION_MISMATCH),
-    (errors.PlayerBlocked, PLAYER_BLOCKED),  # includes self-excluded
+    (errors.PlayerSelfExcluded, PLAYER_SELF_EXCLUDED),  # includes time-outs
+    (errors.PlayerNotVerified, PLAYER_NOT_VERIFIED),
+    (errors.PlayerUnderAge, PLAYER_UNDER_AGE),
+    (errors.PlayerBlocked, PLAYER_BLOCKED),
+    (errors.LimitExceeded, LIMIT_EXCEEDED),
     (errors.InsufficientFunds, INSUFFICIENT_FUNDS),
     (errors.PlayerNotFound, USER_NOT_FOUND),
     (errors.CurrencyMismatch, CURRENCY_MISMATCH),

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from wallet import events, ledger, rows
+from wallet import events, ledger, limits, rows
 from wallet.errors import (
     BetStateError,
     InsufficientFunds,
@@ -35,6 +35,15 @@ def ensure_can_bet(wallet: WalletRef) -> None:
         raise PlayerSelfExcluded(f"player {wallet.external_id} is self-excluded")
     if wallet.status != Player.Status.ACTIVE:
         raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}")
+    # Exclusion, time-out, age and verification; spending limits move with the debit (ledger.post).
+    limits.gate(
+        who=wallet.external_id,
+        self_excluded_until=wallet.self_excluded_until,
+        timed_out_until=wallet.timed_out_until,
+        jurisdiction=wallet.jurisdiction,
+        verification=wallet.verification,
+        date_of_birth=wallet.date_of_birth,
+    )
 
 
 # --- Transfers (operator: deposits and withdrawals) -----------------------------------------
@@ -169,6 +178,7 @@ def bet_place_apply(
             provider=provider,
             external_id=external_id,
             bet=rows.new_row(bet),
+            limited=wallet.limited,
             legs=[
                 Leg(wallet.account_id, -real, REAL, tracked=True),
                 Leg(wallet.account_id, -bonus, BONUS, tracked=True),
@@ -235,6 +245,7 @@ def credit_apply(
             Leg(wallet.account_id, amount, REAL, tracked=True),
             Leg(ledger.clearing_account_id(provider, wallet.currency), -amount),
         ],
+        limited=wallet.limited,
     )
     return Credited(posted.transaction_id, posted.balances[(wallet.account_id, REAL)], posted.spendable)
 
@@ -295,7 +306,7 @@ def _reverse(
     entries = rows.all_rows(
         "SELECT t.id, t.currency, t.player_id, t.provider, t.bet_id,"
         " EXISTS (SELECT 1 FROM wallet_ledgertransaction r WHERE r.reverses_id = t.id),"
-        " e.account_id, e.bucket, e.amount, a.player_id"
+        " e.account_id, e.bucket, e.amount, a.player_id, a.limited"
         " FROM wallet_ledgertransaction t JOIN wallet_ledgerentry e ON e.transaction_id = t.id"
         f" JOIN wallet_account a ON a.id = e.account_id WHERE {where} ORDER BY e.account_id, e.bucket" + lock,
         params,
@@ -308,7 +319,7 @@ def _reverse(
 
     legs: list[Leg] = []
     shortfall = Decimal(0)
-    for *_, account_id, bucket, entry_amount, account_player in entries:
+    for *_, account_id, bucket, entry_amount, account_player, _limited in entries:
         amount = -ledger._to_decimal(entry_amount)
         tracked = account_player is not None
         if tracked and amount < 0 and bucket in (REAL, BONUS):
@@ -337,6 +348,7 @@ def _reverse(
         created_by_id=actor_id,
         reason=reason,
         legs=legs,
+        limited=any(row[-1] for row in entries),
     )
     if shortfall > 0 and player_id is not None:
         debt = Debt.objects.create(

@@ -86,8 +86,8 @@ def test_bets_results_retries_and_rollbacks_follow_the_seed(provider):
     assert IdempotencyRecord.objects.get(external_id="b-late").outcome == "tombstone"
 
 
-@pytest.mark.parametrize("status", ["blocked", "self_excluded"])
-def test_a_banned_player_cannot_bet_but_every_result_is_processed(provider, status):
+@pytest.mark.parametrize(("status", "code"), [("blocked", "PLAYER_BLOCKED"), ("self_excluded", "PLAYER_SELF_EXCLUDED")])
+def test_a_banned_player_cannot_bet_but_every_result_is_processed(provider, status, code):
     """'The CLIENT may decline bet requests when the player is banned ... but all result
     requests must be processed successfully.'"""
     bob = make_player("bob")
@@ -96,7 +96,7 @@ def test_a_banned_player_cannot_bet_but_every_result_is_processed(provider, stat
     player_set_status(player=bob, status=status, reason="responsible gaming", actor_id=None)
     assert balance(bob) == Decimal("40.00")
 
-    assert provider.bet("b-2", "1.00", user="bob").json == {"error": "PLAYER_BLOCKED"}
+    assert provider.bet("b-2", "1.00", user="bob").json == {"error": code}
     assert balance(bob) == Decimal("40.00")
 
     assert provider.result("r-1", "25.00", user="bob").error is None
