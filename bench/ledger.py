@@ -52,13 +52,15 @@ def setup_database(accounts: int) -> None:
     # One seed deposit transaction funding every account, so the ledger balances from the start.
     psql(
         f"""
-        INSERT INTO wallet_player (external_id, status, is_test, nickname, country, created_at, updated_at)
-          SELECT 'p' || g, 'active', true, '', '', now(), now() FROM generate_series(1, {accounts}) g;
-        INSERT INTO wallet_account (kind, player_id, provider, currency, balance, bonus_balance, debt_balance, created_at)
-          SELECT 'player', id, '', 'EUR', 1000000, 0, 0, now() FROM wallet_player;
-        INSERT INTO wallet_account (kind, player_id, provider, currency, balance, bonus_balance, debt_balance, created_at)
-          VALUES ('cash', NULL, '', 'EUR', 0, 0, 0, now()), ('clearing', NULL, 'bench', 'EUR', 0, 0, 0, now()),
-                 ('clearing', NULL, 'pgbench', 'EUR', 0, 0, 0, now());
+        INSERT INTO wallet_player (external_id, status, is_test, nickname, country, created_at, updated_at,
+                                   verification, verified_by, jurisdiction)
+          SELECT 'p' || g, 'active', true, '', '', now(), now(), 'unverified', '', '' FROM generate_series(1, {accounts}) g;
+        INSERT INTO wallet_account (kind, player_id, provider, currency, balance, bonus_balance, debt_balance, created_at, limited)
+          SELECT 'player', id, '', 'EUR', 1000000, 0, 0, now(), false FROM wallet_player;
+        INSERT INTO wallet_account (kind, player_id, provider, currency, balance, bonus_balance, debt_balance, created_at,
+                                    limited)
+          VALUES ('cash', NULL, '', 'EUR', 0, 0, 0, now(), false), ('clearing', NULL, 'bench', 'EUR', 0, 0, 0, now(), false),
+                 ('clearing', NULL, 'pgbench', 'EUR', 0, 0, 0, now(), false);
         INSERT INTO wallet_ledgertransaction (kind, currency, provider, external_id, created_at, reason)
           VALUES ('deposit', 'EUR', 'operator', 'bench-seed', now(), 'benchmark seed');
         INSERT INTO wallet_ledgerentry (transaction_id, account_id, bucket, amount, balance_after)

@@ -41,21 +41,22 @@ SEED_SQL = [
            (1 + (k %% 50))::numeric + 0.50 AS stake,
            CASE WHEN k %% 10 = 0 THEN LEAST(5.00, (1 + (k %% 50))::numeric + 0.50) ELSE 0 END::numeric AS bonus,
            %(start)s::timestamptz + ((k - 1) * (%(days)s * 86400.0 / %(n)s)) * interval '1 second' AS placed,
-           (k * 7919) %% 100 AS r
+           (k::bigint * 7919) %% 100 AS r
     FROM generate_series(1, %(n)s) AS k""",
     """ALTER TABLE b ADD COLUMN settled timestamptz""",
     """UPDATE b SET settled = placed + (1 + k %% 48) * interval '1 hour'""",
     # Outcomes whose settlement would fall after the end stay open.
     """UPDATE b SET r = 99 WHERE settled >= %(end)s::timestamptz""",
-    """INSERT INTO wallet_player (id, external_id, status, is_test, nickname, country, created_at, updated_at)
-    SELECT p, 'p' || p, 'active', false, '', '', %(before)s, %(before)s FROM generate_series(1, %(p)s) AS p""",
+    """INSERT INTO wallet_player (id, external_id, status, is_test, nickname, country, created_at, updated_at,
+       verification, verified_by, jurisdiction)
+    SELECT p, 'p' || p, 'active', false, '', '', %(before)s, %(before)s, 'unverified', '', '' FROM generate_series(1, %(p)s) AS p""",
     """INSERT INTO wallet_account (id, kind, player_id, provider, currency, balance, bonus_balance, debt_balance,
-       created_at)
-    SELECT p, 'player', p, '', CASE WHEN p %% 3 = 0 THEN 'USD' ELSE 'EUR' END, 0, 0, 0, %(before)s
+       created_at, limited)
+    SELECT p, 'player', p, '', CASE WHEN p %% 3 = 0 THEN 'USD' ELSE 'EUR' END, 0, 0, 0, %(before)s, false
     FROM generate_series(1, %(p)s) AS p""",
     """INSERT INTO wallet_account (id, kind, player_id, provider, currency, balance, bonus_balance, debt_balance,
-       created_at)
-    SELECT %(p)s + row_number() OVER (), kind, NULL, provider, currency, 0, 0, 0, %(before)s
+       created_at, limited)
+    SELECT %(p)s + row_number() OVER (), kind, NULL, provider, currency, 0, 0, 0, %(before)s, false
     FROM (VALUES ('clearing', 'igpx', 'EUR'), ('clearing', 'igpx', 'USD'), ('clearing', 'betsy', 'EUR'),
                  ('clearing', 'betsy', 'USD'), ('cash', '', 'EUR'), ('cash', '', 'USD'), ('bonus', '', 'EUR'),
                  ('bonus', '', 'USD')) AS h(kind, provider, currency)""",
