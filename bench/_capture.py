@@ -56,8 +56,14 @@ def distinct_sequences(database_url: str) -> None:
 
 
 def call(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """One request straight into `config.wsgi.application` (what granian's worker runs)."""
-    from config.wsgi import application
+    """One request straight into `config.wsgi.application` (what granian's worker runs).
+
+    The callback server answers only the provider paths, so operator API calls (making the
+    players) go to the whole site (`config.wsgi.site`), as they would reach the web process."""
+    from config.wsgi import application, site
+
+    if path.startswith("/api/operator/"):
+        application = site
 
     status: list[str] = []
     environ = {
