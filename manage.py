@@ -3,8 +3,9 @@ import os
 import sys
 
 # These commands run the product on its public demo secrets (config/security.py): the demo
-# itself, and the simulators that sign requests for a demo server.
-DEMO_COMMANDS = {"demo", "igpx_simulate", "betsy_simulate"}
+# itself, and the simulators that sign requests for a demo server; makemigrations is a
+# development command that serves nothing and signs nothing, so it needs no real secret either.
+DEMO_COMMANDS = {"demo", "igpx_simulate", "betsy_simulate", "makemigrations"}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from feeds.protocol.errors import UofError
 from feeds.protocol.messages import MARKET_STATUSES, MESSAGE_TYPES
 from feeds.protocol.names import render_name
 from feeds.protocol.specifiers import parse_specifiers
+from feeds.selectors import EVENT_STATUS_NAMES
 from feeds.services import client_get, producers
 from feeds.services.descriptions import NameContext, NameResolver
 from feeds.services.ingest import Incoming, apply_batch
@@ -50,19 +51,8 @@ class OperatedAdmin(ReadOnlyAdmin):
         return request.user.has_perm(f"{meta.app_label}.change_{meta.model_name}")
 
 
-# UOF sport event statuses (odds_change/sport_event_status @status), for staff.
-EVENT_STATUSES = {
-    0: "not started",
-    1: "live",
-    2: "suspended",
-    3: "ended",
-    4: "closed",
-    5: "cancelled",
-    6: "delayed",
-    7: "interrupted",
-    8: "postponed",
-    9: "abandoned",
-}
+# UOF sport event statuses, for staff: the read API's names (feeds.selectors_state).
+EVENT_STATUSES = EVENT_STATUS_NAMES
 
 
 def _status_label(status: int | None) -> str:
