@@ -299,7 +299,7 @@ FASTTRACK_KAFKA_BOOTSTRAP = env_str("FASTTRACK_KAFKA_BOOTSTRAP")
 FASTTRACK_ORIGIN = env_str("FASTTRACK_ORIGIN", "touchline")
 
 # --- Reports (reports/conf.py; README's configuration table) ---------------------------
-REPORT_TIMEZONE = env_str("REPORT_TIMEZONE", "UTC")
+REPORT_TIMEZONE = env_time_zone("REPORT_TIMEZONE", TIME_ZONE)  # checked at start-up, like TIME_ZONE
 REPORT_CURRENCY = env_str("REPORT_CURRENCY", "")
 REPORT_EXCHANGE_RATES = env_list("REPORT_EXCHANGE_RATES", [])
 REPORT_UPLOAD_DIR = env_str("REPORT_UPLOAD_DIR", str(VAR_DIR / "reconciliation"))
