@@ -316,9 +316,31 @@ def phase_raw(n: int, events: int) -> dict:
     }
 
 
-def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: int) -> dict:
+def start_consumer(exchange, name, stop, on_batch, batch_size, prefetch, **extra):
+    """A consumer of every key of the bench's exchange, running in a thread, ready to take messages."""
     from feeds.consumer import Consumer
 
+    consumer = Consumer(
+        url=AMQP,
+        exchange=exchange,
+        keys=["#"],
+        prefetch=prefetch,
+        batch_size=batch_size,
+        batch_wait_ms=20,
+        stop=stop,
+        after_commit=None,
+        on_batch=on_batch,
+        mark_down_on_connect=False,
+        connection_name=name,
+        **extra,
+    )
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.ready.wait(10)
+    return consumer, thread
+
+
+def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: int) -> dict:
     exchange = f"tl_feeds_bench_{os.getpid()}_{int(time.time())}"
     lags: list[float] = []
     done = threading.Event()
@@ -339,22 +361,7 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
 
     publisher = start_publisher(exchange, n, events, rate)
     stop = threading.Event()
-    consumer = Consumer(
-        url=AMQP,
-        exchange=exchange,
-        keys=["#"],
-        prefetch=prefetch,
-        batch_size=batch_size,
-        batch_wait_ms=20,
-        stop=stop,
-        after_commit=None,
-        on_batch=on_batch,
-        mark_down_on_connect=False,
-        connection_name=f"{exchange}-consumer",
-    )
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    assert consumer.ready.wait(10)
+    consumer, thread = start_consumer(exchange, f"{exchange}-consumer", stop, on_batch, batch_size, prefetch)
     meter = CpuMeter(publisher.pid)
     meter.add_thread("amqp+parse thread", thread.native_id)
     applier = next((t for t in threading.enumerate() if t.name == "uof-apply"), None)
@@ -405,7 +412,6 @@ def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> 
     import gc
 
     gc.set_threshold(200_000, 50, 100)  # as uof_consume does
-    from feeds.consumer import Consumer
     from feeds.services.consumers import parse_share
 
     lags: list[float] = []
@@ -417,24 +423,16 @@ def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> 
         last_commit[0] = time.time()
 
     stop = threading.Event()
-    consumer = Consumer(
-        url=AMQP,
-        exchange=exchange,
-        keys=["#"],
-        prefetch=prefetch,
-        batch_size=batch_size,
-        batch_wait_ms=20,
-        stop=stop,
-        after_commit=None,
-        on_batch=on_batch,
-        mark_down_on_connect=False,
-        connection_name=f"{exchange}-{share}",
+    consumer, thread = start_consumer(
+        exchange,
+        f"{exchange}-{share}",
+        stop,
+        on_batch,
+        batch_size,
+        prefetch,
         share=parse_share(share) if share != "all" else None,
         register=False,
     )
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
-    assert consumer.ready.wait(10)
     cpu_start = time.process_time()
     print("ready", flush=True)
     sys.stdin.readline()  # stop
