@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from config.admin_base import local_time, money_column
 from parlays import conf
@@ -100,7 +101,7 @@ class LimitChangeList(ChangeList):
 
 def _key_html(key: str, name: str) -> str:
     if not key:
-        return format_html("<em>default</em>")
+        return mark_safe("<em>default</em>")
     return format_html("{}<br><small>{}</small>", key, name) if name else key
 
 
