@@ -107,17 +107,8 @@ def _key_html(key: str, name: str) -> str:
 
 @admin.register(ExposureLimit)
 class ExposureLimitAdmin(admin.ModelAdmin):
-    list_display = [
-        "scope",
-        "key_col",
-        "amount_col",
-        "currency",
-        "exposure_col",
-        "headroom_col",
-        "updated_by",
-        "updated_col",
-        "reason",
-    ]
+    # The amount carries its currency; who and when share a column so the reason fits at 1,366 px.
+    list_display = ["scope", "key_col", "amount_col", "exposure_col", "headroom_col", "set_by", "reason_col"]
     list_display_links = ["scope", "key_col"]
     list_filter = ["scope", "currency"]
     search_fields = ["key", "reason"]
@@ -146,9 +137,13 @@ class ExposureLimitAdmin(admin.ModelAdmin):
         usage = getattr(row, "usage", None)
         return "-" if usage is None else money_span(usage.headroom, row.currency)
 
-    @admin.display(description="updated", ordering="updated_at")
-    def updated_col(self, row: ExposureLimit) -> str:
-        return local_time(row.updated_at)
+    @admin.display(description="set by", ordering="updated_at")
+    def set_by(self, row: ExposureLimit) -> str:
+        return format_html("{}<br><small>{}</small>", row.updated_by, local_time(row.updated_at))
+
+    @admin.display(description="reason")
+    def reason_col(self, row: ExposureLimit) -> str:
+        return row.reason if len(row.reason) <= 80 else row.reason[:79] + "…"
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LimitChangeList
