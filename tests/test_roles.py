@@ -11,18 +11,16 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import reverse
 
 from parlays.models import CorrelationRule, ExposureLimit, LineMapping, PxEvent
 from parlays.services import limits
-from tests.factories import fund, make_player
+from tests.factories import fund, make_player, user_with
 from wallet.errors import PermissionDenied
 from wallet.models import AuditLog, Player, ReviewItem, Settlement, StaffRequest
 from wallet.selectors import wallet_get
 from wallet.services import backoffice, postings, reviews
-from wallet.services.backoffice import roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +41,6 @@ READ_EVERYWHERE = [
     "parlays:exposurelimit",
     "crm:outboxevent",
 ]
-
-
-def user_with(role: str):
-    roles_ensure()
-    user = get_user_model().objects.create_user(role.lower(), password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return get_user_model().objects.get(pk=user.pk)
 
 
 @pytest.fixture

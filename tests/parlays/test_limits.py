@@ -7,18 +7,16 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection
 
 from parlays import conf
 from parlays.models import Confirmation, ExposureLimit, QuoteRequest
 from parlays.services import exposure, limits
 from parlays.services.exposure import ExposureView, LegKeys, limit_for, load_limits
+from tests.factories import user_with
 from tests.parlays.conftest import Desk, map_games, settings_for_tests
 from wallet.errors import InvalidRequest, PermissionDenied
 from wallet.models import AuditLog
-from wallet.services.backoffice import roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -26,16 +24,9 @@ EVENT = "sr:match:43000001"
 OUTCOME = f"{EVENT}/18/total=2.5/12"
 
 
-def staff(role: str):
-    roles_ensure()
-    user = get_user_model().objects.create_user(role.lower(), password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return get_user_model().objects.get(pk=user.pk)
-
-
 @pytest.fixture
 def rita():
-    return staff("Risk")
+    return user_with("Risk")
 
 
 def test_the_environment_decides_until_a_row_exists():
@@ -147,7 +138,7 @@ def test_a_zero_limit_is_allowed(rita):
 
 @pytest.mark.parametrize("role", ["Support", "Finance"])
 def test_support_and_finance_are_refused_and_the_refusal_is_audited(rita, role):
-    user = staff(role)
+    user = user_with(role)
     with pytest.raises(PermissionDenied):
         limits.set_exposure_limit(actor=user, scope="event", key=EVENT, amount="10", reason="I would like to")
     assert not ExposureLimit.objects.exists()
@@ -162,7 +153,7 @@ def test_support_and_finance_are_refused_and_the_refusal_is_audited(rita, role):
 
 
 def test_admin_may_set_and_remove():
-    boss = staff("Admin")
+    boss = user_with("Admin")
     limits.set_exposure_limit(actor=boss, scope="total", key="", amount="1", reason="emergency stop")
     limits.remove_exposure_limit(actor=boss, scope="total", key="", reason="emergency over")
     assert not ExposureLimit.objects.exists()

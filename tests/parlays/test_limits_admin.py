@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from parlays.models import ExposureLimit, PxEvent
 from parlays.services import limits
-from tests.test_roles import user_with
+from tests.factories import user_with
 from wallet.models import AuditLog
 
 pytestmark = pytest.mark.django_db
