@@ -172,9 +172,10 @@ class ExposureView:
         self.settings = settings
         self.ttl = ttl
         self._state: tuple[dict[tuple[str, str], Decimal], Limits] = ({}, Limits(environment_limits(settings), {}))
-        self._loaded_at = 0.0
-        self._generation = -1
+        self._loaded_at = 0.0  # loads on first use
+        self._generation = limits_generation()
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
@@ -186,15 +187,17 @@ class ExposureView:
         with self._lock:
             self._state, self._loaded_at, self._generation = state, time.monotonic(), generation
 
-    def _current(self) -> tuple[dict[tuple[str, str], Decimal], Limits]:
-        # Only when nothing refreshed it for `ttl` seconds does the hot path pay for the queries.
-        if time.monotonic() - self._loaded_at > self.ttl or self._generation != limits_generation():
-            self.refresh()
-        return self._state
+    def _stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self.ttl or self._generation != limits_generation()
 
-    @property
-    def limits(self) -> Limits:
-        return self._current()[1]
+    def _current(self) -> tuple[dict[tuple[str, str], Decimal], Limits]:
+        # Only when nothing refreshed it for `ttl` seconds (or a limit changed here) does the hot
+        # path pay for the queries, and then one quote thread does while the others wait for it.
+        if self._stale():
+            with self._refreshing:
+                if self._stale():
+                    self.refresh()
+        return self._state
 
     def risk_cap(self, legs: Iterable[LegKeys]) -> Decimal:
         current, limits = self._current()
