@@ -98,6 +98,7 @@ def main() -> None:
     from apikeys.services import apikey_replace_for_tool
 
     api = Client(HTTP_AUTHORIZATION="Bearer " + apikey_replace_for_tool(name="bench reports", scopes=["reports"]))
+
     def api_page() -> None:
         reply = api.get("/api/operator/reports/daily/" + query)
         assert reply.status_code == 200, reply.content
