@@ -148,6 +148,12 @@ class ExposureLimitAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LimitChangeList
 
+    def has_change_permission(self, request: HttpRequest, obj: ExposureLimit | None = None) -> bool:
+        # A row left from an earlier PROPHETX_CURRENCY is not in force: it can only be removed.
+        if obj is not None and obj.currency != conf.get().currency:
+            return False
+        return super().has_change_permission(request, obj)
+
     # Removal asks for a reason (the action below); Django's delete does not.
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

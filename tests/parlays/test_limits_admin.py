@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from parlays import conf
 from parlays.models import ExposureLimit, PxEvent
 from parlays.services import limits
 from tests.factories import user_with
@@ -123,3 +124,16 @@ def test_the_dashboard_links_to_the_limits(rita):
     assert card.display == "1 set by Risk"
     exposure_card = next(m for m in metrics() if m.key == "open_exposure")
     assert exposure_card.display.endswith("of 100.00 USD")
+
+
+def test_a_row_of_an_earlier_book_currency_is_read_only_and_removable(client, rita):
+    row = limits.set_exposure_limit(actor=rita, scope="event", key="sr:match:5", amount="70", reason="usd book")
+    with conf.override(currency="EUR"):
+        listing = client.get(reverse(LIST)).content.decode()
+        assert "not in force (EUR book)" in listing and "70.00 USD" in listing
+        url = reverse("admin:parlays_exposurelimit_change", args=[row.pk])
+        assert 'name="reason"' not in client.get(url).content.decode()
+        assert client.post(url, {"amount": "1", "reason": "change it anyway"}).status_code == 403
+        action = {"action": "remove_limits", "_selected_action": [row.pk], "_confirm": "1", "reason": "old book"}
+        client.post(reverse(LIST), action)
+    assert not ExposureLimit.objects.exists()
