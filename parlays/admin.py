@@ -1,7 +1,8 @@
 """Back office for the ProphetX parlay book.
 
-Editable: event mappings (PxEvent.event_urn), line mappings, correlation rules, and exposure
-limits (parlays/admin_limits.py, through their service). Everything
+Editable, each with a typed reason and through its service (which enforces the role and
+audits): event mappings (PxEvent.event_urn), line mappings and correlation rules
+(parlays/admin_mappings.py), exposure limits (parlays/admin_limits.py). Everything
 received or decided (messages, quotes, confirmations, orders, exposure, P&L) is read-only;
 staff act on it through actions (resolve a reconciliation issue, clear a review flag), which
 are audited in the admin log.
@@ -19,11 +20,10 @@ from django.utils.html import format_html
 
 from config.admin_base import ReadOnlyAdmin, money_column
 from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
-from parlays import admin_limits, conf  # noqa: F401 - admin_limits: the exposure limits pages
+from parlays import admin_limits, admin_mappings, conf  # noqa: F401 - the limits and mappings pages
 from parlays.models import (
     BookEntry,
     Confirmation,
-    CorrelationRule,
     ExposureReservation,
     InboundMessage,
     LineMapping,
@@ -31,7 +31,6 @@ from parlays.models import (
     MatchedOrder,
     Order,
     ParlaySettlement,
-    PxEvent,
     PxLine,
     QuoteLeg,
     QuoteOffer,
@@ -51,26 +50,7 @@ def book_currency(_row=None) -> str:
     return conf.get().currency
 
 
-# --- reference data and mappings (editable) ------------------------------------------------------
-
-
-@admin.register(PxEvent)
-class PxEventAdmin(admin.ModelAdmin):
-    list_display = ["sport_event_id", "name", "tournament_name", "scheduled", "event_urn", "status"]
-    list_editable = ["event_urn"]
-    list_filter = ["tournament_name", "sport_name"]
-    search_fields = ["sport_event_id", "name", "event_urn"]
-    readonly_fields = [
-        "sport_event_id",
-        "name",
-        "tournament_id",
-        "tournament_name",
-        "sport_name",
-        "scheduled",
-        "competitors",
-        "status",
-        "seen_at",
-    ]
+# --- reference data (the mappings are in admin_mappings.py) --------------------------------------
 
 
 @admin.register(PxLine)
@@ -95,51 +75,6 @@ class PxLineAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, ordering="is_mapped")
     def mapped(self, line: PxLine) -> bool:
         return line.is_mapped
-
-
-@admin.register(LineMapping)
-class LineMappingAdmin(admin.ModelAdmin):
-    list_display = [
-        "line_id",
-        "event_urn",
-        "market_id",
-        "specifiers",
-        "outcome_id",
-        "correlation_class",
-        "source",
-        "enabled",
-        "registered",
-    ]
-    list_filter = ["source", "enabled", "registered", "market_id"]
-    search_fields = ["line_id", "event_urn", "correlation_class"]
-    list_editable = ["enabled", "correlation_class"]
-    readonly_fields = ["registered", "registered_at", "updated_at"]
-    actions = ["enable", "disable"]
-
-    def save_model(self, request: HttpRequest, obj: LineMapping, form, change: bool) -> None:
-        from parlays.prices import canonical_specifiers
-
-        obj.specifiers = canonical_specifiers(obj.specifiers)
-        if change:
-            obj.source = LineMapping.Source.MANUAL
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description="Enable (quote and register as supported)", permissions=["change"])
-    def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(enabled=True, updated_at=timezone.now())
-        self.message_user(request, f"{count} line(s) enabled; they are registered with ProphetX on the next sync.")
-
-    @admin.action(description="Disable (stop quoting, unregister)", permissions=["change"])
-    def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(enabled=False, updated_at=timezone.now())
-        self.message_user(request, f"{count} line(s) disabled; they are removed from ProphetX on the next sync.")
-
-
-@admin.register(CorrelationRule)
-class CorrelationRuleAdmin(admin.ModelAdmin):
-    list_display = ["class_a", "class_b", "factor", "blocked", "note", "updated_at"]
-    list_editable = ["factor", "blocked"]
-    search_fields = ["class_a", "class_b"]
 
 
 # --- what we received and answered (read-only) ------------------------------------------------------

@@ -198,7 +198,8 @@ def test_exposure_limits_are_read_by_every_role_and_changed_by_risk_and_admin(cl
 
 
 def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_admin(client):
-    client.force_login(user_with("Risk"))
+    risk = user_with("Risk")
+    client.force_login(risk)
     response = client.post(
         reverse("admin:parlays_linemapping_add"),
         {
@@ -208,9 +209,9 @@ def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_ad
             "specifiers": "total=2.5",
             "outcome_id": "12",
             "correlation_class": "total_over",
-            "source": "manual",
             "enabled": "on",
             "note": "mapped by hand",
+            "reason": "ProphetX lists this total",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -221,8 +222,8 @@ def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_ad
         "market_id": "18",
         "specifiers": "total=3.5",
         "outcome_id": "12",
-        "source": "manual",
         "note": "line moved",
+        "reason": "the line moved to 3.5",
     }
     response = client.post(reverse("admin:parlays_linemapping_change", args=[mapping.pk]), changed)
     assert response.status_code == 302
@@ -231,20 +232,35 @@ def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_ad
 
     response = client.post(
         reverse("admin:parlays_correlationrule_add"),
-        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.12", "note": "same game"},
+        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.12", "note": "same game", "reason": "SGP"},
+    )
+    assert response.status_code == 200 and "at least 5 characters" in response.content.decode()  # reason too short
+    response = client.post(
+        reverse("admin:parlays_correlationrule_add"),
+        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.12", "note": "same game", "reason": "SGP pair"},
     )
     assert response.status_code == 302
     rule = CorrelationRule.objects.get()
     response = client.post(
         reverse("admin:parlays_correlationrule_change", args=[rule.pk]),
-        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.2", "blocked": "on", "note": "nested"},
+        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.2", "blocked": "on", "note": "nested"}
+        | {"reason": "nested legs"},
     )
     assert response.status_code == 302
     rule.refresh_from_db()
     assert (rule.factor, rule.blocked) == (Decimal("1.2"), True)
 
     event = PxEvent.objects.create(sport_event_id=77, name="Lions vs. Tigers")
-    response = client.post(reverse("admin:parlays_pxevent_change", args=[event.pk]), {"event_urn": "sr:match:77"})
+    response = client.post(
+        reverse("admin:parlays_pxevent_change", args=[event.pk]), {"event_urn": "sr:match:77", "reason": "same fixture"}
+    )
     assert response.status_code == 302
     event.refresh_from_db()
     assert event.event_urn == "sr:match:77"
+    assert sorted(AuditLog.objects.filter(actor=risk).values_list("action", flat=True)) == [
+        "correlation_rule.change",
+        "correlation_rule.create",
+        "event_mapping.change",
+        "line_mapping.change",
+        "line_mapping.create",
+    ]

@@ -23,13 +23,15 @@ def reason_required(reason: str) -> str:
     return reason
 
 
-def audited_refusals(action: str, *, data_keys: tuple[str, ...] = ()) -> Callable[[F], F]:
+def audited_refusals(action: str, *, data_keys: tuple[str, ...] = (), object_type: str = "") -> Callable[[F], F]:
     """Audit every refusal of a staff service (missing permission, four eyes) as ``<action>.refused``.
 
     Put it *outside* the service's ``transaction.atomic``: the refusal rolls the service's own
     transaction back, and the audit row must survive that. The row names the actor, what was
     refused and why; the keyword arguments that identify the object (``*_id``, and those named
-    in ``data_keys`` for a service whose object has no id yet) go into its data."""
+    in ``data_keys`` for a service whose object has no id yet) go into its data. ``object_type``
+    (an app_label.Model) names what the service's ``*_id`` / ``*_ids`` argument identifies,
+    for a model the table below does not know."""
 
     def decorate(service: F) -> F:
         @functools.wraps(service)
@@ -41,12 +43,12 @@ def audited_refusals(action: str, *, data_keys: tuple[str, ...] = ()) -> Callabl
 
                 actor = kwargs.get("actor")
                 ids = {k: v for k, v in kwargs.items() if k.endswith(("_id", "_ids")) and k != "actor_id"}
-                object_type, object_id = _refused_object(ids)
+                refused_type, object_id = _refused_object(ids, object_type)
                 named = {k: kwargs[k] for k in data_keys if k in kwargs}
                 audit_record(
                     actor_id=getattr(actor, "pk", None),
                     action=f"{action}.refused",
-                    object_type=object_type,
+                    object_type=refused_type,
                     object_id=object_id,
                     reason=refusal.message,
                     data={"service": service.__name__, **ids, **named},
@@ -65,7 +67,12 @@ _ID_TYPES = {
 }
 
 
-def _refused_object(ids: dict[str, Any]) -> tuple[str, str]:
+def _refused_object(ids: dict[str, Any], object_type: str = "") -> tuple[str, str]:
+    if object_type and ids:
+        first = next(iter(ids.values()))
+        if isinstance(first, (list, tuple, set, frozenset)):  # a bulk action: its first object
+            first = next(iter(first), "")
+        return object_type, str(first)
     for key, label in _ID_TYPES.items():
         if key in ids:
             return label, str(ids[key])

@@ -70,10 +70,13 @@ def test_book_records_cannot_be_edited(client, staff, desk):
     assert client.get(reverse("admin:parlays_order_add")).status_code == 403
 
 
-def test_disabling_a_line_mapping(client, staff, desk):
+def test_disabling_a_line_mapping_asks_for_a_reason(client, staff, desk):
     mapping = LineMapping.objects.first()
-    client.post(
-        reverse("admin:parlays_linemapping_changelist"), {"action": "disable", "_selected_action": [mapping.pk]}
-    )
+    action = {"action": "disable", "_selected_action": [mapping.pk]}
+    page = client.post(reverse("admin:parlays_linemapping_changelist"), action)
+    assert page.status_code == 200 and 'name="reason"' in page.content.decode()
+    mapping.refresh_from_db()
+    assert mapping.enabled
+    client.post(reverse("admin:parlays_linemapping_changelist"), {**action, "_confirm": "1", "reason": "bad prices"})
     mapping.refresh_from_db()
     assert not mapping.enabled

@@ -37,12 +37,15 @@ ROLES: dict[str, list[str]] = {
         "wallet.request_adjustment",
         "wallet.change_reviewitem",
         "wallet.change_player",
-        # ProphetX line mappings and same-game correlation rules (parlays/admin.py).
+        # ProphetX line mappings, event mappings and same-game correlation rules
+        # (parlays.services.mappings: each change audited with its reason).
         "parlays.add_linemapping",
         "parlays.change_linemapping",
+        "parlays.delete_linemapping",
         "parlays.change_pxevent",
         "parlays.add_correlationrule",
         "parlays.change_correlationrule",
+        "parlays.delete_correlationrule",
         "parlays.change_order",
         "parlays.change_reconciliationissue",
     ],
