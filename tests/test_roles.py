@@ -237,7 +237,13 @@ def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_ad
     assert response.status_code == 200 and "at least 5 characters" in response.content.decode()  # reason too short
     response = client.post(
         reverse("admin:parlays_correlationrule_add"),
-        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.12", "note": "same game", "reason": "SGP pair"},
+        {
+            "class_a": "total_over",
+            "class_b": "winner_home",
+            "factor": "1.12",
+            "note": "same game",
+            "reason": "SGP pair",
+        },
     )
     assert response.status_code == 302
     rule = CorrelationRule.objects.get()
