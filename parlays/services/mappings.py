@@ -266,8 +266,12 @@ def delete_correlation_rule(*, actor, correlation_rule_id: int, reason: str) -> 
 @audited_refusals("event_mapping.change", data_keys=("event_urn",), object_type=EVENT)
 @transaction.atomic
 def map_event(*, actor, px_event_id: int, event_urn: str, reason: str) -> PxEvent:
-    """Map a ProphetX event to its UOF event (blank: unmap it; its lines are no longer mapped
-    automatically). Mappings already made for its lines keep their urn: edit them if it was wrong."""
+    """Map a ProphetX event to its UOF event, or unmap it (blank).
+
+    The automatic line mappings made for its lines follow it (one audit row each, same reason):
+    a new urn moves them to it; unmapping disables them, so the event's lines stop being quoted
+    and the next sync unregisters them (mapped again, they move but stay disabled until staff
+    enable them). Staff's own mappings of its lines are left as they are."""
     require(actor, "parlays.change_pxevent")
     reason = reason_required(reason)
     if not isinstance(event_urn, str):
@@ -284,4 +288,18 @@ def map_event(*, actor, px_event_id: int, event_urn: str, reason: str) -> PxEven
         raise InvalidRequest("nothing to change")
     row.save(update_fields=["event_urn"])  # seen_at is when ProphetX last sent it
     _record(actor, "event_mapping.change", row, reason, change)
+    followers = LineMapping.objects.select_for_update().filter(
+        px_sport_event_id=row.sport_event_id, source=LineMapping.Source.AUTO
+    )
+    for mapping in followers.order_by("pk"):
+        fields = ("event_urn", "enabled")
+        previous = {name: getattr(mapping, name) for name in fields}
+        if event_urn:
+            mapping.event_urn = event_urn
+        else:
+            mapping.enabled = False
+        moved = _changed(previous, mapping, fields)
+        if moved["before"]:
+            mapping.save(update_fields=[*moved["before"], "updated_at"])
+            _record(actor, "line_mapping.change", mapping, reason, {**moved, "event_mapping": row.sport_event_id})
     return row

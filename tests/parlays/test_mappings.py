@@ -279,3 +279,39 @@ def test_a_rule_made_through_the_service_prices_the_next_same_game_parlay(desk, 
     parlay_id, outcome = desk.ask(legs)
     assert outcome == "quoted"
     assert QuoteRequest.objects.get(parlay_id=parlay_id).correlation_factor == Decimal("1.05000000")
+
+
+def test_the_automatic_mappings_of_an_event_follow_its_mapping(risk):
+    event = PxEvent.objects.create(sport_event_id=77, name="Lions vs. Tigers", event_urn="sr:match:1")
+    auto = [
+        LineMapping.objects.create(
+            **{**LINE, "line_id": f"auto-{n}", "event_urn": "sr:match:1"},
+            px_sport_event_id=77,
+            source=LineMapping.Source.AUTO,
+        )
+        for n in range(2)
+    ]
+    staff = LineMapping.objects.create(**{**LINE, "event_urn": "sr:match:1"}, px_sport_event_id=77)
+    other = LineMapping.objects.create(
+        **{**LINE, "line_id": "other", "event_urn": "sr:match:9"}, px_sport_event_id=9, source=LineMapping.Source.AUTO
+    )
+    mappings.map_event(actor=risk, px_event_id=event.pk, event_urn="sr:match:2", reason="mapped to the wrong match")
+    urns = dict(LineMapping.objects.values_list("line_id", "event_urn"))
+    assert urns == {"auto-0": "sr:match:2", "auto-1": "sr:match:2", "px-line-1": "sr:match:1", "other": "sr:match:9"}
+    moved = AuditLog.objects.filter(action="line_mapping.change").order_by("id")
+    assert [row.object_id for row in moved] == [str(row.pk) for row in auto]
+    assert moved[0].data == {
+        "before": {"event_urn": "sr:match:1"},
+        "after": {"event_urn": "sr:match:2"},
+        "event_mapping": 77,
+    }
+    assert set(moved.values_list("reason", flat=True)) == {"mapped to the wrong match"}
+
+    mappings.map_event(actor=risk, px_event_id=event.pk, event_urn="", reason="not on the feed")
+    enabled = dict(LineMapping.objects.values_list("line_id", "enabled"))
+    assert enabled == {"auto-0": False, "auto-1": False, "px-line-1": True, "other": True}
+    disabled = AuditLog.objects.filter(action="line_mapping.change", reason="not on the feed")
+    assert disabled.count() == 2 and disabled[0].data["after"] == {"enabled": False}
+    staff.refresh_from_db()
+    other.refresh_from_db()
+    assert (staff.event_urn, other.event_urn) == ("sr:match:1", "sr:match:9")
