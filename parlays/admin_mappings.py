@@ -62,6 +62,7 @@ class AuditedAdmin(admin.ModelAdmin):
 
     form_class: type[forms.Form]
     fields_of: tuple[str, ...]
+    fixed_fields: tuple[str, ...] = ()  # shown but not editable on a change (what the row is)
     noun = ""
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -111,8 +112,6 @@ class AuditedAdmin(admin.ModelAdmin):
             initial=initial,
             context_html=self.row_context(row) if row is not None else "",
         )
-
-    fixed_fields: tuple[str, ...] = ()
 
     def save_through_service(self, actor, row: Any, values: dict[str, Any], reason: str) -> Any:
         raise NotImplementedError
