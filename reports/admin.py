@@ -50,7 +50,7 @@ def _tbody(rows: list[tuple[str, object]], texts: list[list[str]]) -> str:
             (
                 css,
                 format_html_join(
-                    "", '<td class="{}">{}</td>', (("num" if i > 2 else "", cell) for i, cell in enumerate(text))
+                    "", '<td class="{}">{}</td>', (("num" if i > 3 else "", cell) for i, cell in enumerate(text))
                 ),
             )
             for (css, _), text in zip(rows, texts, strict=True)
@@ -119,6 +119,7 @@ class ReportAdmin(admin.ModelAdmin):
             "querystring": urlencode({k: v for k, v in query.items() if v}),
             "periods": tables.PERIODS,
             "providers": _choices("provider"),
+            "brands": [b or tables.NO_BRAND for b in _choices("brand")],
             "currencies": _choices("currency"),
             "origins": [c for c, _ in DailyRollup.Origin.choices],
             "monies": [c for c, _ in DailyRollup.Money.choices],
