@@ -85,7 +85,7 @@ def pack_players(ids: Iterable[int]) -> bytes:
 
 def unpack_players(data: bytes | memoryview) -> array:
     ids = array("q")
-    ids.frombytes(bytes(data))
+    ids.frombytes(data)
     if sys.byteorder == "big":
         ids.byteswap()
     return ids

@@ -194,23 +194,37 @@ class Report:
         return [*self.lines, *self.totals, *([self.converted] if self.converted else [])]
 
     def text_rows(self) -> list[list[str]]:
+        # Most cells of a long report are the same few amounts (0.00 EUR…): format each once.
+        memo: dict[tuple[str, object, str], str] = {}
+
+        def text(line: Line, name: str) -> str:
+            kind = name if name in ("hold", "open_liability") or name in COUNT_COLUMNS else "amount"
+            key = (kind, line.cell_value(name), line.currency)
+            if key not in memo:
+                memo[key] = line.text(name)
+            return memo[key]
+
         return [
-            [line.label, line.provider, line.brand_text, line.currency, *(line.text(n) for n, _ in COLUMNS)]
+            [line.label, line.provider, line.brand_text, line.currency, *(text(line, n) for n, _ in COLUMNS)]
             for line in self.all_lines()
         ]
 
 
-def _add(target: Line, row: DailyRollup) -> None:
-    for name in SUMMED:
-        if name != "unique_players":  # distinct players come from PlayerActivity (_count_players)
-            target.values[name] = target.values.get(name, 0) + getattr(row, name)
-    if row.open_liability is None:
+# Summed from the rollups; distinct players come from PlayerActivity (_count_players).
+_FLOWS = tuple(name for name in SUMMED if name != "unique_players")
+
+
+def _add(target: Line, day: date, liability: Decimal | None, flows: tuple) -> None:
+    values = target.values
+    for name, value in zip(_FLOWS, flows, strict=True):
+        values[name] = values.get(name, 0) + value
+    if liability is None:
         target.liability_unknown = True
     # A balance: the last day's value in the group (rows come ordered by day).
-    if target.liability_day != row.day:
-        target.values["open_liability"] = Decimal(0)
-        target.liability_day = row.day
-    target.values["open_liability"] = target.values.get("open_liability", 0) + (row.open_liability or 0)
+    if target.liability_day != day:
+        values["open_liability"] = Decimal(0)
+        target.liability_day = day
+    values["open_liability"] += liability or 0
 
 
 def _filtered(rows, flt: ReportFilter):
@@ -256,19 +270,22 @@ def build_report(flt: ReportFilter) -> Report:
 
     groups: dict[tuple[date, str, str, str], Line] = {}
     totals: dict[str, Line] = {}
-    for row in rows.only("day", "provider", "brand", "currency", "open_liability", *SUMMED):
-        start = period_start(row.day, flt.period)
-        key = (start, row.provider, row.brand, row.currency)
+    # Tuples, not model instances: a 90-day page reads a few thousand rows.
+    for day, provider, brand, currency, liability, *flows in rows.values_list(
+        "day", "provider", "brand", "currency", "open_liability", *_FLOWS
+    ):
+        start = period_start(day, flt.period)
+        key = (start, provider, brand, currency)
         line = groups.get(key)
         if line is None:
             line = groups[key] = Line(
-                period_label(start, flt.period), start, row.provider, row.brand, row.currency, {"unique_players": 0}
+                period_label(start, flt.period), start, provider, brand, currency, {"unique_players": 0}
             )
-        _add(line, row)
-        total = totals.get(row.currency)
+        _add(line, day, liability, flows)
+        total = totals.get(currency)
         if total is None:
-            total = totals[row.currency] = Line("Total", None, "all", "all", row.currency, {"unique_players": 0})
-        _add(total, row)
+            total = totals[currency] = Line("Total", None, "all", "all", currency, {"unique_players": 0})
+        _add(total, day, liability, flows)
     players = _count_players(flt, groups, totals)
     lines = [groups[k] for k in sorted(groups)]
     ordered_totals = [totals[c] for c in sorted(totals)]
