@@ -91,14 +91,16 @@ class PlayerActivity(models.Model):
     per key holds the players' ids packed (`reports.rollups.pack_players`: sorted, 8 bytes each)
     rather than one row per player: a 90-day page then reads a few hundred rows, not a million
     player-days, and unions them in memory (docs/REPORTS.md, "Unique players").
-    Stakes are always origin "provider", so there is no origin here.
+    Stakes are always origin "provider", so there is no origin here. Besides "real" and "bonus",
+    money "" (`ANY_MONEY`) holds the players of either: a line without a money filter is then
+    one row per day to count, not a union to compute.
     """
 
     day = models.DateField()
     provider = models.CharField(max_length=16)
     brand = models.CharField(max_length=64, blank=True, default="")
     currency = models.CharField(max_length=8)
-    money = models.CharField(max_length=8, choices=DailyRollup.Money.choices)
+    money = models.CharField(max_length=8, blank=True, help_text='"real", "bonus", or "" for either.')
     players = models.BinaryField(help_text="Sorted player ids, little-endian signed 64-bit each.")
 
     class Meta:

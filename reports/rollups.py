@@ -54,6 +54,7 @@ STAFF = "staff"  # the provider of staff adjustments (wallet.services.backoffice
 # IGPX results do not name their bet (seed 001): its bets never close in our records, so their
 # open liability is unknown: stored as NULL ("not available"), never as a made-up 0.
 UNLINKED_RESULT_PROVIDERS = frozenset({"igpx"})
+ANY_MONEY = ""  # PlayerActivity's money for "real or bonus"
 
 
 @dataclass(frozen=True, order=True)
@@ -265,12 +266,15 @@ class DayResult:
 
     @property
     def activity(self) -> dict[ActivityKey, set[int]]:
-        """The players who placed a bet, per PlayerActivity key (stakes rows only have them)."""
-        return {
-            ActivityKey(k.provider, k.brand, k.currency, k.money): row.players
-            for k, row in self.figures.items()
-            if row.players
-        }
+        """The players who placed a bet, per PlayerActivity key (stakes rows only have them),
+        and per (provider, brand, currency) with money ANY_MONEY: those of either money."""
+        out: dict[ActivityKey, set[int]] = {}
+        for k, row in self.figures.items():
+            if row.players:
+                out[ActivityKey(k.provider, k.brand, k.currency, k.money)] = row.players
+                either = out.setdefault(ActivityKey(k.provider, k.brand, k.currency, ANY_MONEY), set())
+                either |= row.players
+        return out
 
 
 @contextmanager

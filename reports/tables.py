@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from reports import conf
 from reports.models import DailyRollup, PlayerActivity
-from reports.rollups import unpack_players
+from reports.rollups import ANY_MONEY, unpack_players
 from wallet.currencies import CURRENCIES
 from wallet.money import format_money
 
@@ -227,15 +227,17 @@ def _add(target: Line, day: date, liability: Decimal | None, flows: tuple) -> No
     values["open_liability"] += liability or 0
 
 
-def _filtered(rows, flt: ReportFilter):
+def _filtered(rows, flt: ReportFilter, *, any_money: str | None = None):
+    """`rows` narrowed by the filter; `any_money`: the money value that stands for "both"
+    where the model has one (PlayerActivity)."""
     if flt.provider:
         rows = rows.filter(provider=flt.provider)
     if flt.brand:
         rows = rows.filter(brand="" if flt.brand == NO_BRAND else flt.brand)
     if flt.currency:
         rows = rows.filter(currency=flt.currency)
-    if flt.money:
-        rows = rows.filter(money=flt.money)
+    if flt.money or any_money is not None:
+        rows = rows.filter(money=flt.money or any_money)
     return rows
 
 
@@ -246,7 +248,8 @@ def _count_players(
     currency's players (the converted total counts them across currencies)."""
     by_line: dict[tuple[date, str, str, str], list[bytes]] = defaultdict(list)
     if flt.origin in ("", DailyRollup.Origin.PROVIDER):  # staff rows place no bets
-        rows = _filtered(PlayerActivity.objects.filter(day__gte=flt.first, day__lte=flt.last), flt)
+        # One money, or the "either" rows: a line is then one row per day (no union for a day).
+        rows = _filtered(PlayerActivity.objects.filter(day__gte=flt.first, day__lte=flt.last), flt, any_money=ANY_MONEY)
         for day, provider, brand, currency, players in rows.values_list(
             "day", "provider", "brand", "currency", "players"
         ).order_by():

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('provider', models.CharField(max_length=16)),
                 ('brand', models.CharField(blank=True, default='', max_length=64)),
                 ('currency', models.CharField(max_length=8)),
-                ('money', models.CharField(choices=[('real', 'Real money'), ('bonus', 'Bonus money')], max_length=8)),
+                ('money', models.CharField(blank=True, help_text='"real", "bonus", or "" for either.', max_length=8)),
                 ('players', models.BinaryField(help_text='Sorted player ids, little-endian signed 64-bit each.')),
             ],
             options={
