@@ -44,7 +44,8 @@ def player_days() -> int:
 
     from reports.models import PlayerActivity
 
-    return (PlayerActivity.objects.aggregate(n=Sum(Length("players")))["n"] or 0) // 8
+    either = PlayerActivity.objects.filter(money="")  # real or bonus: each player-day once
+    return (either.aggregate(n=Sum(Length("players")))["n"] or 0) // 8
 
 
 def main() -> None:
