@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 BET_PLACED = "bet_placed"
 BET_SETTLED = "bet_settled"  # first settlement
@@ -41,6 +42,23 @@ class WalletEvent:
     balance_after: Decimal | None = None
     moved: Decimal | None = None
     is_test: bool | None = None
+    # The rows the event is about, as the posting just wrote them (wallet.models.Bet and
+    # Settlement instances; the settlement's `bet` is the same Bet): a subscriber reads them
+    # here and never reads back a row its own transaction just wrote.
+    bet: Any = None
+    settlement: Any = None
+    player_external_id: str | None = None
+    # A settlement step's ledger transactions by role (the ids are also in transaction_ids),
+    # and what the reversal of the payout in force moved on real + bonus: set together by
+    # the settlement step (`roles_known`), so the CRM export need not classify them.
+    roles_known: bool = False
+    credit_id: int | None = None  # the new payout
+    refund_id: int | None = None  # the stake refund (a rollback)
+    payout_reversal_id: int | None = None  # the reversal of the payout in force
+    moved_by_reversal: Decimal = Decimal(0)
+    # Whether the bet had been unsettled before this step (None: not known; the review
+    # queue then looks for an unsettle's open item itself).
+    unsettled_before: bool | None = None
 
 
 Subscriber = Callable[[WalletEvent], None]

@@ -179,6 +179,8 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             balance_after=spendable,
             moved=paid,
             is_test=wallet.is_test,
+            settlement=settlement,
+            player_external_id=wallet.external_id,
         )
     )
     if paid != request.amount:
@@ -324,6 +326,9 @@ def _rollback_result(request: protocol.Rollback, wallet: WalletRef | None, recor
             provider=PROVIDER,
             settlement_id=settlement.pk,
             transaction_ids=(reversed_.transaction_id,),
+            amount=Decimal(0),
+            previous_amount=paid.amount,  # the payout taken back
+            settlement=settlement,
         )
     )
     return _success(_ledger_id(reversed_.transaction_id), reversed_.transaction_id)
