@@ -21,6 +21,7 @@ Prometheus metrics under the same route label, `nosniff`. The handler is the vie
 """
 
 import functools
+import http
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from typing import Any
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.middleware.security import SecurityMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 site = get_wsgi_application()
@@ -39,6 +41,7 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after django.setup())
 
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
+from wallet.betsy import protocol as betsy_protocol  # noqa: E402
 from wallet.betsy import views as betsy_views  # noqa: E402
 from wallet.igpx import protocol as igpx_protocol  # noqa: E402
 from wallet.igpx.views import NOT_ALLOWED, RollbackView, TransactionView  # noqa: E402
@@ -129,6 +132,89 @@ def direct(environ: dict, start_response: Callable, route: str, answer: Answer) 
     return [body]
 
 
+# --- Betsy's callbacks: the same lean route, in Betsy's format --------------------------------
+
+BetsyAnswer = Callable[..., tuple[int, bytes, list[tuple[str, str]]]]
+
+# PATH_INFO -> (the route label Django's metrics would use, the view's own `answer`)
+BETSY_DIRECT: dict[str, tuple[str, BetsyAnswer]] = {
+    f"/api/betsy/{path}": (f"api/betsy/{path}", view.answer)  # type: ignore[attr-defined]
+    for path, view in (
+        ("user/profile", betsy_views.user_profile),
+        ("user/balance", betsy_views.user_balance),
+        ("payment/bet", betsy_views.payment_bet),
+        ("payment/check", betsy_views.payment_check),
+    )
+}
+_BETSY_SIGNATURE_META = "HTTP_" + betsy_protocol.HEADER_NAME.upper().replace("-", "_")
+
+# What SecurityMiddleware did for Betsy's paths, from the middleware itself (its settings are read
+# once, at start-up, as the middleware's are): the HTTPS redirect is left to it (the request goes
+# through `callbacks`), and its response headers are added here.
+_security = SecurityMiddleware(lambda request: None)
+
+
+class _Scheme:
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+
+    def is_secure(self) -> bool:
+        return self.secure
+
+
+def _security_headers_for(secure: bool) -> list[tuple[str, str]]:
+    from django.http import HttpResponse
+
+    response = _security.process_response(_Scheme(secure), HttpResponse())  # type: ignore[arg-type]
+    return [(k, v) for k, v in response.items() if k.lower() not in ("content-type", "content-length")]
+
+
+_SECURITY_HEADERS = {secure: _security_headers_for(secure) for secure in (False, True)}
+
+
+def _is_secure(environ: dict) -> bool:
+    """HttpRequest.is_secure() on the raw environ (SECURE_PROXY_SSL_HEADER, else the scheme)."""
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        header, secure_value = proxy
+        value = environ.get(header)
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def betsy_direct(environ: dict, start_response: Callable, route: str, answer: BetsyAnswer) -> Iterable[bytes]:
+    """A Betsy callback without Django's request cycle; what the cycle did for it is done here or
+    in the view's `answer`: the signature over the raw body (constant time), the body-size limit,
+    Betsy's error format, throttled refusal logs, the request signals, the metrics, the security
+    headers; a plain-HTTP request that SecurityMiddleware would redirect still goes to it."""
+    secure = _is_secure(environ)
+    if _security.redirect and not secure:
+        return callbacks(environ, start_response)
+    started = time.perf_counter()
+    try:
+        signals.request_started.send(sender=DirectCallback, environ=environ)
+        status, body, extra = answer(
+            environ.get("REQUEST_METHOD", ""),
+            environ["PATH_INFO"],
+            environ.get("REMOTE_ADDR"),
+            environ.get(_BETSY_SIGNATURE_META),
+            lambda: _body(environ),
+        )
+    except Exception:
+        # answer() turns every failure of the callback into Betsy's code 100; this is for a
+        # failure around it (a signal receiver, the body stream).
+        logger.exception("callback %s failed", environ.get("PATH_INFO"))
+        status, body, extra = 500, betsy_protocol.render_error(betsy_protocol.Code.SYSTEM_ERROR, "system error"), []
+    finally:
+        signals.request_finished.send(sender=DirectCallback)
+    _latency(route).observe(time.perf_counter() - started)
+    _requests(route, str(status)).inc()
+    headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *_SECURITY_HEADERS[secure]]
+    start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
+    return [body]
+
+
 _SLASHES = re.compile(r"/{2,}")
 _NOT_FOUND = json.dumps({"error": {"code": "not_found", "message": "not served here"}}).encode()
 
@@ -158,6 +244,9 @@ def application(environ, start_response):
     target = DIRECT.get(path)
     if target is not None:
         return direct(environ, start_response, *target)
+    betsy = BETSY_DIRECT.get(path)
+    if betsy is not None:
+        return betsy_direct(environ, start_response, *betsy)
     if (path.startswith(BETSY_PREFIX) and "//" not in path) or path in HEALTH:
         # Betsy's own URLconf answers its unknown paths and wrong methods in Betsy's format.
         return callbacks(environ, start_response)
