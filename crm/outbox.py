@@ -209,26 +209,30 @@ def _known_context(event: events.WalletEvent) -> _Context | None:
     )
     if known.is_test and not conf.EXPORT_TEST_PLAYERS:
         return known  # not exported: the export's own rows do not matter
-    return replace(known, **_bet_rows(event.bet_id))
+    return replace(known, **_bet_rows(event))
 
 
+# What this export already sent about a bet: its Bet/Approved row and its latest Settlement row
+# (with the settlement that row reported). Rows written only under the bet's row lock (every
+# bet-level event holds it), so a provider may send this read with its bet's (wallet.events.BetRead).
 _BET_ROWS = (
     "SELECT b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result FROM (SELECT 1) AS one"
-    " LEFT JOIN crm_outboxevent b ON b.bet_id = %s AND b.event_type = 'Bet' AND b.event_status = 'Approved'"
+    " LEFT JOIN crm_outboxevent b ON b.bet_id = {bet} AND b.event_type = 'Bet' AND b.event_status = 'Approved'"
     " LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
-    " WHERE o.bet_id = %s AND o.event_type = 'Settlement')"
+    " WHERE o.bet_id = {bet} AND o.event_type = 'Settlement')"
     " LEFT JOIN wallet_settlement fs ON fs.id = f.settlement_id"
 )
 _BET_ROW_NAMES = ("bet_row_id", "bet_row_activity", "force_id", "force_status", "force_activity")
 _BET_ROW_NAMES += ("force_amount", "force_result")
+BET_READ = events.BetRead("crm", _BET_ROWS, len(_BET_ROW_NAMES))
 
 
-def _bet_rows(bet_id: int) -> dict[str, Any]:
-    """What this export already sent about the bet: its Bet/Approved row and its latest
-    Settlement row (with the settlement that row reported)."""
-    with sql_rows.cursor() as cursor:
-        cursor.execute(_BET_ROWS, [bet_id, bet_id])
-        row = cursor.fetchone()
+def _bet_rows(event: events.WalletEvent) -> dict[str, Any]:
+    row = (event.prefetched or {}).get(BET_READ.name)
+    if row is None:
+        with sql_rows.cursor() as cursor:
+            cursor.execute(_BET_ROWS.format(bet="%s"), [event.bet_id, event.bet_id])
+            row = cursor.fetchone()
     values = dict(zip(_BET_ROW_NAMES, row, strict=True))
     if values["force_amount"] is not None:
         values["force_amount"] = _decimal(values["force_amount"])

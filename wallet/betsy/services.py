@@ -34,7 +34,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from wallet import errors, money, rows
+from wallet import errors, events, money, rows
 from wallet.betsy import conf, tokens
 from wallet.betsy.protocol import (
     PLACE,
@@ -325,18 +325,31 @@ _WALLET_COLUMNS = (
 
 
 @functools.cache
-def _settle_preload_sql() -> str:
+def _settle_preload_sql(reads: tuple[events.BetRead, ...]) -> str:
+    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
+    statement waited for its lock (its locked version against the statement's snapshot), and
+    the subscribers' reads about the bet (wallet.events.BetRead)."""
     bet_sql, _ = rows.select_sql(Bet, ())
     bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
     bet_columns = ", ".join(f"b.{column.strip()}" for column in bet_columns.split(","))
-    lock = " FOR NO KEY UPDATE OF b, a" if rows.db().vendor == "postgresql" else ""
+    postgres = rows.db().vendor == "postgresql"
+    changed = "b.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = b.id)" if postgres else "false"
+    laterals = "".join(
+        f" LEFT JOIN LATERAL ({read.sql.format(bet='b.id')}) r{i} ON true" for i, read in enumerate(reads)
+    )
     return (
         f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = b.id"
-        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS} FROM wallet_bet b"
-        " JOIN wallet_player p ON p.id = b.player_id"
+        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
+        + "".join(f", r{i}.*" for i in range(len(reads)))
+        + " FROM wallet_bet b JOIN wallet_player p ON p.id = b.player_id"
         " JOIN wallet_account a ON a.player_id = b.player_id AND a.currency = b.currency AND a.kind = 'player'"
-        " WHERE b.provider = %s AND b.external_id = %s" + lock
+        + laterals
+        + " WHERE b.provider = %s AND b.external_id = %s"
+        + (" FOR NO KEY UPDATE OF b, a" if postgres else "")
     )
+
+
+_WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,21 +357,40 @@ class _Settling:
     bet: Bet
     epoch: int
     wallet: WalletRef
+    prefetched: dict[str, tuple] | None
 
 
-def _settling(row: tuple | None, call: BetCall) -> _Settling:
+class _Changed(Exception):
+    """The bet changed while the settle's first statement waited for its lock: what that
+    statement read besides the bet (the key's epoch, the subscribers' reads) may be stale."""
+
+
+def _settling(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> _Settling:
     """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
     if row is None:
         # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
         raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
     width = len(Bet._meta.concrete_fields)
     bet = rows.instance(Bet, row[:width])
-    wallet = wallet_from_row(row[width + 1 :], who=call.user_id, currency=bet.currency)
+    at = width + 1
+    wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
+    at += _WALLET_WIDTH
+    changed = row[at]
+    if changed and not last:
+        raise _Changed
     if wallet.external_id != call.user_id or bet.currency != call.currency:
         raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-    return _Settling(bet, row[width], wallet)
+    prefetched: dict[str, tuple] | None = None
+    if not changed:
+        prefetched, at = {}, at + 1
+        for read in reads:
+            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
+    return _Settling(bet, row[width], wallet, prefetched)
+
+
+_ATTEMPTS = 3  # a settle whose bet changed under it reads again; the last attempt goes on regardless
 
 
 def settle_bet(call: BetCall) -> Answer:
@@ -384,10 +416,12 @@ def settle_bet(call: BetCall) -> Answer:
     policy = conf.resettle_policy(call.sub_partner_id)
     paid = money.payable(call.amount, call.currency)  # Betsy's amount unless finer than the currency
     suffix = f":{_amount_key(call.amount)}:{call.result_type}"
+    reads = events.bet_reads()
     seen: list[_Settling] = []
+    attempt = 0
 
     def check(row: tuple | None, key: RequestKey) -> None:
-        seen.append(_settling(row, call))
+        seen[:] = [_settling(row, call, reads, last=attempt == _ATTEMPTS - 1)]
 
     def apply(row: tuple | None) -> Outcome:
         bet, wallet = seen[0].bet, seen[0].wallet
@@ -407,6 +441,7 @@ def settle_bet(call: BetCall) -> Answer:
                 locked=bet,
                 wallet=wallet,
                 unsettled_before=seen[0].epoch > 0,
+                prefetched=seen[0].prefetched,
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -429,15 +464,20 @@ def settle_bet(call: BetCall) -> Answer:
         moved = settled.transaction_ids[-1] if settled.transaction_ids else None
         return Outcome(200, _success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
-    reply = execute_once(
-        key=RequestKey(PROVIDER, "", "settle"),
-        key_sql=idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix)),
-        content=content,
-        apply=apply,
-        render_error=_error_renderer(SETTLE),
-        preload=idempotency.Preload(_settle_preload_sql(), (PROVIDER, call.transaction_id)),
-        check=check,
-    )
+    while True:
+        try:
+            reply = execute_once(
+                key=RequestKey(PROVIDER, "", "settle"),
+                key_sql=idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix)),
+                content=content,
+                apply=apply,
+                render_error=_error_renderer(SETTLE),
+                preload=idempotency.Preload(_settle_preload_sql(reads), (PROVIDER, call.transaction_id)),
+                check=check,
+            )
+            break
+        except _Changed:  # rolled back, nothing stored: read again, after the change
+            attempt += 1
     if reply.replayed and reply.outcome == idempotency.APPLIED and seen:
         _note_stale_settle(call, seen[0].bet)
     return _answer(reply)

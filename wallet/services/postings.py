@@ -7,6 +7,7 @@ refusal before they have written anything the caller would keep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -324,6 +325,7 @@ def _apply_step(
     reason: str = "",
     wallet: WalletRef | None = None,
     unsettled_before: bool | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
 ) -> SettleResult:
     """One step of a bet's result history: make `amount` the payout in force (reversing the
     previous payout first, with debt on a shortfall), optionally refund the stake, record the
@@ -333,8 +335,7 @@ def _apply_step(
     then not read again, and a step that moves nothing knows the balance). A step whose only
     movement is a new payout (a first settle that pays) is written with that posting, in one
     statement; otherwise the step and the bet's new state travel together after the postings.
-    `unsettled_before`: whether the bet had been unsettled before, when the caller knows
-    (WalletEvent.unsettled_before)."""
+    `unsettled_before`, `prefetched`: passed on in the event (WalletEvent), when the caller knows them."""
     previous = bet.payout
     why = reason or f"{kind} of bet {bet.external_id}"
     txn_ids: list[int] = []
@@ -432,6 +433,7 @@ def _apply_step(
             payout_reversal_id=reversal_id,
             moved_by_reversal=moved_by_reversal,
             unsettled_before=unsettled_before,
+            prefetched=prefetched,
         )
     )
     return SettleResult(settlement, txn_ids, balance, shortfall)
@@ -464,13 +466,14 @@ def bet_settle_apply(
     locked: Bet | None = None,
     wallet: WalletRef | None = None,
     unsettled_before: bool | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
 ) -> SettleResult:
     """Set a bet's payout to `amount`: the first settlement, or a re-settlement that reverses
     the payout in force and pays the new one, in this one transaction. An unchanged amount
     moves nothing but is still recorded in the bet's history.
 
-    `locked`: the bet, when the caller holds its row lock already; `wallet`, `unsettled_before`:
-    as in _apply_step (what the caller read, so that it is not read again)."""
+    `locked`: the bet, when the caller holds its row lock already; `wallet`, `unsettled_before`,
+    `prefetched`: as in _apply_step (what the caller read, so that it is not read again)."""
     bet = _lock_bet(bet_id, locked)
     if kind is None:
         first = bet.status == Bet.Status.OPEN and bet.payout == 0
@@ -485,6 +488,7 @@ def bet_settle_apply(
         actor_id=actor_id,
         wallet=wallet,
         unsettled_before=unsettled_before,
+        prefetched=prefetched,
     )
 
 
