@@ -148,11 +148,6 @@ BETSY_DIRECT: dict[str, tuple[str, BetsyAnswer]] = {
 }
 _BETSY_SIGNATURE_META = "HTTP_" + betsy_protocol.HEADER_NAME.upper().replace("-", "_")
 
-# What SecurityMiddleware did for Betsy's paths, from the middleware itself (its settings are read
-# once, at start-up, as the middleware's are): the HTTPS redirect is left to it (the request goes
-# through `callbacks`), and its response headers are added here.
-_security = SecurityMiddleware(lambda request: None)
-
 
 class _Scheme:
     def __init__(self, secure: bool) -> None:
@@ -162,14 +157,25 @@ class _Scheme:
         return self.secure
 
 
-def _security_headers_for(secure: bool) -> list[tuple[str, str]]:
-    from django.http import HttpResponse
+class Security:
+    """What SecurityMiddleware did for Betsy's paths, from the middleware itself: its HTTPS
+    redirect is left to it (such a request goes through `callbacks`), its response headers are
+    added here. Settings are read once, at start-up, as the middleware reads them."""
 
-    response = _security.process_response(_Scheme(secure), HttpResponse())  # type: ignore[arg-type]
-    return [(k, v) for k, v in response.items() if k.lower() not in ("content-type", "content-length")]
+    def __init__(self) -> None:
+        from django.http import HttpResponse
+
+        self.middleware = SecurityMiddleware(lambda request: None)
+        self.redirect = self.middleware.redirect
+        self.headers: dict[bool, list[tuple[str, str]]] = {}
+        for secure in (False, True):
+            response = self.middleware.process_response(_Scheme(secure), HttpResponse())  # type: ignore[arg-type]
+            self.headers[secure] = [
+                (k, v) for k, v in response.items() if k.lower() not in ("content-type", "content-length")
+            ]
 
 
-_SECURITY_HEADERS = {secure: _security_headers_for(secure) for secure in (False, True)}
+SECURITY = Security()
 
 
 def _is_secure(environ: dict) -> bool:
@@ -189,7 +195,7 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
     Betsy's error format, throttled refusal logs, the request signals, the metrics, the security
     headers; a plain-HTTP request that SecurityMiddleware would redirect still goes to it."""
     secure = _is_secure(environ)
-    if _security.redirect and not secure:
+    if SECURITY.redirect and not secure:
         return callbacks(environ, start_response)
     started = time.perf_counter()
     try:
@@ -210,7 +216,7 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
         signals.request_finished.send(sender=DirectCallback)
     _latency(route).observe(time.perf_counter() - started)
     _requests(route, str(status)).inc()
-    headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *_SECURITY_HEADERS[secure]]
+    headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *SECURITY.headers[secure]]
     start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
     return [body]
 

@@ -328,24 +328,30 @@ _WALLET_COLUMNS = (
 def _settle_preload_sql(reads: tuple[events.BetRead, ...]) -> str:
     """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
     statement waited for its lock (its locked version against the statement's snapshot), and
-    the subscribers' reads about the bet (wallet.events.BetRead)."""
+    the subscribers' reads about the bet (wallet.events.BetRead). The bet's alias is one no
+    subscriber's SQL would use for its own tables: `{bet}` must not be captured by an inner alias."""
     bet_sql, _ = rows.select_sql(Bet, ())
     bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
-    bet_columns = ", ".join(f"b.{column.strip()}" for column in bet_columns.split(","))
+    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
     postgres = rows.db().vendor == "postgresql"
-    changed = "b.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = b.id)" if postgres else "false"
+    changed = (
+        "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
+        if postgres
+        else "false"
+    )
     laterals = "".join(
-        f" LEFT JOIN LATERAL ({read.sql.format(bet='b.id')}) r{i} ON true" for i, read in enumerate(reads)
+        f" LEFT JOIN LATERAL ({read.sql.format(bet='betsy_bet.id')}) r{i} ON true" for i, read in enumerate(reads)
     )
     return (
-        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = b.id"
+        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
         f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
         + "".join(f", r{i}.*" for i in range(len(reads)))
-        + " FROM wallet_bet b JOIN wallet_player p ON p.id = b.player_id"
-        " JOIN wallet_account a ON a.player_id = b.player_id AND a.currency = b.currency AND a.kind = 'player'"
+        + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
+        " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
+        " AND a.kind = 'player'"
         + laterals
-        + " WHERE b.provider = %s AND b.external_id = %s"
-        + (" FOR NO KEY UPDATE OF b, a" if postgres else "")
+        + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
+        + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
     )
 
 
