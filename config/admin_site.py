@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.admin import OTPAdminAuthenticationForm, _admin_template_for_django_version
 
 # Approving moves money (four eyes): these holders need the second factor.
@@ -45,3 +46,18 @@ class TouchlineAdminSite(AdminSite):
             return False
         user = request.user
         return not needs_totp(user) or (hasattr(user, "is_verified") and user.is_verified())
+
+
+def may_watch_dashboard(user, session) -> bool:
+    """The live dashboard's WebSocket opens for whom the admin opens: active staff, and, where
+    a TOTP code is required of them, only a session verified with one of their own confirmed
+    devices (the socket has no OTP middleware, so the session is read here)."""
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    if not needs_totp(user):
+        return True
+    from django_otp.models import Device
+
+    persistent_id = (session or {}).get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed

@@ -1,4 +1,5 @@
-"""WebSocket consumer of the live dashboard: staff only, one group, snapshots in, JSON out."""
+"""WebSocket consumer of the live dashboard: staff only (with TOTP where the admin asks for it), one
+group, snapshots in, JSON out."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config import dashboard
+from config.admin_site import may_watch_dashboard
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
+        allowed = await database_sync_to_async(may_watch_dashboard)(self.scope.get("user"), self.scope.get("session"))
+        if not allowed:
             await self.close(code=4403)
             return
         await self.channel_layer.group_add(dashboard.GROUP, self.channel_name)

@@ -1,6 +1,8 @@
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from config import dashboard, ops
 
@@ -11,8 +13,15 @@ urlpatterns = [
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Both pages run under the site's Content-Security-Policy: Swagger UI's start-up script is a
+    # file of its own (the split view), and ReDoc starts from its tag; ReDoc's search runs in a
+    # worker it makes from a blob, which only this page allows.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/redoc/",
+        csp_update({"worker-src": [SELF, "blob:"]})(SpectacularRedocView.as_view(url_name="schema")),
+        name="api-redoc",
+    ),
     path("api/operator/reports/", include("reports.urls")),
     path("api/operator/", include("wallet.api.urls")),
     path("api/igpx/", include("wallet.igpx.urls")),

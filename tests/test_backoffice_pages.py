@@ -206,10 +206,20 @@ def test_view_site_goes_to_the_dashboard_and_cards_link_to_lists(admin_client):
 
 
 def test_api_docs_are_served_from_our_own_static_files(client):
+    import re
+
     for url in ("/api/docs/", "/api/redoc/"):
-        html = client.get(url).content.decode()
+        response = client.get(url)
+        html = response.content.decode()
         assert "cdn" not in html.lower() and "unpkg" not in html.lower() and "jsdelivr" not in html.lower()
         assert "/static/drf_spectacular_sidecar/" in html
+        # Under the site's CSP like every other page, which forbids inline scripts.
+        assert "script-src 'self'" in response["Content-Security-Policy"], url
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"{url} has an inline script"
+    start = client.get("/api/docs/?script=")  # Swagger UI's start-up script, a file of its own
+    assert start.status_code == 200 and start["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in start.content.decode()
+    assert "worker-src 'self' blob:" in client.get("/api/redoc/")["Content-Security-Policy"]
 
 
 def test_a_403_logs_one_line_and_an_audit_row(client, caplog):

@@ -105,3 +105,40 @@ def test_a_foreign_origin_cannot_open_the_dashboard_socket(client):
 
     assert async_to_sync(handshake)(b"http://localhost") is True
     assert async_to_sync(handshake)(b"https://evil.example") is False
+
+
+async def _session_with(user, session: dict) -> bool:
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    communicator.scope["session"] = session
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()
+    return connected
+
+
+def test_an_approver_needs_a_totp_verified_session_for_the_socket(settings):
+    """With ADMIN_TOTP_REQUIRED, the admin refuses an approver's password-only session; so does
+    the dashboard's socket, which would otherwise show live money figures to it."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.ADMIN_TOTP_REQUIRED = True
+    approver = get_user_model().objects.create_user("boss", password="x", is_staff=True, is_superuser=True)
+    plain = get_user_model().objects.create_user("agent", password="x", is_staff=True)
+    other = get_user_model().objects.create_user("other", password="x", is_staff=True, is_superuser=True)
+    mine = TOTPDevice.objects.create(user=approver, name="phone", confirmed=True)
+    theirs = TOTPDevice.objects.create(user=other, name="phone", confirmed=True)
+    unconfirmed = TOTPDevice.objects.create(user=approver, name="new", confirmed=False)
+
+    assert async_to_sync(_session_with)(plain, {}) is True  # no TOTP asked of support staff
+    assert async_to_sync(_session_with)(approver, {}) is False
+    assert async_to_sync(_session_with)(approver, {DEVICE_ID_SESSION_KEY: theirs.persistent_id}) is False
+    assert async_to_sync(_session_with)(approver, {DEVICE_ID_SESSION_KEY: unconfirmed.persistent_id}) is False
+    assert async_to_sync(_session_with)(approver, {DEVICE_ID_SESSION_KEY: mine.persistent_id}) is True
+    settings.ADMIN_TOTP_REQUIRED = False
+    assert async_to_sync(_session_with)(approver, {}) is True
+
+
+def test_an_inactive_staff_member_cannot_open_the_socket():
+    gone = get_user_model().objects.create_user("gone", password="x", is_staff=True, is_active=False)
+    assert async_to_sync(_session_with)(gone, {}) is False

@@ -197,6 +197,14 @@ class Bet(models.Model):
     provider = models.CharField(max_length=16)
     external_id = models.CharField(max_length=128, help_text="The provider's bet/transaction id.")
     player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="bets")
+    # db_default too: raw INSERTs that predate the column (bench seeds, pgbench) still work.
+    brand = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The provider's sub-brand (Betsy's subPartnerId); blank when the provider names none (IGPX).",
+    )
     currency = models.CharField(max_length=8)
     stake = MoneyField()
     stake_real = MoneyField()

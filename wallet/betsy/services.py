@@ -235,6 +235,7 @@ def place_bet(call: BetCall) -> Answer:
             odds=call.coefficient,
             bet_type=call.bet_type,
             selections=call.selections,
+            brand=call.sub_partner_id or "",
         )
         return Outcome(200, _success(str(placed.transaction_id)), placed.transaction_id)
 

@@ -140,6 +140,7 @@ def bet_place_apply(
     odds: Decimal | None = None,
     bet_type: str = Bet.BetType.SINGLE,
     selections: list | None = None,
+    brand: str = "",
 ) -> BetPlaced:
     """Debit a stake and record the bet. Real money first, then bonus (the split is recorded).
 
@@ -159,6 +160,7 @@ def bet_place_apply(
         provider=provider,
         external_id=external_id,
         player_id=wallet.player_id,
+        brand=brand,
         currency=wallet.currency,
         stake=amount,
         payout=Decimal(0),

@@ -168,3 +168,12 @@ def test_cash_bet_uses_real_money_then_bonus(betsy):
     assert betsy.place("tx-1", "jack", "USD", 5, token).status == 200
     bet = Bet.objects.get()
     assert (bet.stake_real, bet.stake_bonus) == (Decimal("3"), Decimal("2"))
+
+
+def test_place_records_the_sub_partner_as_the_bets_brand(betsy, alice):
+    """The brand travels in the bet's own INSERT; a bet without subPartnerId has none."""
+    assert betsy.place("tx-no-brand", "alice", "USD", 1, alice.token).status == 200
+    betsy.sub_partner_id = 77  # Betsy may send it as a JSON integer
+    assert betsy.place("tx-brand", "alice", "USD", 1, alice.token).status == 200
+    brands = dict(Bet.objects.filter(provider="betsy").values_list("external_id", "brand"))
+    assert brands == {"tx-no-brand": "", "tx-brand": "77"}
