@@ -202,3 +202,32 @@ def test_a_betsy_resettle_exports_the_rollback_and_the_new_settlement_from_the_p
         ("Settlement", "Rollback", second.pk, Decimal("22.50"), Decimal("17.50")),
         ("Settlement", "Approved", second.pk, Decimal("17.50"), Decimal("17.50")),
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-05-01 18:30:00",
+        "2024-02-29 00:00:00",
+        "2023-02-29 00:00:00",
+        "2026-13-01 00:00:00",
+        "2026-01-01 24:00:00",
+        "2026-01-01 00:00:60",
+        "2026-5-1 8:30:00",  # unpadded: strptime accepts it, so do we
+        "2026-05-01 18:30:00\n",
+        "2026-05-01T18:30:00",
+    ],
+)
+def test_event_dates_parse_as_strptime_would(value):
+    """The canonical form skips strptime (protocol._event_date); every answer stays strptime's."""
+    from datetime import UTC, datetime
+
+    from wallet.betsy import protocol
+
+    try:
+        expected = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    except ValueError:
+        with pytest.raises(protocol.BetsyError):
+            protocol._event_date(value, 0)
+    else:
+        assert protocol._event_date(value, 0) == expected
