@@ -289,7 +289,7 @@ def _rollback_bet(request: protocol.Rollback, wallet: WalletRef | None, bet: Bet
     _check_target(request, wallet, bet.player_id, bet.currency, bet.stake, bet)
     if bet.status == Bet.Status.ROLLED_BACK:
         return _noop_rollback(request, bet.player_id, bet)
-    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet)
+    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet, wallet=wallet)
     refund_id = result.transaction_ids[-1]
     return _success(_ledger_id(refund_id), refund_id)
 

@@ -509,11 +509,18 @@ def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | No
 
 
 def bet_rollback_apply(
-    *, bet_id: int, external_id: str = "", actor_id: int | None = None, locked: Bet | None = None
+    *,
+    bet_id: int,
+    external_id: str = "",
+    actor_id: int | None = None,
+    locked: Bet | None = None,
+    wallet: WalletRef | None = None,
 ) -> SettleResult:
     """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited).
 
-    `locked`: the bet, when the caller has already taken its row lock (`bet_lock`)."""
+    `locked`: the bet, when the caller has already taken its row lock (`bet_lock`). `wallet`: the
+    bet's wallet as the caller read it (a rollback always moves money, so its balance comes from
+    the postings; the event takes the player's `is_test` and external id from it)."""
     bet = locked if locked is not None and locked.pk == bet_id else _lock_bet(bet_id)
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetStateError(f"bet {bet.external_id} was rolled back")
@@ -526,6 +533,9 @@ def bet_rollback_apply(
         external_id=external_id,
         actor_id=actor_id,
         refund_stake=True,
+        wallet=wallet
+        if wallet is not None and (wallet.player_id, wallet.currency) == (bet.player_id, bet.currency)
+        else None,
     )
 
 
