@@ -1,6 +1,7 @@
-"""WSGI entry points. `application` is the provider-facing callback server: the IGPX callbacks
-go straight to their handler, Betsy's and the health checks through a lean middleware stack, and
-nothing else is served (no admin, operator API, API docs or /metrics: docs/CALLBACKS.md). `site`
+"""WSGI entry points. `application` is the provider-facing callback server: the IGPX and Betsy
+callbacks go straight to their handlers, the health checks (and a Betsy request that
+SecurityMiddleware would redirect to HTTPS) through a lean middleware stack, and nothing else is
+served (no admin, operator API, API docs or /metrics: docs/CALLBACKS.md). `site`
 is the whole site over WSGI (`runserver`); production serves it with the ASGI web process.
 
 Every answer on a provider path is in that provider's format: a wrong method, a trailing slash,
@@ -17,7 +18,9 @@ round trips (docs/benchmarks/igpx.md, session 3). What that cycle did for them i
 POST only, the body read up to DATA_UPLOAD_MAX_MEMORY_SIZE, the request_started and
 request_finished signals (which close a database connection that broke or aged out), the
 Prometheus metrics under the same route label, `nosniff`. The handler is the view's own
-(`wallet/igpx/views.py`, `answer`), so the two paths cannot drift apart.
+(`wallet/igpx/views.py`, `answer`), so the two paths cannot drift apart. Betsy's four paths
+do the same (`BETSY_DIRECT`, `betsy_direct`: the view's own `answer`, Betsy's error format, the
+signature over the raw body, SecurityMiddleware's headers; issue #18).
 """
 
 import functools
