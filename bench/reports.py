@@ -38,6 +38,16 @@ def timed(label: str, repeat: int, action) -> float:
     return median
 
 
+def player_days() -> int:
+    from django.db.models import Sum
+    from django.db.models.functions import Length
+
+    from reports.models import PlayerActivity
+
+    either = PlayerActivity.objects.filter(money="")  # real or bonus: each player-day once
+    return (either.aggregate(n=Sum(Length("players")))["n"] or 0) // 8
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -52,7 +62,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     from reports import services
-    from reports.models import ReconciliationRun, RollupDay
+    from reports.models import PlayerActivity, ReconciliationRun, RollupDay
     from reports.reconciliation import services as reconciliation
     from reports.rollups import business_day
     from wallet.models import Bet, LedgerTransaction
@@ -90,14 +100,23 @@ def main() -> None:
         assert reply.status_code == 200, reply.status_code
 
     timed(f"90-day report page ({(last - first).days + 1} days, by day)", args.repeat, page)
+    # Weeks, months and the totals count distinct players over PlayerActivity (docs/REPORTS.md).
+    print(f"player activity: {PlayerActivity.objects.count():,} rows, {player_days():,} player-days")
+    for period in ("week", "month"):
+        timed(
+            f"90-day report page, by {period}",
+            args.repeat,
+            lambda period=period: client.get("/admin/reports/dailyrollup/" + query.replace("day", period, 1)),
+        )
     timed(
-        "90-day report page, by week",
+        "90-day report page, one brand, by week",
         args.repeat,
-        lambda: client.get("/admin/reports/dailyrollup/" + query.replace("day", "week", 1)),
+        lambda: client.get("/admin/reports/dailyrollup/" + query.replace("day", "week", 1) + "&brand=brand-a"),
     )
     from apikeys.services import apikey_replace_for_tool
 
     api = Client(HTTP_AUTHORIZATION="Bearer " + apikey_replace_for_tool(name="bench reports", scopes=["reports"]))
+
     def api_page() -> None:
         reply = api.get("/api/operator/reports/daily/" + query)
         assert reply.status_code == 200, reply.content

@@ -2,9 +2,10 @@
 
 Everything is written by set-based SQL (INSERT … SELECT FROM generate_series) in one
 transaction: players with one wallet each (EUR, every third USD), a deposit and a bonus grant per
-player, then per bet (alternately IGPX and Betsy) its stake transaction (10% partly bonus) and,
-by a fixed pseudo-random outcome, a payout (45%, IGPX as an unlinked result), a lost settlement
-(45%), a rollback refunding the stake (5%) or nothing (open, 5%). Settlements arrive 1 to 48
+player, then per bet (alternately IGPX and Betsy; Betsy's spread over the brands "", brand-a
+and brand-b) its stake transaction (10% partly bonus) and, by a fixed pseudo-random outcome, a
+payout (45%, IGPX as an unlinked result), a lost settlement (45%), a rollback refunding the
+stake (5%) or nothing (open, 5%). Settlements arrive 1 to 48
 hours after the bet, so many land on a later business day (late events). Account balances are
 then set to the sum of their entries, so `check_ledger` holds on the result.
 
@@ -61,9 +62,12 @@ SEED_SQL = [
                  ('clearing', 'betsy', 'USD'), ('cash', '', 'EUR'), ('cash', '', 'USD'), ('bonus', '', 'EUR'),
                  ('bonus', '', 'USD')) AS h(kind, provider, currency)""",
     """CREATE TEMP TABLE house AS SELECT id, kind, provider, currency FROM wallet_account WHERE player_id IS NULL""",
-    """INSERT INTO wallet_bet (id, provider, external_id, player_id, currency, stake, stake_real, stake_bonus, payout,
-       status, result, bet_type, odds, selections, placed_at, settled_at)
-    SELECT k, provider, 'b' || k, player, currency, stake, stake - bonus, bonus,
+    """INSERT INTO wallet_bet (id, provider, external_id, player_id, brand, currency, stake, stake_real, stake_bonus,
+       payout, status, result, bet_type, odds, selections, placed_at, settled_at)
+    SELECT k, provider, 'b' || k, player,
+           CASE WHEN provider = 'betsy' AND k %% 3 = 1 THEN 'brand-a' WHEN provider = 'betsy' AND k %% 3 = 2
+                THEN 'brand-b' ELSE '' END,
+           currency, stake, stake - bonus, bonus,
            CASE WHEN provider = 'betsy' AND r < 45 THEN stake * 2 ELSE 0 END,
            CASE WHEN r >= 90 AND r < 95 THEN 'rolled_back' WHEN provider = 'betsy' AND r < 90 THEN 'settled'
                 ELSE 'open' END,

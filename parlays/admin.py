@@ -1,6 +1,7 @@
 """Back office for the ProphetX parlay book.
 
-Editable: event mappings (PxEvent.event_urn), line mappings, correlation rules. Everything
+Editable: event mappings (PxEvent.event_urn), line mappings, correlation rules, and exposure
+limits (parlays/admin_limits.py, through their service). Everything
 received or decided (messages, quotes, confirmations, orders, exposure, P&L) is read-only;
 staff act on it through actions (resolve a reconciliation issue, clear a review flag), which
 are audited in the admin log.
@@ -18,7 +19,7 @@ from django.utils.html import format_html
 
 from config.admin_base import ReadOnlyAdmin, money_column
 from config.admin_base import ReadOnlyInline as BaseReadOnlyInline
-from parlays import conf
+from parlays import admin_limits, conf  # noqa: F401 - admin_limits: the exposure limits pages
 from parlays.models import (
     BookEntry,
     Confirmation,

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from config.dashboard import Metric
 from parlays import conf
-from parlays.models import ExposureReservation, ListenerState, QuoteRequest
+from parlays.models import ExposureLimit, ExposureReservation, ListenerState, QuoteRequest
+from parlays.services.exposure import limit_for
 from wallet.money import format_money
 
 
@@ -25,8 +26,9 @@ def metrics() -> list[Metric]:
         state=ExposureReservation.State.RESERVED, scope=ExposureReservation.Scope.TOTAL
     ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
     settings = conf.get()
-    limit = settings.max_exposure_total
+    limit = limit_for(ExposureReservation.Scope.TOTAL, settings)  # Risk's row, else the environment's
     used = exposure / limit if limit else Decimal(0)
+    limit_rows = ExposureLimit.objects.filter(currency=settings.currency).count()
     quotes = reverse("admin:parlays_quoterequest_changelist")
     listener = ListenerState.objects.order_by("-updated_at").first()
     if listener is None:
@@ -56,6 +58,13 @@ def metrics() -> list[Metric]:
             trend=True,
             display=f"{format_money(exposure, settings.currency)} of {format_money(limit, settings.currency)}",
             url=reverse("admin:parlays_exposurereservation_changelist") + "?state__exact=reserved",
+        ),
+        Metric(
+            "exposure_limits",
+            "exposure limits",
+            limit_rows,
+            display=f"{limit_rows} set by Risk" if limit_rows else "environment defaults",
+            url=reverse("admin:parlays_exposurelimit_changelist"),
         ),
         socket,
     ]

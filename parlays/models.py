@@ -422,3 +422,37 @@ class ListenerState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {'connected' if self.connected else 'down'}"
+
+
+class ExposureLimit(models.Model):
+    """A limit Risk set on the book's liability, replacing the environment's default.
+
+    A blank `key` replaces the scope's default (PROPHETX_MAX_EXPOSURE_*); a key names one event
+    (its UOF urn) or one outcome (`urn/market/specifiers/outcome`, as reservations name it) and
+    overrides the default for it alone. Amounts are in the book's currency (PROPHETX_CURRENCY).
+    Rows change only through `parlays.services.limits`, which audits every change."""
+
+    Scope = ExposureReservation.Scope
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    key = models.CharField(
+        max_length=400, blank=True, help_text="Blank: the scope's default. Else an event urn or an outcome key."
+    )
+    amount = MoneyField()
+    currency = models.CharField(max_length=8)
+    reason = models.TextField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["scope", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "scope", "key"], name="parlays_exposure_limit_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="parlays_exposure_limit_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(scope="total") | Q(key=""), name="parlays_exposure_limit_total_has_no_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.key or '(default)'}: {self.amount} {self.currency}"

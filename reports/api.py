@@ -45,6 +45,7 @@ def _line(line: Line) -> dict:
         "period": line.period.isoformat() if line.period else None,
         "label": line.label,
         "provider": line.provider,
+        "brand": line.brand,
         "currency": line.currency,
         "converted": line.converted,
     }
@@ -54,6 +55,8 @@ def _line(line: Line) -> dict:
             out[name] = value
         elif name == "hold":
             out["hold_percent"] = None if value is None else str(value)
+        elif value is None:  # open liability not available (IGPX): null, never a made-up 0
+            out[name] = None
         else:
             out[name] = format_amount(value, line.currency)
     return out
@@ -63,6 +66,9 @@ class ReportLineOut(serializers.Serializer):
     period = serializers.DateField(allow_null=True, help_text="First day of the day/week/month")
     label = serializers.CharField()
     provider = serializers.CharField()
+    brand = serializers.CharField(
+        allow_blank=True, help_text="The provider's sub-brand (Betsy's subPartnerId); empty: none; 'all' on totals"
+    )
     currency = serializers.CharField()
     converted = serializers.BooleanField(help_text="True on the total converted to REPORT_CURRENCY")
     bets_count = serializers.IntegerField()
@@ -76,8 +82,12 @@ class ReportLineOut(serializers.Serializer):
     staff_adjustments = serializers.CharField()
     ggr = serializers.CharField()
     hold_percent = serializers.CharField(allow_null=True)
-    unique_players = serializers.IntegerField()
-    open_liability = serializers.CharField()
+    unique_players = serializers.IntegerField(help_text="Distinct players who placed a bet in the line's period")
+    open_liability = serializers.CharField(
+        allow_null=True,
+        help_text="null: not available (IGPX results name no bet, so its open bets are unknown; also on a total"
+        " that includes IGPX)",
+    )
     new_debt = serializers.CharField()
 
 
@@ -125,6 +135,7 @@ def _params(*names: str) -> list[OpenApiParameter]:
         "to": "Last business day (YYYY-MM-DD)",
         "period": "day, week or month",
         "provider": "igpx, betsy, staff…",
+        "brand": "a sub-brand (Betsy's subPartnerId), or (none) for bets with no brand",
         "origin": "provider or staff",
         "currency": "ISO code",
         "money": "real or bonus",
@@ -138,7 +149,9 @@ class DailyReport(APIView):
     required_scope = "reports"
 
     @extend_schema(
-        parameters=_params("from", "to", "period", "provider", "origin", "currency", "money", "page", "page_size"),
+        parameters=_params(
+            "from", "to", "period", "provider", "brand", "origin", "currency", "money", "page", "page_size"
+        ),
         responses={200: ReportOut, 400: error("a filter is invalid (dates, period, page)")},
         summary="Money report by day, week or month (GGR, stakes, payouts… per provider and currency)",
     )

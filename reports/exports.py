@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from reports.statement import Statement
-from reports.tables import COLUMNS, COUNT_COLUMNS, NOTES, Line, Report
+from reports.tables import COLUMNS, COUNT_COLUMNS, NOT_AVAILABLE, NOTES, Report
 from wallet.currencies import CURRENCIES
 from wallet.money import format_money
 
@@ -51,18 +51,17 @@ def report_xlsx(report: Report) -> HttpResponse:
     sheet.append(report.header())
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    lines: list[Line] = [*report.lines, *report.totals, *([report.converted] if report.converted else [])]
-    for line in lines:
-        row = [line.label, line.provider, line.currency]
+    for line in report.all_lines():
+        row = [line.label, line.provider, line.brand_text, line.currency]
         for name, _ in COLUMNS:
             value = line.cell_value(name)
-            row.append(value if value is not None else "—")
+            row.append(value if value is not None else (NOT_AVAILABLE if name == "open_liability" else "—"))
         sheet.append(row)
         excel_row = sheet.max_row
         if line.label.startswith("Total"):
             for cell in sheet[excel_row]:
                 cell.font = Font(bold=True)
-        for offset, (name, _) in enumerate(COLUMNS, start=4):
+        for offset, (name, _) in enumerate(COLUMNS, start=5):
             cell = sheet.cell(row=excel_row, column=offset)
             if name in COUNT_COLUMNS:
                 cell.number_format = "#,##0"
@@ -74,7 +73,7 @@ def report_xlsx(report: Report) -> HttpResponse:
                 cell.number_format = _number_format(line.currency)
     for note in ([report.conversion_note] if report.conversion_note else []) + list(NOTES):
         sheet.append([note])
-    for column, width in zip("ABC", (18, 10, 9), strict=False):
+    for column, width in zip("ABCD", (18, 10, 12, 9), strict=False):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
     book.save(buffer)

@@ -30,11 +30,12 @@ COUNTS = ("bets_count", "unique_players")
 
 
 class DailyRollup(models.Model):
-    """Figures for one business day and one (provider, origin, currency, money) key.
+    """Figures for one business day and one (provider, brand, origin, currency, money) key.
 
     Every amount is signed from the player's side ("to player" positive) except `stakes`,
     `ggr`, `open_liability` and `new_debt`, which are positive in the ordinary case; see
-    docs/REPORTS.md for each definition.
+    docs/REPORTS.md for each definition. `open_liability` is NULL where it is not known (IGPX:
+    its results name no bet, so its bets never close in our records), never a made-up 0.
     """
 
     class Money(models.TextChoices):
@@ -47,6 +48,7 @@ class DailyRollup(models.Model):
 
     day = models.DateField()
     provider = models.CharField(max_length=16)
+    brand = models.CharField(max_length=64, blank=True, default="", help_text="Bet.brand; blank: none given.")
     origin = models.CharField(max_length=16, choices=Origin.choices)
     currency = models.CharField(max_length=8)
     money = models.CharField(max_length=8, choices=Money.choices)
@@ -61,14 +63,15 @@ class DailyRollup(models.Model):
     staff_reversals = MoneyField(default=Decimal(0))
     staff_adjustments = MoneyField(default=Decimal(0))
     ggr = MoneyField(default=Decimal(0))
-    open_liability = MoneyField(default=Decimal(0))
+    open_liability = MoneyField(null=True, blank=True, default=Decimal(0), help_text="NULL: not available.")
     new_debt = MoneyField(default=Decimal(0))
 
     class Meta:
-        ordering = ["day", "provider", "origin", "currency", "money"]
+        ordering = ["day", "provider", "brand", "origin", "currency", "money"]
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "provider", "origin", "currency", "money"], name="reports_rollup_one_row_per_key"
+                fields=["day", "provider", "brand", "origin", "currency", "money"],
+                name="reports_rollup_one_row_per_key",
             )
         ]
         indexes = [models.Index(fields=["day", "currency"], name="reports_rollup_day_currency")]
@@ -79,6 +82,39 @@ class DailyRollup(models.Model):
             ("view_statement", "Can view player statements"),
             ("reconcile", "Can run and resolve provider reconciliations"),
         ]
+
+
+class PlayerActivity(models.Model):
+    """The players who placed a bet on one business day, per (provider, brand, currency, money).
+
+    Kept with the day's rollup; weeks, months and ranges count distinct players over it. One row
+    per key holds the players' ids packed (`reports.rollups.pack_players`: sorted, 8 bytes each)
+    rather than one row per player: a 90-day page then reads a few hundred rows, not a million
+    player-days, and unions them in memory (docs/REPORTS.md, "Unique players").
+    Stakes are always origin "provider", so there is no origin here. Besides "real" and "bonus",
+    money "" (`ANY_MONEY`) holds the players of either: a line without a money filter is then
+    one row per day to count, not a union to compute.
+    """
+
+    day = models.DateField()
+    provider = models.CharField(max_length=16)
+    brand = models.CharField(max_length=64, blank=True, default="")
+    currency = models.CharField(max_length=8)
+    money = models.CharField(max_length=8, blank=True, help_text='"real", "bonus", or "" for either.')
+    players = models.BinaryField(help_text="Sorted player ids, little-endian signed 64-bit each.")
+
+    class Meta:
+        ordering = ["day", "provider", "brand", "currency", "money"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "provider", "brand", "currency", "money"], name="reports_activity_one_row_per_key"
+            )
+        ]
+        verbose_name_plural = "player activity"
+
+    @property
+    def player_count(self) -> int:
+        return len(self.players) // 8
 
 
 class RollupDay(models.Model):

@@ -17,6 +17,10 @@ and records the first of them as its `transaction`.
 
 Test players (`Player.is_test`) are left out, as from the CRM export.
 
+Brand: the bet's (`Bet.brand`, Betsy's subPartnerId); a transaction with no bet (an IGPX result,
+a staff adjustment) has none. The players who bet are kept per day as `PlayerActivity` so that
+weeks, months and ranges count each player once (reports.tables).
+
 Amounts are "to the player" (a payout is positive, a payout taken back negative) except stakes
 and GGR. GGR = stakes − payouts − refunds − rollbacks − resettle − unsettle − staff reversals,
 which is also the net of the provider's clearing account for the day (check_reports proves it).
@@ -24,6 +28,8 @@ which is also the net of the provider's clearing account for the day (check_repo
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -46,16 +52,44 @@ SPORTSBOOK_KINDS = (Kind.BET, Kind.PAYOUT, Kind.REVERSAL, Kind.ADJUSTMENT)
 ZERO = Decimal(0)
 STAFF = "staff"  # the provider of staff adjustments (wallet.services.backoffice)
 # IGPX results do not name their bet (seed 001): its bets never close in our records, so their
-# open liability is unknown and left out rather than overstated.
+# open liability is unknown: stored as NULL ("not available"), never as a made-up 0.
 UNLINKED_RESULT_PROVIDERS = frozenset({"igpx"})
+ANY_MONEY = ""  # PlayerActivity's money for "real or bonus"
 
 
 @dataclass(frozen=True, order=True)
 class Key:
     provider: str
+    brand: str
     origin: str
     currency: str
     money: str
+
+
+@dataclass(frozen=True, order=True)
+class ActivityKey:
+    """PlayerActivity's key: stakes are always origin "provider", so there is none."""
+
+    provider: str
+    brand: str
+    currency: str
+    money: str
+
+
+def pack_players(ids: Iterable[int]) -> bytes:
+    """Player ids as PlayerActivity stores them: sorted, little-endian signed 64-bit."""
+    packed = array("q", sorted(ids))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_players(data: bytes | memoryview) -> array:
+    ids = array("q")
+    ids.frombytes(data)
+    if sys.byteorder == "big":
+        ids.byteswap()
+    return ids
 
 
 @dataclass
@@ -69,7 +103,7 @@ class Figures:
     unsettle_adjustments: Decimal = ZERO
     staff_reversals: Decimal = ZERO
     staff_adjustments: Decimal = ZERO
-    open_liability: Decimal = ZERO
+    open_liability: Decimal | None = ZERO  # None: not available (UNLINKED_RESULT_PROVIDERS)
     new_debt: Decimal = ZERO
     players: set[int] = field(default_factory=set)
 
@@ -96,7 +130,7 @@ class Figures:
         return row
 
     def is_empty(self) -> bool:
-        return not self.bets_count and not self.players and all(getattr(self, f) == 0 for f in FIGURES)
+        return not self.bets_count and not self.players and all(not getattr(self, f) for f in FIGURES)
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -178,6 +212,7 @@ def _entries(start: datetime, end: datetime):
             "transaction__currency",
             "transaction__player_id",
             "transaction__bet_id",
+            "transaction__bet__brand",
             "reverses_kind",
             "step_kind",
             "bucket",
@@ -187,8 +222,8 @@ def _entries(start: datetime, end: datetime):
     )
 
 
-def _open_liability(end: datetime) -> Iterable[tuple[str, str, Decimal, Decimal]]:
-    """(provider, currency, real, bonus) stakes of bets still open at `end`.
+def _open_liability(end: datetime) -> Iterable[tuple[str, str, str, Decimal, Decimal]]:
+    """(provider, brand, currency, real, bonus) stakes of bets still open at `end`.
 
     Candidates are bets open now plus bets with a step after `end` (the rest were settled or
     rolled back before `end` and stay so); each candidate's state at `end` is its last step
@@ -211,13 +246,15 @@ def _open_liability(end: datetime) -> Iterable[tuple[str, str, Decimal, Decimal]
     )
     if connection.vendor == "postgresql":
         # Summed by the database (exact NUMERIC): the candidates of an old day are many.
-        return bets.values_list("provider", "currency").annotate(Sum("stake_real"), Sum("stake_bonus"))
+        return bets.values_list("provider", "brand", "currency").annotate(Sum("stake_real"), Sum("stake_bonus"))
     # SQLite sums NUMERIC as binary floating point: sum in Python.
-    sums: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for provider, currency, real, bonus in bets.values_list("provider", "currency", "stake_real", "stake_bonus"):
-        sums[(provider, currency)][0] += _to_decimal(real)
-        sums[(provider, currency)][1] += _to_decimal(bonus)
-    return [(p, c, r, b) for (p, c), (r, b) in sums.items()]
+    sums: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for provider, brand, currency, real, bonus in bets.values_list(
+        "provider", "brand", "currency", "stake_real", "stake_bonus"
+    ):
+        sums[(provider, brand, currency)][0] += _to_decimal(real)
+        sums[(provider, brand, currency)][1] += _to_decimal(bonus)
+    return [(p, br, c, r, b) for (p, br, c), (r, b) in sums.items()]
 
 
 @dataclass
@@ -226,6 +263,18 @@ class DayResult:
     figures: dict[Key, Figures]
     last_transaction_id: int
     transactions: int
+
+    @property
+    def activity(self) -> dict[ActivityKey, set[int]]:
+        """The players who placed a bet, per PlayerActivity key (stakes rows only have them),
+        and per (provider, brand, currency) with money ANY_MONEY: those of either money."""
+        out: dict[ActivityKey, set[int]] = {}
+        for k, row in self.figures.items():
+            if row.players:
+                out[ActivityKey(k.provider, k.brand, k.currency, k.money)] = row.players
+                either = out.setdefault(ActivityKey(k.provider, k.brand, k.currency, ANY_MONEY), set())
+                either |= row.players
+        return out
 
 
 @contextmanager
@@ -252,7 +301,7 @@ def _compute_day(day: date, *, now: datetime | None) -> DayResult:
     figures: dict[Key, Figures] = defaultdict(Figures)
     bets_seen: set[tuple[Key, int]] = set()
     txns: set[int] = set()
-    for txn_id, kind, provider, currency, player_id, bet_id, rev_kind, step_kind, bucket, amount in _entries(
+    for txn_id, kind, provider, currency, player_id, bet_id, brand, rev_kind, step_kind, bucket, amount in _entries(
         start, end_seen
     ):
         name = _bucket_of(kind, rev_kind, step_kind, bet_id, provider)
@@ -262,7 +311,7 @@ def _compute_day(day: date, *, now: datetime | None) -> DayResult:
         amount = _to_decimal(amount)
         money = "bonus" if bucket == LedgerEntry.Bucket.BONUS else "real"
         staff = name in ("staff_reversals", "staff_adjustments")
-        key = Key(provider, "staff" if staff else "provider", currency, money)
+        key = Key(provider, brand or "", "staff" if staff else "provider", currency, money)
         row = figures[key]
         if bucket == LedgerEntry.Bucket.DEBT and amount < 0:
             row.new_debt -= amount
@@ -274,12 +323,16 @@ def _compute_day(day: date, *, now: datetime | None) -> DayResult:
             row.players.add(player_id)
         else:
             setattr(row, name, getattr(row, name) + amount)
-    for provider, currency, real, bonus in _open_liability(end_seen):
+    for provider, brand, currency, real, bonus in _open_liability(end_seen):
         for money, stake in (("real", real), ("bonus", bonus)):
             stake = _to_decimal(stake)
             if stake:
-                figures[Key(provider, "provider", currency, money)].open_liability += stake
+                row = figures[Key(provider, brand, "provider", currency, money)]
+                row.open_liability = (row.open_liability or ZERO) + stake
     kept = {key: row for key, row in figures.items() if not row.is_empty()}
+    for key, row in kept.items():
+        if key.provider in UNLINKED_RESULT_PROVIDERS:
+            row.open_liability = None
     return DayResult(day, kept, max(txns, default=0), len(txns))
 
 

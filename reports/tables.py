@@ -4,12 +4,14 @@ structure, so an export holds exactly what the page shows."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from reports import conf
-from reports.models import DailyRollup
+from reports.models import DailyRollup, PlayerActivity
+from reports.rollups import ANY_MONEY, unpack_players
 from wallet.currencies import CURRENCIES
 from wallet.money import format_money
 
@@ -34,9 +36,16 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 COUNT_COLUMNS = ("bets_count", "unique_players")
 SUMMED = tuple(name for name, _ in COLUMNS if name not in ("hold", "open_liability"))
+NOT_AVAILABLE = "not available"
+NO_BRAND = "(none)"  # the brand filter's word for bets whose provider named no brand
 NOTES = (
-    "* Players: distinct players who placed a bet, per day; a week or month adds the days up (player-days).",
-    "** Open liability: stakes of bets still open at the end of the period's last day (a balance, not a flow).",
+    "* Players: distinct players who placed a bet in the line's period (a player betting on several days,"
+    " brands or in real and bonus money counts once); a total counts each player once over the whole range.",
+    "** Open liability: stakes of bets still open at the end of the period's last day (a balance, not a flow)."
+    f" IGPX: {NOT_AVAILABLE}, since its results name no bet, so we cannot tell which of its bets are still open;"
+    f" a total that includes IGPX is {NOT_AVAILABLE} too (filter by provider for the others').",
+    f"Brand: the provider's sub-brand (Betsy's subPartnerId); {NO_BRAND} when the provider named none."
+    " Days computed before brands were recorded show every bet as (none).",
     "Amounts are to the player's side (a payout taken back is negative), except stakes, GGR, liability and debt.",
 )
 
@@ -51,6 +60,7 @@ class ReportFilter:
     last: date
     period: str = "day"
     provider: str = ""
+    brand: str = ""  # NO_BRAND: bets with no brand
     origin: str = ""
     currency: str = ""
     money: str = ""
@@ -69,6 +79,7 @@ class ReportFilter:
             "to": self.last.isoformat(),
             "period": self.period,
             "provider": self.provider,
+            "brand": self.brand,
             "origin": self.origin,
             "currency": self.currency,
             "money": self.money,
@@ -96,6 +107,7 @@ def parse_filter(params, *, today: date) -> ReportFilter:
         last=last,
         period=(params.get("period") or "day").strip(),
         provider=(params.get("provider") or "").strip(),
+        brand=(params.get("brand") or "").strip(),
         origin=(params.get("origin") or "").strip(),
         currency=(params.get("currency") or "").strip().upper(),
         money=(params.get("money") or "").strip(),
@@ -123,10 +135,16 @@ class Line:
     label: str
     period: date | None
     provider: str
+    brand: str
     currency: str
     values: dict[str, Decimal | int] = field(default_factory=dict)
     converted: bool = False
     liability_day: date | None = None
+    liability_unknown: bool = False  # a row in it has no open liability figure (IGPX)
+
+    @property
+    def brand_text(self) -> str:
+        return self.brand or NO_BRAND
 
     @property
     def hold(self) -> Decimal | None:
@@ -136,12 +154,17 @@ class Line:
         return (Decimal(self.values["ggr"]) * 100 / Decimal(stakes)).quantize(Decimal("0.01"))
 
     def cell_value(self, name: str) -> Decimal | int | None:
-        return self.hold if name == "hold" else self.values.get(name, 0)
+        """None: no figure (hold on no stakes; open liability not available)."""
+        if name == "hold":
+            return self.hold
+        if name == "open_liability" and self.liability_unknown:
+            return None
+        return self.values.get(name, 0)
 
     def text(self, name: str) -> str:
         value = self.cell_value(name)
         if value is None:
-            return "—"
+            return NOT_AVAILABLE if name == "open_liability" else "—"
         if name == "hold":
             return f"{value}%"
         if name in COUNT_COLUMNS:
@@ -164,56 +187,112 @@ class Report:
         return COLUMNS
 
     def header(self) -> list[str]:
-        return ["Period", "Provider", "Currency", *(title for _, title in COLUMNS)]
+        return ["Period", "Provider", "Brand", "Currency", *(title for _, title in COLUMNS)]
+
+    def all_lines(self) -> list[Line]:
+        """Lines, per-currency totals, the converted total: every row the page shows."""
+        return [*self.lines, *self.totals, *([self.converted] if self.converted else [])]
 
     def text_rows(self) -> list[list[str]]:
-        """Every row as shown: lines, per-currency totals, the converted total."""
-        out = [[line.label, line.provider, line.currency, *(line.text(n) for n, _ in COLUMNS)] for line in self.lines]
-        for line in self.totals:
-            out.append([line.label, line.provider, line.currency, *(line.text(n) for n, _ in COLUMNS)])
-        if self.converted:
-            c = self.converted
-            out.append([c.label, c.provider, c.currency, *(c.text(n) for n, _ in COLUMNS)])
-        return out
+        # Most cells of a long report are the same few amounts (0.00 EUR…): format each once.
+        memo: dict[tuple[str, object, str], str] = {}
+
+        def text(line: Line, name: str) -> str:
+            kind = name if name in ("hold", "open_liability") or name in COUNT_COLUMNS else "amount"
+            key = (kind, line.cell_value(name), line.currency)
+            if key not in memo:
+                memo[key] = line.text(name)
+            return memo[key]
+
+        return [
+            [line.label, line.provider, line.brand_text, line.currency, *(text(line, n) for n, _ in COLUMNS)]
+            for line in self.all_lines()
+        ]
 
 
-def _add(target: Line, row: DailyRollup) -> None:
-    for name in SUMMED:
-        target.values[name] = target.values.get(name, 0) + getattr(row, name)
+# Summed from the rollups; distinct players come from PlayerActivity (_count_players).
+_FLOWS = tuple(name for name in SUMMED if name != "unique_players")
+
+
+def _add(target: Line, day: date, liability: Decimal | None, flows: tuple) -> None:
+    values = target.values
+    for name, value in zip(_FLOWS, flows, strict=True):
+        values[name] = values.get(name, 0) + value
+    if liability is None:
+        target.liability_unknown = True
     # A balance: the last day's value in the group (rows come ordered by day).
-    if target.liability_day != row.day:
-        target.values["open_liability"] = Decimal(0)
-        target.liability_day = row.day
-    target.values["open_liability"] = target.values.get("open_liability", 0) + row.open_liability
+    if target.liability_day != day:
+        values["open_liability"] = Decimal(0)
+        target.liability_day = day
+    values["open_liability"] += liability or 0
+
+
+def _filtered(rows, flt: ReportFilter, *, any_money: str | None = None):
+    """`rows` narrowed by the filter; `any_money`: the money value that stands for "both"
+    where the model has one (PlayerActivity)."""
+    if flt.provider:
+        rows = rows.filter(provider=flt.provider)
+    if flt.brand:
+        rows = rows.filter(brand="" if flt.brand == NO_BRAND else flt.brand)
+    if flt.currency:
+        rows = rows.filter(currency=flt.currency)
+    if flt.money or any_money is not None:
+        rows = rows.filter(money=flt.money or any_money)
+    return rows
+
+
+def _count_players(
+    flt: ReportFilter, groups: dict[tuple[date, str, str, str], Line], totals: dict[str, Line]
+) -> dict[str, set[int]]:
+    """Distinct players per line and per currency total, from PlayerActivity; returns each
+    currency's players (the converted total counts them across currencies)."""
+    by_line: dict[tuple[date, str, str, str], list[bytes]] = defaultdict(list)
+    if flt.origin in ("", DailyRollup.Origin.PROVIDER):  # staff rows place no bets
+        # One money, or the "either" rows: a line is then one row per day (no union for a day).
+        rows = _filtered(PlayerActivity.objects.filter(day__gte=flt.first, day__lte=flt.last), flt, any_money=ANY_MONEY)
+        for day, provider, brand, currency, players in rows.values_list(
+            "day", "provider", "brand", "currency", "players"
+        ).order_by():
+            by_line[(period_start(day, flt.period), provider, brand, currency)].append(players)
+    per_currency: dict[str, set[int]] = defaultdict(set)
+    for key, parts in by_line.items():
+        arrays = [unpack_players(p) for p in parts]
+        players = set().union(*arrays) if len(arrays) > 1 else None
+        if key in groups:
+            groups[key].values["unique_players"] = len(players) if players is not None else len(arrays[0])
+        per_currency[key[3]].update(players if players is not None else arrays[0])
+    for currency, total in totals.items():
+        total.values["unique_players"] = len(per_currency.get(currency, ()))
+    return per_currency
 
 
 def build_report(flt: ReportFilter) -> Report:
-    rows = DailyRollup.objects.filter(day__gte=flt.first, day__lte=flt.last).order_by("day")
-    if flt.provider:
-        rows = rows.filter(provider=flt.provider)
+    rows = _filtered(DailyRollup.objects.filter(day__gte=flt.first, day__lte=flt.last).order_by("day"), flt)
     if flt.origin:
         rows = rows.filter(origin=flt.origin)
-    if flt.currency:
-        rows = rows.filter(currency=flt.currency)
-    if flt.money:
-        rows = rows.filter(money=flt.money)
 
-    groups: dict[tuple[date, str, str], Line] = {}
+    groups: dict[tuple[date, str, str, str], Line] = {}
     totals: dict[str, Line] = {}
-    for row in rows.only("day", "provider", "currency", "open_liability", *SUMMED):
-        start = period_start(row.day, flt.period)
-        key = (start, row.provider, row.currency)
+    # Tuples, not model instances: a 90-day page reads a few thousand rows.
+    for day, provider, brand, currency, liability, *flows in rows.values_list(
+        "day", "provider", "brand", "currency", "open_liability", *_FLOWS
+    ):
+        start = period_start(day, flt.period)
+        key = (start, provider, brand, currency)
         line = groups.get(key)
         if line is None:
-            line = groups[key] = Line(period_label(start, flt.period), start, row.provider, row.currency)
-        _add(line, row)
-        total = totals.get(row.currency)
+            line = groups[key] = Line(
+                period_label(start, flt.period), start, provider, brand, currency, {"unique_players": 0}
+            )
+        _add(line, day, liability, flows)
+        total = totals.get(currency)
         if total is None:
-            total = totals[row.currency] = Line("Total", None, "all", row.currency)
-        _add(total, row)
+            total = totals[currency] = Line("Total", None, "all", "all", currency, {"unique_players": 0})
+        _add(total, day, liability, flows)
+    players = _count_players(flt, groups, totals)
     lines = [groups[k] for k in sorted(groups)]
     ordered_totals = [totals[c] for c in sorted(totals)]
-    converted, note = _convert(ordered_totals)
+    converted, note = _convert(ordered_totals, players)
     chart_currency = flt.currency or _main_currency(ordered_totals)
     # Every period of the range, so the chart's x axis is time even where nothing happened.
     series: dict[date, list[Decimal]] = {
@@ -236,8 +315,9 @@ def _main_currency(totals: list[Line]) -> str:
     return max(totals, key=lambda t: (Decimal(t.values.get("stakes", 0)), t.currency)).currency
 
 
-def _convert(totals: list[Line]) -> tuple[Line | None, str]:
-    """A total in the reporting currency, over the currencies that have a configured rate only."""
+def _convert(totals: list[Line], players: dict[str, set[int]]) -> tuple[Line | None, str]:
+    """A total in the reporting currency, over the currencies that have a configured rate only;
+    a player with wallets in two of them counts once."""
     target = conf.reporting_currency()
     if not target or not totals:
         return None, ""
@@ -247,10 +327,14 @@ def _convert(totals: list[Line]) -> tuple[Line | None, str]:
     left_out = [t.currency for t in totals if t.currency not in rates]
     if not used:
         return None, f"No exchange rate configured for {', '.join(left_out)}: nothing converted to {target}."
-    line = Line(f"Total converted to {target}", None, "all", target, converted=True)
+    line = Line(f"Total converted to {target}", None, "all", "all", target, converted=True)
+    line.values["unique_players"] = len(set().union(*(players.get(t.currency, set()) for t in used)))
     for total in used:
         rate = rates[total.currency]
+        line.liability_unknown |= total.liability_unknown
         for name, value in total.values.items():
+            if name == "unique_players":
+                continue
             if name in COUNT_COLUMNS:
                 line.values[name] = line.values.get(name, 0) + value
             else:

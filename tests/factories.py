@@ -13,6 +13,19 @@ from wallet.services.players import player_create
 from wallet.services.postings import deposit_apply
 
 
+def user_with(role: str):
+    """A staff user named after `role` (risk, support…) in that role's group."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from wallet.services.backoffice import roles_ensure
+
+    roles_ensure()
+    user = get_user_model().objects.create_user(role.lower(), password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return get_user_model().objects.get(pk=user.pk)  # fresh: no cached permissions
+
+
 def make_player(external_id: str = "alice", currencies: tuple[str, ...] = ("EUR",), **kwargs) -> Player:
     return player_create(external_id=external_id, currencies=list(currencies), **kwargs)
 

@@ -1,8 +1,9 @@
 """What each staff role can see and do, in the admin and through the services behind it.
 
 Support reads every app (players, bets, feed state, parlays, the Fast Track outbox) and moves
-no money; Risk also requests corrections and manages player status, line mappings and
-correlation rules; Finance also approves money; Admin does everything."""
+no money; Risk also requests corrections and manages player status, line mappings, event
+mappings, correlation rules and the book's exposure limits; Finance also approves money; Admin
+does everything."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import reverse
 
-from tests.factories import fund, make_player
+from parlays.models import CorrelationRule, ExposureLimit, LineMapping, PxEvent
+from parlays.services import limits
+from tests.factories import fund, make_player, user_with
 from wallet.errors import PermissionDenied
 from wallet.models import AuditLog, Player, ReviewItem, Settlement, StaffRequest
 from wallet.selectors import wallet_get
 from wallet.services import backoffice, postings, reviews
-from wallet.services.backoffice import roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -37,15 +38,9 @@ READ_EVERYWHERE = [
     "parlays:order",
     "parlays:linemapping",
     "parlays:correlationrule",
+    "parlays:exposurelimit",
     "crm:outboxevent",
 ]
-
-
-def user_with(role: str):
-    roles_ensure()
-    user = get_user_model().objects.create_user(role.lower(), password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return get_user_model().objects.get(pk=user.pk)
 
 
 @pytest.fixture
@@ -167,3 +162,89 @@ def test_extra_role_permissions_from_apps_are_granted(step):
         assert not user_with("Support").has_perm("feeds.change_sportevent")
     finally:
         backoffice.EXTRA_ROLE_PERMISSIONS["Risk"].remove("feeds.change_sportevent")
+
+
+# --- ProphetX: exposure limits, line and event mappings, correlation rules --------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "may_change"), [("Support", False), ("Risk", True), ("Finance", False), ("Admin", True)]
+)
+def test_exposure_limits_are_read_by_every_role_and_changed_by_risk_and_admin(client, role, may_change):
+    user = user_with(role)
+    client.force_login(user)
+    keeper = user if may_change else user_with("Risk")
+    row = limits.set_exposure_limit(actor=keeper, scope="event", key="sr:match:9", amount="800", reason="set by risk")
+    listing = client.get(changelist("parlays:exposurelimit"))
+    assert listing.status_code == 200
+    assert "800.00 USD" in listing.content.decode()
+    assert ("Add exposure limit" in listing.content.decode()) == may_change
+    assert ('name="action"' in listing.content.decode()) == may_change  # removal needs a reason and the role
+    change_url = reverse("admin:parlays_exposurelimit_change", args=[row.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200 and ('name="reason"' in page.content.decode()) == may_change
+    assert client.get(reverse("admin:parlays_exposurelimit_add")).status_code == (200 if may_change else 403)
+    response = client.post(change_url, {"amount": "100", "reason": "lower it now, please"})
+    row.refresh_from_db()
+    if may_change:
+        assert response.status_code == 302 and row.amount == Decimal("100") and row.updated_by == user
+    else:
+        assert response.status_code == 403 and row.amount == Decimal("800")
+        assert AuditLog.objects.filter(actor=user, action="permission.refused").exists()
+        with pytest.raises(PermissionDenied):
+            limits.set_exposure_limit(actor=user, scope="event", key="sr:match:9", amount="1", reason="via a shell")
+        assert AuditLog.objects.filter(actor=user, action="exposure_limit.set.refused").exists()
+    assert ExposureLimit.objects.count() == 1
+
+
+def test_risk_edits_line_mappings_event_mappings_and_correlation_rules_in_the_admin(client):
+    client.force_login(user_with("Risk"))
+    response = client.post(
+        reverse("admin:parlays_linemapping_add"),
+        {
+            "line_id": "px-line-1",
+            "event_urn": "sr:match:11",
+            "market_id": "18",
+            "specifiers": "total=2.5",
+            "outcome_id": "12",
+            "correlation_class": "total_over",
+            "source": "manual",
+            "enabled": "on",
+            "note": "mapped by hand",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mapping = LineMapping.objects.get(line_id="px-line-1")
+    changed = {
+        "line_id": "px-line-1",
+        "event_urn": "sr:match:11",
+        "market_id": "18",
+        "specifiers": "total=3.5",
+        "outcome_id": "12",
+        "source": "manual",
+        "note": "line moved",
+    }
+    response = client.post(reverse("admin:parlays_linemapping_change", args=[mapping.pk]), changed)
+    assert response.status_code == 302
+    mapping.refresh_from_db()
+    assert (mapping.specifiers, mapping.enabled) == ("total=3.5", False)
+
+    response = client.post(
+        reverse("admin:parlays_correlationrule_add"),
+        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.12", "note": "same game"},
+    )
+    assert response.status_code == 302
+    rule = CorrelationRule.objects.get()
+    response = client.post(
+        reverse("admin:parlays_correlationrule_change", args=[rule.pk]),
+        {"class_a": "total_over", "class_b": "winner_home", "factor": "1.2", "blocked": "on", "note": "nested"},
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.factor, rule.blocked) == (Decimal("1.2"), True)
+
+    event = PxEvent.objects.create(sport_event_id=77, name="Lions vs. Tigers")
+    response = client.post(reverse("admin:parlays_pxevent_change", args=[event.pk]), {"event_urn": "sr:match:77"})
+    assert response.status_code == 302
+    event.refresh_from_db()
+    assert event.event_urn == "sr:match:77"

@@ -373,6 +373,7 @@ class ReviewItem(models.Model):
         ROUNDED_PAYOUT = "rounded_payout", "Payout finer than its currency, rounded up"
         ROLLBACK_MISMATCH = "rollback_mismatch", "Rollback disagrees with the transaction it undid"
         CALLBACK_REFUSED = "callback_refused", "Provider callback refused for good"
+        RECONCILIATION = "reconciliation", "Provider reconciliation difference"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -23,12 +23,13 @@ def reason_required(reason: str) -> str:
     return reason
 
 
-def audited_refusals(action: str) -> Callable[[F], F]:
+def audited_refusals(action: str, *, data_keys: tuple[str, ...] = ()) -> Callable[[F], F]:
     """Audit every refusal of a staff service (missing permission, four eyes) as ``<action>.refused``.
 
     Put it *outside* the service's ``transaction.atomic``: the refusal rolls the service's own
     transaction back, and the audit row must survive that. The row names the actor, what was
-    refused and why; the keyword arguments that identify the object go into its data."""
+    refused and why; the keyword arguments that identify the object (``*_id``, and those named
+    in ``data_keys`` for a service whose object has no id yet) go into its data."""
 
     def decorate(service: F) -> F:
         @functools.wraps(service)
@@ -41,13 +42,14 @@ def audited_refusals(action: str) -> Callable[[F], F]:
                 actor = kwargs.get("actor")
                 ids = {k: v for k, v in kwargs.items() if k.endswith(("_id", "_ids")) and k != "actor_id"}
                 object_type, object_id = _refused_object(ids)
+                named = {k: kwargs[k] for k in data_keys if k in kwargs}
                 audit_record(
                     actor_id=getattr(actor, "pk", None),
                     action=f"{action}.refused",
                     object_type=object_type,
                     object_id=object_id,
                     reason=refusal.message,
-                    data={"service": service.__name__, **ids},
+                    data={"service": service.__name__, **ids, **named},
                 )
                 raise
 

@@ -225,7 +225,9 @@ class ConfirmService:
             return Declined("price_moved", f"+{bettor} confirmed, we would now offer +{current}")
 
         keys = exposure.exposure_keys(exposure.LegKeys(s.event_urn, s.outcome_key) for s in specs)
-        room = exposure.headroom(keys, exposure.open_exposure(keys), self.settings)
+        # Under the book lock, from the database: a limit Risk just changed decides this one.
+        limits = exposure.load_limits(self.settings, keys)
+        room = exposure.headroom(keys, exposure.open_exposure(keys), limits)
         if risk > room:
             min_risk = self.settings.min_bettor_stake * Decimal(bettor) / 100
             room = room.quantize(CENT, rounding=ROUND_DOWN)

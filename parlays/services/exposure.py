@@ -6,13 +6,18 @@ An order's risk (what we pay if the bettor wins) is reserved at confirmation aga
 - each distinct outcome among its legs.
 Reservations are released (refund, not booked) or realised (settled). Confirmations take the
 currency's `BookLock` row first, so the check and the reservation are one serialised step.
+
+The limits are Risk's `ExposureLimit` rows (parlays.services.limits), else the environment's
+PROPHETX_MAX_EXPOSURE_* defaults. A confirmation reads the rows of its keys under the book lock,
+so a changed limit decides the next confirmation; the quote path reads them with each snapshot
+refresh (the listener's upkeep, every few seconds), never per RFQ.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,7 +25,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from parlays.conf import ParlaySettings
-from parlays.models import BookLock, ExposureReservation, Order
+from parlays.models import BookLock, ExposureLimit, ExposureReservation, Order
 
 TOTAL_KEY = "all"
 Scope = ExposureReservation.Scope
@@ -42,19 +47,67 @@ def exposure_keys(legs: Iterable[LegKeys]) -> list[tuple[str, str]]:
     return keys
 
 
-def limit_for(scope: str, settings: ParlaySettings) -> Decimal:
+def environment_limits(settings: ParlaySettings) -> dict[str, Decimal]:
+    """Each scope's default when no blank-key `ExposureLimit` row replaces it."""
     return {
         Scope.TOTAL.value: settings.max_exposure_total,
         Scope.EVENT.value: settings.max_exposure_event,
         Scope.OUTCOME.value: settings.max_exposure_outcome,
-    }[scope]
+    }
 
 
-def headroom(
-    keys: Sequence[tuple[str, str]], current: dict[tuple[str, str], Decimal], settings: ParlaySettings
-) -> Decimal:
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits in force for the book's currency: a row for the key, else the scope's default
+    (a blank-key row, else the environment)."""
+
+    defaults: Mapping[str, Decimal]
+    overrides: Mapping[tuple[str, str], Decimal]
+
+    def limit(self, scope: str, key: str = "") -> Decimal:
+        return self.overrides.get((scope, key), self.defaults[scope])
+
+
+# Bumped (after commit) by every limit change made in this process, so a snapshot in the same
+# process reloads at once; other processes see the change at their next refresh.
+_generation = 0
+
+
+def limits_changed() -> None:
+    global _generation
+    _generation += 1
+
+
+def limits_generation() -> int:
+    return _generation
+
+
+def load_limits(settings: ParlaySettings, keys: Sequence[tuple[str, str]] | None = None) -> Limits:
+    """The limits in force (one query); with `keys`, only the rows that can apply to them."""
+    rows = ExposureLimit.objects.filter(currency=settings.currency)
+    if keys is not None:
+        rows = rows.filter(key__in={"", *(key for _, key in keys)})
+    defaults = environment_limits(settings)
+    overrides: dict[tuple[str, str], Decimal] = {}
+    for scope, key, amount in rows.values_list("scope", "key", "amount"):
+        if key:
+            overrides[(scope, key)] = amount
+        else:
+            defaults[scope] = amount
+    return Limits(defaults, overrides)
+
+
+def limit_for(scope: str, settings: ParlaySettings, key: str = "", *, limits: Limits | None = None) -> Decimal:
+    """The limit on `key` of `scope` (the scope's default for a blank key); reads the database
+    unless `limits` is given."""
+    if limits is None:
+        limits = load_limits(settings, [(scope, key)])
+    return limits.limit(scope, key)
+
+
+def headroom(keys: Sequence[tuple[str, str]], current: dict[tuple[str, str], Decimal], limits: Limits) -> Decimal:
     """The largest extra risk every limit still allows (pure)."""
-    room = min(limit_for(scope, settings) - current.get((scope, key), Decimal(0)) for scope, key in keys)
+    room = min(limits.limit(scope, key) - current.get((scope, key), Decimal(0)) for scope, key in keys)
     return max(room, Decimal(0))
 
 
@@ -109,31 +162,43 @@ def book_totals() -> dict[str, Decimal]:
 
 
 class ExposureView:
-    """A snapshot of open exposure for the quote hot path, refreshed at most every `ttl` seconds
-    (one GROUP BY query), so quoting costs no database round trip per RFQ. Confirmations always
-    check against the database under the book lock; the snapshot only shapes max_risk."""
+    """A snapshot of open exposure and of the limits for the quote hot path, refreshed at most
+    every `ttl` seconds (two queries: one GROUP BY, one read of the limits), so quoting costs no
+    database round trip per RFQ. A limit changed in this process forces the next refresh at once.
+    Confirmations always check against the database under the book lock; the snapshot only
+    shapes max_risk."""
 
     def __init__(self, settings: ParlaySettings, ttl: float = 2.0) -> None:
         self.settings = settings
         self.ttl = ttl
-        self._snapshot: dict[tuple[str, str], Decimal] = {}
-        self._loaded_at = 0.0
+        self._state: tuple[dict[tuple[str, str], Decimal], Limits] = ({}, Limits(environment_limits(settings), {}))
+        self._loaded_at = 0.0  # loads on first use
+        self._generation = limits_generation()
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0
 
     def refresh(self) -> None:
         """Reload the snapshot (the listener calls this in the background and after each accept)."""
-        snapshot = open_exposure()
+        generation = limits_generation()  # read first: a change committed meanwhile forces another
+        state = (open_exposure(), load_limits(self.settings))
         with self._lock:
-            self._snapshot, self._loaded_at = snapshot, time.monotonic()
+            self._state, self._loaded_at, self._generation = state, time.monotonic(), generation
 
-    def _current(self) -> dict[tuple[str, str], Decimal]:
-        # Only when nothing refreshed it for `ttl` seconds does the hot path pay for the query.
-        if time.monotonic() - self._loaded_at > self.ttl:
-            self.refresh()
-        return self._snapshot
+    def _stale(self) -> bool:
+        return time.monotonic() - self._loaded_at > self.ttl or self._generation != limits_generation()
+
+    def _current(self) -> tuple[dict[tuple[str, str], Decimal], Limits]:
+        # Only when nothing refreshed it for `ttl` seconds (or a limit changed here) does the hot
+        # path pay for the queries, and then one quote thread does while the others wait for it.
+        if self._stale():
+            with self._refreshing:
+                if self._stale():
+                    self.refresh()
+        return self._state
 
     def risk_cap(self, legs: Iterable[LegKeys]) -> Decimal:
-        return headroom(exposure_keys(legs), self._current(), self.settings)
+        current, limits = self._current()
+        return headroom(exposure_keys(legs), current, limits)

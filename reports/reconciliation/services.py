@@ -153,10 +153,16 @@ def difference_to_review(*, diff_id: int, actor, note: str = "") -> Diff:
         f" {diff.their_currency}, ours {diff.our_type or '-'}"
         f" {diff.our_amount if diff.our_amount is not None else '-'} {diff.our_currency})"
     )
-    # The queue has no reconciliation kind yet (wallet/models.py is the foundation's); a
-    # provider disagreeing with our record is closest to a result mismatch.
     player = Player.objects.filter(external_id=diff.player).only("id").first() if diff.player else None
-    item = review_flag(kind=ReviewItem.Kind.RESULT_MISMATCH, summary=summary, player=player)
+    # Provider and currency too, so the queue's filters find it like any other item.
+    item = review_flag(
+        kind=ReviewItem.Kind.RECONCILIATION,
+        summary=summary,
+        player=player,
+        provider=diff.run.provider,
+        currency=diff.our_currency or diff.their_currency,
+        amount=diff.their_amount if diff.their_amount is not None else diff.our_amount,
+    )
     diff.review_item = item
     diff.status = Diff.Status.REVIEW
     diff.note = (note or "").strip()

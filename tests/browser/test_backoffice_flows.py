@@ -5,6 +5,7 @@
 - the reversal flow from the bet page: Risk requests, Finance approves as another user,
   balance and history update;
 - a Support user sees no money-moving button anywhere;
+- Risk lowers an event's exposure limit with a reason and finds it in the list;
 - the dashboard updates live over the WebSocket without a reload.
 
 Screenshots go to test-artifacts/browser/. Needs PostgreSQL (the live server runs in another
@@ -344,6 +345,37 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
         expect(page.locator("table#result_list")).to_contain_text("1.95")
         assert "1714:" not in page.locator("table#result_list").inner_text()
         context.close()
+
+    def test_risk_lowers_an_event_exposure_limit(self):
+        from parlays.models import ExposureLimit, PxEvent
+        from wallet.models import AuditLog
+
+        PxEvent.objects.create(sport_event_id=4301, name="Lions vs. Tigers", event_urn="sr:match:43000001")
+        context, page = self._page("rita")
+        page.goto(f"{self.live_server_url}/admin/parlays/exposurelimit/")
+        expect(page.locator("#default-event")).to_contain_text("5,000.00 USD")
+        expect(page.locator("#default-event")).to_contain_text("PROPHETX_MAX_EXPOSURE_EVENT")
+        page.get_by_role("link", name="Add exposure limit").click()
+        page.select_option("select[name=scope]", "event")
+        page.fill("input[name=key]", "sr:match:43000001")
+        page.fill("input[name=amount]", "750")
+        page.click("input[name=_submit]")  # no reason yet: the form is not sent
+        assert not ExposureLimit.objects.exists()
+        page.fill("textarea[name=reason]", "injury news: halve the exposure on this game")
+        self._fits(page)
+        self._shot(page, "25-exposure-limit-form")
+        page.click("input[name=_submit]")
+        expect(page.locator(".messagelist")).to_contain_text("is now 750.00 USD")
+        row = page.locator("table#result_list tbody tr").first
+        expect(row).to_contain_text("Lions vs. Tigers")
+        expect(row).to_contain_text("750.00 USD")
+        expect(row).to_contain_text("injury news")
+        self._fits(page)
+        self._shot(page, "26-exposure-limits")
+        context.close()
+        limit = ExposureLimit.objects.get()
+        assert (limit.key, limit.amount, limit.updated_by.username) == ("sr:match:43000001", Decimal("750"), "rita")
+        assert AuditLog.objects.get(action="exposure_limit.set").reason.startswith("injury news")
 
     def test_api_docs_work_offline(self):
         context = self._browser.new_context(viewport={"width": 1366, "height": 900})

@@ -38,6 +38,7 @@ class ReportBrowserTests(harness.BackOfficeBrowserTests):
                 external_id="ui-usd-1",
                 wallet=wallet_get(external_id="bob", currency="USD"),
                 amount=Decimal("12.5"),
+                brand="vip",  # a Betsy sub-brand (subPartnerId)
             )
         self.today = business_day(timezone.now())
         services.rollups_rebuild(self.today - timedelta(days=2), self.today)
@@ -51,6 +52,14 @@ class ReportBrowserTests(harness.BackOfficeBrowserTests):
         expect(page.locator("#report-table")).to_contain_text("12.50 USD")
         expect(page.locator("#report-chart svg")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "reports-1-all.png"), full_page=True)
+
+        page.select_option("#f-brand", "vip")
+        page.click("#report-show")
+        expect(page.locator("#report-table")).to_contain_text("12.50 USD")
+        expect(page.locator("#report-table")).not_to_contain_text("EUR")
+        expect(page.locator("#f-brand")).to_have_value("vip")
+        page.screenshot(path=str(ARTIFACTS / "reports-3-brand.png"), full_page=True)
+        page.select_option("#f-brand", "")
 
         page.select_option("#f-currency", "EUR")
         page.click("#report-show")
@@ -72,8 +81,8 @@ class ReportBrowserTests(harness.BackOfficeBrowserTests):
             page.click("#export-xlsx")
         sheet = load_workbook(io.BytesIO(info.value.path().read_bytes())).active
         first = [c.value for c in sheet[2]]
-        assert first[:3] == cells[0][:3]
-        assert Decimal(str(first[3 + 9])) == Decimal("-5")  # the GGR column, as a number
+        assert first[:4] == cells[0][:4]
+        assert Decimal(str(first[4 + 9])) == Decimal("-5")  # the GGR column, as a number
         context.close()
 
 

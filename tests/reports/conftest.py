@@ -135,6 +135,12 @@ def story(db, report_zone, igpx, betsy):
         ok(betsy.place("c-b3", "carol", "USD", 35, carol.token))  # real 30 + bonus 5, stays open
     with at("2026-11-03 03:00"):
         ok(betsy.rollback("c-b1", "carol", "USD", 25))  # after settlement: 40 back, 20 of it debt
+    betsy.sub_partner_id = "vip"  # a sub-brand (Betsy's subPartnerId): its bets have their own rows
+    with at("2026-11-03 04:00"):
+        ok(betsy.place("d-b5", "dave", "USD", 8, dave.token))  # dave: 35 -> 27
+    with at("2026-11-03 05:00"):
+        ok(betsy.settle("d-b5", "dave", "USD", 0, "lost"))
+    betsy.sub_partner_id = None
     step = Settlement.objects.filter(bet__external_id="d-b4").latest("id")
     with at("2026-11-03 10:00"):
         request = reversal_request(settlement_id=step.pk, reason="void match confirmed by trader", actor=risk)

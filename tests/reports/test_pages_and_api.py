@@ -57,24 +57,27 @@ def test_csv_and_xlsx_hold_exactly_what_is_on_screen(built):
     html = client.get("/admin/reports/dailyrollup/" + query).content.decode()
     rows = list(csv.reader(io.StringIO(client.get("/admin/reports/dailyrollup/export.csv" + query).content.decode())))
     header, body = rows[0], [r for r in rows[1:] if len(r) > 1]
-    assert header[:4] == ["Period", "Provider", "Currency", "Bets"]
-    assert [r[:3] for r in body] == [
-        ["2026-11-02", "betsy", "USD"],
-        ["2026-11-03", "betsy", "USD"],
-        ["2026-11-03", "staff", "USD"],
-        ["Total", "all", "USD"],
+    assert header[:5] == ["Period", "Provider", "Brand", "Currency", "Bets"]
+    assert [r[:4] for r in body] == [
+        ["2026-11-02", "betsy", "(none)", "USD"],
+        ["2026-11-03", "betsy", "(none)", "USD"],
+        ["2026-11-03", "betsy", "vip", "USD"],
+        ["2026-11-03", "staff", "(none)", "USD"],
+        ["Total", "all", "all", "USD"],
     ]
     for row in body:
         for cell in row:
             assert f">{cell}</td>" in html  # every exported cell is a cell on the page
     ggr = header.index("GGR")
-    assert body[-1][ggr] == "55.00 USD"  # day 1: -25 real + 5 bonus; day 2: 50 real + 0 bonus + 25 staff
+    # day 1: -25 real + 5 bonus; day 2: 50 real + 0 bonus + 25 staff + 8 vip
+    assert body[-1][ggr] == "63.00 USD"
+    assert body[-1][header.index("Players*")] == "2"  # carol and dave, each once over both days
     book = load_workbook(io.BytesIO(client.get("/admin/reports/dailyrollup/export.xlsx" + query).content))
     sheet = book.active
     values = [[c.value for c in r] for r in sheet.iter_rows(min_row=1, max_row=len(body) + 1)]
     assert values[0] == header
-    assert [v[:3] for v in values[1:]] == [r[:3] for r in body]
-    assert Decimal(str(values[-1][ggr])) == Decimal("55")
+    assert [v[:4] for v in values[1:]] == [r[:4] for r in body]
+    assert Decimal(str(values[-1][ggr])) == Decimal("63")
     assert sheet.cell(row=len(body) + 1, column=ggr + 1).number_format == '#,##0.00 "USD"'
 
 
@@ -114,11 +117,12 @@ def test_operator_api_report_paginated_and_in_schema(built):
     reply = client.get("/api/operator/reports/daily/" + QUERY + "&page_size=2")
     assert reply.status_code == 200, reply.content
     data = reply.json()
-    assert (data["count"], data["pages"], len(data["results"])) == (5, 3, 2)
+    assert (data["count"], data["pages"], len(data["results"])) == (6, 3, 2)
     assert data["results"][0] == {
         "period": "2026-11-02",
         "label": "2026-11-02",
         "provider": "betsy",
+        "brand": "",
         "currency": "USD",
         "converted": False,
         "bets_count": 4,
@@ -132,11 +136,16 @@ def test_operator_api_report_paginated_and_in_schema(built):
         "staff_adjustments": "0.00",
         "ggr": "-20.00",
         "hold_percent": "-44.44",
-        "unique_players": 3,
+        "unique_players": 2,  # carol bet real and bonus money: one player (dave the other)
         "open_liability": "10.00",
         "new_debt": "0.00",
     }
     assert {t["currency"] for t in data["totals"]} == {"EUR", "USD"}
+    igpx = data["results"][1]
+    assert (igpx["provider"], igpx["open_liability"]) == ("igpx", None)  # not available, never "0.00"
+    assert {t["currency"]: t["open_liability"] for t in data["totals"]} == {"EUR": None, "USD": "45.00"}
+    vip = client.get("/api/operator/reports/daily/" + QUERY + "&brand=vip").json()
+    assert [(r["brand"], r["stakes"]) for r in vip["results"]] == [("vip", "8.00")]
     bad = client.get("/api/operator/reports/daily/?from=yesterday")
     assert bad.status_code == 400 and "not a date" in bad.json()["error"]["message"]
     assert client.get("/api/operator/reports/daily/?to=9999-12-31").status_code == 400
@@ -151,3 +160,25 @@ def test_a_key_without_the_reports_scope_is_refused(built):
     client = api_client(name="payments only", scopes=("read", "payments"))
     assert client.get("/api/operator/reports/daily/").status_code == 403
     assert client.get("/api/operator/reports/statements/carol/?currency=USD").status_code == 403
+
+
+def test_igpx_open_liability_is_shown_as_not_available(built):
+    """IGPX results name no bet, so which IGPX bets are open is unknown: the page, the CSV and
+    the XLSX say so (and a total that includes IGPX too) rather than show 0."""
+    client = login("Finance", "fin")
+    query = QUERY + "&currency=EUR"
+    html = client.get("/admin/reports/dailyrollup/" + query).content.decode()
+    assert '<td class="num">not available</td>' in html and "IGPX: not available" in html
+    rows = list(csv.reader(io.StringIO(client.get("/admin/reports/dailyrollup/export.csv" + query).content.decode())))
+    liability = rows[0].index("Open liability**")
+    body = [r for r in rows[1:] if len(r) > 1]
+    assert [(r[1], r[liability]) for r in body] == [
+        ("igpx", "not available"),
+        ("igpx", "not available"),
+        ("all", "not available"),
+    ]
+    assert any("IGPX: not available" in r[0] for r in rows if len(r) == 1)
+    sheet = load_workbook(io.BytesIO(client.get("/admin/reports/dailyrollup/export.xlsx" + query).content)).active
+    assert [sheet.cell(row=i, column=liability + 1).value for i in (2, 3, 4)] == ["not available"] * 3
+    betsy = client.get("/admin/reports/dailyrollup/" + QUERY + "&provider=betsy").content.decode()
+    assert "not available</td>" not in betsy and '<td class="num">45.00 USD</td>' in betsy

@@ -63,11 +63,13 @@ def test_betsy_export_with_every_kind_of_difference(story, fiona, tmp_path, sett
         "c-b2,settle,carol,USD,0.00,2026-11-02T13:00:00Z\n"
         "c-b2,unsettle,carol,EUR,30.00,2026-11-02T12:00:00Z\n"  # line 9: we paid in USD
         "x-999,place,carol,USD,5.00,2026-11-02T12:00:00Z\n"  # line 10: we never saw it
+        "d-b5,place,dave,USD,8.00,2026-11-02T15:00:00Z\n"  # the vip brand's bet: matches
+        "d-b5,settle,dave,USD,0.00,2026-11-02T16:00:00Z\n"
         # c-b3 (placed 2026-11-03 02:30 local) is not in their file
     )
     result = run("betsy", text, fiona)
     assert result.status == Run.Status.DONE, result.error
-    assert (result.lines_done, result.matched) == (9, 5)
+    assert (result.lines_done, result.matched) == (11, 7)
     found = {(d.kind, d.transaction_id, d.line) for d in Diff.objects.filter(run=result)}
     assert found == {
         (Diff.Kind.TYPE, "d-b4", 3),
@@ -92,6 +94,16 @@ def test_betsy_export_with_every_kind_of_difference(story, fiona, tmp_path, sett
     missing.refresh_from_db()
     assert missing.status == Diff.Status.REVIEW
     assert "x-999" in missing.review_item.summary and missing.review_item.status == ReviewItem.Status.OPEN
+    # Its own kind in the queue (not "provider result disagrees with Betradar"), with the
+    # provider and currency the queue filters on.
+    item = missing.review_item
+    assert (item.kind, item.get_kind_display()) == ("reconciliation", "Provider reconciliation difference")
+    assert (item.provider, item.currency) == ("betsy", missing.their_currency)
+    from wallet.dashboard import review_rules_today
+
+    rules = {m.key: m for m in review_rules_today()}
+    assert rules["review_rule_reconciliation"].label == "today: provider reconciliation difference"
+    assert "kind__exact=reconciliation" in rules["review_rule_reconciliation"].url
     with pytest.raises(InvalidRequest):
         services.difference_resolve(diff_id=typed.pk, actor=fiona, note="ok")  # a note of a few words
 

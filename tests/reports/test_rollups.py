@@ -15,19 +15,22 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from reports import services
-from reports.models import DailyRollup
+from reports.models import DailyRollup, PlayerActivity
+from reports.rollups import pack_players, unpack_players
+from reports.tables import ReportFilter, build_report
 from tests.reports.conftest import DAY1, DAY2, at, ok
-from wallet.models import AuditLog, LedgerEntry
+from wallet.models import AuditLog, LedgerEntry, Player
 
 D = Decimal
 
 
-def rows(day: date) -> dict[tuple[str, str, str, str], dict]:
+def rows(day: date) -> dict[tuple[str, str, str, str, str], dict]:
+    """Each stored row's non-zero figures (an open liability of None, "not available", shows)."""
     return {
-        (r.provider, r.origin, r.currency, r.money): {
+        (r.provider, r.brand, r.origin, r.currency, r.money): {
             k: v
             for k, v in r.__dict__.items()
-            if k not in ("_state", "id", "day", "provider", "origin", "currency", "money") and v != 0
+            if k not in ("_state", "id", "day", "provider", "brand", "origin", "currency", "money") and v != 0
         }
         for r in DailyRollup.objects.filter(day=day)
     }
@@ -37,15 +40,16 @@ def test_each_figure_of_two_days_by_hand(story):
     services.rollups_rebuild(DAY1, DAY2)
 
     assert rows(DAY1) == {
-        ("igpx", "provider", "EUR", "real"): {
+        ("igpx", "", "provider", "EUR", "real"): {
             "bets_count": 4,
             "unique_players": 1,
             "stakes": D("25"),  # 10 + 5 + 4 + 6
             "payouts": D("30"),
             "refunds": D("4"),
             "ggr": D("-9"),  # 25 - 30 - 4
+            "open_liability": None,  # not available: IGPX results name no bet
         },
-        ("betsy", "provider", "USD", "real"): {
+        ("betsy", "", "provider", "USD", "real"): {
             "bets_count": 3,
             "unique_players": 2,
             "stakes": D("40"),  # dave 10, carol 20 real of 25, carol 10
@@ -54,7 +58,7 @@ def test_each_figure_of_two_days_by_hand(story):
             "ggr": D("-25"),  # 40 - 75 + 10
             "open_liability": D("10"),  # c-b2
         },
-        ("betsy", "provider", "USD", "bonus"): {
+        ("betsy", "", "provider", "USD", "bonus"): {
             "bets_count": 1,
             "unique_players": 1,
             "stakes": D("5"),
@@ -62,12 +66,13 @@ def test_each_figure_of_two_days_by_hand(story):
         },
     }
     assert rows(DAY2) == {
-        ("igpx", "provider", "EUR", "real"): {
+        ("igpx", "", "provider", "EUR", "real"): {
             "payouts": D("12"),
             "rollbacks": D("-30"),
             "ggr": D("18"),  # -12 + 30
+            "open_liability": None,
         },
-        ("betsy", "provider", "USD", "real"): {
+        ("betsy", "", "provider", "USD", "real"): {
             "bets_count": 1,
             "unique_players": 1,
             "stakes": D("30"),
@@ -79,17 +84,48 @@ def test_each_figure_of_two_days_by_hand(story):
             "ggr": D("50"),  # 30 - 30 + 30 - 20 + 40
             "open_liability": D("40"),  # c-b3 30 real + d-b4 10 reopened by staff
         },
-        ("betsy", "provider", "USD", "bonus"): {
+        ("betsy", "", "provider", "USD", "bonus"): {
             "bets_count": 1,
             "unique_players": 1,
             "stakes": D("5"),
             "refunds": D("5"),
             "open_liability": D("5"),  # c-b3 bonus part
         },
-        ("betsy", "staff", "USD", "real"): {"staff_reversals": D("-25"), "ggr": D("25")},
-        ("staff", "staff", "USD", "real"): {"staff_adjustments": D("7")},
+        # d-b5, placed with subPartnerId "vip" and lost: the brand's own row.
+        ("betsy", "vip", "provider", "USD", "real"): {
+            "bets_count": 1,
+            "unique_players": 1,
+            "stakes": D("8"),
+            "ggr": D("8"),
+        },
+        ("betsy", "", "staff", "USD", "real"): {"staff_reversals": D("-25"), "ggr": D("25")},
+        ("staff", "", "staff", "USD", "real"): {"staff_adjustments": D("7")},
+    }
+    # The players behind each day's unique players, per (provider, brand, currency, money);
+    # money "" holds those of either money.
+    assert activity(DAY1) == {
+        ("igpx", "", "EUR", "real"): ["alice"],
+        ("igpx", "", "EUR", ""): ["alice"],
+        ("betsy", "", "USD", "real"): ["carol", "dave"],
+        ("betsy", "", "USD", "bonus"): ["carol"],
+        ("betsy", "", "USD", ""): ["carol", "dave"],
+    }
+    assert activity(DAY2) == {
+        ("betsy", "", "USD", "real"): ["carol"],
+        ("betsy", "", "USD", "bonus"): ["carol"],
+        ("betsy", "", "USD", ""): ["carol"],
+        ("betsy", "vip", "USD", "real"): ["dave"],
+        ("betsy", "vip", "USD", ""): ["dave"],
     }
     call_command("check_reports", "--from", "2026-11-01", "--to", "2026-11-03")
+
+
+def activity(day: date) -> dict[tuple[str, str, str, str], list[str]]:
+    names = dict(Player.objects.values_list("id", "external_id"))
+    return {
+        (a.provider, a.brand, a.currency, a.money): sorted(names[i] for i in unpack_players(a.players))
+        for a in PlayerActivity.objects.filter(day=day)
+    }
 
 
 def test_ggr_equals_the_clearing_accounts(story):
@@ -114,7 +150,7 @@ def test_ggr_equals_the_clearing_accounts(story):
 
 def test_check_reports_fails_on_a_cent(story):
     services.rollups_rebuild(DAY1, DAY2)
-    row = DailyRollup.objects.get(day=DAY2, provider="betsy", origin="provider", money="real")
+    row = DailyRollup.objects.get(day=DAY2, provider="betsy", brand="", origin="provider", money="real")
     DailyRollup.objects.filter(pk=row.pk).update(payouts=row.payouts + D("0.01"))
     with pytest.raises(CommandError, match="1 day"):
         call_command("check_reports", "--day", DAY2.isoformat())
@@ -130,9 +166,9 @@ def test_a_late_event_lands_on_its_own_day_and_closed_days_are_never_rewritten(s
         ok(betsy.settle("c-b3", "carol", "USD", 70, "won"))  # placed on day 2, settled three days later
     services.rollups_rebuild(DAY1, date(2026, 11, 6))
     assert {DAY1: rows(DAY1), DAY2: rows(DAY2)} == before
-    late = rows(date(2026, 11, 6))[("betsy", "provider", "USD", "real")]
+    late = rows(date(2026, 11, 6))[("betsy", "", "provider", "USD", "real")]
     assert late == {"payouts": D("70"), "ggr": D("-70"), "open_liability": D("10")}  # d-b4 still open
-    assert rows(date(2026, 11, 5))[("betsy", "provider", "USD", "real")] == {"open_liability": D("40")}
+    assert rows(date(2026, 11, 5))[("betsy", "", "provider", "USD", "real")] == {"open_liability": D("40")}
     call_command("check_reports", "--from", "2026-11-02", "--to", "2026-11-06")
 
     # Someone alters the ledger under a closed day: the rebuild refuses, --force is audited.
@@ -145,7 +181,7 @@ def test_a_late_event_lands_on_its_own_day_and_closed_days_are_never_rewritten(s
             call_command("rebuild_reports", "--day", DAY1.isoformat())
         call_command("rebuild_reports", "--day", DAY1.isoformat(), "--force")
         assert AuditLog.objects.filter(action="reports.rewrite_closed_day").count() == 1
-        assert rows(DAY1)[("igpx", "provider", "EUR", "real")]["stakes"] == D("26")
+        assert rows(DAY1)[("igpx", "", "provider", "EUR", "real")]["stakes"] == D("26")
     finally:
         LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount)
 
@@ -210,3 +246,68 @@ def test_business_days_follow_the_zone_through_daylight_saving(settings):
 
     with pytest.raises(ImproperlyConfigured, match="REPORT_TIMEZONE"):
         day_bounds(date(2026, 3, 29))
+
+
+def test_check_reports_fails_on_a_tampered_activity_row(story):
+    """A player slipped into a day's activity (the rollup's count untouched), then the count
+    bumped to match: either way the check names the key."""
+    services.rollups_rebuild(DAY1, DAY2)
+    alice = Player.objects.get(external_id="alice")
+    row = PlayerActivity.objects.get(day=DAY1, provider="betsy", brand="", money="real")
+    PlayerActivity.objects.filter(pk=row.pk).update(players=pack_players([*unpack_players(row.players), alice.pk]))
+    problems = services.rollups_check(DAY1).problems
+    assert any(p.startswith("activity betsy/-/USD/real: 3 players stored, 2 in the ledger") for p in problems), problems
+    assert any("activity betsy/-/USD/real: 3 players stored, the rollup says 2" in p for p in problems), problems
+    DailyRollup.objects.filter(day=DAY1, provider="betsy", origin="provider", money="real").update(unique_players=3)
+    problems = services.rollups_check(DAY1).problems
+    assert any(p.startswith("activity betsy/-/USD/real: 3 players stored, 2 in the ledger") for p in problems)
+    assert not any("the rollup says" in p for p in problems)  # the two agree with each other, not the ledger
+    with pytest.raises(CommandError, match="1 day"):
+        call_command("check_reports", "--from", DAY1.isoformat(), "--to", DAY2.isoformat())
+    # A closed day's activity is not silently rewritten either.
+    with pytest.raises(services.ClosedDayChanged, match="2 differences"):
+        services.rollup_store(DAY1)
+
+
+def test_unique_players_over_a_week_count_each_player_once(story):
+    """Carol bets on both days (real and bonus), dave on both days (two brands): the week and
+    the range count people, not player-days."""
+    services.rollups_rebuild(DAY1, DAY2)
+    week = build_report(ReportFilter(first=DAY1, last=DAY2, period="week"))
+    players = {(line.provider, line.brand, line.currency): line.values["unique_players"] for line in week.lines}
+    # betsy/(none): day 1 real {carol, dave} + bonus {carol}, day 2 real {carol} + bonus {carol}:
+    # 5 player-days, 2 players.
+    assert players == {
+        ("betsy", "", "USD"): 2,
+        ("betsy", "vip", "USD"): 1,
+        ("igpx", "", "EUR"): 1,
+        ("staff", "", "USD"): 0,
+    }
+    assert {t.currency: t.values["unique_players"] for t in week.totals} == {"EUR": 1, "USD": 2}
+    by_day = build_report(ReportFilter(first=DAY1, last=DAY2, period="day"))
+    assert {t.currency: t.values["unique_players"] for t in by_day.totals} == {"EUR": 1, "USD": 2}
+    day2 = {(ln.provider, ln.brand): ln.values["unique_players"] for ln in by_day.lines if ln.period == DAY2}
+    assert day2 == {("betsy", ""): 1, ("betsy", "vip"): 1, ("igpx", ""): 0, ("staff", ""): 0}
+    real = build_report(ReportFilter(first=DAY1, last=DAY2, period="month", money="real"))
+    assert [(ln.brand, ln.values["unique_players"]) for ln in real.lines if ln.provider == "betsy"] == [
+        ("", 2),
+        ("vip", 1),
+    ]
+    vip = build_report(ReportFilter(first=DAY1, last=DAY2, period="week", brand="vip"))
+    assert [(ln.brand, ln.values["stakes"]) for ln in vip.lines] == [("vip", D("8"))]
+    assert vip.totals[0].values["unique_players"] == 1
+    none = build_report(ReportFilter(first=DAY1, last=DAY2, period="week", brand="(none)", provider="betsy"))
+    assert [ln.brand for ln in none.lines] == [""]
+    staff_only = build_report(ReportFilter(first=DAY1, last=DAY2, period="week", origin="staff"))
+    assert all(t.values["unique_players"] == 0 for t in staff_only.totals)
+
+
+def test_a_closed_day_from_before_player_activity_gets_it_filled_in(story):
+    """Days computed before PlayerActivity existed have none: a rebuild adds it without --force
+    (no figure changes), and the week then counts those days' players too."""
+    services.rollups_rebuild(DAY1, DAY2)
+    before = activity(DAY1)
+    PlayerActivity.objects.filter(day=DAY1).delete()
+    stored = services.rollup_store(DAY1)
+    assert stored.closed and activity(DAY1) == before
+    assert services.rollups_check(DAY1).ok
