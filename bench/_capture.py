@@ -373,4 +373,26 @@ class Script:
             out += lines
         if len(self.branches) > 1:
             out.append("\\endif")
-        return "\n".join(out) + "\n"
+        return "\n".join(_padded("\n".join(out).splitlines())) + "\n"
+
+
+_PGBENCH_SLOTS = 128  # pgbench allocates its script's commands in blocks of 128
+
+
+def _padded(lines: list[str]) -> list[str]:
+    """`lines` with a no-op `\\set` in front of any `\\aset` statement that would be command
+    128, 256, …: pgbench 15 merges an `\\aset` into its statement and skips the check that grows
+    its array of commands, so the next command is written past the end of it (a heap overflow:
+    "realloc(): invalid next size"). A comment is no command; every other line is one."""
+    out: list[str] = []
+    count = 0
+    for line in lines:
+        if not line.strip() or line.startswith("--"):
+            out.append(line)
+            continue
+        if "\\aset" in line and not line.startswith("\\") and (count + 1) % _PGBENCH_SLOTS == 0:
+            out.append("\\set pgbench_slot_pad 0")
+            count += 1
+        out.append(line)
+        count += 1
+    return out

@@ -1,6 +1,7 @@
-"""WSGI entry points. `application` is the provider-facing callback server: the IGPX callbacks
-go straight to their handler, Betsy's and the health checks through a lean middleware stack, and
-nothing else is served (no admin, operator API, API docs or /metrics: docs/CALLBACKS.md). `site`
+"""WSGI entry points. `application` is the provider-facing callback server: the IGPX and Betsy
+callbacks go straight to their handlers, the health checks (and a Betsy request that
+SecurityMiddleware would redirect to HTTPS) through a lean middleware stack, and nothing else is
+served (no admin, operator API, API docs or /metrics: docs/CALLBACKS.md). `site`
 is the whole site over WSGI (`runserver`); production serves it with the ASGI web process.
 
 Every answer on a provider path is in that provider's format: a wrong method, a trailing slash,
@@ -17,10 +18,13 @@ round trips (docs/benchmarks/igpx.md, session 3). What that cycle did for them i
 POST only, the body read up to DATA_UPLOAD_MAX_MEMORY_SIZE, the request_started and
 request_finished signals (which close a database connection that broke or aged out), the
 Prometheus metrics under the same route label, `nosniff`. The handler is the view's own
-(`wallet/igpx/views.py`, `answer`), so the two paths cannot drift apart.
+(`wallet/igpx/views.py`, `answer`), so the two paths cannot drift apart. Betsy's four paths
+do the same (`BETSY_DIRECT`, `betsy_direct`: the view's own `answer`, Betsy's error format, the
+signature over the raw body, SecurityMiddleware's headers; issue #18).
 """
 
 import functools
+import http
 import json
 import logging
 import os
@@ -32,6 +36,7 @@ from typing import Any
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.middleware.security import SecurityMiddleware
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 site = get_wsgi_application()
@@ -39,6 +44,7 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after django.setup())
 
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
+from wallet.betsy import protocol as betsy_protocol  # noqa: E402
 from wallet.betsy import views as betsy_views  # noqa: E402
 from wallet.igpx import protocol as igpx_protocol  # noqa: E402
 from wallet.igpx.views import NOT_ALLOWED, RollbackView, TransactionView  # noqa: E402
@@ -129,6 +135,95 @@ def direct(environ: dict, start_response: Callable, route: str, answer: Answer) 
     return [body]
 
 
+# --- Betsy's callbacks: the same lean route, in Betsy's format --------------------------------
+
+BetsyAnswer = Callable[..., tuple[int, bytes, list[tuple[str, str]]]]
+
+# PATH_INFO -> (the route label Django's metrics would use, the view's own `answer`)
+BETSY_DIRECT: dict[str, tuple[str, BetsyAnswer]] = {
+    f"/api/betsy/{path}": (f"api/betsy/{path}", view.answer)  # type: ignore[attr-defined]
+    for path, view in (
+        ("user/profile", betsy_views.user_profile),
+        ("user/balance", betsy_views.user_balance),
+        ("payment/bet", betsy_views.payment_bet),
+        ("payment/check", betsy_views.payment_check),
+    )
+}
+_BETSY_SIGNATURE_META = "HTTP_" + betsy_protocol.HEADER_NAME.upper().replace("-", "_")
+
+
+class _Scheme:
+    def __init__(self, secure: bool) -> None:
+        self.secure = secure
+
+    def is_secure(self) -> bool:
+        return self.secure
+
+
+class Security:
+    """What SecurityMiddleware did for Betsy's paths, from the middleware itself: its HTTPS
+    redirect is left to it (such a request goes through `callbacks`), its response headers are
+    added here. Settings are read once, at start-up, as the middleware reads them."""
+
+    def __init__(self) -> None:
+        from django.http import HttpResponse
+
+        self.middleware = SecurityMiddleware(lambda request: None)
+        self.redirect = self.middleware.redirect
+        self.headers: dict[bool, list[tuple[str, str]]] = {}
+        for secure in (False, True):
+            response = self.middleware.process_response(_Scheme(secure), HttpResponse())  # type: ignore[arg-type]
+            self.headers[secure] = [
+                (k, v) for k, v in response.items() if k.lower() not in ("content-type", "content-length")
+            ]
+
+
+SECURITY = Security()
+
+
+def _is_secure(environ: dict) -> bool:
+    """HttpRequest.is_secure() on the raw environ (SECURE_PROXY_SSL_HEADER, else the scheme)."""
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        header, secure_value = proxy
+        value = environ.get(header)
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def betsy_direct(environ: dict, start_response: Callable, route: str, answer: BetsyAnswer) -> Iterable[bytes]:
+    """A Betsy callback without Django's request cycle; what the cycle did for it is done here or
+    in the view's `answer`: the signature over the raw body (constant time), the body-size limit,
+    Betsy's error format, throttled refusal logs, the request signals, the metrics, the security
+    headers; a plain-HTTP request that SecurityMiddleware would redirect still goes to it."""
+    secure = _is_secure(environ)
+    if SECURITY.redirect and not secure:
+        return callbacks(environ, start_response)
+    started = time.perf_counter()
+    try:
+        signals.request_started.send(sender=DirectCallback, environ=environ)
+        status, body, extra = answer(
+            environ.get("REQUEST_METHOD", ""),
+            environ["PATH_INFO"],
+            environ.get("REMOTE_ADDR"),
+            environ.get(_BETSY_SIGNATURE_META),
+            lambda: _body(environ),
+        )
+    except Exception:
+        # answer() turns every failure of the callback into Betsy's code 100; this is for a
+        # failure around it (a signal receiver, the body stream).
+        logger.exception("callback %s failed", environ.get("PATH_INFO"))
+        status, body, extra = 500, betsy_protocol.render_error(betsy_protocol.Code.SYSTEM_ERROR, "system error"), []
+    finally:
+        signals.request_finished.send(sender=DirectCallback)
+    _latency(route).observe(time.perf_counter() - started)
+    _requests(route, str(status)).inc()
+    headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *SECURITY.headers[secure]]
+    start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
+    return [body]
+
+
 _SLASHES = re.compile(r"/{2,}")
 _NOT_FOUND = json.dumps({"error": {"code": "not_found", "message": "not served here"}}).encode()
 
@@ -158,6 +253,9 @@ def application(environ, start_response):
     target = DIRECT.get(path)
     if target is not None:
         return direct(environ, start_response, *target)
+    betsy = BETSY_DIRECT.get(path)
+    if betsy is not None:
+        return betsy_direct(environ, start_response, *betsy)
     if (path.startswith(BETSY_PREFIX) and "//" not in path) or path in HEALTH:
         # Betsy's own URLconf answers its unknown paths and wrong methods in Betsy's format.
         return callbacks(environ, start_response)

@@ -11,11 +11,12 @@ class CrmConfig(AppConfig):
         from config.celery import app
         from crm import conf, metrics
         from crm import tasks as _tasks  # noqa: F401 - registers the tasks in every process (beat, demo)
-        from crm.outbox import on_wallet_event
+        from crm.outbox import BET_READ, on_wallet_event
         from wallet import events
 
         # Outbox rows are written inside the wallet's money transaction (crm/outbox.py).
         events.subscribe(on_wallet_event)
+        events.read_with_bet(BET_READ)
 
         # Beat: retries after backoff, recovery of rows whose worker died.
         schedule = dict(app.conf.beat_schedule or {})

@@ -25,7 +25,7 @@ off) produce no later events either: Fast Track would get a settlement for a bet
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -181,15 +181,62 @@ def _context(event: events.WalletEvent) -> _Context | None:
 
 
 def _known_context(event: events.WalletEvent) -> _Context | None:
-    """The context of a placement or an unlinked result from the event alone, when the posting
-    passed on what it read under the account's row lock (WalletEvent.balance_after, moved,
-    is_test): the commonest events then cost no query here. The row lock that orders the
-    player's rows is the posting's."""
-    if event.kind not in (events.BET_PLACED, events.RESULT_CREDITED):
+    """The context from the event, when the posting passed on what it read under the account's
+    row lock (WalletEvent.balance_after, moved, is_test, and for a settlement step the roles of
+    its transactions): a placement or an unlinked result then costs no query here, a bet's
+    settlement step only the read of this export's own rows for the bet (`_bet_rows`). The row
+    lock that orders the player's rows is the posting's (or, when nothing moved, the caller's)."""
+    if event.balance_after is None or event.moved is None or event.is_test is None:
         return None
-    if event.balance_after is None or event.moved is None or event.is_test is None or not event.transaction_ids:
+    if event.kind in (events.BET_PLACED, events.RESULT_CREDITED):
+        if not event.transaction_ids:
+            return None
+        return _Context(
+            is_test=event.is_test, balance=event.balance_after, moved_all=event.moved, moved_first=Decimal(0)
+        )
+    if event.kind not in _BET_LEVEL or not event.roles_known or event.settlement is None or event.bet_id is None:
         return None
-    return _Context(is_test=event.is_test, balance=event.balance_after, moved_all=event.moved, moved_first=Decimal(0))
+    known = _Context(
+        is_test=event.is_test,
+        balance=event.balance_after,
+        moved_all=event.moved,
+        moved_first=event.moved_by_reversal,
+        payout_reversal_id=event.payout_reversal_id,
+        credit_id=event.credit_id,
+        refund_id=event.refund_id,
+        new_amount=event.settlement.amount,
+        new_result=event.settlement.result,
+    )
+    if known.is_test and not conf.EXPORT_TEST_PLAYERS:
+        return known  # not exported: the export's own rows do not matter
+    return replace(known, **_bet_rows(event))
+
+
+# What this export already sent about a bet: its Bet/Approved row and its latest Settlement row
+# (with the settlement that row reported). Rows written only under the bet's row lock (every
+# bet-level event holds it), so a provider may send this read with its bet's (wallet.events.BetRead).
+_BET_ROWS = (
+    "SELECT b.id, b.activity_id, f.id, f.event_status, f.activity_id, fs.amount, fs.result FROM (SELECT 1) AS one"
+    " LEFT JOIN crm_outboxevent b ON b.bet_id = {bet} AND b.event_type = 'Bet' AND b.event_status = 'Approved'"
+    " LEFT JOIN crm_outboxevent f ON f.id = (SELECT MAX(o.id) FROM crm_outboxevent o"
+    " WHERE o.bet_id = {bet} AND o.event_type = 'Settlement')"
+    " LEFT JOIN wallet_settlement fs ON fs.id = f.settlement_id"
+)
+_BET_ROW_NAMES = ("bet_row_id", "bet_row_activity", "force_id", "force_status", "force_activity")
+_BET_ROW_NAMES += ("force_amount", "force_result")
+BET_READ = events.BetRead("crm", _BET_ROWS, len(_BET_ROW_NAMES))
+
+
+def _bet_rows(event: events.WalletEvent) -> dict[str, Any]:
+    row = (event.prefetched or {}).get(BET_READ.name)
+    if row is None:
+        with sql_rows.cursor() as cursor:
+            cursor.execute(_BET_ROWS.format(bet="%s"), [event.bet_id, event.bet_id])
+            row = cursor.fetchone()
+    values = dict(zip(_BET_ROW_NAMES, row, strict=True))
+    if values["force_amount"] is not None:
+        values["force_amount"] = _decimal(values["force_amount"])
+    return values
 
 
 def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:

@@ -107,11 +107,16 @@ def check_settlement(step: Settlement) -> ReviewItem | None:
 
 
 def on_wallet_event(event: events.WalletEvent) -> None:
-    """Wallet subscriber: check a provider's settlement as it happens."""
+    """Wallet subscriber: check a provider's settlement as it happens.
+
+    The step and its bet come with the event, as the posting wrote them: an unmapped bet (the
+    common case) costs no query here. Only an event published without them is read."""
     if event.kind not in (events.BET_SETTLED, events.BET_RESETTLED) or event.settlement_id is None:
         return
-    step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
-    if step.bet is not None and step.bet.selections:
+    step = event.settlement
+    if step is None:
+        step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
+    if step.bet_id is not None and _mapped_legs(step.bet) is not None:
         check_settlement(step)
 
 

@@ -251,3 +251,122 @@ def test_a_wrong_method_on_a_betsy_path_is_answered_in_betsy_format():
     )
     assert started[0][0].startswith("405") and started[0][1]["Allow"] == "POST, PUT"
     assert json.loads(b"".join(out))["code"] == 5
+
+
+# --- Betsy's callbacks skip Django's request cycle too (issue #18): same answers, same guards ---
+
+BETSY_SECRET = "betsy-wsgi-secret"
+
+
+def _betsy_headers(body: bytes, secret: str | None = BETSY_SECRET) -> dict[str, str]:
+    from wallet.betsy.protocol import sign as betsy_sign
+
+    return {"x-sign-jws": betsy_sign(body, secret)} if secret else {}
+
+
+def test_betsy_paths_take_the_direct_route():
+    assert set(wsgi.BETSY_DIRECT) == {
+        "/api/betsy/user/profile",
+        "/api/betsy/user/balance",
+        "/api/betsy/payment/bet",
+        "/api/betsy/payment/check",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "body", "secret"),
+    [
+        ("/api/betsy/payment/bet", b'{"type": 1}', "wrong-secret"),  # bad signature: code 1
+        ("/api/betsy/payment/bet", b'{"type": 1}', None),  # no signature: code 1
+        ("/api/betsy/payment/bet", b"{not json", BETSY_SECRET),  # code 5
+        ("/api/betsy/payment/bet", b'{"type": 1, "currency": "EUR", "amount": "5"}', BETSY_SECRET),
+        ("/api/betsy/user/balance", b'{"userId": "u", "currency": "USD", "token": "x"}', BETSY_SECRET),
+        ("/api/betsy/payment/check", b'{"userId": "u", "transactionId": "none"}', BETSY_SECRET),
+    ],
+)
+def test_the_betsy_direct_route_answers_like_the_django_view(settings, client, monkeypatch, path, body, secret):
+    settings.BETSY_PARTNER_SECRET = BETSY_SECRET
+
+    def no_django(environ, start_response):
+        raise AssertionError("a signed Betsy callback went through Django's request cycle")
+
+    monkeypatch.setattr(wsgi, "callbacks", no_django)
+    headers = _betsy_headers(body, secret)
+    status, response_headers, out = call(path, body, headers)
+    assert status == "400 Bad Request" and response_headers["Content-Type"] == "application/json"
+    assert response_headers["X-Content-Type-Options"] == "nosniff"
+    assert response_headers["Content-Length"] == str(len(out))
+    assert set(json.loads(out)) == {"code", "message"}  # Betsy's error format
+    assert json.loads(out)["code"] == (1 if secret != BETSY_SECRET else 5)
+    via_django = client.post(path, body, content_type="application/json", headers=headers)
+    assert (via_django.status_code, via_django.content) == (400, out)
+    assert via_django["x-sign-jws"] == response_headers["x-sign-jws"]  # our signature over the same answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_betsy_direct_route_refuses_oversized_bodies_unread(settings):
+    settings.BETSY_PARTNER_SECRET = BETSY_SECRET
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = b'{"type": 1, "pad": "' + b"x" * 200 + b'"}'
+    status, _, out = call("/api/betsy/payment/bet", body, _betsy_headers(body))
+    assert status == "400 Bad Request" and json.loads(out) == {"code": 5, "message": "request body too large"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_betsy_direct_route_sends_the_request_signals_and_counts_metrics(settings):
+    from django.core import signals
+    from prometheus_client import REGISTRY
+
+    settings.BETSY_PARTNER_SECRET = BETSY_SECRET
+    seen: list[str] = []
+
+    def on_started(**kwargs):
+        seen.append("started")
+
+    def on_finished(**kwargs):
+        seen.append("finished")
+
+    def count() -> float:
+        labels = {"route": "api/betsy/payment/bet", "status": "400"}
+        return REGISTRY.get_sample_value("touchline_http_requests_total", labels) or 0.0
+
+    before = count()
+    signals.request_started.connect(on_started)
+    signals.request_finished.connect(on_finished)
+    try:
+        call("/api/betsy/payment/bet", b"{}", _betsy_headers(b"{}"))
+    finally:
+        signals.request_started.disconnect(on_started)
+        signals.request_finished.disconnect(on_finished)
+    assert seen == ["started", "finished"]
+    assert count() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_betsy_direct_route_keeps_the_https_redirect_and_hsts(settings, monkeypatch):
+    """What SecurityMiddleware did for Betsy's paths in production (docs/SECURITY.md)."""
+    settings.BETSY_PARTNER_SECRET = BETSY_SECRET
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    monkeypatch.setattr(wsgi, "SECURITY", wsgi.Security())
+    monkeypatch.setattr(wsgi, "callbacks", wsgi.CallbackHandler())  # its middleware reads the settings anew
+    body = b"{}"
+    status, headers, _ = call("/api/betsy/payment/bet", body, _betsy_headers(body))
+    assert status.startswith("301") and headers["Location"] == "https://testserver/api/betsy/payment/bet"
+    environ_https = {"wsgi.url_scheme": "https"}
+    started: list = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/betsy/payment/bet",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "443",
+        "HTTP_HOST": "testserver",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_X_SIGN_JWS": _betsy_headers(body)["x-sign-jws"],
+        **environ_https,
+    }
+    out = b"".join(wsgi.application(environ, lambda s, h: started.append((s, dict(h)))))
+    assert started[0][0].startswith("400") and json.loads(out)["code"] == 5  # served, in Betsy's format
+    assert started[0][1]["Strict-Transport-Security"].startswith("max-age=3600")

@@ -7,9 +7,10 @@ must not do network I/O: queue it with `transaction.on_commit` or an outbox row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 BET_PLACED = "bet_placed"
 BET_SETTLED = "bet_settled"  # first settlement
@@ -41,6 +42,51 @@ class WalletEvent:
     balance_after: Decimal | None = None
     moved: Decimal | None = None
     is_test: bool | None = None
+    # The rows the event is about, as the posting just wrote them (wallet.models.Bet and
+    # Settlement instances; the settlement's `bet` is the same Bet): a subscriber reads them
+    # here and never reads back a row its own transaction just wrote.
+    bet: Any = None
+    settlement: Any = None
+    player_external_id: str | None = None
+    # A settlement step's ledger transactions by role (the ids are also in transaction_ids),
+    # and what the reversal of the payout in force moved on real + bonus: set together by
+    # the settlement step (`roles_known`), so the CRM export need not classify them.
+    roles_known: bool = False
+    credit_id: int | None = None  # the new payout
+    refund_id: int | None = None  # the stake refund (a rollback)
+    payout_reversal_id: int | None = None  # the reversal of the payout in force
+    moved_by_reversal: Decimal = Decimal(0)
+    # Whether the bet had been unsettled before this step (None: not known; the review
+    # queue then looks for an unsettle's open item itself).
+    unsettled_before: bool | None = None
+    # What the subscribers' BetReads returned (by name), when the provider sent them with the
+    # statement that locked the bet; None: not sent, a subscriber reads for itself.
+    prefetched: Mapping[str, tuple] | None = None
+
+
+@dataclass(frozen=True)
+class BetRead:
+    """A subscriber's one-row read of its own rows about a bet, which a provider callback sends
+    with the statement that reads and locks the bet (Betsy's settle), so that the subscriber
+    spends no round trip in the money transaction. `sql` is a SELECT returning one row of
+    `width` columns and taking no parameters; `{bet}` in it stands for the bet's id. Only rows
+    that change under the bet's row lock may be read this way (the provider checks that the
+    bet did not change while it waited for the lock, or reads again)."""
+
+    name: str
+    sql: str
+    width: int
+
+
+_bet_reads: dict[str, BetRead] = {}
+
+
+def read_with_bet(read: BetRead) -> None:
+    _bet_reads[read.name] = read
+
+
+def bet_reads() -> tuple[BetRead, ...]:
+    return tuple(_bet_reads.values())
 
 
 Subscriber = Callable[[WalletEvent], None]

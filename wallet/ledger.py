@@ -64,6 +64,7 @@ class Posted:
     limited: tuple[int, ...] = ()
     # The limit a stake passed (limits.judge), when the posting's statement moved the counters.
     limit_verdict: int | None = None
+    step_id: int | None = None  # the settlement step written with the posting (`post(step=…)`), if it was
 
 
 def _is_postgres() -> bool:
@@ -120,6 +121,8 @@ def post(
     reason: str = "",
     bet: rows.NewRow | None = None,
     limited: bool = False,
+    step: rows.NewRow | None = None,
+    step_update: tuple[str, list[object]] | None = None,
 ) -> Posted:
     """Write one balanced ledger transaction and move the tracked balances it touches.
 
@@ -136,6 +139,11 @@ def post(
     caller's transaction must then roll back). `limited`: the caller read `Account.limited` as
     true; on PostgreSQL the counters then move in the posting's own statement. Without the hint
     the posting finds out from the account row and moves them with one more statement.
+
+    `step` (`rows.new_row(Settlement(…), {"transaction_id": ledger.TRANSACTION_ID})`) and
+    `step_update` (`rows.update_sql(bet, …)`): a settlement step and the bet's new state, written
+    with the posting (PostgreSQL, one tracked account: in its statement, `Posted.step_id`). When
+    `Posted.step_id` is None they were not written: the caller writes them itself.
     """
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
@@ -154,7 +162,7 @@ def post(
     if _is_postgres() and len(tracked_accounts) <= 1:
         folded = limited and counted and len(tracked_accounts) == 1
         counters = _counter_deltas(legs, next(iter(tracked_accounts)), placed) if folded else None
-        posted = _post_one_statement(legs, header, bet, counters)
+        posted = _post_one_statement(legs, header, bet, counters, step, step_update)
     else:
         posted = _post_statements(legs, header, bet, tracked_accounts)
     if counted and posted.limited:
@@ -253,8 +261,16 @@ def _post_statements(
     )
 
 
+TRANSACTION_ID = "(SELECT id FROM txn)"  # the posting's transaction id, inside its own statement
+
+
 def _post_one_statement(
-    legs: list[Leg], header: list[object], bet: rows.NewRow | None, counters: tuple[str, list[object]] | None = None
+    legs: list[Leg],
+    header: list[object],
+    bet: rows.NewRow | None,
+    counters: tuple[str, list[object]] | None = None,
+    step: rows.NewRow | None = None,
+    step_update: tuple[str, list[object]] | None = None,
 ) -> Posted:
     """PostgreSQL: the guarded balance move, the bet, the transaction and its entries in one
     statement.
@@ -297,6 +313,13 @@ def _post_one_statement(
     if counters is not None:
         ctes.append(counters[0])
         params += counters[1]
+    if step is not None:
+        ctes.append(f"step AS ({step.head} SELECT {step.values} {gate} RETURNING id)")
+        params += step.params
+    if step_update is not None:
+        # Unconditional like the entries: a refused posting raises and its transaction rolls back.
+        ctes.append(f"step_update AS ({step_update[0]})")
+        params += step_update[1]
     selects = []
     for leg in legs:
         if leg.tracked:
@@ -314,6 +337,8 @@ def _post_one_statement(
         select += ", (SELECT spendable FROM moved), (SELECT limited FROM moved)"
     if bet is not None:
         select += ", (SELECT id FROM bet)"
+    if step is not None:
+        select += ", (SELECT id FROM step)"
     if counters is not None:
         select += ", (SELECT verdict FROM lim)"
     with rows.cursor() as cursor:
@@ -324,9 +349,11 @@ def _post_one_statement(
         raise InsufficientFunds(
             f"account {account} cannot move by " + ", ".join(f"{g.bucket} {g.amount}" for g in tracked)
         )
-    verdict = None
+    verdict = step_id = None
     if counters is not None:
         row, verdict = row[:-1], row[-1]
+    if step is not None:
+        row, step_id = row[:-1], row[-1]
     balances = {(leg.account_id, leg.bucket): row[i + 1] for i, leg in enumerate(tracked)}
     return Posted(
         transaction_id=row[0],
@@ -335,6 +362,7 @@ def _post_one_statement(
         bet_id=row[-1] if bet is not None else None,
         limited=(tracked[0].account_id,) if tracked and row[len(tracked) + 2] else (),
         limit_verdict=verdict,
+        step_id=step_id,
     )
 
 

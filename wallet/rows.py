@@ -213,12 +213,22 @@ class NewRow:
         return f"{self.head} VALUES ({self.values}) RETURNING id"
 
 
-def new_row(obj: models.Model) -> NewRow:
+def new_row(obj: models.Model, expressions: dict[str, str] | None = None) -> NewRow:
     """`obj`'s INSERT (a new, unsaved instance), with the values `insert` would write; set its
-    primary key afterwards with `saved`."""
+    primary key afterwards with `saved`. `expressions`: columns (by attname) whose value is an
+    SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`."""
     sql, fields = _insert_sql(type(obj))
     params = _values(obj, fields, True, db())
-    return NewRow(sql[: sql.index(" VALUES ")], ", ".join(["%s"] * len(fields)), params)
+    if not expressions:
+        return NewRow(sql[: sql.index(" VALUES ")], ", ".join(["%s"] * len(fields)), params)
+    values, kept = [], []
+    for f, value in zip(fields, params, strict=True):
+        if f.attname in expressions:
+            values.append(expressions[f.attname])
+        else:
+            values.append("%s")
+            kept.append(value)
+    return NewRow(sql[: sql.index(" VALUES ")], ", ".join(values), kept)
 
 
 def insert_many(objs: Sequence[models.Model], *, ignore_conflicts: bool = False, write_behind: bool = False) -> None:
@@ -249,12 +259,17 @@ def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> tuple[str,
     return f"UPDATE {model._meta.db_table} SET {sets} WHERE id = %s", fields
 
 
+def update_sql(obj: models.Model, names: Sequence[str]) -> tuple[str, list[Any]]:
+    """The UPDATE `update` sends, and its parameters, for a caller that sends it with other work."""
+    sql, fields = _update_sql(type(obj), tuple(names))
+    return sql, [*_values(obj, fields, False, db()), obj.pk]
+
+
 def update(obj: models.Model, names: Sequence[str]) -> None:
     """UPDATE the named fields of a saved instance, like `obj.save(update_fields=names)`."""
-    sql, fields = _update_sql(type(obj), tuple(names))
-    params = _values(obj, fields, False, db())
+    sql, params = update_sql(obj, names)
     with cursor() as cur:
-        cur.execute(sql, [*params, obj.pk])
+        cur.execute(sql, params)
 
 
 @cache

@@ -110,3 +110,17 @@ def test_the_recorder_sees_what_psycopg_sends(postgres_only) -> None:
         ("SELECT %s::int AS answer", [42], ["answer"], [(42,)], False),
     ]
     assert connection.connection.cursor_factory is not None and "_exec_command" not in vars(connection.connection)
+
+
+def test_no_aset_statement_is_pgbench_s_128th_command() -> None:
+    """pgbench 15 overflows its command array when command 128 carries an \\aset (bench/_capture)."""
+    from bench._capture import _padded
+
+    lines = ["-- a comment is no command", "BEGIN;"] + ["SELECT 1;"] * 126 + ["SELECT 2 AS id \\aset r1_", "END;"]
+    padded = _padded(lines)
+    commands = [line for line in padded if line.strip() and not line.startswith("--")]
+    assert commands[127] == "\\set pgbench_slot_pad 0" and commands[128] == "SELECT 2 AS id \\aset r1_"
+    assert _padded(lines[:-2] + ["SELECT 3;", "SELECT 2 AS id \\aset r1_"]) == lines[:-2] + [
+        "SELECT 3;",
+        "SELECT 2 AS id \\aset r1_",
+    ]

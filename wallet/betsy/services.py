@@ -25,6 +25,7 @@ that found it open, `R<n>` our record of a rollback that had nothing to refund.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from wallet import errors, money
+from wallet import errors, events, money, rows
 from wallet.betsy import conf, tokens
 from wallet.betsy.protocol import (
     PLACE,
@@ -56,7 +57,7 @@ from wallet.betsy.protocol import (
 )
 from wallet.ledger import _to_decimal
 from wallet.models import Bet, Player, ReviewItem
-from wallet.selectors import wallet_get
+from wallet.selectors import WalletRef, wallet_from_row, wallet_get, wallet_query
 from wallet.services import idempotency, reviews
 from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, RequestKey, execute_once
@@ -220,8 +221,9 @@ def place_bet(call: BetCall) -> Answer:
         return replay
     assert claims is not None
 
-    def apply() -> Outcome:
-        wallet = wallet_get(external_id=call.user_id, currency=call.currency)
+    def apply(row: tuple | None) -> Outcome:
+        # The wallet was read by the claim's own statement (idempotency.Preload).
+        wallet = wallet_from_row(row, who=call.user_id, currency=call.currency)
         if wallet.player_id != claims.player_id:
             raise BetsyError(Code.INVALID_TOKEN, "invalid token")
         placed = bet_place_apply(
@@ -237,7 +239,16 @@ def place_bet(call: BetCall) -> Answer:
         )
         return Outcome(200, _success(str(placed.transaction_id)), placed.transaction_id)
 
-    return _answer(execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(PLACE)))
+    sql, params = wallet_query(external_id=call.user_id, currency=call.currency)
+    return _answer(
+        execute_once(
+            key=key,
+            content=content,
+            apply=apply,
+            render_error=_error_renderer(PLACE),
+            preload=idempotency.Preload(sql, params),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,12 +311,101 @@ def resettle_shortfall(*, balance: Decimal, in_force: Decimal, new: Decimal) -> 
     return max(Decimal(0), in_force - new - balance)
 
 
-def settle_bet(call: BetCall) -> Answer:
-    """PUT /payment/bet type 2 (§7): settle, or re-settle to a different amount."""
-    state = _bet_for(call)
-    key = RequestKey(
-        PROVIDER, f"{call.transaction_id}:{state.epoch}:{_amount_key(call.amount)}:{call.result_type}", "settle"
+# A settle's first statement (idempotency.execute_once with key_sql and a preload): the key,
+# whose epoch is the bet's unsettle count; the claim and any stored answer; the bet and its
+# wallet, both locked (bet, then account: the order of every bet posting), with the epoch.
+_EPOCH = (
+    "(SELECT COUNT(*) FROM wallet_settlement s JOIN wallet_bet b ON b.id = s.bet_id"
+    " WHERE b.provider = %s AND b.external_id = %s AND s.kind = 'unsettle')"
+)
+_SETTLE_KEY = f"%s || ':' || {_EPOCH} || %s"
+_WALLET_COLUMNS = (
+    "p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
+    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
+)
+
+
+@functools.cache
+def _settle_preload_sql(reads: tuple[events.BetRead, ...]) -> str:
+    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
+    statement waited for its lock (its locked version against the statement's snapshot), and
+    the subscribers' reads about the bet (wallet.events.BetRead). The bet's alias is one no
+    subscriber's SQL would use for its own tables: `{bet}` must not be captured by an inner alias."""
+    bet_sql, _ = rows.select_sql(Bet, ())
+    bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
+    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
+    postgres = rows.db().vendor == "postgresql"
+    changed = (
+        "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
+        if postgres
+        else "false"
     )
+    laterals = "".join(
+        f" LEFT JOIN LATERAL ({read.sql.format(bet='betsy_bet.id')}) r{i} ON true" for i, read in enumerate(reads)
+    )
+    return (
+        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
+        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
+        + "".join(f", r{i}.*" for i in range(len(reads)))
+        + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
+        " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
+        " AND a.kind = 'player'"
+        + laterals
+        + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
+        + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
+    )
+
+
+_WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class _Settling:
+    bet: Bet
+    epoch: int
+    wallet: WalletRef
+    prefetched: dict[str, tuple] | None
+
+
+class _Changed(Exception):
+    """The bet changed while the settle's first statement waited for its lock: what that
+    statement read besides the bet (the key's epoch, the subscribers' reads) may be stale."""
+
+
+def _settling(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> _Settling:
+    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
+    if row is None:
+        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
+        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+    width = len(Bet._meta.concrete_fields)
+    bet = rows.instance(Bet, row[:width])
+    at = width + 1
+    wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
+    at += _WALLET_WIDTH
+    changed = row[at]
+    if changed and not last:
+        raise _Changed
+    if wallet.external_id != call.user_id or bet.currency != call.currency:
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    if bet.status == Bet.Status.ROLLED_BACK:
+        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    prefetched: dict[str, tuple] | None = None
+    if not changed:
+        prefetched, at = {}, at + 1
+        for read in reads:
+            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
+    return _Settling(bet, row[width], wallet, prefetched)
+
+
+_ATTEMPTS = 3  # a settle whose bet changed under it reads again; the last attempt goes on regardless
+
+
+def settle_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 2 (§7): settle, or re-settle to a different amount.
+
+    One statement claims the key, reads any stored answer and reads and locks the bet and its
+    wallet; a second pays and records the step (ledger.post with the step); the last stores
+    the answer with the outbox rows."""
     content: dict[str, object] = {
         "userId": call.user_id,
         "currency": call.currency,
@@ -313,28 +413,42 @@ def settle_bet(call: BetCall) -> Answer:
         "resultType": call.result_type,
     }
     if call.is_cashout:  # the only player-initiated settlement: the token must be good
-        _, replay = _verify_token_or_replay(call, key, content)
-        if replay is not None:
-            return replay
+        try:
+            tokens.verify(call.token, external_id=call.user_id, currency=call.currency)
+        except BetsyError:
+            state = _bet_for(call)
+            _, replay = _verify_token_or_replay(call, _settle_key(call, state.epoch), content)
+            if replay is not None:
+                return replay
     policy = conf.resettle_policy(call.sub_partner_id)
     paid = money.payable(call.amount, call.currency)  # Betsy's amount unless finer than the currency
+    suffix = f":{_amount_key(call.amount)}:{call.result_type}"
+    reads = events.bet_reads()
+    seen: list[_Settling] = []
+    attempt = 0
 
-    def apply() -> Outcome:
-        if policy != conf.DEBT:
-            # The policy is judged on the bet as locked here; bet_settle_apply takes the same lock
-            # again (a no-op). Under the default policy that lock is left to it: one query fewer.
-            bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
-            recalculation = bet.status == Bet.Status.SETTLED and (bet.payout != paid or bet.result != call.result_type)
-            if recalculation and policy == conf.BLOCK:
-                raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
-            if recalculation and policy == conf.REFUSE_NEGATIVE:
-                # Lock order bet -> account, as in every bet posting: no deadlock with a rollback.
-                wallet = wallet_get(external_id=call.user_id, currency=call.currency, for_update=True)
-                if resettle_shortfall(balance=wallet.balance, in_force=bet.payout, new=paid) > 0:
-                    raise BetsyError(Code.RECALCULATION_NEGATIVE, "recalculation would make the balance negative")
+    def check(row: tuple | None, key: RequestKey) -> None:
+        seen[:] = [_settling(row, call, reads, last=attempt == _ATTEMPTS - 1)]
+
+    def apply(row: tuple | None) -> Outcome:
+        bet, wallet = seen[0].bet, seen[0].wallet
+        recalculation = bet.status == Bet.Status.SETTLED and (bet.payout != paid or bet.result != call.result_type)
+        if recalculation and policy == conf.BLOCK:
+            raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
+        if recalculation and policy == conf.REFUSE_NEGATIVE:
+            # The wallet was read under its row lock, taken after the bet's (the order of every bet posting).
+            if resettle_shortfall(balance=wallet.balance, in_force=bet.payout, new=paid) > 0:
+                raise BetsyError(Code.RECALCULATION_NEGATIVE, "recalculation would make the balance negative")
         try:
             settled = bet_settle_apply(
-                bet_id=state.bet_id, amount=paid, result=call.result_type, external_id=call.transaction_id
+                bet_id=bet.pk,
+                amount=paid,
+                result=call.result_type,
+                external_id=call.transaction_id,
+                locked=bet,
+                wallet=wallet,
+                unsettled_before=seen[0].epoch > 0,
+                prefetched=seen[0].prefetched,
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -346,7 +460,7 @@ def settle_bet(call: BetCall) -> Answer:
             reviews.review_flag(
                 kind=ReviewItem.Kind.ROUNDED_PAYOUT,
                 player_id=settled.settlement.player_id,
-                bet_id=state.bet_id,
+                bet_id=bet.pk,
                 settlement_id=settled.settlement.pk,
                 provider=PROVIDER,
                 currency=call.currency,
@@ -357,20 +471,37 @@ def settle_bet(call: BetCall) -> Answer:
         moved = settled.transaction_ids[-1] if settled.transaction_ids else None
         return Outcome(200, _success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
-    reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(SETTLE))
-    if reply.replayed and reply.outcome == idempotency.APPLIED:
-        _note_stale_settle(call)
+    while True:
+        try:
+            reply = execute_once(
+                key=RequestKey(PROVIDER, "", "settle"),
+                key_sql=idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix)),
+                content=content,
+                apply=apply,
+                render_error=_error_renderer(SETTLE),
+                preload=idempotency.Preload(_settle_preload_sql(reads), (PROVIDER, call.transaction_id)),
+                check=check,
+            )
+            break
+        except _Changed:  # rolled back, nothing stored: read again, after the change
+            attempt += 1
+    if reply.replayed and reply.outcome == idempotency.APPLIED and seen:
+        _note_stale_settle(call, seen[0].bet)
     return _answer(reply)
 
 
-def _note_stale_settle(call: BetCall) -> None:
+def _settle_key(call: BetCall, epoch: int) -> RequestKey:
+    return RequestKey(
+        PROVIDER, f"{call.transaction_id}:{epoch}:{_amount_key(call.amount)}:{call.result_type}", "settle"
+    )
+
+
+def _note_stale_settle(call: BetCall, bet: Bet) -> None:
     """A replayed settle whose result is no longer the one in force: either a late retry of an
     earlier result (replaying is right) or Betsy correcting back to it (we would be out of sync).
-    The two cannot be told apart from the request, so staff get an audit row to compare."""
-    state = _bet_state(call.transaction_id)
-    if state is None or (
-        state.payout == money.payable(call.amount, call.currency) and state.result == call.result_type
-    ):
+    The two cannot be told apart from the request, so staff get an audit row to compare.
+    `bet`: as the replay's statement read it."""
+    if bet.payout == money.payable(call.amount, call.currency) and bet.result == call.result_type:
         return
     logger.warning("betsy settle %s replayed while another result is in force", call.transaction_id)
     with transaction.atomic():
@@ -378,10 +509,10 @@ def _note_stale_settle(call: BetCall) -> None:
             actor_id=None,
             action="betsy.settle_replayed_not_in_force",
             object_type="wallet.Bet",
-            object_id=str(state.bet_id),
+            object_id=str(bet.pk),
             reason="A settle identical to an earlier one was answered from storage while another result is"
             " in force: a late retry, or a correction back to that result. Compare with Betsy.",
-            data={"amount": str(call.amount), "resultType": call.result_type, "in_force": str(state.payout)},
+            data={"amount": str(call.amount), "resultType": call.result_type, "in_force": str(bet.payout)},
         )
 
 

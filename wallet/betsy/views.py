@@ -4,6 +4,7 @@ authentication, and Betsy's error format is its own (HTTP 400 {"code", "message"
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -22,17 +23,29 @@ logger = logging.getLogger("touchline.wallet.betsy")
 security_logger = logging.getLogger("touchline.security.betsy")
 _bad_signatures = Throttled(security_logger)
 
-Handler = Callable[[HttpRequest, bytes], services.Answer]
+Handler = Callable[[str, bytes], services.Answer]  # (HTTP method, raw body)
 
 
-def _respond(status: int, body: bytes) -> HttpResponse:
-    response = HttpResponse(body, status=status, content_type="application/json")
+Headers = list[tuple[str, str]]
+
+
+def _headers(body: bytes) -> Headers:
+    """Content type and, when configured, our signature over the body (config/wsgi.py adds
+    the length and the security headers on the direct route)."""
+    headers = [("Content-Type", "application/json")]
+    if conf.SIGN_RESPONSES:
+        headers.append((protocol.HEADER_NAME, protocol.sign(body, settings.BETSY_PARTNER_SECRET)))
+    return headers
+
+
+def _respond(status: int, body: bytes, extra: Headers | None = None) -> HttpResponse:
+    response = HttpResponse(body, status=status)
+    for name, value in [*_headers(body), *(extra or [])]:
+        response[name] = value
     response["Content-Length"] = str(len(body))  # callbacks run without CommonMiddleware (config/wsgi.py)
     # Betsy's refusals are HTTP 400 by protocol: Django would log a WARNING for each one, a flood
     # under a misconfigured or hostile sender. We log what matters ourselves, throttled.
     response._has_been_logged = True  # type: ignore[attr-defined]
-    if conf.SIGN_RESPONSES:
-        response[protocol.HEADER_NAME] = protocol.sign(body, settings.BETSY_PARTNER_SECRET)
     return response
 
 
@@ -42,21 +55,16 @@ def not_found(request: HttpRequest | None, *args: object, **kwargs: object) -> H
     return _respond(404, protocol.render_error(Code.VALIDATION, "no such path"))
 
 
-def _not_allowed(methods: tuple[str, ...]) -> HttpResponse:
-    response = _respond(405, protocol.render_error(Code.VALIDATION, f"method must be {' or '.join(methods)}"))
-    response["Allow"] = ", ".join(methods)
-    return response
+def _not_allowed(methods: tuple[str, ...]) -> tuple[int, bytes, Headers]:
+    body = protocol.render_error(Code.VALIDATION, f"method must be {' or '.join(methods)}")
+    return 405, body, [("Allow", ", ".join(methods))]
 
 
-def _must_succeed(request: HttpRequest) -> bool:
-    """Settle, unsettle and rollback (PUT /payment/bet): Betsy retries them until they succeed."""
-    return request.method == "PUT"
-
-
-def _refused(request: HttpRequest, body: bytes, error: BetsyError) -> None:
+def _refused(method: str, body: bytes, error: BetsyError) -> None:
     """A settle, unsettle or rollback refused by us for good: the same answer on every retry,
-    and staff see it once (docs/CALLBACKS.md). Place, profile, balance and check are not retried."""
-    if not _must_succeed(request) or error.code in (Code.INVALID_SIGNATURE, Code.SYSTEM_ERROR):
+    and staff see it once (docs/CALLBACKS.md). Place, profile, balance and check are not retried.
+    Settle, unsettle and rollback are the PUTs of /payment/bet: Betsy retries them until they succeed."""
+    if method != "PUT" or error.code in (Code.INVALID_SIGNATURE, Code.SYSTEM_ERROR):
         return
     operation, transaction_id = protocol.peek(body)
     refusals.refused(
@@ -64,73 +72,107 @@ def _refused(request: HttpRequest, body: bytes, error: BetsyError) -> None:
     )
 
 
-def betsy_endpoint(methods: tuple[str, ...]) -> Callable[[Handler], Callable[[HttpRequest], HttpResponse]]:
-    def decorate(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
+def answer(
+    handler: Handler,
+    methods: tuple[str, ...],
+    method: str,
+    path: str,
+    address: str | None,
+    signature: str | None,
+    read_body: Callable[[], bytes | None],
+) -> tuple[int, bytes, Headers]:
+    """One Betsy callback, from what arrived to (HTTP status, body, extra headers). Shared by the
+    Django view and the direct WSGI route (config/wsgi.py), so the two cannot drift apart.
+    `read_body`: the raw body, or None when it is over the size limit (then never read)."""
+    if method not in methods:
+        return _not_allowed(methods)
+    started = time.perf_counter()
+    allowed = conf.ALLOWED_IPS
+    if allowed.networks and not allowed.allows(address):
+        allowed.refuse(services.PROVIDER, address)
+        return 400, protocol.render_error(Code.INVALID_SIGNATURE, "address not allowed"), []
+    body, signed = b"", False
+    try:
+        raw = read_body()
+        if raw is None:  # unread, so it cannot even be authenticated
+            _bad_signatures.warning(f"too-large:{address}", "betsy %s refused: body too large (from %s)", path, address)
+            raise BetsyError(Code.VALIDATION, "request body too large")
+        body = raw
+        try:
+            protocol.verify(signature, body, settings.BETSY_PARTNER_SECRET)  # constant-time comparison
+        except BetsyError as error:
+            _bad_signatures.warning(f"{path}:{address}", "betsy %s refused: %s (from %s)", path, error, address)
+            raise
+        signed = True
+        reply = handler(method, body)
+        status, payload = reply.status, reply.body
+    except BetsyError as error:
+        if signed:
+            _refused(method, body, error)
+        status, payload = 400, protocol.render_error(error.code, error.message)
+    except Exception:
+        # Nothing was committed (money services are atomic). On place bet, code 100 makes
+        # Betsy send a rollback, which tombstones or refunds as the case may be.
+        logger.exception("betsy %s %s failed", method, path)
+        status, payload = 400, protocol.render_error(Code.SYSTEM_ERROR, "system error")
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if elapsed_ms > conf.SLOW_REQUEST_MS:
+        logger.warning("betsy %s %s took %.0f ms", method, path, elapsed_ms)
+    return status, payload, []
+
+
+def _django_body(request: HttpRequest) -> bytes | None:
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return None
+
+
+Endpoint = Callable[[HttpRequest], HttpResponse]
+
+
+def betsy_endpoint(methods: tuple[str, ...]) -> Callable[[Handler], Endpoint]:
+    """A Django view for `handler`; its `answer` (the same callback without Django's request and
+    response objects) is what config/wsgi.py's direct route calls."""
+
+    def decorate(handler: Handler) -> Endpoint:
+        bound = functools.partial(answer, handler, methods)
+
         @csrf_exempt
         def view(request: HttpRequest) -> HttpResponse:
-            if request.method not in methods:
-                return _not_allowed(methods)
-            started = time.perf_counter()
-            allowed, address = conf.ALLOWED_IPS, request.META.get("REMOTE_ADDR")
-            if allowed.networks and not allowed.allows(address):
-                allowed.refuse(services.PROVIDER, address)
-                return _respond(400, protocol.render_error(Code.INVALID_SIGNATURE, "address not allowed"))
-            body, signed = b"", False
-            try:
-                try:
-                    body = request.body
-                except RequestDataTooBig:  # unread, so it cannot even be authenticated
-                    _bad_signatures.warning(
-                        f"too-large:{address}", "betsy %s refused: body too large (from %s)", request.path, address
-                    )
-                    raise BetsyError(Code.VALIDATION, "request body too large") from None
-                try:
-                    protocol.verify(request.headers.get(protocol.HEADER_NAME), body, settings.BETSY_PARTNER_SECRET)
-                except BetsyError as error:
-                    _bad_signatures.warning(
-                        f"{request.path}:{address}", "betsy %s refused: %s (from %s)", request.path, error, address
-                    )
-                    raise
-                signed = True
-                answer = handler(request, body)
-                status, payload = answer.status, answer.body
-            except BetsyError as error:
-                if signed:
-                    _refused(request, body, error)
-                status, payload = 400, protocol.render_error(error.code, error.message)
-            except Exception:
-                # Nothing was committed (money services are atomic). On place bet, code 100 makes
-                # Betsy send a rollback, which tombstones or refunds as the case may be.
-                logger.exception("betsy %s %s failed", request.method, request.path)
-                status, payload = 400, protocol.render_error(Code.SYSTEM_ERROR, "system error")
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            if elapsed_ms > conf.SLOW_REQUEST_MS:
-                logger.warning("betsy %s %s took %.0f ms", request.method, request.path, elapsed_ms)
-            return _respond(status, payload)
+            status, payload, extra = bound(
+                request.method or "",
+                request.path,
+                request.META.get("REMOTE_ADDR"),
+                request.headers.get(protocol.HEADER_NAME),
+                lambda: _django_body(request),
+            )
+            return _respond(status, payload, extra)
 
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
+        view.answer = bound  # type: ignore[attr-defined]
         return view
 
     return decorate
 
 
 @betsy_endpoint(("POST",))
-def user_profile(request: HttpRequest, body: bytes) -> services.Answer:
+def user_profile(method: str, body: bytes) -> services.Answer:
     return services.profile_get(protocol.parse_profile(body))
 
 
 @betsy_endpoint(("POST",))
-def user_balance(request: HttpRequest, body: bytes) -> services.Answer:
+def user_balance(method: str, body: bytes) -> services.Answer:
     return services.balance_get(protocol.parse_balance(body))
 
 
 @betsy_endpoint(("POST", "PUT"))
-def payment_bet(request: HttpRequest, body: bytes) -> services.Answer:
+def payment_bet(method: str, body: bytes) -> services.Answer:
     """POST type 1 place; PUT type 2 settle, type 1 unsettle, type 3 rollback."""
-    return services.bet_execute(protocol.parse_bet(request.method or "", body))
+    return services.bet_execute(protocol.parse_bet(method, body))
 
 
 @betsy_endpoint(("POST",))
-def payment_check(request: HttpRequest, body: bytes) -> services.Answer:
+def payment_check(method: str, body: bytes) -> services.Answer:
     return services.check_get(protocol.parse_check(body))

@@ -179,6 +179,8 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
             balance_after=spendable,
             moved=paid,
             is_test=wallet.is_test,
+            settlement=settlement,
+            player_external_id=wallet.external_id,
         )
     )
     if paid != request.amount:
@@ -287,7 +289,7 @@ def _rollback_bet(request: protocol.Rollback, wallet: WalletRef | None, bet: Bet
     _check_target(request, wallet, bet.player_id, bet.currency, bet.stake, bet)
     if bet.status == Bet.Status.ROLLED_BACK:
         return _noop_rollback(request, bet.player_id, bet)
-    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet)
+    result = postings.bet_rollback_apply(bet_id=bet.pk, external_id=request.transaction_id, locked=bet, wallet=wallet)
     refund_id = result.transaction_ids[-1]
     return _success(_ledger_id(refund_id), refund_id)
 
@@ -324,6 +326,9 @@ def _rollback_result(request: protocol.Rollback, wallet: WalletRef | None, recor
             provider=PROVIDER,
             settlement_id=settlement.pk,
             transaction_ids=(reversed_.transaction_id,),
+            amount=Decimal(0),
+            previous_amount=paid.amount,  # the payout taken back
+            settlement=settlement,
         )
     )
     return _success(_ledger_id(reversed_.transaction_id), reversed_.transaction_id)

@@ -115,35 +115,51 @@ def _claim(key: RequestKey, print_: str, outcome: str = PENDING) -> int | None:
 
 
 def _claim_and_read(
-    key: RequestKey, print_: str, preload: Preload | None
-) -> tuple[int | None, tuple | None, tuple | None]:
-    """(our record id or None, the existing record's row when it was not ours, the preloaded row).
+    key: RequestKey, print_: str, preload: Preload | None, key_sql: Preload | None = None
+) -> tuple[int | None, tuple | None, tuple | None, RequestKey]:
+    """(our record id or None, the existing record's row when it was not ours, the preloaded row,
+    the key). The preloaded row comes back whether or not the record was ours.
 
     PostgreSQL: one statement. The existing row is visible to it only if its writer committed
     before the statement began; a copy still in flight makes the INSERT wait and then do
     nothing, and its row is read afterwards (`_load`), so it is never missed.
+    `key_sql`: the key's external id is this SQL expression's value, computed in the statement.
     """
     if rows.db().vendor != "postgresql":
+        if key_sql is not None:
+            (external_id,) = rows.values(f"SELECT {key_sql.sql}", key_sql.params)
+            key = RequestKey(key.provider, external_id, key.operation)
         record_id = _claim(key, print_)
+        preloaded = _preload(preload)
         if record_id is None:
-            return None, _load(key), None
-        return record_id, None, _preload(preload)
-    key_params = [key.provider, key.external_id, key.operation]
+            return None, _load(key), preloaded, key
+        return record_id, None, preloaded, key
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     columns, lateral, lateral_params = _lateral(preload)
+    if key_sql is None:
+        key_params = [key.provider, key.external_id, key.operation]
+        head, claim, params = "", _CLAIM, [*key_params, print_, PENDING, now]
+        source, named, join_id, join_params = "(SELECT 1) AS one", "", "%s", key_params
+    else:
+        head = f"k AS (SELECT ({key_sql.sql})::varchar AS external_id), "
+        claim = _CLAIM.replace("VALUES (%s, %s, %s", "SELECT %s, k.external_id, %s").replace("%s)", "%s FROM k", 1)
+        params = [*key_sql.params, key.provider, key.operation, print_, PENDING, now]
+        source, named, join_id, join_params = "k", ", k.external_id", "k.external_id", [key.provider, key.operation]
     with rows.cursor() as cursor:
         cursor.execute(
-            f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
-            f" r.response, r.transaction_id{columns} FROM (SELECT 1) AS one"
-            " LEFT JOIN wallet_idempotencyrecord r ON r.provider = %s AND r.external_id = %s AND r.operation = %s"
-            + lateral,
-            [*key_params, print_, PENDING, now, *key_params, *lateral_params],
+            f"WITH {head}claim AS ({claim}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
+            f" r.response, r.transaction_id{named}{columns} FROM {source} LEFT JOIN wallet_idempotencyrecord r"
+            f" ON r.provider = %s AND r.external_id = {join_id} AND r.operation = %s" + lateral,
+            [*params, *join_params, *lateral_params],
         )
         row = cursor.fetchone()
-    record_id, existing = row[0], row[1:6]
+    record_id, existing, rest = row[0], row[1:6], row[6:]
+    if key_sql is not None:
+        key, rest = RequestKey(key.provider, rest[0], key.operation), rest[1:]
+    preloaded = _found(rest) if preload is not None else None
     if record_id is None:
-        return None, existing if existing[0] is not None else _load(key), None
-    return record_id, None, _found(row[6:])
+        return None, existing if existing[0] is not None else _load(key), preloaded, key
+    return record_id, None, preloaded, key
 
 
 def _lateral(preload: Preload | None) -> tuple[str, str, tuple[Any, ...]]:
@@ -231,6 +247,8 @@ def execute_once(
     render_error: Callable[[WalletError], tuple[int, str]],
     request_body: str = "",
     preload: Preload | None = None,
+    key_sql: Preload | None = None,
+    check: Callable[[tuple | None, RequestKey], None] | None = None,
 ) -> Reply:
     """Run `apply` once for `key`; store and return its response, or replay the stored one.
 
@@ -238,11 +256,18 @@ def execute_once(
     called with the preloaded row (or None). A WalletError it raises rolls that transaction
     back and is stored as a decline (rendered by `render_error`). Any other exception rolls
     back and propagates: nothing is stored, and the provider's retry will try again.
+
+    `key_sql`: the key's external id is computed by the claim statement (PostgreSQL), from
+    this SQL expression (e.g. one that counts rows); `key.external_id` is then unused.
+    `check(preloaded row, key)`: called first, before a replay or `apply`, inside the same
+    transaction: what it raises (not a WalletError) rolls back and propagates, stores nothing.
     """
     print_ = fingerprint(content)
     try:
         with transaction.atomic(durable=True):
-            record_id, existing, preloaded = _claim_and_read(key, print_, preload)
+            record_id, existing, preloaded, key = _claim_and_read(key, print_, preload, key_sql)
+            if check is not None:
+                check(preloaded, key)
             if record_id is not None:
                 # Subscribers' outbox rows ride on the answer's UPDATE (rows.write_behind).
                 with rows.write_behind():

@@ -7,6 +7,7 @@ refusal before they have written anything the caller would keep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,12 +21,13 @@ from wallet.errors import (
     NotReversible,
     PlayerBlocked,
     PlayerSelfExcluded,
-    TransactionNotFound,
 )
-from wallet.ledger import BONUS, DEBT, REAL, Leg
-from wallet.models import Bet, Debt, LedgerTransaction, Player, Settlement
+from wallet.ledger import BONUS, REAL, Leg
+from wallet.models import Bet, LedgerTransaction, Player, Settlement
 from wallet.selectors import WalletRef, wallet_get
-from wallet.services import reviews
+from wallet.services.reversals import Reversed as Reversed  # re-exported: callers reverse through postings
+from wallet.services.reversals import _stake_refund
+from wallet.services.reversals import transaction_reverse as transaction_reverse
 
 Kind = LedgerTransaction.Kind
 
@@ -209,6 +211,8 @@ def bet_place_apply(
             balance_after=posted.spendable,
             moved=-amount,
             is_test=wallet.is_test,
+            bet=bet,
+            player_external_id=wallet.external_id,
         )
     )
     return BetPlaced(
@@ -226,16 +230,25 @@ class Credited:
     transaction_id: int
     balance: Decimal
     spendable: Decimal | None = None  # real + bonus after the credit (ledger.Posted.spendable)
+    step_id: int | None = None  # the settlement step written with it (ledger.Posted.step_id)
 
 
 def credit_apply(
-    *, provider: str, external_id: str, wallet: WalletRef, amount: Decimal, bet: Bet | None = None
+    *,
+    provider: str,
+    external_id: str,
+    wallet: WalletRef,
+    amount: Decimal,
+    bet: Bet | None = None,
+    step: rows.NewRow | None = None,
+    step_update: tuple[str, list[object]] | None = None,
 ) -> Credited:
     """Pay money to a player from the provider's clearing account. Never refused for status:
     a result for a bet we accepted is owed whatever happened to the player since.
 
     Publishes nothing: the caller records the settlement step and publishes once it exists
-    (bet steps through _apply_step; an unlinked result, RESULT_CREDITED, by its protocol)."""
+    (bet steps through _apply_step; an unlinked result, RESULT_CREDITED, by its protocol).
+    `step`, `step_update`: as in ledger.post (written with the posting when it can)."""
     posted = ledger.post(
         kind=Kind.PAYOUT,
         currency=wallet.currency,
@@ -248,122 +261,10 @@ def credit_apply(
             Leg(ledger.clearing_account_id(provider, wallet.currency), -amount),
         ],
         limited=wallet.limited,
+        step=step,
+        step_update=step_update,
     )
-    return Credited(posted.transaction_id, posted.balances[(wallet.account_id, REAL)], posted.spendable)
-
-
-# --- Reversal ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reversed:
-    transaction_id: int
-    shortfall: Decimal  # what the player could not cover, now recorded as debt
-    balance: Decimal | None = None  # the player account's real balance after, when the posting moved it
-
-
-def transaction_reverse(
-    *,
-    original_id: int,
-    reason: str = "",
-    actor_id: int | None = None,
-    external_id: str = "",
-    allow_debt: bool = True,
-) -> Reversed:
-    """Compensate an earlier transaction with the opposite entries. Never edits or deletes.
-
-    Taking back money the player no longer has (a paid win rolled back, a deposit charged
-    back) takes what the real balance holds and records the rest as debt, when `allow_debt`;
-    otherwise raises InsufficientFunds. A transaction can be reversed once (unique constraint).
-    """
-    return _reverse(
-        "t.id = %s", [original_id], f"no transaction {original_id}", reason, actor_id, external_id, allow_debt
-    )
-
-
-def _stake_refund(bet: Bet, *, reason: str, actor_id: int | None, external_id: str) -> Reversed:
-    """Reverse the bet's stake transaction (found by the bet, in the same round trip)."""
-    return _reverse(
-        "t.bet_id = %s AND t.kind = %s",
-        [bet.pk, Kind.BET.value],
-        f"bet {bet.external_id} has no stake transaction",
-        reason,
-        actor_id,
-        external_id,
-        True,
-    )
-
-
-def _reverse(
-    where: str,
-    params: list,
-    missing: str,
-    reason: str,
-    actor_id: int | None,
-    external_id: str,
-    allow_debt: bool,
-) -> Reversed:
-    # One statement: the original's row lock, whether it is reversed already, and its entries.
-    lock = " FOR NO KEY UPDATE OF t" if rows.db().vendor == "postgresql" else ""
-    entries = rows.all_rows(
-        "SELECT t.id, t.currency, t.player_id, t.provider, t.bet_id,"
-        " EXISTS (SELECT 1 FROM wallet_ledgertransaction r WHERE r.reverses_id = t.id),"
-        " e.account_id, e.bucket, e.amount, a.player_id, a.limited"
-        " FROM wallet_ledgertransaction t JOIN wallet_ledgerentry e ON e.transaction_id = t.id"
-        f" JOIN wallet_account a ON a.id = e.account_id WHERE {where} ORDER BY e.account_id, e.bucket" + lock,
-        params,
-    )
-    if not entries:
-        raise TransactionNotFound(missing)
-    original_id, currency, player_id, provider, bet_id, already_reversed = entries[0][:6]
-    if already_reversed:
-        raise NotReversible(f"transaction {original_id} is already reversed")
-
-    legs: list[Leg] = []
-    shortfall = Decimal(0)
-    for *_, account_id, bucket, entry_amount, account_player, _limited in entries:
-        amount = -ledger._to_decimal(entry_amount)
-        tracked = account_player is not None
-        if tracked and amount < 0 and bucket in (REAL, BONUS):
-            column = "balance" if bucket == REAL else "bonus_balance"
-            account_lock = " FOR NO KEY UPDATE" if rows.db().vendor == "postgresql" else ""
-            (held,) = rows.values(f"SELECT {column} FROM wallet_account WHERE id = %s" + account_lock, [account_id])
-            available = ledger._to_decimal(held)
-            if available < -amount:
-                if not allow_debt:
-                    raise InsufficientFunds(f"account {account_id} holds {available}, reversal needs {-amount}")
-                missing_amount = -amount - available
-                shortfall += missing_amount
-                legs.append(Leg(account_id, -available, bucket, tracked=True))
-                legs.append(Leg(account_id, -missing_amount, DEBT, tracked=True))
-                continue
-        legs.append(Leg(account_id, amount, bucket, tracked=tracked))
-
-    posted = ledger.post(
-        kind=Kind.REVERSAL,
-        currency=currency,
-        player_id=player_id,
-        provider=provider,
-        external_id=external_id,
-        bet_id=bet_id,
-        reverses_id=original_id,
-        created_by_id=actor_id,
-        reason=reason,
-        legs=legs,
-        limited=any(row[-1] for row in entries),
-    )
-    if shortfall > 0 and player_id is not None:
-        debt = Debt.objects.create(
-            player_id=player_id,
-            currency=currency,
-            amount=shortfall,
-            transaction_id=posted.transaction_id,
-        )
-        reviews.review_on_debt(debt)
-    real_after = [posted.balances[(leg.account_id, REAL)] for leg in legs if (leg.account_id, REAL) in posted.balances]
-    return Reversed(
-        transaction_id=posted.transaction_id, shortfall=shortfall, balance=real_after[0] if real_after else None
-    )
+    return Credited(posted.transaction_id, posted.balances[(wallet.account_id, REAL)], posted.spendable, posted.step_id)
 
 
 # --- Settlement history ------------------------------------------------------------------------
@@ -386,25 +287,6 @@ _EVENT_FOR_SETTLEMENT = {
 }
 
 
-def _settled(
-    bet: Bet, settlement: Settlement, txn_ids: list[int], balance: Decimal, shortfall: Decimal
-) -> SettleResult:
-    events.publish(
-        events.WalletEvent(
-            kind=_EVENT_FOR_SETTLEMENT[settlement.kind],
-            player_id=bet.player_id,
-            currency=bet.currency,
-            provider=bet.provider,
-            bet_id=bet.pk,
-            settlement_id=settlement.pk,
-            transaction_ids=tuple(txn_ids),
-            amount=settlement.amount,
-            previous_amount=settlement.previous_amount,
-        )
-    )
-    return SettleResult(settlement, txn_ids, balance, shortfall)
-
-
 def _latest_payout_id(bet: Bet) -> int | None:
     """The bet's payout transaction in force: the latest one not reversed."""
     row = rows.values(
@@ -413,6 +295,23 @@ def _latest_payout_id(bet: Bet) -> int | None:
         [bet.pk, Kind.PAYOUT.value],
     )
     return None if row is None else row[0]
+
+
+_BET_STATE = ("payout", "result", "status", "settled_at")
+
+
+def _record_step(settlement: Settlement, bet: Bet) -> None:
+    """Insert the step and write the bet's new state: one statement on PostgreSQL."""
+    if rows.db().vendor != "postgresql":
+        rows.insert(settlement)
+        rows.update(bet, _BET_STATE)
+        return
+    step = rows.new_row(settlement)
+    update, update_params = rows.update_sql(bet, _BET_STATE)
+    (step_id,) = rows.values(
+        f"WITH step AS ({step.sql}), step_update AS ({update}) SELECT id FROM step", [*step.params, *update_params]
+    )
+    rows.saved(settlement, step_id)
 
 
 def _apply_step(
@@ -426,18 +325,45 @@ def _apply_step(
     actor_id: int | None,
     refund_stake: bool = False,
     reason: str = "",
+    wallet: WalletRef | None = None,
+    unsettled_before: bool | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
 ) -> SettleResult:
     """One step of a bet's result history: make `amount` the payout in force (reversing the
     previous payout first, with debt on a shortfall), optionally refund the stake, record the
-    step and move the bet to `status_after`. Caller holds the bet's row lock."""
+    step and move the bet to `status_after`. Caller holds the bet's row lock.
+
+    `wallet`: the bet's wallet, when the caller read it under the account's row lock (it is
+    then not read again, and a step that moves nothing knows the balance). A step whose only
+    movement is a new payout (a first settle that pays) is written with that posting, in one
+    statement; otherwise the step and the bet's new state travel together after the postings.
+    `unsettled_before`, `prefetched`: passed on in the event (WalletEvent), when the caller knows them."""
     previous = bet.payout
     why = reason or f"{kind} of bet {bet.external_id}"
     txn_ids: list[int] = []
     primary: int | None = None  # the step's main movement: the new payout, else the refund, else the reversal
-    shortfall = Decimal(0)
-    # The real balance the last posting left (they run in order, under the account's row
-    # lock), so that it need not be read again at the end; None until one moved it.
-    balance: Decimal | None = None
+    credit_id = refund_id = reversal_id = None
+    shortfall = moved = moved_by_reversal = Decimal(0)
+    # The real balance (and real + bonus) the last posting left (they run in order, under the
+    # account's row lock), so that it need not be read again at the end.
+    balance = None if wallet is None else wallet.balance
+    spendable = None if wallet is None else wallet.spendable
+    settlement = Settlement(
+        bet=bet,
+        player_id=bet.player_id,
+        kind=kind,
+        result=result,
+        amount=amount,
+        previous_amount=previous,
+        status_after=status_after,
+        external_id=external_id,
+        created_by_id=actor_id,
+    )
+    bet.payout = amount
+    bet.result = result
+    bet.status = status_after
+    bet.settled_at = None if status_after == Bet.Status.OPEN else timezone.now()
+    recorded = False
     if amount != previous or refund_stake:
         # A payout of 0 means no payout transaction is in force: skip the lookup.
         prior = _latest_payout_id(bet) if previous > 0 else None
@@ -445,46 +371,74 @@ def _apply_step(
         # the old payout back, so a correction of winnings the player already spent nets
         # out (10 -> 15 is +5) instead of passing through a debt of the whole old payout.
         if amount > 0:
-            wallet = wallet_get(player_id=bet.player_id, currency=bet.currency)
+            if wallet is None:
+                wallet = wallet_get(player_id=bet.player_id, currency=bet.currency)
+            alone = not refund_stake and prior is None  # the step's only posting: it carries the step
+            step = rows.new_row(settlement, {"transaction_id": ledger.TRANSACTION_ID}) if alone else None
             credited = credit_apply(
-                provider=bet.provider, external_id=external_id, wallet=wallet, amount=amount, bet=bet
+                provider=bet.provider,
+                external_id=external_id,
+                wallet=wallet,
+                amount=amount,
+                bet=bet,
+                step=step,
+                step_update=rows.update_sql(bet, _BET_STATE) if alone else None,
             )
             txn_ids.append(credited.transaction_id)
-            primary = credited.transaction_id
-            balance = credited.balance
+            primary = credit_id = credited.transaction_id
+            balance, spendable, moved = credited.balance, credited.spendable, moved + amount
+            if credited.step_id is not None:
+                settlement.transaction_id = primary
+                rows.saved(settlement, credited.step_id)
+                recorded = True
         if refund_stake:
             refunded = _stake_refund(bet, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(refunded.transaction_id)
             primary = primary or refunded.transaction_id
+            refund_id = refunded.transaction_id
             balance = refunded.balance if refunded.balance is not None else balance
+            spendable, moved = refunded.spendable, moved + refunded.moved
         if prior is not None:
             reversed_ = transaction_reverse(original_id=prior, reason=why, actor_id=actor_id, external_id=external_id)
             txn_ids.append(reversed_.transaction_id)
             primary = primary or reversed_.transaction_id
+            reversal_id = reversed_.transaction_id
             shortfall = reversed_.shortfall
             balance = reversed_.balance if reversed_.balance is not None else balance
-    settlement = rows.insert(
-        Settlement(
-            bet=bet,
-            player_id=bet.player_id,
-            kind=kind,
-            result=result,
-            amount=amount,
-            previous_amount=previous,
-            status_after=status_after,
-            external_id=external_id,
-            transaction_id=primary,
-            created_by_id=actor_id,
-        )
-    )
-    bet.payout = amount
-    bet.result = result
-    bet.status = status_after
-    bet.settled_at = None if status_after == Bet.Status.OPEN else timezone.now()
-    rows.update(bet, ["payout", "result", "status", "settled_at"])
+            spendable, moved_by_reversal = reversed_.spendable, reversed_.moved
+            moved += reversed_.moved
+    if not recorded:
+        settlement.transaction_id = primary
+        _record_step(settlement, bet)
     if balance is None:
         balance = wallet_get(player_id=bet.player_id, currency=bet.currency).balance
-    return _settled(bet, settlement, txn_ids, balance, shortfall)
+    events.publish(
+        events.WalletEvent(
+            kind=_EVENT_FOR_SETTLEMENT[settlement.kind],
+            player_id=bet.player_id,
+            currency=bet.currency,
+            provider=bet.provider,
+            bet_id=bet.pk,
+            settlement_id=settlement.pk,
+            transaction_ids=tuple(txn_ids),
+            amount=settlement.amount,
+            previous_amount=settlement.previous_amount,
+            balance_after=spendable,
+            moved=moved,
+            is_test=None if wallet is None else wallet.is_test,
+            bet=bet,
+            settlement=settlement,
+            player_external_id=None if wallet is None else wallet.external_id,
+            roles_known=True,
+            credit_id=credit_id,
+            refund_id=refund_id,
+            payout_reversal_id=reversal_id,
+            moved_by_reversal=moved_by_reversal,
+            unsettled_before=unsettled_before,
+            prefetched=prefetched,
+        )
+    )
+    return SettleResult(settlement, txn_ids, balance, shortfall)
 
 
 def bet_lock(*, provider: str, external_id: str) -> Bet | None:
@@ -493,8 +447,9 @@ def bet_lock(*, provider: str, external_id: str) -> Bet | None:
     return rows.get(Bet, lock=True, provider=provider, external_id=external_id)
 
 
-def _lock_bet(bet_id: int) -> Bet:
-    bet = rows.get(Bet, lock=True, id=bet_id)
+def _lock_bet(bet_id: int, locked: Bet | None = None) -> Bet:
+    """The bet with its row lock; `locked`: the bet, when the caller has taken that lock already."""
+    bet = locked if locked is not None and locked.pk == bet_id else rows.get(Bet, lock=True, id=bet_id)
     if bet is None:
         raise Bet.DoesNotExist(f"no bet {bet_id}")
     if bet.status == Bet.Status.ROLLED_BACK:
@@ -510,11 +465,18 @@ def bet_settle_apply(
     external_id: str = "",
     kind: str | None = None,
     actor_id: int | None = None,
+    locked: Bet | None = None,
+    wallet: WalletRef | None = None,
+    unsettled_before: bool | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
 ) -> SettleResult:
     """Set a bet's payout to `amount`: the first settlement, or a re-settlement that reverses
     the payout in force and pays the new one, in this one transaction. An unchanged amount
-    moves nothing but is still recorded in the bet's history."""
-    bet = _lock_bet(bet_id)
+    moves nothing but is still recorded in the bet's history.
+
+    `locked`: the bet, when the caller holds its row lock already; `wallet`, `unsettled_before`,
+    `prefetched`: as in _apply_step (what the caller read, so that it is not read again)."""
+    bet = _lock_bet(bet_id, locked)
     if kind is None:
         first = bet.status == Bet.Status.OPEN and bet.payout == 0
         kind = Settlement.Kind.SETTLE if first else Settlement.Kind.RESETTLE
@@ -526,6 +488,9 @@ def bet_settle_apply(
         status_after=Bet.Status.SETTLED,
         external_id=external_id,
         actor_id=actor_id,
+        wallet=wallet,
+        unsettled_before=unsettled_before,
+        prefetched=prefetched,
     )
 
 
@@ -544,11 +509,18 @@ def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | No
 
 
 def bet_rollback_apply(
-    *, bet_id: int, external_id: str = "", actor_id: int | None = None, locked: Bet | None = None
+    *,
+    bet_id: int,
+    external_id: str = "",
+    actor_id: int | None = None,
+    locked: Bet | None = None,
+    wallet: WalletRef | None = None,
 ) -> SettleResult:
     """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited).
 
-    `locked`: the bet, when the caller has already taken its row lock (`bet_lock`)."""
+    `locked`: the bet, when the caller has already taken its row lock (`bet_lock`). `wallet`: the
+    bet's wallet as the caller read it (a rollback always moves money, so its balance comes from
+    the postings; the event takes the player's `is_test` and external id from it)."""
     bet = locked if locked is not None and locked.pk == bet_id else _lock_bet(bet_id)
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetStateError(f"bet {bet.external_id} was rolled back")
@@ -561,6 +533,9 @@ def bet_rollback_apply(
         external_id=external_id,
         actor_id=actor_id,
         refund_stake=True,
+        wallet=wallet
+        if wallet is not None and (wallet.player_id, wallet.currency) == (bet.player_id, bet.currency)
+        else None,
     )
 
 

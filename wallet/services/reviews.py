@@ -90,6 +90,9 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
     kind's threshold stays in the bet's history only; an unsettle whose payout a later settle
     restores closes its own item."""
     if event.settlement_id is None or event.bet_id is None:
+        if event.kind == events.TRANSACTION_REVERSED and event.previous_amount is not None:
+            if event.previous_amount < conf.REVIEW_ROLLBACK_MIN_AMOUNT:
+                return  # the publisher said what was paid: too little to flag, nothing to read
         if event.kind == events.TRANSACTION_REVERSED and event.transaction_ids:
             reversal = LedgerTransaction.objects.select_related("reverses").get(pk=event.transaction_ids[-1])
             paid = reversal.reverses
@@ -110,7 +113,9 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
         return
     if event.amount is not None and event.previous_amount is not None and not _may_flag(event):
         return  # the common case on the callback hot path: nothing for staff, no query
-    step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
+    step = event.settlement  # as the posting wrote it; read only when a publisher did not pass it
+    if step is None:
+        step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
     bet = step.bet
     cur = bet.currency
     links = {
@@ -121,7 +126,7 @@ def review_on_wallet_event(event: events.WalletEvent) -> None:
         "currency": cur,
     }
     label = f"{bet.provider} bet {bet.external_id}"
-    if event.kind == events.BET_SETTLED:
+    if event.kind == events.BET_SETTLED and event.unsettled_before is not False:
         _close_restored_unsettle(step)
     if event.kind in (events.BET_SETTLED, events.BET_RESETTLED) and step.amount >= conf.REVIEW_LARGE_WIN_AMOUNT:
         review_flag(
@@ -194,6 +199,8 @@ def _may_flag(event: events.WalletEvent) -> bool:
 
 
 def _follows_unsettle(event: events.WalletEvent) -> bool:
+    if event.unsettled_before is False:
+        return False  # never unsettled: there is no unsettle item to close
     return ReviewItem.objects.filter(
         bet_id=event.bet_id, kind=ReviewItem.Kind.UNSETTLE, status=ReviewItem.Status.OPEN
     ).exists()
