@@ -145,7 +145,7 @@ def profile_get(request: ProfileRequest) -> Answer:
     claims, _ = tokens.read(request.token)
     player = (
         Player.objects.filter(pk=claims.player_id)
-        .only("external_id", "status", "is_test", "nickname", "country")
+        .only("external_id", "status", "is_test", "nickname", "country", "date_of_birth", "verification")
         .first()
     )
     if player is None:
@@ -156,6 +156,11 @@ def profile_get(request: ProfileRequest) -> Answer:
         custom["nickname"] = player.nickname
     if player.country:
         custom["userCountry"] = player.country
+    # What the platform knows of age and identity (docs/PROTECTION.md); the bet path enforces
+    # both itself, this only lets the iframe say so before a bet is tried.
+    if player.date_of_birth:
+        custom["birthday"] = player.date_of_birth.isoformat()
+    custom["isVerified"] = player.verification == Player.Verification.VERIFIED
     body = render_profile(
         user_id=player.external_id,
         currency=claims.currency,

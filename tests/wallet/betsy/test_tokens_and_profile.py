@@ -138,8 +138,30 @@ def test_profile(betsy):
         "currency": "EUR",
         "currencies": ["EUR"],
         "isTest": True,
-        "customFields": {"isCashOutAllowed": True, "userStatus": "active", "nickname": "Gracie", "userCountry": "MT"},
+        "customFields": {
+            "isCashOutAllowed": True,
+            "userStatus": "active",
+            "nickname": "Gracie",
+            "userCountry": "MT",
+            "isVerified": False,
+        },
     }
+
+
+def test_profile_tells_the_iframe_the_players_age_and_identity_check(betsy):
+    import datetime
+
+    from wallet.models import Player
+
+    ida = make_player("ida", currencies=("EUR",))
+    Player.objects.filter(pk=ida.pk).update(
+        date_of_birth=datetime.date(1990, 2, 28), verification=Player.Verification.VERIFIED
+    )
+    custom = betsy.profile(tokens.issue(player_id=ida.pk, external_id="ida", currency="EUR")).data["customFields"]
+    assert custom["birthday"] == "1990-02-28" and custom["isVerified"] is True
+    Player.objects.filter(pk=ida.pk).update(verification=Player.Verification.FAILED)
+    custom = betsy.profile(tokens.issue(player_id=ida.pk, external_id="ida", currency="EUR")).data["customFields"]
+    assert custom["isVerified"] is False
 
 
 def test_profile_with_a_bad_or_expired_token(betsy, alice):
