@@ -52,6 +52,32 @@ class SimOrder:
     event: threading.Event = field(default_factory=threading.Event)
 
 
+def ask_payload(
+    parlay_id: str,
+    stake: Decimal,
+    callback_url: str,
+    created_at_ns: int,
+    legs: list[tuple[SimGame, SimMarket, SimOutcome]],
+) -> dict:
+    """A price.ask.new payload, as ProphetX broadcasts it, for these legs."""
+    return {
+        "parlay_id": parlay_id,
+        "stake": stake,
+        "callback_url": callback_url,
+        "created_at": created_at_ns,
+        "market_lines": [
+            {
+                **({"line": o.line} if o.line is not None else {}),
+                "line_id": o.line_id,
+                "market_id": m.market_id,
+                "outcome_id": o.outcome_id,
+                "sport_event_id": g.px_event_id,
+            }
+            for g, m, o in legs
+        ],
+    }
+
+
 class RfqFlow:
     """ProphetXSimulator's RFQ methods (its state is set up in server.py)."""
 
@@ -73,22 +99,7 @@ class RfqFlow:
         record = SimAsk(parlay_id, legs, Decimal(stake), time.perf_counter_ns())
         with self._lock:
             self.asks[parlay_id] = record
-        payload = {
-            "parlay_id": parlay_id,
-            "stake": Decimal(stake),
-            "callback_url": f"{self.rest_url}/parlay/sp/order/offers",
-            "created_at": now,
-            "market_lines": [
-                {
-                    **({"line": o.line} if o.line is not None else {}),
-                    "line_id": o.line_id,
-                    "market_id": m.market_id,
-                    "outcome_id": o.outcome_id,
-                    "sport_event_id": g.px_event_id,
-                }
-                for g, m, o in legs
-            ],
-        }
+        payload = ask_payload(parlay_id, Decimal(stake), f"{self.rest_url}/parlay/sp/order/offers", now, legs)
         self.publish(self.broadcast_channel, "price.ask.new", payload, now)
         if duplicate:
             self.publish(self.broadcast_channel, "price.ask.new", payload, now)
