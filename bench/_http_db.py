@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import psycopg
+
     from bench._http_load import Provider
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
-def admin_connect(base_url: str):
+def admin_connect(base_url: str) -> psycopg.Connection:
     import psycopg
 
     return psycopg.connect(base_url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
