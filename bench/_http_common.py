@@ -217,10 +217,12 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         result = run_pgbench(args.database_url, args.clients, args.pgbench_duration, pgbench_script, defines, per_round)
         with psycopg.connect(args.database_url, autocommit=True) as conn:
             # pgbench's outbox rows had no kick: out of the worker's way, so that what it does
-            # during an HTTP run is that run's delivery.
+            # during an HTTP run is that run's delivery. The worker may be claiming some of them
+            # right now (a sweep): skip what it holds rather than deadlock with its claim.
             conn.execute(
                 "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = now(), last_error = 'pgbench'"
-                " WHERE status = 'pending'"
+                " WHERE id IN (SELECT id FROM crm_outboxevent WHERE status = 'pending'"
+                " ORDER BY id FOR UPDATE SKIP LOCKED)"
             )
         return result
 
