@@ -239,6 +239,25 @@ def subscriber_cost(players: list[str], count: int) -> dict:
     }
 
 
+def seed_players(count: int) -> list[str]:
+    """`count` players with a funded EUR wallet each; their external ids."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from wallet.selectors import wallet_get
+    from wallet.services.players import player_create
+    from wallet.services.postings import deposit_apply
+
+    players = [f"bench-{n:04d}" for n in range(count)]
+    for external_id in players:
+        player_create(external_id=external_id, currencies=["EUR"])
+        with transaction.atomic():
+            wallet = wallet_get(external_id=external_id, currency="EUR")
+            deposit_apply(wallet=wallet, amount=Decimal("100000"), reference=f"fund-{external_id}", actor_id=None)
+    return players
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -290,21 +309,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     prepare_broker()
 
-    from decimal import Decimal
-
-    from django.db import transaction
-
     from crm.models import OutboxEvent
-    from wallet.selectors import wallet_get
-    from wallet.services.players import player_create
-    from wallet.services.postings import deposit_apply
 
-    players = [f"bench-{n:04d}" for n in range(args.players)]
-    for external_id in players:
-        player_create(external_id=external_id, currencies=["EUR"])
-        with transaction.atomic():
-            wallet = wallet_get(external_id=external_id, currency="EUR")
-            deposit_apply(wallet=wallet, amount=Decimal("100000"), reference=f"fund-{external_id}", actor_id=None)
+    players = seed_players(args.players)
 
     consumer = Consumer()
     consumer.start()
