@@ -108,11 +108,8 @@ def test_a_connection_that_dies_inside_a_transaction_still_fails_it():
 @pytest.mark.django_db(transaction=True)
 def test_the_pool_replaces_a_connection_the_server_closed():
     settings_dict = copy.deepcopy(connection.settings_dict)
-    settings_dict["OPTIONS"]["pool"] = {
-        "min_size": 1,
-        "max_size": 1,
-        "timeout": 5,
-    }  # one: the pool cannot hand out another while it resets ours
+    # A pool of one: it cannot hand out a second connection while it is still resetting ours.
+    settings_dict["OPTIONS"]["pool"] = {"min_size": 1, "max_size": 1, "timeout": 5}
     settings_dict["CONN_MAX_AGE"] = 0
     pooled = DatabaseWrapper(settings_dict, alias="resilience_pool")
     try:
