@@ -31,6 +31,7 @@ from tests.feeds.test_consumer_rabbitmq import URL, consume, exchange  # noqa: F
 from tests.waiting import wait_for
 
 EVENTS = [f"sr:match:{50_000 + i}" for i in range(24)]
+SPORT = {event: (1, 5)[i % 2] for i, event in enumerate(EVENTS)}  # soccer and tennis, for partitions by sport
 
 
 def test_share_of_an_event_from_its_routing_key():
@@ -54,7 +55,7 @@ def _traffic() -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
 
     def send(kind: str, event: str, body: str, *, live: bool = True) -> None:
-        key = build_routing_key(message_type=kind, sport_id=1, event_urn=event, live=live, prematch=not live)
+        key = build_routing_key(message_type=kind, sport_id=SPORT[event], event_urn=event, live=live, prematch=not live)
         out.append((key, body.encode()))
 
     for step in range(3):
@@ -150,6 +151,43 @@ def test_two_consumers_apply_disjoint_shares_concurrently_and_end_where_one_does
     assert both == single
     stale = FeedMessage.objects.filter(outcome="stale", kind="odds_change").count()
     assert stale == len(EVENTS)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not rabbitmq_available(), reason="needs the local RabbitMQ on 127.0.0.1:5672")
+def test_two_consumers_bound_by_sport_receive_only_their_sport_and_end_where_one_does(
+    exchange,  # noqa: F811
+    consume,  # noqa: F811
+    postgres_only,
+):
+    """Partitions by routing-key interest: the broker sends each consumer only its sport's
+    messages (and every alive), so neither reads and skips the other's, as --share must."""
+    traffic = _traffic()
+    events = _event_messages(traffic)
+    alives = len(traffic) - events
+
+    one = consume(bindings("all"), name="one", prefetch=100, batch_size=20, mark_down_on_connect=False)
+    _publish(exchange, traffic)
+    wait_for(lambda: one.stats.messages == len(traffic), timeout=60)
+    single = _state()
+    one.stop.set()
+    wait_for(lambda: not FeedConsumer.objects.filter(name="one").exists())
+
+    SportEvent.objects.all().delete()
+    FeedMessage.objects.all().delete()
+    soccer = consume(
+        bindings("all", sports=(1,)), name="soccer", prefetch=100, batch_size=20, mark_down_on_connect=False
+    )
+    tennis = consume(
+        bindings("all", sports=(5,)), name="tennis", prefetch=100, batch_size=20, mark_down_on_connect=False
+    )
+    _publish(exchange, traffic)
+    wait_for(lambda: soccer.stats.messages + tennis.stats.messages == events + 2 * alives, timeout=60)
+    assert soccer.stats.skipped == tennis.stats.skipped == 0  # nothing delivered that was not theirs
+    assert soccer.stats.messages == tennis.stats.messages == events // 2 + alives
+    assert set(SportEvent.objects.filter(urn__in=EVENTS[0::2]).values_list("urn", flat=True)) == set(EVENTS[0::2])
+    assert _state() == single
 
 
 @pytest.mark.django_db(transaction=True)
