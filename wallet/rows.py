@@ -282,13 +282,43 @@ def _select_sql(model: type[models.Model], lock: bool, where: tuple[str, ...]) -
 
 
 def _from_row(model: type[M], fields: tuple[models.Field, ...], row: Sequence[Any]) -> M:
+    """`model.from_db` of a row of every concrete field, in order. Without pre/post_init
+    receivers the instance is built directly (its __dict__ from the row, as Model.__init__
+    would set it): Model.__init__ over a bet's 47 fields was a settle's largest Python cost
+    (issue #18). Only fields that have converters are converted."""
+    if len(row) != len(fields):
+        raise ValueError(f"{len(row)} values for {len(fields)} fields of {model.__name__}")
     conn = db()
-    values = []
-    for f, value in zip(fields, row, strict=True):
-        for converter in _converters(f):
+    values = list(row)
+    for index, f, converters in _conversions(fields):
+        value = values[index]
+        for converter in converters:
             value = converter(value, f.cached_col, conn)
-        values.append(value)
-    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+        values[index] = value
+    names = _attnames(fields)
+    if len(fields) != len(model._meta.concrete_fields) or _has_init_receivers(model):
+        return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
+    obj = model.__new__(model)
+    state = models.base.ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    obj.__dict__["_state"] = state
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+@cache
+def _conversions(fields: tuple[models.Field, ...]) -> tuple[tuple[int, models.Field, tuple], ...]:
+    return tuple((i, f, _converters(f)) for i, f in enumerate(fields) if _converters(f))
+
+
+@cache
+def _attnames(fields: tuple[models.Field, ...]) -> tuple[str, ...]:
+    return tuple(f.attname for f in fields)
+
+
+def _has_init_receivers(model: type[models.Model]) -> bool:
+    return models.signals.pre_init.has_listeners(model) or models.signals.post_init.has_listeners(model)
 
 
 @cache

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -80,9 +81,24 @@ def _b64url_decode(text: str) -> bytes:
 DEFAULT_HEADER_SEGMENT = b64url(DEFAULT_JOSE_HEADER)
 
 
+@functools.lru_cache(maxsize=8)
+def keyed(secret: bytes) -> Any:
+    """An HMAC-SHA256 object already keyed with `secret`, to be `.copy()`'d per message: keying
+    hashes the key's two pads, about a third of the cost of a short MAC (issue #18). Bounded:
+    a secret and its rotation fallbacks."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
+@functools.lru_cache(maxsize=8)
+def _header_prefix(header_segment: str) -> bytes:
+    return header_segment.encode("ascii") + b"."
+
+
 def _signature(header_segment: str, body: bytes, secret: str) -> str:
-    signing_input = header_segment.encode("ascii") + b"." + b64url(body).encode("ascii")
-    return b64url(hmac.new(secret.encode("utf-8"), signing_input, hashlib.sha256).digest())
+    mac = keyed(secret.encode("utf-8")).copy()
+    mac.update(_header_prefix(header_segment))
+    mac.update(base64.urlsafe_b64encode(body).rstrip(b"="))
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
 def sign(body: bytes, secret: str, *, header_segment: str = DEFAULT_HEADER_SEGMENT) -> str:
@@ -321,24 +337,6 @@ def _odds(value: Any, name: str) -> Decimal | None:
     return value
 
 
-def _selection_id(item: dict[str, Any], name: str, index: int) -> str | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or len(str(value)) > 64:
-        raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
-    return str(value)
-
-
-def _selection_text(item: dict[str, Any], name: str, index: int) -> str | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 255:
-        raise _invalid(f"metadata[{index}].{name} must be a string of at most 255 characters")
-    return value
-
-
 def _event_date(value: Any, index: int) -> str | None:
     """'YYYY-MM-DD hh:mm:ss' without a zone, read as UTC (§14), rendered as ISO-8601 UTC."""
     if value is None:
@@ -368,23 +366,58 @@ def normalise_selections(metadata: Any) -> list[dict[str, Any]]:
     for index, item in enumerate(metadata):
         if not isinstance(item, dict):
             raise _invalid(f"metadata[{index}] must be an object")
-        odds = _odds(item.get("coefficient"), f"metadata[{index}].coefficient")
-        leg = {
-            "sport_id": _selection_id(item, "disciplineId", index),
-            "sport": _selection_text(item, "discipline", index),
-            "tournament_id": _selection_id(item, "tournamentId", index),
-            "tournament": _selection_text(item, "tournament", index),
-            "event_id": _selection_id(item, "eventId", index),
-            "event": _selection_text(item, "event", index),
-            "event_date": _event_date(item.get("eventDate"), index),
-            "market_id": _selection_id(item, "marketId", index),
-            "market": _selection_text(item, "market", index),
-            "outcome_id": _selection_id(item, "outcomeId", index),
-            "outcome": _selection_text(item, "outcome", index),
-            "odds": None if odds is None else format(odds, "f"),
-        }
-        legs.append({key: value for key, value in leg.items() if value is not None})
+        # One pass over the item's keys, in the normalised order (a place's largest parsing cost).
+        leg: dict[str, Any] = {}
+        for name, (key, read) in _SELECTION_FIELDS.items():
+            value = item.get(name)
+            if value is not None:
+                value = read(value, name, index)
+                if value is not None:
+                    leg[key] = value
+        legs.append(leg)
     return legs
+
+
+def _leg_id(value: Any, name: str, index: int) -> str:
+    if type(value) is str:  # the usual case first
+        if len(value) > 64:
+            raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or len(str(value)) > 64:
+        raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
+    return str(value)
+
+
+def _leg_text(value: Any, name: str, index: int) -> str:
+    if not isinstance(value, str) or len(value) > 255:
+        raise _invalid(f"metadata[{index}].{name} must be a string of at most 255 characters")
+    return value
+
+
+def _leg_date(value: Any, name: str, index: int) -> str | None:
+    return _event_date(value, index)
+
+
+def _leg_odds(value: Any, name: str, index: int) -> str | None:
+    odds = _odds(value, f"metadata[{index}].{name}")
+    return None if odds is None else format(odds, "f")
+
+
+# metadata[] item field -> (normalised key, reader), in the normalised order (docs/HELPERS.md).
+_SELECTION_FIELDS: dict[str, tuple[str, Callable[[Any, str, int], Any]]] = {
+    "disciplineId": ("sport_id", _leg_id),
+    "discipline": ("sport", _leg_text),
+    "tournamentId": ("tournament_id", _leg_id),
+    "tournament": ("tournament", _leg_text),
+    "eventId": ("event_id", _leg_id),
+    "event": ("event", _leg_text),
+    "eventDate": ("event_date", _leg_date),
+    "marketId": ("market_id", _leg_id),
+    "market": ("market", _leg_text),
+    "outcomeId": ("outcome_id", _leg_id),
+    "outcome": ("outcome", _leg_text),
+    "coefficient": ("odds", _leg_odds),
+}
 
 
 def bet_type_for(ticket_type: str, legs: int) -> str:
@@ -513,8 +546,9 @@ def format_time(moment: datetime) -> str:
 
 
 def render_transaction(transaction_id: str, moment: datetime) -> bytes:
-    """The success body of every /payment/bet operation (§6, observed)."""
-    return dumps({"transactionId": transaction_id, "transactionTime": format_time(moment)})
+    """The success body of every /payment/bet operation (§6, observed): the same bytes as
+    `dumps({"transactionId": …, "transactionTime": …})`, written directly (on every callback)."""
+    return f'{{"transactionId":{json.dumps(transaction_id)},"transactionTime":"{format_time(moment)}"}}'.encode()
 
 
 def render_balance(user_id: str, currency: str, amount: Decimal) -> bytes:
