@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
 M = TypeVar("M", bound=models.Model)
 
@@ -282,24 +284,24 @@ def _select_sql(model: type[models.Model], lock: bool, where: tuple[str, ...]) -
 
 
 def _from_row(model: type[M], fields: tuple[models.Field, ...], row: Sequence[Any]) -> M:
-    """`model.from_db` of a row of every concrete field, in order. Without pre/post_init
-    receivers the instance is built directly (its __dict__ from the row, as Model.__init__
-    would set it): Model.__init__ over a bet's 47 fields was a settle's largest Python cost
-    (issue #18). Only fields that have converters are converted."""
-    if len(row) != len(fields):
-        raise ValueError(f"{len(row)} values for {len(fields)} fields of {model.__name__}")
+    """`model.from_db` of a row of every concrete field, in order (`fields`: the model's
+    concrete fields). Without pre/post_init receivers the instance is built directly, its
+    __dict__ from the row as Model.__init__ would set it: Model.__init__ over a bet's 47 fields
+    was a settle's largest Python cost (issue #18). Only fields with converters are converted."""
+    conversions, names, direct = _row_plan(model)
+    if len(row) != len(names):
+        raise ValueError(f"{len(row)} values for {len(names)} fields of {model.__name__}")
     conn = db()
     values = list(row)
-    for index, f, converters in _conversions(fields):
+    for index, f, converters in conversions:
         value = values[index]
         for converter in converters:
             value = converter(value, f.cached_col, conn)
         values[index] = value
-    names = _attnames(fields)
-    if len(fields) != len(model._meta.concrete_fields) or _has_init_receivers(model):
+    if not direct or _has_init_receivers(model):
         return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
     obj = model.__new__(model)
-    state = models.base.ModelState()
+    state = ModelState()
     state.adding = False
     state.db = DEFAULT_DB_ALIAS
     obj.__dict__["_state"] = state
@@ -308,13 +310,20 @@ def _from_row(model: type[M], fields: tuple[models.Field, ...], row: Sequence[An
 
 
 @cache
-def _conversions(fields: tuple[models.Field, ...]) -> tuple[tuple[int, models.Field, tuple], ...]:
-    return tuple((i, f, _converters(f)) for i, f in enumerate(fields) if _converters(f))
-
-
-@cache
-def _attnames(fields: tuple[models.Field, ...]) -> tuple[str, ...]:
-    return tuple(f.attname for f in fields)
+def _row_plan(model: type[models.Model]) -> tuple[tuple[tuple[int, models.Field, tuple], ...], tuple[str, ...], bool]:
+    """Per model (a class hashes faster than its 47 fields): the fields to convert, with their
+    converters; the attnames; whether no attname is a data descriptor that Model.__init__'s
+    setattr would need (else the instance cannot be built from its __dict__)."""
+    fields = tuple(model._meta.concrete_fields)
+    conversions = tuple((i, f, _converters(f)) for i, f in enumerate(fields) if _converters(f))
+    names = tuple(f.attname for f in fields)
+    # A foreign key's attname descriptor only clears a cached related object, which a new
+    # instance has not got; any other data descriptor must see the value.
+    direct = not any(
+        hasattr(descriptor, "__set__") and type(descriptor) is not ForeignKeyDeferredAttribute
+        for descriptor in (getattr(model, name, None) for name in names)
+    )
+    return conversions, names, direct
 
 
 def _has_init_receivers(model: type[models.Model]) -> bool:

@@ -168,7 +168,7 @@ BET_OPERATIONS: dict[tuple[str, int], str] = {
 TRANSACTION_ID_MAX = 64
 _RESULT_TYPE = re.compile(r"^[A-Za-z_-]{1,16}$")
 _EVENT_DATE = "%Y-%m-%d %H:%M:%S"
-_CANONICAL_EVENT_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")  # fullmatch
+_CANONICAL_EVENT_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)  # fullmatch
 MAX_SELECTIONS = 100
 
 # ticketType -> Bet.bet_type. Only "single" is documented; the rest are the usual names.
@@ -275,8 +275,11 @@ def _text(
 def _identifier(data: dict[str, Any], name: str, max_length: int = identifiers.PLAYER_ID_MAX) -> str:
     """An id under the one identifier rule; only userId may come as a JSON integer (§2: the
     other ids are strings, and a uuid in practice)."""
+    value = data.get(name)
+    if type(value) is str and identifiers.is_identifier(value, max_length):  # the usual case, first
+        return value
     try:
-        return identifiers.parse_identifier(data.get(name), name, max_length, allow_int=name == "userId")
+        return identifiers.parse_identifier(value, name, max_length, allow_int=name == "userId")
     except InvalidRequest as error:
         raise _invalid(error.message) from None
 
@@ -322,6 +325,10 @@ def _optional_int(data: dict[str, Any], name: str) -> int | None:
     return value
 
 
+_ODDS_MAX = Decimal("1e9")
+_ODDS_QUANTUM = Decimal("0.000001")
+
+
 def _odds(value: Any, name: str) -> Decimal | None:
     """A decimal coefficient: a plain positive number, kept exact (Bet.odds holds 6 places)."""
     if value is None:
@@ -330,9 +337,9 @@ def _odds(value: Any, name: str) -> Decimal | None:
         raise _invalid(f"{name} must be a plain decimal number")
     if isinstance(value, int):
         value = Decimal(value)
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0 or value >= Decimal("1e9"):
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0 or value >= _ODDS_MAX:
         raise _invalid(f"{name} must be a positive decimal number")
-    if value != value.quantize(Decimal("0.000001")):
+    if value != value.quantize(_ODDS_QUANTUM):
         raise _invalid(f"{name} has more than 6 decimal places")
     return value
 
@@ -346,9 +353,11 @@ def _event_date(value: Any, index: int) -> str | None:
     try:
         canonical = _CANONICAL_EVENT_DATE.fullmatch(value)
         if canonical:  # the form Betsy sends: 6 fields, no strptime (a tenth of a place's parsing)
-            moment = datetime(*map(int, canonical.groups()), tzinfo=UTC)
-        else:  # anything else strptime accepts (unpadded fields, extra spaces) is accepted as before
-            moment = datetime.strptime(value, _EVENT_DATE).replace(tzinfo=UTC)
+            datetime(*map(int, canonical.groups()))  # a real date and time, else ValueError
+            year, month, day, hour, minute, second = canonical.groups()  # zero-padded: as isoformat writes them
+            return f"{year}-{month}-{day}T{hour}:{minute}:{second}Z"
+        # Anything else strptime accepts (unpadded fields, extra spaces) is accepted as before.
+        moment = datetime.strptime(value, _EVENT_DATE).replace(tzinfo=UTC)
     except ValueError:
         raise _invalid(f"metadata[{index}].eventDate must be 'YYYY-MM-DD hh:mm:ss'") from None
     return moment.isoformat().replace("+00:00", "Z")
@@ -379,10 +388,11 @@ def normalise_selections(metadata: Any) -> list[dict[str, Any]]:
 
 
 def _leg_id(value: Any, name: str, index: int) -> str:
-    if type(value) is str:  # the usual case first
-        if len(value) > 64:
+    if type(value) is int or type(value) is str:  # the usual cases first (not bool: a subclass of int)
+        text = str(value)
+        if len(text) > 64:
             raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
-        return value
+        return text
     if isinstance(value, bool) or not isinstance(value, (int, str)) or len(str(value)) > 64:
         raise _invalid(f"metadata[{index}].{name} must be a string or integer id")
     return str(value)
@@ -542,7 +552,9 @@ def render_error(code: Code, message: str) -> bytes:
 
 def format_time(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds: 2026-05-01T12:00:00.123Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # timezone.now() is UTC already: no conversion on each answer
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def render_transaction(transaction_id: str, moment: datetime) -> bytes:
