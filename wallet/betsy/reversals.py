@@ -1,0 +1,151 @@
+"""Betsy's unsettle (PUT type 1, §8) and rollback (PUT type 3, §9); the keys are described in
+services.py. `bet_for`: the bet a settle, unsettle or rollback names, with what its keys need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from wallet import money
+from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
+from wallet.betsy.protocol import ROLLBACK, UNSETTLE, BetCall, BetsyError, Code
+from wallet.ledger import _to_decimal
+from wallet.models import Bet, ReviewItem
+from wallet.services import idempotency, reviews
+from wallet.services.idempotency import Outcome, RequestKey, execute_once
+from wallet.services.postings import bet_rollback_apply, bet_unsettle_apply
+
+
+@dataclass(frozen=True, slots=True)
+class _BetState:
+    bet_id: int
+    user_id: str
+    currency: str
+    status: str
+    stake: Decimal
+    payout: Decimal
+    result: str
+    epoch: int  # unsettles so far
+    in_force: int | None  # the latest settle/resettle row
+
+
+_STATE_SQL = (
+    "SELECT b.id, p.external_id, b.currency, b.status, b.stake, b.payout, b.result,"
+    " (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind = 'unsettle'),"
+    " (SELECT MAX(s.id) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind IN ('settle', 'resettle'))"
+    " FROM wallet_bet b JOIN wallet_player p ON p.id = b.player_id"
+    " WHERE b.provider = %s AND b.external_id = %s"
+)
+
+
+def _bet_state(transaction_id: str) -> _BetState | None:
+    """The bet with what its keys need, in one round trip (index scans only: this runs on every
+    settle, unsettle and rollback)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL, [PROVIDER, transaction_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    bet_id, user_id, currency, status, stake, payout, result, epoch, in_force = row
+    return _BetState(
+        bet_id, user_id, currency, status, _to_decimal(stake), _to_decimal(payout), result, epoch, in_force
+    )
+
+
+def bet_for(call: BetCall) -> _BetState:
+    """The bet a settle/unsettle names, checked against the request (nothing stored on refusal)."""
+    state = _bet_state(call.transaction_id)
+    if state is None:
+        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
+        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+    if state.user_id != call.user_id or state.currency != call.currency:
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    if state.status == Bet.Status.ROLLED_BACK:
+        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    return state
+
+
+def unsettle_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again."""
+    state = bet_for(call)
+    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force or 0}", "unsettle")
+    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
+
+    def apply() -> Outcome:
+        bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
+        if bet.status == Bet.Status.ROLLED_BACK:
+            raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+        if bet.status == Bet.Status.OPEN:  # never settled, or unsettled by other means: nothing to revert
+            return Outcome(200, success(f"B{bet.pk}"))
+        # The stored settlement's amount is reverted, not the request's `amount` (§8).
+        unsettled = bet_unsettle_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        if unsettled.shortfall > 0:
+            logger.warning(
+                "betsy unsettle of %s left a debt of %s %s", call.transaction_id, unsettled.shortfall, call.currency
+            )
+        moved = unsettled.transaction_ids[-1] if unsettled.transaction_ids else None
+        return Outcome(200, success(str(moved) if moved else f"S{unsettled.settlement.pk}"), moved)
+
+    return answer(execute_once(key=key, content=content, apply=apply, render_error=error_renderer(UNSETTLE)))
+
+
+def rollback_bet(call: BetCall) -> Answer:
+    """PUT /payment/bet type 3 (§9): cancel the bet and refund its stake, once, in any order."""
+    state = _bet_state(call.transaction_id)
+    if state is not None and (state.user_id != call.user_id or state.currency != call.currency):
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    key = RequestKey(PROVIDER, call.transaction_id, "rollback")
+    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
+
+    def nothing_to_refund() -> Outcome:
+        record = idempotency.find(key)  # ours, claimed in this transaction: its id is our answer's
+        return Outcome(200, success(f"R{record.pk if record else 0}"))
+
+    def apply() -> Outcome:
+        # First reserve the place key: if the bet never arrived, it never can now; if it is being
+        # written, this waits for it to commit and the bet is read below.
+        if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
+            logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
+            return nothing_to_refund()
+        bet = (
+            Bet.objects.select_for_update(no_key=True)
+            .filter(provider=PROVIDER, external_id=call.transaction_id)
+            .first()
+        )
+        if bet is None:  # the place bet was declined: nothing was debited
+            return nothing_to_refund()
+        if bet.player.external_id != call.user_id or bet.currency != call.currency:
+            raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+        if bet.status == Bet.Status.ROLLED_BACK:  # cancelled by another path: never refund twice
+            return nothing_to_refund()
+        if call.amount and call.amount != bet.stake:
+            logger.warning(
+                "betsy rollback of %s carries amount %s, the stake was %s: refunding the stake",
+                call.transaction_id,
+                call.amount,
+                bet.stake,
+            )
+            reviews.review_flag(
+                kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
+                player_id=bet.player_id,
+                bet_id=bet.pk,
+                provider=PROVIDER,
+                currency=bet.currency,
+                amount=bet.stake,
+                summary=f"betsy rollback {call.transaction_id} said {call.amount} {call.currency};"
+                f" the stake refunded was {money.format_money(bet.stake, bet.currency)}",
+            )
+        rolled = bet_rollback_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        refund = rolled.transaction_ids[-1]
+        return Outcome(200, success(str(refund)), refund)
+
+    reply = execute_once(key=key, content=content, apply=apply, render_error=error_renderer(ROLLBACK))
+    if reply.outcome == "conflict":
+        # A second rollback with other details: the bet is cancelled once; answer as the first time
+        # (execute_once has logged the conflict for staff).
+        record = idempotency.find(key)
+        if record is not None and record.outcome == idempotency.APPLIED:
+            return Answer(record.status_code, record.response.encode(), replayed=True)
+    return answer(reply)
