@@ -93,10 +93,13 @@ def verify(token: str | None, *, external_id: str, currency: str | None = None, 
     if not token:
         raise BetsyError(Code.INVALID_TOKEN, "token is required")
     claims, mac = read(token)
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not any(
-        hmac.compare_digest(mac, _mac(claims.player_id, external_id, claims.currency, claims.issued_at, secret))
-        for secret in secrets
+
+    def genuine(secret: str) -> bool:
+        return hmac.compare_digest(mac, _mac(claims.player_id, external_id, claims.currency, claims.issued_at, secret))
+
+    # The current key first: the fallbacks (key rotation) only for a token it did not issue.
+    if not genuine(settings.SECRET_KEY) and not any(
+        genuine(secret) for secret in getattr(settings, "SECRET_KEY_FALLBACKS", [])
     ):
         raise BetsyError(Code.INVALID_TOKEN, "invalid token")
     if currency is not None and currency != claims.currency:
