@@ -10,6 +10,7 @@ from django.db import connection
 
 from wallet import money
 from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
+from wallet.betsy.locked import Locked, execute_locked
 from wallet.betsy.protocol import ROLLBACK, UNSETTLE, BetCall, BetsyError, Code
 from wallet.ledger import _to_decimal
 from wallet.models import Bet, ReviewItem
@@ -67,20 +68,33 @@ def bet_for(call: BetCall) -> _BetState:
     return state
 
 
+# An unsettle's key: the settlement in force (the latest settle or resettle, 0 if none), computed
+# by the first statement (wallet.betsy.locked), as `bet_for` reads it.
+_UNSETTLE_KEY = (
+    "%s || ':' || COALESCE((SELECT MAX(s.id) FROM wallet_settlement s JOIN wallet_bet b ON b.id = s.bet_id"
+    " WHERE b.provider = %s AND b.external_id = %s AND s.kind IN ('settle', 'resettle')), 0)"
+)
+
+
 def unsettle_bet(call: BetCall) -> Answer:
-    """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again."""
-    state = bet_for(call)
-    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force or 0}", "unsettle")
+    """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again.
+
+    The settle's flow (wallet.betsy.locked): one statement computes the key, claims it, reads any
+    stored answer and reads and locks the bet and its wallet; the step follows, then the answer."""
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
 
-    def apply() -> Outcome:
-        bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
-        if bet.status == Bet.Status.ROLLED_BACK:
-            raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    def apply(locked: Locked) -> Outcome:
+        bet = locked.bet
         if bet.status == Bet.Status.OPEN:  # never settled, or unsettled by other means: nothing to revert
             return Outcome(200, success(f"B{bet.pk}"))
         # The stored settlement's amount is reverted, not the request's `amount` (§8).
-        unsettled = bet_unsettle_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        unsettled = bet_unsettle_apply(
+            bet_id=bet.pk,
+            external_id=call.transaction_id,
+            locked=bet,
+            wallet=locked.wallet,
+            prefetched=locked.prefetched,
+        )
         if unsettled.shortfall > 0:
             logger.warning(
                 "betsy unsettle of %s left a debt of %s %s", call.transaction_id, unsettled.shortfall, call.currency
@@ -88,7 +102,8 @@ def unsettle_bet(call: BetCall) -> Answer:
         moved = unsettled.transaction_ids[-1] if unsettled.transaction_ids else None
         return Outcome(200, success(str(moved) if moved else f"S{unsettled.settlement.pk}"), moved)
 
-    return answer(execute_once(key=key, content=content, apply=apply, render_error=error_renderer(UNSETTLE)))
+    key_sql = idempotency.Preload(_UNSETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id))
+    return answer(execute_locked(call, UNSETTLE, key_sql, content, apply)[0])
 
 
 def rollback_bet(call: BetCall) -> Answer:

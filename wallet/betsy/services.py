@@ -25,15 +25,14 @@ that found it open, `R<n>` our record of a rollback that had nothing to refund.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 
-from wallet import errors, events, money, rows
+from wallet import errors, money
 from wallet.betsy import conf, tokens
 from wallet.betsy.answers import PROVIDER, Answer, answer, code_for, error_renderer, logger, success
+from wallet.betsy.locked import Locked, execute_locked
 from wallet.betsy.protocol import (
     PLACE,
     ROLLBACK,
@@ -53,7 +52,7 @@ from wallet.betsy.protocol import (
 )
 from wallet.betsy.reversals import bet_for, rollback_bet, unsettle_bet
 from wallet.models import Bet, Player, ReviewItem
-from wallet.selectors import WalletRef, wallet_from_row, wallet_get, wallet_query
+from wallet.selectors import wallet_from_row, wallet_get, wallet_query
 from wallet.services import idempotency, reviews
 from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, RequestKey, execute_once
@@ -190,93 +189,12 @@ def resettle_shortfall(*, balance: Decimal, in_force: Decimal, new: Decimal) -> 
     return max(Decimal(0), in_force - new - balance)
 
 
-# A settle's first statement (idempotency.execute_once with key_sql and a preload): the key,
-# whose epoch is the bet's unsettle count; the claim and any stored answer; the bet and its
-# wallet, both locked (bet, then account: the order of every bet posting), with the epoch.
+# A settle's key: its epoch is the bet's unsettle count, computed by the first statement.
 _EPOCH = (
     "(SELECT COUNT(*) FROM wallet_settlement s JOIN wallet_bet b ON b.id = s.bet_id"
     " WHERE b.provider = %s AND b.external_id = %s AND s.kind = 'unsettle')"
 )
 _SETTLE_KEY = f"%s || ':' || {_EPOCH} || %s"
-_WALLET_COLUMNS = (
-    "p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
-    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
-)
-
-
-@functools.cache
-def _settle_preload_sql(reads: tuple[events.BetRead, ...]) -> str:
-    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
-    statement waited for its lock (its locked version against the statement's snapshot), and
-    the subscribers' reads about the bet (wallet.events.BetRead). The bet's alias is one no
-    subscriber's SQL would use for its own tables: `{bet}` must not be captured by an inner alias."""
-    bet_sql, _ = rows.select_sql(Bet, ())
-    bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
-    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
-    postgres = rows.db().vendor == "postgresql"
-    changed = (
-        "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
-        if postgres
-        else "false"
-    )
-    laterals = "".join(
-        f" LEFT JOIN LATERAL ({read.sql.format(bet='betsy_bet.id')}) r{i} ON true" for i, read in enumerate(reads)
-    )
-    return (
-        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
-        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
-        + "".join(f", r{i}.*" for i in range(len(reads)))
-        + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
-        " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
-        " AND a.kind = 'player'"
-        + laterals
-        + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
-        + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
-    )
-
-
-_WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
-
-
-@dataclass(frozen=True, slots=True)
-class _Settling:
-    bet: Bet
-    epoch: int
-    wallet: WalletRef
-    prefetched: dict[str, tuple] | None
-
-
-class _Changed(Exception):
-    """The bet changed while the settle's first statement waited for its lock: what that
-    statement read besides the bet (the key's epoch, the subscribers' reads) may be stale."""
-
-
-def _settling(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> _Settling:
-    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
-    if row is None:
-        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
-        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
-    width = len(Bet._meta.concrete_fields)
-    bet = rows.instance(Bet, row[:width])
-    at = width + 1
-    wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
-    at += _WALLET_WIDTH
-    changed = row[at]
-    if changed and not last:
-        raise _Changed
-    if wallet.external_id != call.user_id or bet.currency != call.currency:
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-    prefetched: dict[str, tuple] | None = None
-    if not changed:
-        prefetched, at = {}, at + 1
-        for read in reads:
-            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
-    return _Settling(bet, row[width], wallet, prefetched)
-
-
-_ATTEMPTS = 3  # a settle whose bet changed under it reads again; the last attempt goes on regardless
 
 
 def settle_bet(call: BetCall) -> Answer:
@@ -302,15 +220,9 @@ def settle_bet(call: BetCall) -> Answer:
     policy = conf.resettle_policy(call.sub_partner_id)
     paid = money.payable(call.amount, call.currency)  # Betsy's amount unless finer than the currency
     suffix = f":{_amount_key(call.amount)}:{call.result_type}"
-    reads = events.bet_reads()
-    seen: list[_Settling] = []
-    attempt = 0
 
-    def check(row: tuple | None, key: RequestKey) -> None:
-        seen[:] = [_settling(row, call, reads, last=attempt == _ATTEMPTS - 1)]
-
-    def apply(row: tuple | None) -> Outcome:
-        bet, wallet = seen[0].bet, seen[0].wallet
+    def apply(locked: Locked) -> Outcome:
+        bet, wallet = locked.bet, locked.wallet
         recalculation = bet.status == Bet.Status.SETTLED and (bet.payout != paid or bet.result != call.result_type)
         if recalculation and policy == conf.BLOCK:
             raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
@@ -326,8 +238,8 @@ def settle_bet(call: BetCall) -> Answer:
                 external_id=call.transaction_id,
                 locked=bet,
                 wallet=wallet,
-                unsettled_before=seen[0].epoch > 0,
-                prefetched=seen[0].prefetched,
+                unsettled_before=locked.epoch > 0,
+                prefetched=locked.prefetched,
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -350,22 +262,10 @@ def settle_bet(call: BetCall) -> Answer:
         moved = settled.transaction_ids[-1] if settled.transaction_ids else None
         return Outcome(200, success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
-    while True:
-        try:
-            reply = execute_once(
-                key=RequestKey(PROVIDER, "", "settle"),
-                key_sql=idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix)),
-                content=content,
-                apply=apply,
-                render_error=error_renderer(SETTLE),
-                preload=idempotency.Preload(_settle_preload_sql(reads), (PROVIDER, call.transaction_id)),
-                check=check,
-            )
-            break
-        except _Changed:  # rolled back, nothing stored: read again, after the change
-            attempt += 1
-    if reply.replayed and reply.outcome == idempotency.APPLIED and seen:
-        _note_stale_settle(call, seen[0].bet)
+    key_sql = idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix))
+    reply, locked = execute_locked(call, SETTLE, key_sql, content, apply)
+    if reply.replayed and reply.outcome == idempotency.APPLIED and locked is not None:
+        _note_stale_settle(call, locked.bet)
     return answer(reply)
 
 

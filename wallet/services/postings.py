@@ -494,9 +494,20 @@ def bet_settle_apply(
     )
 
 
-def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
-    """Take back the payout in force and return the bet to open (a result was withdrawn)."""
-    bet = _lock_bet(bet_id)
+def bet_unsettle_apply(
+    *,
+    bet_id: int,
+    external_id: str = "",
+    actor_id: int | None = None,
+    locked: Bet | None = None,
+    wallet: WalletRef | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
+) -> SettleResult:
+    """Take back the payout in force and return the bet to open (a result was withdrawn).
+
+    `locked`, `wallet`, `prefetched`: as in bet_settle_apply (what the caller read under the
+    bet's and the account's row locks, so that it is not read again)."""
+    bet = _lock_bet(bet_id, locked)
     return _apply_step(
         bet,
         kind=Settlement.Kind.UNSETTLE,
@@ -505,6 +516,8 @@ def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | No
         status_after=Bet.Status.OPEN,
         external_id=external_id,
         actor_id=actor_id,
+        wallet=wallet,
+        prefetched=prefetched,
     )
 
 
