@@ -74,29 +74,42 @@ class _Changed(Exception):
     besides the bet (the key, the subscribers' reads) may be stale."""
 
 
-def _locked(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> Locked:
-    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
-    if row is None:
-        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
-        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+def read_locked(row: tuple, call: BetCall, reads: tuple[events.BetRead, ...]) -> tuple[Locked, bool]:
+    """What a row of `preload_sql` holds, and whether the bet changed while the statement waited
+    for its lock (the locked rows are then their latest versions, the subscribers' reads may not be:
+    they are left out)."""
     width = len(Bet._meta.concrete_fields)
     bet = rows.instance(Bet, row[:width])
     at = width + 1
     wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
     at += _WALLET_WIDTH
-    changed = row[at]
-    if changed and not last:
-        raise _Changed
-    if wallet.external_id != call.user_id or bet.currency != call.currency:
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    changed = bool(row[at])
     prefetched: dict[str, tuple] | None = None
     if not changed:
         prefetched, at = {}, at + 1
         for read in reads:
             prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
-    return Locked(bet, row[width], wallet, prefetched)
+    return Locked(bet, row[width], wallet, prefetched), changed
+
+
+def check_owner(locked: Locked, call: BetCall) -> None:
+    """The request names the bet's player and currency (code 5 otherwise, nothing stored)."""
+    if locked.wallet.external_id != call.user_id or locked.bet.currency != call.currency:
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+
+
+def _locked(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> Locked:
+    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
+    if row is None:
+        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
+        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+    locked, changed = read_locked(row, call, reads)
+    if changed and not last:
+        raise _Changed
+    check_owner(locked, call)
+    if locked.bet.status == Bet.Status.ROLLED_BACK:
+        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    return locked
 
 
 def execute_locked(

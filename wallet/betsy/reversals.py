@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django.db import connection
 
-from wallet import money
+from wallet import events, money, rows
 from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
-from wallet.betsy.locked import Locked, execute_locked
+from wallet.betsy.locked import Locked, check_owner, execute_locked, preload_sql, read_locked
 from wallet.betsy.protocol import ROLLBACK, UNSETTLE, BetCall, BetsyError, Code
 from wallet.ledger import _to_decimal
 from wallet.models import Bet, ReviewItem
@@ -107,32 +107,39 @@ def unsettle_bet(call: BetCall) -> Answer:
 
 
 def rollback_bet(call: BetCall) -> Answer:
-    """PUT /payment/bet type 3 (§9): cancel the bet and refund its stake, once, in any order."""
-    state = _bet_state(call.transaction_id)
-    if state is not None and (state.user_id != call.user_id or state.currency != call.currency):
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    """PUT /payment/bet type 3 (§9): cancel the bet and refund its stake, once, in any order.
+
+    The claim reads and locks the bet and its wallet in its statement (the settle's read,
+    wallet.betsy.locked); a bet found there was placed, so its place key needs no tombstone.
+    Only a rollback that finds no bet reserves the place key: if the bet never arrived, it never
+    can now; if it is being written, that waits for it to commit, and the bet is read with it."""
     key = RequestKey(PROVIDER, call.transaction_id, "rollback")
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
+    reads = events.bet_reads()
+    preload = idempotency.Preload(preload_sql(reads), (PROVIDER, call.transaction_id))
+    seen: list[Locked] = []
+
+    def check(row: tuple | None, key: RequestKey) -> None:
+        if row is not None:
+            seen[:] = [read_locked(row, call, reads)[0]]
+            check_owner(seen[0], call)  # before a replay too: a mismatch is refused, never stored
 
     def nothing_to_refund() -> Outcome:
         record = idempotency.find(key)  # ours, claimed in this transaction: its id is our answer's
         return Outcome(200, success(f"R{record.pk if record else 0}"))
 
-    def apply() -> Outcome:
-        # First reserve the place key: if the bet never arrived, it never can now; if it is being
-        # written, this waits for it to commit and the bet is read below.
-        if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
-            logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
-            return nothing_to_refund()
-        bet = (
-            Bet.objects.select_for_update(no_key=True)
-            .filter(provider=PROVIDER, external_id=call.transaction_id)
-            .first()
-        )
-        if bet is None:  # the place bet was declined: nothing was debited
-            return nothing_to_refund()
-        if bet.player.external_id != call.user_id or bet.currency != call.currency:
-            raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+    def apply(row: tuple | None) -> Outcome:
+        if row is None:
+            record, row = idempotency.tombstone_or_find(RequestKey(PROVIDER, call.transaction_id, "place"), preload)
+            if record is None:
+                logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
+                return nothing_to_refund()
+            if row is None:  # its place committed after that statement began: read the bet now
+                row = rows.values(preload.sql, preload.params)
+            if row is None:  # the place bet was declined: nothing was debited
+                return nothing_to_refund()
+            check(row, key)
+        bet, wallet = seen[0].bet, seen[0].wallet
         if bet.status == Bet.Status.ROLLED_BACK:  # cancelled by another path: never refund twice
             return nothing_to_refund()
         if call.amount and call.amount != bet.stake:
@@ -152,11 +159,15 @@ def rollback_bet(call: BetCall) -> Answer:
                 summary=f"betsy rollback {call.transaction_id} said {call.amount} {call.currency};"
                 f" the stake refunded was {money.format_money(bet.stake, bet.currency)}",
             )
-        rolled = bet_rollback_apply(bet_id=bet.pk, external_id=call.transaction_id)
+        rolled = bet_rollback_apply(
+            bet_id=bet.pk, external_id=call.transaction_id, locked=bet, wallet=wallet, prefetched=seen[0].prefetched
+        )
         refund = rolled.transaction_ids[-1]
         return Outcome(200, success(str(refund)), refund)
 
-    reply = execute_once(key=key, content=content, apply=apply, render_error=error_renderer(ROLLBACK))
+    reply = execute_once(
+        key=key, content=content, apply=apply, render_error=error_renderer(ROLLBACK), preload=preload, check=check
+    )
     if reply.outcome == "conflict":
         # A second rollback with other details: the bet is cancelled once; answer as the first time
         # (execute_once has logged the conflict for staff).

@@ -128,6 +128,28 @@ def test_a_betsy_unsettle_takes_the_settle_s_flow_and_reads_back_nothing(
     assert wsgi_betsy.retry().body == reply.body  # a retry, once the bet is open, replays the first answer
 
 
+@pytest.mark.parametrize("settled", [False, True])
+def test_a_betsy_rollback_reads_its_bet_with_the_claim_and_sets_no_tombstone(
+    wsgi_betsy, recorder, django_capture_on_commit_callbacks, settled
+):
+    alice = Actor("alice")
+    with django_capture_on_commit_callbacks(execute=True):  # house account ids cached, as in production
+        assert wsgi_betsy.place("hot-0", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+        assert wsgi_betsy.rollback("hot-0", "alice", "USD", Decimal("2.50")).status == 200
+    assert wsgi_betsy.place("hot-1", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+    if settled:
+        assert wsgi_betsy.settle("hot-1", "alice", "USD", Decimal("5.00"), "won").status == 200
+    with no_orm_query(), recorder.recording() as statements:
+        reply = wsgi_betsy.rollback("hot-1", "alice", "USD", Decimal("2.50"))
+    assert reply.status == 200, reply.body
+    sql = sent(statements)
+    assert sum("INSERT INTO wallet_idempotencyrecord" in s for s in sql) == 1  # the claim; no tombstone
+    assert sum("wallet_bet " in s or '"wallet_bet"' in s for s in sql) == 2  # the claim's read, the step's update
+    assert not reads_back_a_settlement(sql[1:])
+    assert Settlement.objects.filter(bet__external_id="hot-1").latest("id").kind == "rollback"
+    assert wsgi_betsy.retry().body == reply.body
+
+
 def test_a_betsy_place_is_igpx_s_three_statements(wsgi_betsy, recorder, django_capture_on_commit_callbacks):
     alice = Actor("alice")
     with django_capture_on_commit_callbacks(execute=True):
