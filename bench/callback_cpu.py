@@ -146,6 +146,9 @@ def callgrind(args: argparse.Namespace, env: dict[str, str]) -> None:
     """Instructions per callback: (I(4R rounds) - I(R rounds)) / (3R x 2), per provider, for the
     whole process and for the client alone (--stub); the server's is the difference."""
     counted: dict[tuple[str, bool], float] = {}
+    # One string-hash seed for every worker: dict and set layouts (and so instructions) then do
+    # not vary between the R and the 4R process of a difference.
+    env = {**env, "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory(prefix="tl-callgrind-") as temporary:
         out_dir = args.callgrind_dir or temporary
         Path(out_dir).mkdir(parents=True, exist_ok=True)
