@@ -283,11 +283,11 @@ def _select_sql(model: type[models.Model], lock: bool, where: tuple[str, ...]) -
     return f"SELECT {columns} FROM {model._meta.db_table} WHERE {conditions}{suffix}", fields
 
 
-def _from_row(model: type[M], fields: tuple[models.Field, ...], row: Sequence[Any]) -> M:
-    """`model.from_db` of a row of every concrete field, in order (`fields`: the model's
-    concrete fields). Without pre/post_init receivers the instance is built directly, its
-    __dict__ from the row as Model.__init__ would set it: Model.__init__ over a bet's 47 fields
-    was a settle's largest Python cost (issue #18). Only fields with converters are converted."""
+def _from_row(model: type[M], row: Sequence[Any]) -> M:
+    """`model.from_db` of a row of every concrete field, in the model's order. Without pre/post_init
+    receivers the instance is built directly, its __dict__ from the row as Model.__init__ would
+    set it (Model.__init__'s setattr per field was most of the cost of the bet a settle locks,
+    issue #18). Only fields with converters are converted."""
     conversions, names, direct = _row_plan(model)
     if len(row) != len(names):
         raise ValueError(f"{len(row)} values for {len(names)} fields of {model.__name__}")
@@ -347,7 +347,7 @@ def select_sql(
 
 
 def instance(model: type[M], row: Sequence[Any]) -> M:
-    return _from_row(model, tuple(model._meta.concrete_fields), row)
+    return _from_row(model, row)
 
 
 def get(model: type[M], *, lock: bool = False, **where: Any) -> M | None:
@@ -356,13 +356,13 @@ def get(model: type[M], *, lock: bool = False, **where: Any) -> M | None:
     `lock` takes the row lock FOR NO KEY UPDATE on PostgreSQL (SQLite holds the database's
     only write lock for the whole transaction anyway)."""
     names = tuple(where)
-    sql, fields = _select_sql(model, lock, names)
+    sql, _ = _select_sql(model, lock, names)
     conn = db()
     params = [model._meta.get_field(n).get_db_prep_value(where[n], conn) for n in names]
     with cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-    return None if row is None else _from_row(model, fields, row)
+    return None if row is None else _from_row(model, row)
 
 
 def values(sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:

@@ -82,7 +82,7 @@ DEFAULT_HEADER_SEGMENT = b64url(DEFAULT_JOSE_HEADER)
 
 
 @functools.lru_cache(maxsize=8)
-def keyed(secret: bytes) -> Any:
+def _keyed(secret: bytes) -> Any:
     """An HMAC-SHA256 object already keyed with `secret`, to be `.copy()`'d per message: keying
     hashes the key's two pads, about a third of the cost of a short MAC (issue #18). Bounded:
     a secret and its rotation fallbacks."""
@@ -95,7 +95,7 @@ def _header_prefix(header_segment: str) -> bytes:
 
 
 def _signature(header_segment: str, body: bytes, secret: str) -> str:
-    mac = keyed(secret.encode("utf-8")).copy()
+    mac = _keyed(secret.encode("utf-8")).copy()
     mac.update(_header_prefix(header_segment))
     mac.update(base64.urlsafe_b64encode(body).rstrip(b"="))
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
