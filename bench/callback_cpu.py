@@ -19,7 +19,10 @@ The parent repeats that --repeat times, one fresh process each, and prints the m
 --callgrind counts instructions instead (deterministic to a fraction of a percent, whatever the
 load; ~50x slower): for each provider alone, a worker runs --rounds and 4 x --rounds under
 callgrind; the difference divided by the extra callbacks is its instructions per callback, so
-start-up, player set-up and warm-up cancel out.
+start-up, player set-up and warm-up cancel out. Callgrind counts the whole process, so the
+client's share (building and signing each request, reading the answer: Betsy's simulator signs
+much larger bodies than the IGPX client) is measured the same way with the server replaced by a
+canned answer (`--stub`) and subtracted: what is printed is the server's instructions.
 
 PostgreSQL's own CPU is not in these figures (bench/wallet_http*.py count it); the Fast Track
 transport is off (outbox rows are written, as in production; the kick is bench/wallet_http*.py's).
@@ -77,11 +80,15 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/tl_bench_callback_cpu")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--only", choices=sorted(KINDS), help="--callgrind: count one provider (ratio not printed)")
+    parser.add_argument("--callgrind-dir", default="", help="keep callgrind's output files here (callgrind_annotate)")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # comma list of providers
     parser.add_argument("--warmup", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)  # canned answers: the client alone
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(work(args.worker.split(","), args.rounds, args.block, args.players, args.warmup)))
+        figures = work(args.worker.split(","), args.rounds, args.block, args.players, args.warmup, stub=args.stub)
+        print(json.dumps(figures))
         return
 
     from bench._http_common import admin_connect, create_database, run_manage
@@ -103,9 +110,10 @@ def main() -> None:
 
 
 def run_worker(args: argparse.Namespace, env: dict[str, str], providers: str, rounds: int,
-               wrap: list[str] | None = None, warmup: int = 0) -> dict:  # fmt: skip
+               wrap: list[str] | None = None, warmup: int = 0, stub: bool = False) -> dict:  # fmt: skip
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", providers, "--rounds", str(rounds)]
     command += ["--block", str(args.block), "--players", str(args.players), "--warmup", str(warmup)]
+    command += ["--stub"] if stub else []
     out = subprocess.run((wrap or []) + command, cwd=ROOT, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"worker {providers} failed:\n{out.stderr[-3000:]}")
@@ -135,21 +143,32 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
 
 
 def callgrind(args: argparse.Namespace, env: dict[str, str]) -> None:
-    """Instructions per callback: (I(4R rounds) - I(R rounds)) / (3R x 2), per provider."""
-    per_callback: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="tl-callgrind-") as out_dir:
-        for provider in KINDS:
-            totals = []
-            for rounds in (args.rounds, 4 * args.rounds):
-                out_file = Path(out_dir) / f"{provider}-{rounds}.out"
-                wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"]
-                run_worker(args, env, provider, rounds, wrap=wrap, warmup=20)
-                totals.append(callgrind_total(out_file))
-                print(f"  {provider:6s} {rounds:5d} rounds: {totals[-1]:,} instructions", flush=True)
-            per_callback[provider] = (totals[1] - totals[0]) / (3 * args.rounds * 2)
-    print("\ninstructions per callback (callgrind):")
+    """Instructions per callback: (I(4R rounds) - I(R rounds)) / (3R x 2), per provider, for the
+    whole process and for the client alone (--stub); the server's is the difference."""
+    counted: dict[tuple[str, bool], float] = {}
+    # One string-hash seed for every worker: dict and set layouts (and so instructions) then do
+    # not vary between the R and the 4R process of a difference.
+    env = {**env, "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory(prefix="tl-callgrind-") as temporary:
+        out_dir = args.callgrind_dir or temporary
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for provider in [args.only] if args.only else KINDS:
+            for stub in (False, True):
+                totals = []
+                for rounds in (args.rounds, 4 * args.rounds):
+                    out_file = Path(out_dir) / f"{provider}-{rounds}-{stub}.out"
+                    wrap = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"]
+                    run_worker(args, env, provider, rounds, wrap=wrap, warmup=20, stub=stub)
+                    totals.append(callgrind_total(out_file))
+                    what = "client alone" if stub else "whole process"
+                    print(f"  {provider:6s} {rounds:5d} rounds, {what}: {totals[-1]:,} instructions", flush=True)
+                counted[provider, stub] = (totals[1] - totals[0]) / (3 * args.rounds * 2)
+    per_callback = {provider: counted[provider, False] - counted[provider, True] for provider, _ in counted}
+    print("\ninstructions per callback (callgrind): whole process, client alone, server")
     for provider, value in per_callback.items():
-        print(f"  {provider:6s} {value:,.0f}")
+        print(f"  {provider:6s} {counted[provider, False]:>12,.0f} {counted[provider, True]:>12,.0f} {value:>12,.0f}")
+    if args.only:
+        return
     ratio = per_callback["betsy"] / per_callback["igpx"]
     print(f"  Betsy / IGPX = {ratio:.2f}  (goal <= {GOAL:.2f}: {'met' if ratio <= GOAL else 'not met'})")
 
@@ -164,7 +183,9 @@ def callgrind_total(path: Path) -> int:
 # --- Worker: one process, in-process requests ---------------------------------------------------
 
 
-def work(providers: list[str], rounds: int, block: int, players: int, warmup: int = 0) -> dict[str, object]:
+def work(
+    providers: list[str], rounds: int, block: int, players: int, warmup: int = 0, stub: bool = False
+) -> dict[str, object]:
     import django
 
     django.setup()
@@ -197,7 +218,8 @@ def work(providers: list[str], rounds: int, block: int, players: int, warmup: in
 
     def timed(kind: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         started = time.process_time()
-        status, answer = call(method, path, body, headers)
+        # --stub: the server's part replaced by a canned success, so that a run counts the client alone.
+        status, answer = canned[path] if stub else call(method, path, body, headers)
         spent[kind] += time.process_time() - started
         return status, answer
 
@@ -213,6 +235,10 @@ def work(providers: list[str], rounds: int, block: int, players: int, warmup: in
         return WireReply(status, answer, {})
 
     betsy = Betsy(betsy_send, BETSY_SECRET)
+    canned = {
+        "/api/igpx/transaction": (200, b'{"balance":"100.00","error":null,"transaction_id":"1"}'),
+        "/api/betsy/payment/bet": (200, b'{"transactionId":"1","transactionTime":"2026-12-06T06:00:00.000Z"}'),
+    }
 
     def igpx_round(n: int) -> int:
         name, _ = names[n % len(names)]

@@ -220,8 +220,11 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
     _latency(route).observe(time.perf_counter() - started)
     _requests(route, str(status)).inc()
     headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *SECURITY.headers[secure]]
-    start_response(f"{status} {http.HTTPStatus(status).phrase}", headers)
+    start_response(_STATUS_LINES.get(status) or f"{status} {http.HTTPStatus(status).phrase}", headers)
     return [body]
+
+
+_STATUS_LINES = {status: f"{status} {http.HTTPStatus(status).phrase}" for status in (200, 400, 404, 405, 500)}
 
 
 _SLASHES = re.compile(r"/{2,}")

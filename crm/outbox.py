@@ -25,7 +25,7 @@ off) produce no later events either: Fast Track would get a settlement for a bet
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -196,20 +196,20 @@ def _known_context(event: events.WalletEvent) -> _Context | None:
         )
     if event.kind not in _BET_LEVEL or not event.roles_known or event.settlement is None or event.bet_id is None:
         return None
-    known = _Context(
-        is_test=event.is_test,
-        balance=event.balance_after,
-        moved_all=event.moved,
-        moved_first=event.moved_by_reversal,
-        payout_reversal_id=event.payout_reversal_id,
-        credit_id=event.credit_id,
-        refund_id=event.refund_id,
-        new_amount=event.settlement.amount,
-        new_result=event.settlement.result,
-    )
-    if known.is_test and not conf.EXPORT_TEST_PLAYERS:
-        return known  # not exported: the export's own rows do not matter
-    return replace(known, **_bet_rows(event))
+    known: dict[str, Any] = {
+        "is_test": event.is_test,
+        "balance": event.balance_after,
+        "moved_all": event.moved,
+        "moved_first": event.moved_by_reversal,
+        "payout_reversal_id": event.payout_reversal_id,
+        "credit_id": event.credit_id,
+        "refund_id": event.refund_id,
+        "new_amount": event.settlement.amount,
+        "new_result": event.settlement.result,
+    }
+    if event.is_test and not conf.EXPORT_TEST_PLAYERS:
+        return _Context(**known)  # not exported: the export's own rows do not matter
+    return _Context(**known, **_bet_rows(event))  # one construction (dataclasses.replace costs a second)
 
 
 # What this export already sent about a bet: its Bet/Approved row and its latest Settlement row

@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
 M = TypeVar("M", bound=models.Model)
 
@@ -281,14 +283,53 @@ def _select_sql(model: type[models.Model], lock: bool, where: tuple[str, ...]) -
     return f"SELECT {columns} FROM {model._meta.db_table} WHERE {conditions}{suffix}", fields
 
 
-def _from_row(model: type[M], fields: tuple[models.Field, ...], row: Sequence[Any]) -> M:
+def _from_row(model: type[M], row: Sequence[Any]) -> M:
+    """`model.from_db` of a row of every concrete field, in the model's order. Without pre/post_init
+    receivers the instance is built directly, its __dict__ from the row as Model.__init__ would
+    set it (Model.__init__'s setattr per field was most of the cost of the bet a settle locks,
+    issue #18). Only fields with converters are converted."""
+    conversions, names, direct = _row_plan(model)
+    if len(row) != len(names):
+        raise ValueError(f"{len(row)} values for {len(names)} fields of {model.__name__}")
     conn = db()
-    values = []
-    for f, value in zip(fields, row, strict=True):
-        for converter in _converters(f):
+    values = list(row)
+    for index, f, converters in conversions:
+        value = values[index]
+        for converter in converters:
             value = converter(value, f.cached_col, conn)
-        values.append(value)
-    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+        values[index] = value
+    if not direct or _has_init_receivers(model):
+        return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
+    obj = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    obj.__dict__["_state"] = state
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+@cache
+def _row_plan(model: type[models.Model]) -> tuple[tuple[tuple[int, models.Field, tuple], ...], tuple[str, ...], bool]:
+    """Per model (a class hashes faster than its 47 fields): the fields to convert, with their
+    converters; the attnames; whether no attname is a data descriptor that Model.__init__'s
+    setattr would need (else the instance cannot be built from its __dict__)."""
+    fields = tuple(model._meta.concrete_fields)
+    conversions = tuple((i, f, _converters(f)) for i, f in enumerate(fields) if _converters(f))
+    names = tuple(f.attname for f in fields)
+    # A foreign key's attname descriptor only clears a cached related object, which a new
+    # instance has not got; any other data descriptor must see the value.
+    direct = not any(
+        hasattr(descriptor, "__set__") and type(descriptor) is not ForeignKeyDeferredAttribute
+        for descriptor in (getattr(model, name, None) for name in names)
+    )
+    return conversions, names, direct
+
+
+def _has_init_receivers(model: type[models.Model]) -> bool:
+    # Any receiver at all, for any model, takes Model.__init__ (has_listeners(model) costs more
+    # than the rest of building the instance; the project connects none).
+    return bool(models.signals.pre_init.receivers or models.signals.post_init.receivers)
 
 
 @cache
@@ -306,7 +347,7 @@ def select_sql(
 
 
 def instance(model: type[M], row: Sequence[Any]) -> M:
-    return _from_row(model, tuple(model._meta.concrete_fields), row)
+    return _from_row(model, row)
 
 
 def get(model: type[M], *, lock: bool = False, **where: Any) -> M | None:
@@ -315,13 +356,13 @@ def get(model: type[M], *, lock: bool = False, **where: Any) -> M | None:
     `lock` takes the row lock FOR NO KEY UPDATE on PostgreSQL (SQLite holds the database's
     only write lock for the whole transaction anyway)."""
     names = tuple(where)
-    sql, fields = _select_sql(model, lock, names)
+    sql, _ = _select_sql(model, lock, names)
     conn = db()
     params = [model._meta.get_field(n).get_db_prep_value(where[n], conn) for n in names]
     with cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-    return None if row is None else _from_row(model, fields, row)
+    return None if row is None else _from_row(model, row)
 
 
 def values(sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:

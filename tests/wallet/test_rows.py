@@ -44,6 +44,30 @@ def test_insert_and_get_round_trip_like_the_orm():
     assert rows.get(Bet, provider="igpx", external_id="missing") is None
 
 
+def test_a_read_instance_behaves_as_the_orm_s_and_init_receivers_still_run():
+    from django.db.models.signals import post_init
+
+    player = make_player("rows-carol")
+    bet = rows.insert(_bet(player, "b-3"))
+    read = rows.get(Bet, id=bet.pk)
+    assert read == Bet.objects.get(pk=bet.pk) and read._state.db == "default" and not read._state.adding
+    assert read.player.external_id == "rows-carol"  # the foreign key resolves, then is cached
+    read.player_id = make_player("rows-dave").pk  # …and a new id drops the cached player, as after __init__
+    assert read.player.external_id == "rows-dave"
+    assert read.get_deferred_fields() == set()
+    seen: list[Bet] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Bet)
+    try:
+        again = rows.get(Bet, id=bet.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Bet)
+    assert seen == [again] and again.selections == bet.selections
+
+
 def test_update_writes_only_the_named_fields():
     player = make_player("rows-bob")
     bet = rows.insert(_bet(player, "b-2"))

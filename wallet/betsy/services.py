@@ -25,17 +25,14 @@ that found it open, `R<n>` our record of a rollback that had nothing to refund.
 
 from __future__ import annotations
 
-import functools
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from wallet import errors, events, money, rows
+from wallet import errors, money
 from wallet.betsy import conf, tokens
+from wallet.betsy.answers import PROVIDER, Answer, answer, code_for, error_renderer, logger, success
+from wallet.betsy.locked import Locked, execute_locked
 from wallet.betsy.protocol import (
     PLACE,
     ROLLBACK,
@@ -51,90 +48,15 @@ from wallet.betsy.protocol import (
     format_time,
     money_amount,
     render_balance,
-    render_error,
     render_profile,
-    render_transaction,
 )
-from wallet.ledger import _to_decimal
+from wallet.betsy.reversals import bet_for, rollback_bet, unsettle_bet
 from wallet.models import Bet, Player, ReviewItem
-from wallet.selectors import WalletRef, wallet_from_row, wallet_get, wallet_query
+from wallet.selectors import wallet_from_row, wallet_get, wallet_query
 from wallet.services import idempotency, reviews
 from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, RequestKey, execute_once
-from wallet.services.postings import (
-    bet_place_apply,
-    bet_rollback_apply,
-    bet_settle_apply,
-    bet_unsettle_apply,
-)
-
-PROVIDER = "betsy"
-logger = logging.getLogger("touchline.wallet.betsy")
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: bytes
-    replayed: bool = False
-
-
-# --- Error mapping ------------------------------------------------------------------------------
-
-
-def code_for(error: errors.WalletError, operation: str = "") -> Code:
-    """Betsy's code for a wallet refusal (§11). Order matters: subclasses first."""
-    if isinstance(error, errors.AlreadyRolledBack):
-        return Code.ALREADY_PROCESSED
-    if isinstance(error, errors.IdempotencyConflict):
-        return Code.ALREADY_PROCESSED if operation == PLACE else Code.VALIDATION
-    if isinstance(error, errors.InsufficientFunds):
-        return Code.NOT_ENOUGH_MONEY
-    if isinstance(error, errors.PlayerSelfExcluded):  # time-outs too
-        return Code.SELF_EXCLUDED
-    if isinstance(error, errors.PlayerNotVerified):
-        return Code.NOT_VERIFIED
-    if isinstance(error, errors.PlayerUnderAge):
-        return Code.UNDER_AGE
-    if isinstance(error, (errors.StakeLimitExceeded, errors.WagerLimitExceeded)):
-        return Code.STAKE_LIMIT  # a wager (turnover) limit is a limit on stakes over time
-    if isinstance(error, errors.LossLimitExceeded):
-        return Code.LOSS_LIMIT
-    if isinstance(error, errors.BetCountLimitExceeded):
-        return Code.BET_COUNT_LIMIT
-    if isinstance(error, errors.PlayerBlocked):
-        return Code.USER_BLOCKED
-    if isinstance(error, errors.PlayerNotFound):
-        return Code.INVALID_TOKEN
-    if isinstance(
-        error,
-        (
-            errors.InvalidRequest,
-            errors.CurrencyMismatch,
-            errors.BetStateError,
-            errors.BetNotFound,
-            errors.TransactionNotFound,
-            errors.NotReversible,
-        ),
-    ):
-        return Code.VALIDATION
-    return Code.SYSTEM_ERROR
-
-
-def _error_renderer(operation: str) -> Callable[[errors.WalletError], tuple[int, str]]:
-    def render(error: errors.WalletError) -> tuple[int, str]:
-        return 400, render_error(code_for(error, operation), error.message).decode()
-
-    return render
-
-
-def _answer(reply: idempotency.Reply) -> Answer:
-    return Answer(reply.status, reply.body.encode(), reply.replayed)
-
-
-def _success(transaction_id: str) -> str:
-    return render_transaction(transaction_id, timezone.now()).decode()
-
+from wallet.services.postings import bet_place_apply, bet_settle_apply
 
 # --- Profile and balance --------------------------------------------------------------------------
 
@@ -242,67 +164,18 @@ def place_bet(call: BetCall) -> Answer:
             selections=call.selections,
             brand=call.sub_partner_id or "",
         )
-        return Outcome(200, _success(str(placed.transaction_id)), placed.transaction_id)
+        return Outcome(200, success(str(placed.transaction_id)), placed.transaction_id)
 
     sql, params = wallet_query(external_id=call.user_id, currency=call.currency)
-    return _answer(
+    return answer(
         execute_once(
             key=key,
             content=content,
             apply=apply,
-            render_error=_error_renderer(PLACE),
+            render_error=error_renderer(PLACE),
             preload=idempotency.Preload(sql, params),
         )
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _BetState:
-    bet_id: int
-    user_id: str
-    currency: str
-    status: str
-    stake: Decimal
-    payout: Decimal
-    result: str
-    epoch: int  # unsettles so far
-    in_force: int | None  # the latest settle/resettle row
-
-
-_STATE_SQL = (
-    "SELECT b.id, p.external_id, b.currency, b.status, b.stake, b.payout, b.result,"
-    " (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind = 'unsettle'),"
-    " (SELECT MAX(s.id) FROM wallet_settlement s WHERE s.bet_id = b.id AND s.kind IN ('settle', 'resettle'))"
-    " FROM wallet_bet b JOIN wallet_player p ON p.id = b.player_id"
-    " WHERE b.provider = %s AND b.external_id = %s"
-)
-
-
-def _bet_state(transaction_id: str) -> _BetState | None:
-    """The bet with what its keys need, in one round trip (index scans only: this runs on every
-    settle, unsettle and rollback)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [PROVIDER, transaction_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    bet_id, user_id, currency, status, stake, payout, result, epoch, in_force = row
-    return _BetState(
-        bet_id, user_id, currency, status, _to_decimal(stake), _to_decimal(payout), result, epoch, in_force
-    )
-
-
-def _bet_for(call: BetCall) -> _BetState:
-    """The bet a settle/unsettle names, checked against the request (nothing stored on refusal)."""
-    state = _bet_state(call.transaction_id)
-    if state is None:
-        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
-        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
-    if state.user_id != call.user_id or state.currency != call.currency:
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-    if state.status == Bet.Status.ROLLED_BACK:
-        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-    return state
 
 
 def _amount_key(amount: Decimal) -> str:
@@ -316,93 +189,12 @@ def resettle_shortfall(*, balance: Decimal, in_force: Decimal, new: Decimal) -> 
     return max(Decimal(0), in_force - new - balance)
 
 
-# A settle's first statement (idempotency.execute_once with key_sql and a preload): the key,
-# whose epoch is the bet's unsettle count; the claim and any stored answer; the bet and its
-# wallet, both locked (bet, then account: the order of every bet posting), with the epoch.
+# A settle's key: its epoch is the bet's unsettle count, computed by the first statement.
 _EPOCH = (
     "(SELECT COUNT(*) FROM wallet_settlement s JOIN wallet_bet b ON b.id = s.bet_id"
     " WHERE b.provider = %s AND b.external_id = %s AND s.kind = 'unsettle')"
 )
 _SETTLE_KEY = f"%s || ':' || {_EPOCH} || %s"
-_WALLET_COLUMNS = (
-    "p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
-    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
-)
-
-
-@functools.cache
-def _settle_preload_sql(reads: tuple[events.BetRead, ...]) -> str:
-    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
-    statement waited for its lock (its locked version against the statement's snapshot), and
-    the subscribers' reads about the bet (wallet.events.BetRead). The bet's alias is one no
-    subscriber's SQL would use for its own tables: `{bet}` must not be captured by an inner alias."""
-    bet_sql, _ = rows.select_sql(Bet, ())
-    bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
-    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
-    postgres = rows.db().vendor == "postgresql"
-    changed = (
-        "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
-        if postgres
-        else "false"
-    )
-    laterals = "".join(
-        f" LEFT JOIN LATERAL ({read.sql.format(bet='betsy_bet.id')}) r{i} ON true" for i, read in enumerate(reads)
-    )
-    return (
-        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
-        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
-        + "".join(f", r{i}.*" for i in range(len(reads)))
-        + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
-        " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
-        " AND a.kind = 'player'"
-        + laterals
-        + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
-        + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
-    )
-
-
-_WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
-
-
-@dataclass(frozen=True, slots=True)
-class _Settling:
-    bet: Bet
-    epoch: int
-    wallet: WalletRef
-    prefetched: dict[str, tuple] | None
-
-
-class _Changed(Exception):
-    """The bet changed while the settle's first statement waited for its lock: what that
-    statement read besides the bet (the key's epoch, the subscribers' reads) may be stale."""
-
-
-def _settling(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> _Settling:
-    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
-    if row is None:
-        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
-        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
-    width = len(Bet._meta.concrete_fields)
-    bet = rows.instance(Bet, row[:width])
-    at = width + 1
-    wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
-    at += _WALLET_WIDTH
-    changed = row[at]
-    if changed and not last:
-        raise _Changed
-    if wallet.external_id != call.user_id or bet.currency != call.currency:
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-    if bet.status == Bet.Status.ROLLED_BACK:
-        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-    prefetched: dict[str, tuple] | None = None
-    if not changed:
-        prefetched, at = {}, at + 1
-        for read in reads:
-            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
-    return _Settling(bet, row[width], wallet, prefetched)
-
-
-_ATTEMPTS = 3  # a settle whose bet changed under it reads again; the last attempt goes on regardless
 
 
 def settle_bet(call: BetCall) -> Answer:
@@ -421,22 +213,16 @@ def settle_bet(call: BetCall) -> Answer:
         try:
             tokens.verify(call.token, external_id=call.user_id, currency=call.currency)
         except BetsyError:
-            state = _bet_for(call)
+            state = bet_for(call)
             _, replay = _verify_token_or_replay(call, _settle_key(call, state.epoch), content)
             if replay is not None:
                 return replay
     policy = conf.resettle_policy(call.sub_partner_id)
     paid = money.payable(call.amount, call.currency)  # Betsy's amount unless finer than the currency
     suffix = f":{_amount_key(call.amount)}:{call.result_type}"
-    reads = events.bet_reads()
-    seen: list[_Settling] = []
-    attempt = 0
 
-    def check(row: tuple | None, key: RequestKey) -> None:
-        seen[:] = [_settling(row, call, reads, last=attempt == _ATTEMPTS - 1)]
-
-    def apply(row: tuple | None) -> Outcome:
-        bet, wallet = seen[0].bet, seen[0].wallet
+    def apply(locked: Locked) -> Outcome:
+        bet, wallet = locked.bet, locked.wallet
         recalculation = bet.status == Bet.Status.SETTLED and (bet.payout != paid or bet.result != call.result_type)
         if recalculation and policy == conf.BLOCK:
             raise BetsyError(Code.RECALCULATION_BLOCKED, "recalculation of a settled bet is blocked")
@@ -452,8 +238,8 @@ def settle_bet(call: BetCall) -> Answer:
                 external_id=call.transaction_id,
                 locked=bet,
                 wallet=wallet,
-                unsettled_before=seen[0].epoch > 0,
-                prefetched=seen[0].prefetched,
+                unsettled_before=locked.epoch > 0,
+                prefetched=locked.prefetched,
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -474,25 +260,13 @@ def settle_bet(call: BetCall) -> Answer:
                 f" paid {money.format_money(paid, call.currency)} (rounded up by {paid - call.amount})",
             )
         moved = settled.transaction_ids[-1] if settled.transaction_ids else None
-        return Outcome(200, _success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
+        return Outcome(200, success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
-    while True:
-        try:
-            reply = execute_once(
-                key=RequestKey(PROVIDER, "", "settle"),
-                key_sql=idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix)),
-                content=content,
-                apply=apply,
-                render_error=_error_renderer(SETTLE),
-                preload=idempotency.Preload(_settle_preload_sql(reads), (PROVIDER, call.transaction_id)),
-                check=check,
-            )
-            break
-        except _Changed:  # rolled back, nothing stored: read again, after the change
-            attempt += 1
-    if reply.replayed and reply.outcome == idempotency.APPLIED and seen:
-        _note_stale_settle(call, seen[0].bet)
-    return _answer(reply)
+    key_sql = idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix))
+    reply, locked = execute_locked(call, SETTLE, key_sql, content, apply)
+    if reply.replayed and reply.outcome == idempotency.APPLIED and locked is not None:
+        _note_stale_settle(call, locked.bet)
+    return answer(reply)
 
 
 def _settle_key(call: BetCall, epoch: int) -> RequestKey:
@@ -521,90 +295,6 @@ def _note_stale_settle(call: BetCall, bet: Bet) -> None:
         )
 
 
-def unsettle_bet(call: BetCall) -> Answer:
-    """PUT /payment/bet type 1 (§8): revert the settlement in force; the bet is open again."""
-    state = _bet_for(call)
-    key = RequestKey(PROVIDER, f"{call.transaction_id}:{state.in_force or 0}", "unsettle")
-    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
-
-    def apply() -> Outcome:
-        bet = Bet.objects.select_for_update(no_key=True).get(pk=state.bet_id)
-        if bet.status == Bet.Status.ROLLED_BACK:
-            raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
-        if bet.status == Bet.Status.OPEN:  # never settled, or unsettled by other means: nothing to revert
-            return Outcome(200, _success(f"B{bet.pk}"))
-        # The stored settlement's amount is reverted, not the request's `amount` (§8).
-        unsettled = bet_unsettle_apply(bet_id=bet.pk, external_id=call.transaction_id)
-        if unsettled.shortfall > 0:
-            logger.warning(
-                "betsy unsettle of %s left a debt of %s %s", call.transaction_id, unsettled.shortfall, call.currency
-            )
-        moved = unsettled.transaction_ids[-1] if unsettled.transaction_ids else None
-        return Outcome(200, _success(str(moved) if moved else f"S{unsettled.settlement.pk}"), moved)
-
-    return _answer(execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(UNSETTLE)))
-
-
-def rollback_bet(call: BetCall) -> Answer:
-    """PUT /payment/bet type 3 (§9): cancel the bet and refund its stake, once, in any order."""
-    state = _bet_state(call.transaction_id)
-    if state is not None and (state.user_id != call.user_id or state.currency != call.currency):
-        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-    key = RequestKey(PROVIDER, call.transaction_id, "rollback")
-    content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
-
-    def nothing_to_refund() -> Outcome:
-        record = idempotency.find(key)  # ours, claimed in this transaction: its id is our answer's
-        return Outcome(200, _success(f"R{record.pk if record else 0}"))
-
-    def apply() -> Outcome:
-        # First reserve the place key: if the bet never arrived, it never can now; if it is being
-        # written, this waits for it to commit and the bet is read below.
-        if idempotency.claim_tombstone(RequestKey(PROVIDER, call.transaction_id, "place")):
-            logger.info("betsy rollback of %s arrived before its bet: tombstone", call.transaction_id)
-            return nothing_to_refund()
-        bet = (
-            Bet.objects.select_for_update(no_key=True)
-            .filter(provider=PROVIDER, external_id=call.transaction_id)
-            .first()
-        )
-        if bet is None:  # the place bet was declined: nothing was debited
-            return nothing_to_refund()
-        if bet.player.external_id != call.user_id or bet.currency != call.currency:
-            raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
-        if bet.status == Bet.Status.ROLLED_BACK:  # cancelled by another path: never refund twice
-            return nothing_to_refund()
-        if call.amount and call.amount != bet.stake:
-            logger.warning(
-                "betsy rollback of %s carries amount %s, the stake was %s: refunding the stake",
-                call.transaction_id,
-                call.amount,
-                bet.stake,
-            )
-            reviews.review_flag(
-                kind=ReviewItem.Kind.ROLLBACK_MISMATCH,
-                player_id=bet.player_id,
-                bet_id=bet.pk,
-                provider=PROVIDER,
-                currency=bet.currency,
-                amount=bet.stake,
-                summary=f"betsy rollback {call.transaction_id} said {call.amount} {call.currency};"
-                f" the stake refunded was {money.format_money(bet.stake, bet.currency)}",
-            )
-        rolled = bet_rollback_apply(bet_id=bet.pk, external_id=call.transaction_id)
-        refund = rolled.transaction_ids[-1]
-        return Outcome(200, _success(str(refund)), refund)
-
-    reply = execute_once(key=key, content=content, apply=apply, render_error=_error_renderer(ROLLBACK))
-    if reply.outcome == "conflict":
-        # A second rollback with other details: the bet is cancelled once; answer as the first time
-        # (execute_once has logged the conflict for staff).
-        record = idempotency.find(key)
-        if record is not None and record.outcome == idempotency.APPLIED:
-            return Answer(record.status_code, record.response.encode(), replayed=True)
-    return _answer(reply)
-
-
 # --- /payment/check -----------------------------------------------------------------------------
 
 _CHECK_TYPE = {Bet.Status.OPEN: 1, Bet.Status.SETTLED: 2, Bet.Status.ROLLED_BACK: 3}
@@ -631,3 +321,6 @@ def check_get(request: CheckRequest) -> Answer:
         }
     )
     return Answer(200, body)
+
+
+__all__ = ["PROVIDER", "Answer", "bet_execute", "check_get", "code_for", "balance_get", "profile_get"]

@@ -16,10 +16,12 @@ the player stops bets (code 9) whatever the token says.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
@@ -53,9 +55,17 @@ def _b36(number: int) -> str:
             return text
 
 
+@functools.lru_cache(maxsize=8)
+def _keyed(secret: str) -> Any:
+    """salted_hmac(SALT, …, secret=secret, algorithm="sha256") keyed once: its key derivation
+    and the HMAC's key pads are the same for every token (a secret and its fallbacks)."""
+    return salted_hmac(SALT, b"", secret=secret, algorithm="sha256")
+
+
 def _mac(player_id: int, external_id: str, currency: str, issued_at: int, secret: str) -> str:
-    value = f"{player_id}|{external_id}|{currency}|{issued_at}"
-    return b64url(salted_hmac(SALT, value, secret=secret, algorithm="sha256").digest()[:16])
+    mac = _keyed(secret).copy()
+    mac.update(f"{player_id}|{external_id}|{currency}|{issued_at}".encode())
+    return b64url(mac.digest()[:16])
 
 
 def issue(*, player_id: int, external_id: str, currency: str, now: int | None = None) -> str:
@@ -83,10 +93,13 @@ def verify(token: str | None, *, external_id: str, currency: str | None = None, 
     if not token:
         raise BetsyError(Code.INVALID_TOKEN, "token is required")
     claims, mac = read(token)
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    if not any(
-        hmac.compare_digest(mac, _mac(claims.player_id, external_id, claims.currency, claims.issued_at, secret))
-        for secret in secrets
+
+    def genuine(secret: str) -> bool:
+        return hmac.compare_digest(mac, _mac(claims.player_id, external_id, claims.currency, claims.issued_at, secret))
+
+    # The current key first: the fallbacks (key rotation) only for a token it did not issue.
+    if not genuine(settings.SECRET_KEY) and not any(
+        genuine(secret) for secret in getattr(settings, "SECRET_KEY_FALLBACKS", [])
     ):
         raise BetsyError(Code.INVALID_TOKEN, "invalid token")
     if currency is not None and currency != claims.currency:

@@ -494,9 +494,20 @@ def bet_settle_apply(
     )
 
 
-def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | None = None) -> SettleResult:
-    """Take back the payout in force and return the bet to open (a result was withdrawn)."""
-    bet = _lock_bet(bet_id)
+def bet_unsettle_apply(
+    *,
+    bet_id: int,
+    external_id: str = "",
+    actor_id: int | None = None,
+    locked: Bet | None = None,
+    wallet: WalletRef | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
+) -> SettleResult:
+    """Take back the payout in force and return the bet to open (a result was withdrawn).
+
+    `locked`, `wallet`, `prefetched`: as in bet_settle_apply (what the caller read under the
+    bet's and the account's row locks, so that it is not read again)."""
+    bet = _lock_bet(bet_id, locked)
     return _apply_step(
         bet,
         kind=Settlement.Kind.UNSETTLE,
@@ -505,6 +516,8 @@ def bet_unsettle_apply(*, bet_id: int, external_id: str = "", actor_id: int | No
         status_after=Bet.Status.OPEN,
         external_id=external_id,
         actor_id=actor_id,
+        wallet=wallet,
+        prefetched=prefetched,
     )
 
 
@@ -515,12 +528,14 @@ def bet_rollback_apply(
     actor_id: int | None = None,
     locked: Bet | None = None,
     wallet: WalletRef | None = None,
+    prefetched: Mapping[str, tuple] | None = None,
 ) -> SettleResult:
     """Cancel a bet: take back any payout in force, refund the stake (real and bonus as debited).
 
     `locked`: the bet, when the caller has already taken its row lock (`bet_lock`). `wallet`: the
     bet's wallet as the caller read it (a rollback always moves money, so its balance comes from
-    the postings; the event takes the player's `is_test` and external id from it)."""
+    the postings; the event takes the player's `is_test` and external id from it). `prefetched`:
+    as in bet_settle_apply."""
     bet = locked if locked is not None and locked.pk == bet_id else _lock_bet(bet_id)
     if bet.status == Bet.Status.ROLLED_BACK:
         raise BetStateError(f"bet {bet.external_id} was rolled back")
@@ -536,6 +551,7 @@ def bet_rollback_apply(
         wallet=wallet
         if wallet is not None and (wallet.player_id, wallet.currency) == (bet.player_id, bet.currency)
         else None,
+        prefetched=prefetched,
     )
 
 

@@ -101,6 +101,55 @@ def test_a_betsy_settle_is_three_statements_and_reads_back_nothing(
     assert OutboxEvent.objects.filter(settlement=step, event_status="Approved").exists()
 
 
+# A paid bet's unsettle adds the reversal's own statements (wallet.services.reversals: the payout
+# in force, its entries with its lock, the balance it may leave in debt, the posting): 7 at most.
+@pytest.mark.parametrize(("amount", "result", "expected"), [("5.00", "won", 7), ("0", "lost", 3)])
+def test_a_betsy_unsettle_takes_the_settle_s_flow_and_reads_back_nothing(
+    wsgi_betsy, recorder, django_capture_on_commit_callbacks, amount, result, expected
+):
+    alice = Actor("alice")
+    with django_capture_on_commit_callbacks(execute=True):  # house account ids cached, as in production
+        assert wsgi_betsy.place("hot-0", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+        assert wsgi_betsy.settle("hot-0", "alice", "USD", Decimal("1"), "won").status == 200
+        assert wsgi_betsy.unsettle("hot-0", "alice", "USD", Decimal("1")).status == 200
+    assert wsgi_betsy.place("hot-1", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+    assert wsgi_betsy.settle("hot-1", "alice", "USD", Decimal(amount), result).status == 200
+    with no_orm_query(), recorder.recording() as statements:
+        reply = wsgi_betsy.unsettle("hot-1", "alice", "USD", Decimal(amount))
+    assert reply.status == 200, reply.body
+    sql = sent(statements)
+    # The claim with the bet, its wallet and the CRM export's read (no bet read after it); for a
+    # paid bet the payout in force and its reversal; the step; the answer.
+    assert len(sql) <= expected, sql
+    assert not reads_back_a_settlement(sql[1:])
+    assert sum('"wallet_bet"' in s or "wallet_bet " in s for s in sql) == 2  # the first statement's, the step's
+    step = Settlement.objects.filter(bet__external_id="hot-1").latest("id")
+    assert (step.kind, step.previous_amount) == ("unsettle", Decimal(amount))
+    assert wsgi_betsy.retry().body == reply.body  # a retry, once the bet is open, replays the first answer
+
+
+@pytest.mark.parametrize("settled", [False, True])
+def test_a_betsy_rollback_reads_its_bet_with_the_claim_and_sets_no_tombstone(
+    wsgi_betsy, recorder, django_capture_on_commit_callbacks, settled
+):
+    alice = Actor("alice")
+    with django_capture_on_commit_callbacks(execute=True):  # house account ids cached, as in production
+        assert wsgi_betsy.place("hot-0", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+        assert wsgi_betsy.rollback("hot-0", "alice", "USD", Decimal("2.50")).status == 200
+    assert wsgi_betsy.place("hot-1", "alice", "USD", Decimal("2.50"), alice.token).status == 200
+    if settled:
+        assert wsgi_betsy.settle("hot-1", "alice", "USD", Decimal("5.00"), "won").status == 200
+    with no_orm_query(), recorder.recording() as statements:
+        reply = wsgi_betsy.rollback("hot-1", "alice", "USD", Decimal("2.50"))
+    assert reply.status == 200, reply.body
+    sql = sent(statements)
+    assert sum("INSERT INTO wallet_idempotencyrecord" in s for s in sql) == 1  # the claim; no tombstone
+    assert sum("wallet_bet " in s or '"wallet_bet"' in s for s in sql) == 2  # the claim's read, the step's update
+    assert not reads_back_a_settlement(sql[1:])
+    assert Settlement.objects.filter(bet__external_id="hot-1").latest("id").kind == "rollback"
+    assert wsgi_betsy.retry().body == reply.body
+
+
 def test_a_betsy_place_is_igpx_s_three_statements(wsgi_betsy, recorder, django_capture_on_commit_callbacks):
     alice = Actor("alice")
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,0 +1,82 @@
+"""What every Betsy callback answers with: the Answer, Betsy's code for a wallet refusal, the
+success body. Shared by services.py (profile, balance, place, settle, check) and reversals.py
+(unsettle, rollback)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from wallet import errors
+from wallet.betsy.protocol import PLACE, Code, render_error, render_transaction
+from wallet.services import idempotency
+
+PROVIDER = "betsy"
+logger = logging.getLogger("touchline.wallet.betsy")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+# --- Error mapping ------------------------------------------------------------------------------
+
+
+def code_for(error: errors.WalletError, operation: str = "") -> Code:
+    """Betsy's code for a wallet refusal (§11). Order matters: subclasses first."""
+    if isinstance(error, errors.AlreadyRolledBack):
+        return Code.ALREADY_PROCESSED
+    if isinstance(error, errors.IdempotencyConflict):
+        return Code.ALREADY_PROCESSED if operation == PLACE else Code.VALIDATION
+    if isinstance(error, errors.InsufficientFunds):
+        return Code.NOT_ENOUGH_MONEY
+    if isinstance(error, errors.PlayerSelfExcluded):  # time-outs too
+        return Code.SELF_EXCLUDED
+    if isinstance(error, errors.PlayerNotVerified):
+        return Code.NOT_VERIFIED
+    if isinstance(error, errors.PlayerUnderAge):
+        return Code.UNDER_AGE
+    if isinstance(error, (errors.StakeLimitExceeded, errors.WagerLimitExceeded)):
+        return Code.STAKE_LIMIT  # a wager (turnover) limit is a limit on stakes over time
+    if isinstance(error, errors.LossLimitExceeded):
+        return Code.LOSS_LIMIT
+    if isinstance(error, errors.BetCountLimitExceeded):
+        return Code.BET_COUNT_LIMIT
+    if isinstance(error, errors.PlayerBlocked):
+        return Code.USER_BLOCKED
+    if isinstance(error, errors.PlayerNotFound):
+        return Code.INVALID_TOKEN
+    if isinstance(
+        error,
+        (
+            errors.InvalidRequest,
+            errors.CurrencyMismatch,
+            errors.BetStateError,
+            errors.BetNotFound,
+            errors.TransactionNotFound,
+            errors.NotReversible,
+        ),
+    ):
+        return Code.VALIDATION
+    return Code.SYSTEM_ERROR
+
+
+def error_renderer(operation: str) -> Callable[[errors.WalletError], tuple[int, str]]:
+    def render(error: errors.WalletError) -> tuple[int, str]:
+        return 400, render_error(code_for(error, operation), error.message).decode()
+
+    return render
+
+
+def answer(reply: idempotency.Reply) -> Answer:
+    return Answer(reply.status, reply.body.encode(), reply.replayed)
+
+
+def success(transaction_id: str) -> str:
+    return render_transaction(transaction_id, timezone.now()).decode()

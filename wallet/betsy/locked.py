@@ -1,0 +1,145 @@
+"""The first statement of a Betsy settle or unsettle (idempotency.execute_once with `key_sql`, a
+preload and a check): the key, computed from the bet's history in the statement itself; the
+claim and any stored answer; the bet and its wallet, both read and locked (bet, then account:
+the order of every bet posting), with the bet's unsettle count and the subscribers' reads about
+the bet (wallet.events.BetRead). What follows writes the step with its posting and stores the
+answer with the outbox rows: three round trips, nothing read back (issue #18).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wallet import events, rows
+from wallet.betsy.answers import PROVIDER, error_renderer
+from wallet.betsy.protocol import BetCall, BetsyError, Code
+from wallet.models import Bet
+from wallet.selectors import WalletRef, wallet_from_row
+from wallet.services import idempotency
+from wallet.services.idempotency import Outcome, RequestKey, execute_once
+
+_WALLET_COLUMNS = (
+    "p.id, p.status, a.id, a.balance, a.bonus_balance, a.debt_balance, p.external_id, p.is_test,"
+    " p.self_excluded_until, p.timed_out_until, p.jurisdiction, p.verification, p.date_of_birth, a.limited"
+)
+_WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
+_ATTEMPTS = 3  # a step whose bet changed under it reads again; the last attempt goes on regardless
+
+
+@functools.cache
+def preload_sql(reads: tuple[events.BetRead, ...]) -> str:
+    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
+    statement waited for its lock (its locked version against the statement's snapshot), and
+    the subscribers' reads about the bet. The bet's alias is one no subscriber's SQL would use
+    for its own tables: `{bet}` must not be captured by an inner alias."""
+    bet_sql, _ = rows.select_sql(Bet, ())
+    bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
+    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
+    postgres = rows.db().vendor == "postgresql"
+    changed = (
+        "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
+        if postgres
+        else "false"
+    )
+    laterals = "".join(
+        f" LEFT JOIN LATERAL ({read.sql.format(bet='betsy_bet.id')}) r{i} ON true" for i, read in enumerate(reads)
+    )
+    return (
+        f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
+        f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
+        + "".join(f", r{i}.*" for i in range(len(reads)))
+        + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
+        " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
+        " AND a.kind = 'player'"
+        + laterals
+        + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
+        + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """What the first statement read, under the bet's and the account's row locks."""
+
+    bet: Bet
+    epoch: int  # the bet's unsettles so far
+    wallet: WalletRef
+    prefetched: dict[str, tuple] | None  # None: the bet changed meanwhile, subscribers read for themselves
+
+
+class _Changed(Exception):
+    """The bet changed while the first statement waited for its lock: what that statement read
+    besides the bet (the key, the subscribers' reads) may be stale."""
+
+
+def read_locked(row: tuple, call: BetCall, reads: tuple[events.BetRead, ...]) -> tuple[Locked, bool]:
+    """What a row of `preload_sql` holds, and whether the bet changed while the statement waited
+    for its lock (the locked rows are then their latest versions, the subscribers' reads may not be:
+    they are left out)."""
+    width = len(Bet._meta.concrete_fields)
+    bet = rows.instance(Bet, row[:width])
+    at = width + 1
+    wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
+    at += _WALLET_WIDTH
+    changed = bool(row[at])
+    prefetched: dict[str, tuple] | None = None
+    if not changed:
+        prefetched, at = {}, at + 1
+        for read in reads:
+            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
+    return Locked(bet, row[width], wallet, prefetched), changed
+
+
+def check_owner(locked: Locked, call: BetCall) -> None:
+    """The request names the bet's player and currency (code 5 otherwise, nothing stored)."""
+    if locked.wallet.external_id != call.user_id or locked.bet.currency != call.currency:
+        raise BetsyError(Code.VALIDATION, "userId/currency do not match the bet")
+
+
+def _locked(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...], last: bool) -> Locked:
+    """The preloaded bet and wallet, checked against the request (nothing stored on refusal)."""
+    if row is None:
+        # Betsy retries a failed settle; if its bet is still being placed, a later retry succeeds.
+        raise BetsyError(Code.VALIDATION, f"unknown transactionId {call.transaction_id}")
+    locked, changed = read_locked(row, call, reads)
+    if changed and not last:
+        raise _Changed
+    check_owner(locked, call)
+    if locked.bet.status == Bet.Status.ROLLED_BACK:
+        raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
+    return locked
+
+
+def execute_locked(
+    call: BetCall,
+    operation: str,
+    key_sql: idempotency.Preload,
+    content: dict[str, object],
+    apply: Callable[[Locked], Outcome],
+) -> tuple[idempotency.Reply, Locked | None]:
+    """`execute_once` for a step on the bet `call` names, keyed (provider "betsy", `operation`) by
+    `key_sql`; `apply` gets what the first statement read. Also returns that (None when the
+    statement found no bet), for what the caller does after the transaction."""
+    reads = events.bet_reads()
+    seen: list[Locked] = []
+    attempt = 0
+
+    def check(row: tuple | None, key: RequestKey) -> None:
+        seen[:] = [_locked(row, call, reads, last=attempt == _ATTEMPTS - 1)]
+
+    while True:
+        try:
+            reply = execute_once(
+                key=RequestKey(PROVIDER, "", operation),
+                key_sql=key_sql,
+                content=content,
+                apply=lambda row: apply(seen[0]),
+                render_error=error_renderer(operation),
+                preload=idempotency.Preload(preload_sql(reads), (PROVIDER, call.transaction_id)),
+                check=check,
+            )
+            return reply, (seen[0] if seen else None)
+        except _Changed:  # rolled back, nothing stored: read again, after the change
+            attempt += 1
