@@ -244,6 +244,11 @@ def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:
     return (amount, mapping.settlement_type(result, amount), mapping.is_cashout(result))
 
 
+def _new_row(**values: Any) -> Row:
+    """A new outbox row, built as `Row(**values)` would be but without Model.__init__ (wallet.rows.build)."""
+    return sql_rows.build(Row, None, **values)
+
+
 def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
     """The rows for one wallet event, in the order Fast Track must receive them."""
     prefix = conf.ACTIVITY_PREFIX
@@ -254,7 +259,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
 
     if event.kind == events.BET_PLACED:
         rows.append(
-            Row(
+            _new_row(
                 activity_id=mapping.bet_activity_id(prefix, event.bet_id),
                 event_type=BET,
                 event_status=APPROVED,
@@ -269,7 +274,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
             # names no bet Fast Track could attach it to and moves no money. Not exported.
             return []
         rows.append(
-            Row(
+            _new_row(
                 activity_id=mapping.result_activity_id(prefix, txns[0]),
                 event_type=SETTLEMENT,
                 event_status=APPROVED,
@@ -282,7 +287,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
         if ctx.unlinked_id is None:
             return []
         rows.append(
-            Row(
+            _new_row(
                 activity_id=mapping.rollback_activity_id(ctx.unlinked_activity),
                 event_type=SETTLEMENT,
                 event_status=ROLLBACK,
@@ -305,7 +310,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
             return []  # a repeat of the settlement in force: Fast Track already has it
         if in_force:
             rows.append(
-                Row(
+                _new_row(
                     activity_id=mapping.rollback_activity_id(ctx.force_activity),
                     event_type=SETTLEMENT,
                     event_status=ROLLBACK,
@@ -320,7 +325,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
                 rows[-1].transaction_id = ctx.payout_reversal_id
         if desired is not None:
             rows.append(
-                Row(
+                _new_row(
                     activity_id=mapping.settlement_activity_id(prefix, event.settlement_id),
                     event_type=SETTLEMENT,
                     event_status=APPROVED,
@@ -332,7 +337,7 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
             )
         if event.kind == events.BET_ROLLED_BACK:
             rows.append(
-                Row(
+                _new_row(
                     activity_id=mapping.rollback_activity_id(ctx.bet_row_activity),
                     event_type=BET,
                     event_status=ROLLBACK,

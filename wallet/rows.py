@@ -151,8 +151,24 @@ _UNCHANGED: dict[type[models.Field], type] = {
 _MISSING = object()
 
 
-@cache
+# The kinds of a fields tuple, by the tuple's id (with the tuple, to check it is that one): a
+# cache keyed by the tuple itself hashed each field through Field.__hash__, in Python, on every
+# row written, a sixth of the row's preparation (issue #18, third pass).
+_kinds_by_id: dict[int, tuple[tuple[models.Field, ...], tuple[type | None, ...]]] = {}
+
+
 def _unchanged(fields: tuple[models.Field, ...]) -> tuple[type | None, ...]:
+    known = _kinds_by_id.get(id(fields))
+    if known is not None and known[0] is fields:
+        return known[1]
+    kinds = _kinds(fields)
+    if len(_kinds_by_id) < 1024:  # the statements' fields tuples are cached (a handful); others are not kept
+        _kinds_by_id[id(fields)] = (fields, kinds)
+    return kinds
+
+
+@cache
+def _kinds(fields: tuple[models.Field, ...]) -> tuple[type | None, ...]:
     kinds: list[type | None] = []
     for f in fields:
         kind = _UNCHANGED.get(type(f))
@@ -324,6 +340,51 @@ def _row_plan(model: type[models.Model]) -> tuple[tuple[tuple[int, models.Field,
         for descriptor in (getattr(model, name, None) for name in names)
     )
     return conversions, names, direct
+
+
+def build(model: type[M], cached: dict[str, models.Model] | None = None, /, **values: Any) -> M:
+    """A new, unsaved `model(**values)`, `values` by attname (`bet_id=…`, not `bet=…`), the other
+    fields at their defaults; `cached`: related objects the instance holds already, by field name
+    (what `model(bet=bet)` would cache). Built without Model.__init__ (its setattr per field, and
+    the pre/post_init sends, were a twentieth of a Betsy settle, issue #18) unless a pre/post_init
+    receiver exists or an attname is a data descriptor, as `_from_row` does."""
+    names, constants, made = _build_plan(model)
+    if not names or _has_init_receivers(model):
+        obj = model(**values)
+        for name, related in (cached or {}).items():
+            setattr(obj, name, related)
+        return obj
+    unknown = values.keys() - constants.keys() - made.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field attname {', '.join(sorted(unknown))}")
+    obj = model.__new__(model)
+    state = ModelState()  # adding, no database: a new instance's
+    if cached:
+        state.fields_cache = dict(cached)
+    state_dict = obj.__dict__
+    state_dict["_state"] = state
+    state_dict.update(constants)
+    for name, f in made.items():
+        if name not in values:
+            state_dict[name] = f.get_default()
+    state_dict.update(values)
+    return obj
+
+
+@cache
+def _build_plan(model: type[models.Model]) -> tuple[tuple[str, ...], dict[str, Any], dict[str, models.Field]]:
+    """Per model: the attnames in field order (empty when the instance cannot be built from its
+    __dict__, see `_row_plan`), the defaults that are constants, the fields whose default is made
+    per instance (a callable)."""
+    _, names, direct = _row_plan(model)
+    constants: dict[str, Any] = {}
+    made: dict[str, models.Field] = {}
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            made[f.attname] = f
+        else:
+            constants[f.attname] = f.get_default()
+    return (names if direct else ()), constants, made
 
 
 def _has_init_receivers(model: type[models.Model]) -> bool:

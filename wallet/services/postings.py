@@ -348,8 +348,10 @@ def _apply_step(
     # account's row lock), so that it need not be read again at the end.
     balance = None if wallet is None else wallet.balance
     spendable = None if wallet is None else wallet.spendable
-    settlement = Settlement(
-        bet=bet,
+    settlement = rows.build(
+        Settlement,
+        {"bet": bet},
+        bet_id=bet.pk,
         player_id=bet.player_id,
         kind=kind,
         result=result,
