@@ -8,6 +8,7 @@ protocols/betsy.md (section numbers below point into it).
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -67,9 +68,17 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _MAX_SIGNATURE_HEADER = 2048  # a real header is ~80 characters
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64url_bytes(data: bytes) -> bytes:
+    # base64.urlsafe_b64encode's own steps, without its two Python frames (three per callback).
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
 def b64url(data: bytes) -> str:
     """Base64url without padding (RFC 7515 §2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return _b64url_bytes(data).decode("ascii")
 
 
 def _b64url_decode(text: str) -> bytes:
@@ -86,7 +95,11 @@ def _keyed(secret: bytes) -> Any:
     """An HMAC-SHA256 object already keyed with `secret`, to be `.copy()`'d per message: keying
     hashes the key's two pads, about a third of the cost of a short MAC (issue #18). Bounded:
     a secret and its rotation fallbacks."""
-    return hmac.new(secret, digestmod=hashlib.sha256)
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    # OpenSSL's HMAC object itself when hmac.HMAC wraps one: its copy() is C, the wrapper's a
+    # Python method building a second wrapper (both give the same digest).
+    inner = getattr(mac, "_hmac", None)
+    return mac if inner is None else inner
 
 
 @functools.lru_cache(maxsize=8)
@@ -97,8 +110,8 @@ def _header_prefix(header_segment: str) -> bytes:
 def _signature(header_segment: str, body: bytes, secret: str) -> str:
     mac = _keyed(secret.encode("utf-8")).copy()
     mac.update(_header_prefix(header_segment))
-    mac.update(base64.urlsafe_b64encode(body).rstrip(b"="))
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+    mac.update(_b64url_bytes(body))
+    return b64url(mac.digest())
 
 
 def sign(body: bytes, secret: str, *, header_segment: str = DEFAULT_HEADER_SEGMENT) -> str:

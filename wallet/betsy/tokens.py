@@ -59,7 +59,9 @@ def _b36(number: int) -> str:
 def _keyed(secret: str) -> Any:
     """salted_hmac(SALT, …, secret=secret, algorithm="sha256") keyed once: its key derivation
     and the HMAC's key pads are the same for every token (a secret and its fallbacks)."""
-    return salted_hmac(SALT, b"", secret=secret, algorithm="sha256")
+    mac = salted_hmac(SALT, b"", secret=secret, algorithm="sha256")
+    inner = getattr(mac, "_hmac", None)  # OpenSSL's object, copied in C (as protocol._keyed)
+    return mac if inner is None else inner
 
 
 def _mac(player_id: int, external_id: str, currency: str, issued_at: int, secret: str) -> str:

@@ -29,6 +29,18 @@ def test_token_is_opaque_short_and_bound(alice):
     assert (claims.player_id, claims.currency) == (alice.player.pk, "USD")
 
 
+def test_the_token_mac_is_django_s_salted_hmac():
+    """The keyed-once MAC (copied per token) is salted_hmac's, on every copy."""
+    from django.utils.crypto import salted_hmac
+
+    from wallet.betsy.protocol import b64url
+
+    for issued in (1, 2):
+        message = f"7|ext-7|EUR|{issued}".encode()
+        expected = b64url(salted_hmac(tokens.SALT, message, secret="s3cret", algorithm="sha256").digest()[:16])
+        assert tokens._mac(7, "ext-7", "EUR", issued, "s3cret") == expected
+
+
 def test_longest_token_fits_betsy_limit():
     token = tokens.issue(player_id=2**63 - 1, external_id="x" * 64, currency="USDT", now=2**40)
     assert len(token) <= 64
