@@ -1,0 +1,199 @@
+"""odds_change markets read straight from the message text, before any tree is built.
+
+Building the ElementTree of a 30-market odds_change (about 100 elements) and reading it back
+cost more than half of the consumer's CPU per message. The usual message is regular: plain
+`<market …>` elements whose `<outcome id=… odds=… probabilities=… active=…/>` children carry
+plain numbers. This module cuts the `<odds>` element's content out of the body, reads those
+markets with C-level string operations (one regex split per market, value caches), and leaves
+only the small rest of the message (header, sport_event_status, odds attributes) to the XML
+parser.
+
+Safety: it only ever *accepts less* than the XML parser. The text it reads must match a strict
+grammar (double-quoted values of printable ASCII without `"`, `&`, `<`, `>`; whitespace
+between elements; no comment, CDATA, processing instruction, DTD or namespace anywhere in the
+body) which is well-formed XML by construction, and the rest of the message still goes through
+feeds.protocol.xmlsafe's guarded parser. A market outside the grammar is parsed on its own by
+the same parser (its text is a whole element) and read by the reference reader; anything else
+unusual returns None and the caller parses the whole message as before. This path never
+raises: every refusal (and its wording) stays with the full parser.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from itertools import compress, repeat
+
+from feeds.protocol.errors import MalformedMessage
+from feeds.protocol.odds import _ODDS, _SMALL_INTS, _SPECIFIERS, ACTIVE, MarketOdds, OutcomeOdds, _cached_number
+from feeds.protocol.specifiers import canonical_specifiers
+
+_WS = " \t\r\n"  # XML whitespace (str.strip() alone would also strip \x0b, \x0c, \x1c-\x1f)
+_VALUE = "[ !#-%'-;=?-~]*"  # printable ASCII except " & < >
+_ODDS_OPEN = re.compile(rb'<odds(?: [a-z_]+="[ !#-%\'-;=?-~]*")*>')
+_HEAD = re.compile(f'[a-z_]+="{_VALUE}"(?: [a-z_]+="{_VALUE}")*')
+# One outcome in the usual attribute order; a missing attribute reads as None (odds,
+# probabilities: none; active: 1), as in the reference reader. Numbers are digits and dots
+# only (no exponent, sign, NaN or infinity: those take the reference reader).
+_TOKEN = re.compile(
+    r"<market ([^<>]*)>|</market>|"
+    r'<outcome id="([!#-%\'-;=?-~]+)"(?: odds="([0-9.]+)")?(?: probabilities="([0-9.]+)")?(?: active="([01])")?/>'
+)
+_ACTIVE = {"1": True, "0": False, None: True}
+_make_outcome = partial(tuple.__new__, OutcomeOdds)  # C-level construction, no frame per outcome
+_new = tuple.__new__
+_NONES = repeat(None)  # zip() stops at the shortest: endless is fine
+_OTHER = "other"  # a market head this module does not read: the reference reader does
+# Market start tags seen before (the text between "<market " and ">"): the same lines come
+# back with the same heads all day. Values are tuples of atoms (the GC untracks them).
+_HEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
+_HEADS_LIMIT = 100_000
+
+
+def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+    """(market id, canonical specifiers, status, favourite, self-closing), or _OTHER."""
+    closed = head.endswith("/")
+    text = head[:-1].rstrip(_WS) if closed else head.rstrip(_WS)
+    found: tuple[int, str, int, bool, bool] | str = _OTHER
+    if _HEAD.fullmatch(text):
+        parts = text.split('"')  # name=, value, " name=", value, …, ""
+        values = parts[1::2]
+        attrs = dict(zip([name.strip(" =") for name in parts[0::2]], values, strict=False))
+        raw_id = attrs.get("id")
+        raw_status = attrs.get("status")
+        favourite = {None: False, "1": True, "0": False}.get(attrs.get("favourite"), _OTHER)
+        status = ACTIVE if raw_status is None else _SMALL_INTS.get(raw_status)
+        if (
+            len(attrs) == len(values)  # no attribute twice (the parser refuses that)
+            and raw_id is not None
+            and raw_id.isdigit()
+            and int(raw_id) > 0
+            and status is not None
+            and favourite is not _OTHER
+            and not attrs.keys() & {"extended_specifiers", "extended_specifers", "cashout_status", "xmlns"}
+        ):
+            raw_spec = attrs.get("specifiers")
+            specifiers = _SPECIFIERS.get(raw_spec)
+            if specifiers is None:
+                # As readers._specifiers; a refusal is left to the reference reader's wording.
+                stripped = raw_spec.strip() if raw_spec is not None else None
+                try:
+                    specifiers = canonical_specifiers(stripped) if stripped else ""
+                except MalformedMessage:
+                    specifiers = None
+            if specifiers is not None:
+                found = (int(raw_id), specifiers, status, favourite, closed)
+    if len(_HEADS) > _HEADS_LIMIT:
+        _HEADS.clear()
+    _HEADS[head] = found
+    return found
+
+
+def _learn_odds(raw_odds: list[str | None]) -> list[Decimal | None] | None:
+    """The odds as Decimals, checking and caching the values not seen yet as the reference
+    reader does; None if one is refused (the full parser then words the refusal)."""
+    try:
+        return [_ODDS[raw] if raw in _ODDS else _cached_number(raw, "odds", "", _ODDS) for raw in raw_odds]
+    except MalformedMessage:
+        return None
+
+
+def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
+    """The body (checked by xmlsafe's guard) without its `<odds>` content, and the markets read
+    from that content; None when the message is not one this path reads."""
+    start = data.find(b"<odds>")
+    if start >= 0:
+        start += 6
+    else:
+        start = data.find(b"<odds ")
+        if start < 0:
+            return None
+        found = _ODDS_OPEN.match(data, start)
+        if found is None:
+            return None
+        start = found.end()
+    end = data.find(b"</odds>", start)
+    if end < 0:
+        return None
+    inner = data[start:end]
+    if not inner.isascii():  # ASCII reads the same in any encoding the declaration may name
+        return None
+    # The inner text is held to the token grammar below; the rest, given to the XML parser,
+    # must have exactly one <odds> element ("<odds_" starts odds_change and
+    # odds_generation_properties): the one cut out is the one the parser sees. No comment,
+    # CDATA or processing instruction (a "<" in them would not start a tag), no namespace
+    # (the reference reader sees local names; keep its one reading).
+    skeleton = data[:start] + data[end:]
+    if (
+        skeleton.count(b"<odds") != skeleton.count(b"<odds_") + 1
+        or skeleton.count(b"</odds>") != 1
+        or b"<!" in skeleton
+        or skeleton.find(b"<?", 1) >= 0
+        or b"xmlns" in skeleton
+    ):
+        return None
+    parts = _TOKEN.split(inner.decode("ascii"))
+    separators = parts[0::6]
+    if any(separators) and "".join(separators).strip(_WS):
+        return None  # text, or an element or outcome of another shape: the full parser reads it
+    heads = parts[1::6]
+    ids = parts[2::6]  # None but for outcomes: compress() keeps the outcomes' values
+    raw_odds = list(compress(parts[3::6], ids))
+    try:
+        odds = list(map(_ODDS.__getitem__, raw_odds))
+    except KeyError:
+        odds = _learn_odds(raw_odds)
+        if odds is None:
+            return None
+    probabilities = list(compress(parts[4::6], ids))
+    try:
+        if None in probabilities:
+            probabilities = [None if p is None else Decimal(p) for p in probabilities]
+        else:
+            probabilities = list(map(Decimal, probabilities))
+    except InvalidOperation:
+        return None  # such as "1..2": the full parser words the refusal
+    outcomes = list(
+        map(
+            _make_outcome,
+            zip(
+                compress(ids, ids),
+                odds,
+                probabilities,
+                map(_ACTIVE.__getitem__, compress(parts[5::6], ids)),
+                _NONES,
+                strict=False,
+            ),
+        )
+    )
+    markets = []
+    head = None  # of the open market
+    first = count = 0  # its first outcome; outcomes so far
+    for tag, outcome_id in zip(heads, ids, strict=True):
+        if outcome_id is not None:
+            if head is None:
+                return None
+            count += 1
+        elif tag is not None:  # <market …>
+            if head is not None:
+                return None
+            info = _HEADS.get(tag)
+            if info is None:
+                info = _learn_head(tag)
+            if info is _OTHER:
+                return None
+            if info[4]:  # <market …/>
+                markets.append(_new(MarketOdds, (info[0], info[1], info[2], (), "", info[3], None, None)))
+            else:
+                head, first = info, count
+        else:  # </market>
+            if head is None:
+                return None
+            markets.append(
+                _new(MarketOdds, (head[0], head[1], head[2], tuple(outcomes[first:count]), "", head[3], None, None))
+            )
+            head = None
+    if head is not None:
+        return None
+    return skeleton, tuple(markets)
