@@ -280,31 +280,39 @@ def _json_key(oid: str) -> str:
 
 
 def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> str:
-    # Runs once per market of every odds_change: lookups and the outcome states are inlined.
-    row = ws.markets.get((msg.event_urn, mo.id, mo.specifiers))
+    # Runs once per market of every odds_change: the market unpacked once, lookups and the
+    # outcome states inlined (each attribute read or call here costs ~1% of the consumer).
+    market_id, specifiers, status, listed, extended, favourite, cashout_status, next_betstop = mo
+    timestamp = msg.timestamp
+    product = msg.product
+    row = ws.markets.get((msg.event_urn, market_id, specifiers))
     if row is None:
-        row = ws.market(msg.event_urn, mo.id, mo.specifiers, create=True)
+        row = ws.market(msg.event_urn, market_id, specifiers, create=True)
         assert row is not None
     else:
-        if msg.timestamp < row.last_ts:
+        if timestamp < row.last_ts:
             return STALE
-        if mo.status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != msg.product:
+        if status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != product:
             return IGNORED  # a late hand-over: the new producer already owns the line
-    if mo.outcomes and mo.outcomes == row.source:
+    previous = row.outcomes
+    if not listed:
+        outcomes = previous
+        odds_ts = row.odds_ts
+    elif listed == row.source:
         # Unchanged since this line's last odds: the same states (and JSON); the odds were
         # confirmed at this message's time. (Equal values: '1.50' after '1.5' keeps '1.5'.)
-        outcomes = row.outcomes
-        odds_ts = msg.timestamp
-        parts = None
-    elif mo.outcomes:
+        outcomes = previous
+        odds_ts = timestamp
+    else:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
-        outcomes: dict[str, dict[str, Any]] = {}
+        outcomes = {}
         # The JSON text of the usual outcome (odds and probability, no team) is built here
         # with the dict: str(Decimal) needs no escaping, and the ids' encodings are cached.
         # Same text as json.dumps(outcomes, separators=(",", ":"), ensure_ascii=False).
         parts: list[str] | None = []
-        for oid, odds, probability, active, team in mo.outcomes:
+        json_key = _JSON_KEYS.get
+        for oid, odds, probability, active, team in listed:
             if probability is None or odds is None or team is not None:
                 state: dict[str, Any] = {"odds": None if odds is None else str(odds), "active": active}
                 if probability is not None:
@@ -317,9 +325,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
                 prob = str(probability)
                 state = {"odds": text, "active": active, "prob": prob}
                 if parts is not None:
-                    key = _JSON_KEYS.get(oid)
-                    if key is None:
-                        key = _json_key(oid)
+                    key = json_key(oid) or _json_key(oid)
                     if active is True:
                         parts.append(f'{key}{{"odds":"{text}","active":true,"prob":"{prob}"}}')
                     elif active is False:
@@ -327,43 +333,38 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
                     else:
                         parts = None
             outcomes[oid] = state
-        previous = row.outcomes
         if len(outcomes) < len(previous) or not outcomes.keys() >= previous.keys():
             parts = None
             for oid, state in previous.items():
                 if oid not in outcomes:
                     outcomes[oid] = {**state, "active": False}
-        odds_ts = msg.timestamp
-    else:
-        outcomes = row.outcomes
-        odds_ts = row.odds_ts
-        parts = None
+        odds_ts = timestamp
     if (
         row.pk is not None
-        and row.last_ts == msg.timestamp
-        and row.status == mo.status
-        and row.producer_id == msg.product
+        and row.last_ts == timestamp
+        and row.status == status
+        and row.producer_id == product
         and row.odds_ts == odds_ts
-        and row.extended_specifiers == mo.extended_specifiers
-        and row.favourite == mo.favourite
-        and row.cashout_status == mo.cashout_status
-        and row.next_betstop == mo.next_betstop
-        and row.outcomes == outcomes
+        and row.extended_specifiers == extended
+        and row.favourite == favourite
+        and row.cashout_status == cashout_status
+        and row.next_betstop == next_betstop
+        and previous == outcomes
     ):
         return DUPLICATE
-    row.status = mo.status
-    row.producer_id = msg.product
-    if outcomes is not row.outcomes:
+    if outcomes is not previous:
         row.outcomes = outcomes
-        row.source = mo.outcomes or None
+        row.source = listed
         # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
         row.outcomes_json = "{" + ",".join(parts) + "}" if parts is not None and len(parts) == len(outcomes) else None
-    row.extended_specifiers = mo.extended_specifiers
-    row.favourite = mo.favourite
-    row.cashout_status = mo.cashout_status
-    row.next_betstop = mo.next_betstop
+    row.status = status
+    row.producer_id = product
+    row.extended_specifiers = extended
+    row.favourite = favourite
+    row.cashout_status = cashout_status
+    row.next_betstop = next_betstop
     row.odds_ts = odds_ts
-    row.last_ts = msg.timestamp
+    row.last_ts = timestamp
     row.dirty = True
     return APPLIED
 

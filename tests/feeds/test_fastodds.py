@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.feed_ingest import TS_PLACEHOLDER, make_messages
+from bench._feed_messages import TS_PLACEHOLDER, make_messages
 from feeds.protocol import fastodds
 from feeds.protocol import messages as m
 from feeds.protocol.errors import MalformedMessage, UnsafeXml
