@@ -99,6 +99,140 @@ def _learn_odds(raw_odds: list[str | None]) -> list[Decimal | None] | None:
         return None
 
 
+def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
+    info = _HEADS.get(text)
+    return _learn_head(text) if info is None else info
+
+
+def _glue(count: int) -> list[str]:
+    """The text between the values of `count` compact outcomes (split at the quotes)."""
+    glue = _GLUES.get(count)
+    if glue is None:
+        glue = _GLUES[count] = (
+            [""]
+            if not count
+            else ["<outcome id=", *_GLUE_NEXT * (count - 1), " odds=", " probabilities=", " active=", "/>"]
+        )
+    return glue
+
+
+_GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
+_GLUES: dict[int, list[str]] = {}
+_PROBABILITIES = re.compile("[0-9.]*")
+
+Columns = tuple[list[tuple[tuple[int, str, int, bool, bool], int]], list, list, list, list]
+
+
+def _compact(text: str) -> Columns | None:
+    """The usual message written without whitespace between elements, every outcome with id,
+    odds, probabilities and active in that order: cut at "</market>" and at the quotes (C
+    string operations, no regex). Returns the markets (head, outcome count) and the outcomes'
+    columns; None for anything else (the token grammar then tries)."""
+    if "&" in text:
+        return None
+    chunks = text.split("</market>")
+    if chunks.pop():  # text after the last </market>
+        return None
+    layout = []
+    values: list[str] = []  # the markets' splits one after another, 8 items an outcome
+    heads, glues = _HEADS, _GLUES
+    for chunk in chunks:
+        gt = chunk.find(">")
+        if gt < 0 or not chunk.startswith("<market "):
+            return None
+        info = heads.get(chunk[8:gt]) or _learn_head(chunk[8:gt])
+        if info is _OTHER or info[4]:
+            return None
+        parts = chunk[gt + 1 :].split('"')
+        count = len(parts) >> 3
+        # The glue between the quotes fixes every element and attribute; a "<" inside a value
+        # would add to the count of tags.
+        if parts[0::2] != (glues.get(count) or _glue(count)) or chunk.count("<") != count + 1:
+            return None
+        parts.pop()  # the glue after the last value: 8 items an outcome remain
+        values += parts
+        layout.append((info, count))
+    ids = values[1::8]
+    probabilities = values[5::8]
+    joined = "".join(ids)
+    # Values: ids printable without spaces (the parser would keep, the reader strip, them),
+    # probabilities digits and dots (so Decimal() of them is finite), odds from the checked
+    # cache, actives 0 or 1 (below). Control characters would be refused by the parser.
+    if not joined.isprintable() or " " in joined or "" in ids or not _PROBABILITIES.fullmatch("".join(probabilities)):
+        return None
+    return layout, ids, values[3::8], probabilities, values[7::8]
+
+
+def _tokens(text: str) -> Columns | None:
+    """Any whitespace between elements, outcomes without odds, probabilities or active,
+    self-closing markets: the token grammar (one regex split)."""
+    parts = _TOKEN.split(text)
+    separators = parts[0::6]
+    if any(separators) and "".join(separators).strip(_WS):
+        return None  # text, or an element or outcome of another shape: the full parser reads it
+    ids = parts[2::6]  # None but for outcomes: compress() keeps the outcomes' values
+    layout = []
+    head = None  # of the open market
+    count = 0  # its outcomes
+    for tag, outcome_id in zip(parts[1::6], ids, strict=True):
+        if outcome_id is not None:
+            if head is None:
+                return None
+            count += 1
+        elif tag is not None:  # <market …>
+            if head is not None:
+                return None
+            info = _head(tag)
+            if info is _OTHER:
+                return None
+            if info[4]:  # <market …/>
+                layout.append((info, 0))
+            else:
+                head, count = info, 0
+        else:  # </market>
+            if head is None:
+                return None
+            layout.append((head, count))
+            head = None
+    if head is not None:
+        return None
+    return (
+        layout,
+        list(compress(ids, ids)),
+        list(compress(parts[3::6], ids)),
+        list(compress(parts[4::6], ids)),
+        list(compress(parts[5::6], ids)),
+    )
+
+
+def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
+    layout, ids, raw_odds, probabilities, actives = columns
+    try:
+        odds = list(map(_ODDS.__getitem__, raw_odds))
+    except KeyError:
+        odds = _learn_odds(raw_odds)
+        if odds is None:
+            return None
+    try:
+        if None in probabilities:
+            probabilities = [None if p is None else Decimal(p) for p in probabilities]
+        else:
+            probabilities = list(map(Decimal, probabilities))
+        active = list(map(_ACTIVE.__getitem__, actives))
+    except (InvalidOperation, KeyError):
+        return None  # such as "1..2" or active="true": the full parser decides
+    outcomes = list(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
+    markets = []
+    first = 0
+    for (market_id, specifiers, status, favourite, _), count in layout:
+        last = first + count
+        markets.append(
+            _new(MarketOdds, (market_id, specifiers, status, tuple(outcomes[first:last]), "", favourite, None, None))
+        )
+        first = last
+    return tuple(markets)
+
+
 def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
     """The body (checked by xmlsafe's guard) without its `<odds>` content, and the markets read
     from that content; None when the message is not one this path reads."""
@@ -113,14 +247,14 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         if found is None:
             return None
         start = found.end()
-    end = data.find(b"</odds>", start)
-    if end < 0:
+    end = data.rfind(b"</odds>")  # from the end: it is near there (a second one fails below)
+    if end < start:
         return None
     inner = data[start:end]
     if not inner.isascii():  # ASCII reads the same in any encoding the declaration may name
         return None
-    # The inner text is held to the token grammar below; the rest, given to the XML parser,
-    # must have exactly one <odds> element ("<odds_" starts odds_change and
+    # The inner text is held to the grammars above; the rest, given to the XML parser, must
+    # have exactly one <odds> element ("<odds_" starts odds_change and
     # odds_generation_properties): the one cut out is the one the parser sees. No comment,
     # CDATA or processing instruction (a "<" in them would not start a tag), no namespace
     # (the reference reader sees local names; keep its one reading).
@@ -133,67 +267,9 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         or b"xmlns" in skeleton
     ):
         return None
-    parts = _TOKEN.split(inner.decode("ascii"))
-    separators = parts[0::6]
-    if any(separators) and "".join(separators).strip(_WS):
-        return None  # text, or an element or outcome of another shape: the full parser reads it
-    heads = parts[1::6]
-    ids = parts[2::6]  # None but for outcomes: compress() keeps the outcomes' values
-    raw_odds = list(compress(parts[3::6], ids))
-    try:
-        odds = list(map(_ODDS.__getitem__, raw_odds))
-    except KeyError:
-        odds = _learn_odds(raw_odds)
-        if odds is None:
-            return None
-    probabilities = list(compress(parts[4::6], ids))
-    try:
-        if None in probabilities:
-            probabilities = [None if p is None else Decimal(p) for p in probabilities]
-        else:
-            probabilities = list(map(Decimal, probabilities))
-    except InvalidOperation:
-        return None  # such as "1..2": the full parser words the refusal
-    outcomes = list(
-        map(
-            _make_outcome,
-            zip(
-                compress(ids, ids),
-                odds,
-                probabilities,
-                map(_ACTIVE.__getitem__, compress(parts[5::6], ids)),
-                _NONES,
-                strict=False,
-            ),
-        )
-    )
-    markets = []
-    head = None  # of the open market
-    first = count = 0  # its first outcome; outcomes so far
-    for tag, outcome_id in zip(heads, ids, strict=True):
-        if outcome_id is not None:
-            if head is None:
-                return None
-            count += 1
-        elif tag is not None:  # <market …>
-            if head is not None:
-                return None
-            info = _HEADS.get(tag)
-            if info is None:
-                info = _learn_head(tag)
-            if info is _OTHER:
-                return None
-            if info[4]:  # <market …/>
-                markets.append(_new(MarketOdds, (info[0], info[1], info[2], (), "", info[3], None, None)))
-            else:
-                head, first = info, count
-        else:  # </market>
-            if head is None:
-                return None
-            markets.append(
-                _new(MarketOdds, (head[0], head[1], head[2], tuple(outcomes[first:count]), "", head[3], None, None))
-            )
-            head = None
-    if head is not None:
+    text = inner.decode("ascii")
+    columns = _compact(text) or _tokens(text)
+    if columns is None:
         return None
-    return skeleton, tuple(markets)
+    markets = _markets(columns)
+    return None if markets is None else (skeleton, markets)
