@@ -184,3 +184,44 @@ def test_a_processing_instruction_or_namespace_outside_the_odds_leaves_the_fast_
     ):
         _agree(body)
         assert fastodds.split_odds(prepare(body)) is None
+
+
+def _odds_text(body: bytes) -> str:
+    return body[body.index(b"<odds>") + 6 : body.rindex(b"</odds>")].decode()
+
+
+def test_the_compact_cut_and_the_token_grammar_read_alike():
+    # The bench's messages are written without whitespace: the compact cut reads them; the
+    # token grammar must read them alike (it reads the pretty-printed ones).
+    for i, (_, body) in enumerate(make_messages(30, 10, seed=3)):
+        m.parse_message(body.replace(TS_PLACEHOLDER, str(i).encode()))  # learn the odds
+        text = _odds_text(body)
+        compact = fastodds._compact(text)
+        assert compact is not None
+        assert fastodds._markets(compact) == fastodds._markets(fastodds._tokens(text))
+    pretty = _odds_text(_doc("\n  " + PLAIN.replace("><", ">\n    <") + "\n"))
+    assert fastodds._compact(pretty) is None and fastodds._tokens(pretty) is not None
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        PLAIN.replace('id="12"', 'id="1 2"'),  # the parser keeps the space, the reader would strip
+        PLAIN.replace('id="12"', 'id="1\t2"'),  # the parser reads a tab in a value as a space
+        PLAIN.replace('odds="1.85"', 'odds=" 1.85"'),
+        PLAIN.replace('probabilities="0.48935"', 'probabilities="1_0"'),  # Decimal() would take it
+        PLAIN.replace('active="1"', 'active="true"', 1),
+        PLAIN.replace('active="1"', 'active="1" team="2"', 1),
+        PLAIN.replace('"/><outcome', '"/>x<outcome'),
+        PLAIN.replace('<outcome id="12" odds="1.85" probabilities="0.48935" active="1"/>', ""),
+        '<market id="1"></market>',
+    ],
+)
+def test_values_the_compact_cut_must_not_take_as_they_are(inner):
+    body = _doc(inner)
+    _agree(body)
+    text = _odds_text(body)
+    compact = fastodds._compact(text)
+    markets = None if compact is None else fastodds._markets(compact)
+    if markets is not None:  # taken: then read exactly as the parser reads it
+        assert markets == m.parse_element(parse_fast(body)).markets
