@@ -504,7 +504,7 @@ def parse_message(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, defused: b
     if defused:
         return parse_element(parse_defused(body, max_bytes=max_bytes))
     data = prepare(body, max_bytes)
-    if b"</odds>" in data:
+    if b"<odds_change" in data[:256]:  # the root's tag (after at most an XML declaration)
         message = _odds_change_fast(data)
         if message is not None:
             return message

@@ -46,8 +46,9 @@ def prepare(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     if not stripped.startswith(b"<") or b"\x00" in body:
         raise MalformedMessage("not a UTF-8 XML document")
     # Every declaration the pattern looks for starts with "<!": a plain byte search rules
-    # most messages out (no comment or CDATA either) at a tenth of the regex's cost.
-    if b"<!" in body and _DTD.search(body):
+    # most messages out (no comment or CDATA either) at a tenth of the regex's cost, and a
+    # search for "!" alone (memchr) a tenth of that again ("<" is in every tag).
+    if b"!" in body and b"<!" in body and _DTD.search(body):
         raise UnsafeXml("DTDs and entity declarations are not accepted")
     return stripped
 
