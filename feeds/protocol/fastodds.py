@@ -145,9 +145,8 @@ def _compact(text: str) -> Columns | None:
             return None
         parts = chunk[gt + 1 :].split('"')
         count = len(parts) >> 3
-        # The glue between the quotes fixes every element and attribute; a "<" inside a value
-        # would add to the count of tags.
-        if parts[0::2] != (glues.get(count) or _glue(count)) or chunk.count("<") != count + 1:
+        # The glue between the quotes fixes every element and attribute (values hold no quote).
+        if parts[0::2] != (glues.get(count) or _glue(count)):
             return None
         parts.pop()  # the glue after the last value: 8 items an outcome remain
         values += parts
@@ -155,10 +154,17 @@ def _compact(text: str) -> Columns | None:
     ids = values[1::8]
     probabilities = values[5::8]
     joined = "".join(ids)
-    # Values: ids printable without spaces (the parser would keep, the reader strip, them),
-    # probabilities digits and dots (so Decimal() of them is finite), odds from the checked
-    # cache, actives 0 or 1 (below). Control characters would be refused by the parser.
-    if not joined.isprintable() or " " in joined or "" in ids or not _PROBABILITIES.fullmatch("".join(probabilities)):
+    # Values: ids printable without "<" or spaces (the parser would refuse the one, keep the
+    # other where the reader strips it), probabilities digits and dots (so Decimal() of them is
+    # finite), odds from the checked cache (or checked now), actives 0 or 1 (below). Control
+    # characters and "&" are refused by the parser: this path leaves them to it.
+    if (
+        not joined.isprintable()
+        or " " in joined
+        or "<" in joined
+        or "" in ids
+        or not _PROBABILITIES.fullmatch("".join(probabilities))
+    ):
         return None
     return layout, ids, values[3::8], probabilities, values[7::8]
 

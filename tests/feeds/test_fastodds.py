@@ -120,6 +120,9 @@ REFUSED = [
     PLAIN.replace('id="12"', 'id=""'),
     PLAIN.replace('id="12"', 'id="1&bogus;2"'),  # an undefined entity
     PLAIN.replace('id="12"', 'id="1<2"'),
+    PLAIN.replace('odds="1.85"', 'odds="1<85"'),
+    PLAIN.replace('probabilities="0.48935"', 'probabilities="0<4"'),
+    PLAIN.replace('active="1"', 'active="<"', 1),
     PLAIN.replace('id="12"', 'id="1\x012"'),  # a control character
 ]
 
