@@ -120,14 +120,20 @@ _GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
 _GLUES: dict[int, list[str]] = {}
 _PROBABILITIES = re.compile("[0-9.]*")
 
-Columns = tuple[list[tuple[tuple[int, str, int, bool, bool], int]], list, list, list, list]
+# (market head (or the market itself, count -1), outcome count, head text, market text), then
+# the outcomes' ids, odds, probabilities and actives.
+Columns = tuple[list[tuple], list, list, list, list]
 
 
-def _compact(text: str) -> Columns | None:
+def _compact(text: str, memo: dict[str, tuple[str, MarketOdds]] | None = None) -> Columns | None:
     """The usual message written without whitespace between elements, every outcome with id,
     odds, probabilities and active in that order: cut at "</market>" and at the quotes (C
-    string operations, no regex). Returns the markets (head, outcome count) and the outcomes'
-    columns; None for anything else (the token grammar then tries)."""
+    string operations, no regex). Returns the markets (head, outcome count, text) and the
+    outcomes' columns; None for anything else (the token grammar then tries).
+
+    `memo`: the event's markets as last read (head -> text, market). A market whose text is
+    the same as then (a whole-event message where most lines did not move) is that market
+    again: one string comparison instead of reading it (count -1 in the layout)."""
     if "&" in text:
         return None
     chunks = text.split("</market>")
@@ -140,7 +146,13 @@ def _compact(text: str) -> Columns | None:
         gt = chunk.find(">")
         if gt < 0 or not chunk.startswith("<market "):
             return None
-        info = heads.get(chunk[8:gt]) or _learn_head(chunk[8:gt])
+        head = chunk[8:gt]
+        if memo is not None:
+            last = memo.get(head)
+            if last is not None and last[0] == chunk:
+                layout.append((last[1], -1, head, chunk))
+                continue
+        info = heads.get(head) or _learn_head(head)
         if info is _OTHER or info[4]:
             return None
         parts = chunk[gt + 1 :].split('"')
@@ -150,7 +162,7 @@ def _compact(text: str) -> Columns | None:
             return None
         parts.pop()  # the glue after the last value: 8 items an outcome remain
         values += parts
-        layout.append((info, count))
+        layout.append((info, count, head, chunk))
     ids = values[1::8]
     probabilities = values[5::8]
     joined = "".join(ids)
@@ -192,13 +204,13 @@ def _tokens(text: str) -> Columns | None:
             if info is _OTHER:
                 return None
             if info[4]:  # <market …/>
-                layout.append((info, 0))
+                layout.append((info, 0, None, None))
             else:
                 head, count = info, 0
         else:  # </market>
             if head is None:
                 return None
-            layout.append((head, count))
+            layout.append((head, count, None, None))
             head = None
     if head is not None:
         return None
@@ -230,13 +242,55 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     outcomes = list(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
     markets = []
     first = 0
-    for (market_id, specifiers, status, favourite, _), count in layout:
+    for info, count, _, _ in layout:
+        if count < 0:  # the same text as the event's last market of that head
+            markets.append(info)
+            continue
+        market_id, specifiers, status, favourite, _ = info
         last = first + count
         markets.append(
             _new(MarketOdds, (market_id, specifiers, status, tuple(outcomes[first:last]), "", favourite, None, None))
         )
         first = last
     return tuple(markets)
+
+
+def _remember(memo: dict[str, tuple[str, MarketOdds]], layout: list[tuple], markets: tuple[MarketOdds, ...]) -> int:
+    """Keep the event's markets as read now for its next message (_compact's memo); returns how
+    many were the same as last time. Keys and texts are strings, the markets immutable tuples."""
+    global _MEMO_SIZE
+    before = len(memo)
+    same = 0
+    for (_, count, head, text), market in zip(layout, markets, strict=True):
+        if count >= 0:
+            memo[head] = (text, market)
+        else:
+            same += 1
+    _MEMO_SIZE += len(memo) - before
+    return same
+
+
+def _memo_of(event: bytes) -> list:
+    """The event's [memo, rest]: `rest` counts down the messages that skip the memo."""
+    global _MEMO_SIZE
+    state = _MEMO.get(event)
+    if state is None:
+        if _MEMO_SIZE > _MEMO_LIMIT:  # bounded: emptied when full
+            _MEMO.clear()
+            _MEMO_SIZE = 0
+        state = _MEMO[event] = [{}, 0]
+    return state
+
+
+# Per event: its markets as last read, and the memo's switch. A producer sending only the
+# lines that moved (the bench's own message) never repeats a market's text: after a message
+# where nothing was the same, the event's next 14 messages skip the memo (no lookup, no copy
+# kept), the 15th stores its markets again and the 16th tries them, so such a feed pays for
+# the memo on one message in eight.
+_MEMO: dict[bytes, list] = {}
+_MEMO_SIZE = 0  # entries in all the events' memos
+_MEMO_LIMIT = 100_000
+_MEMO_REST = 16
 
 
 def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
@@ -274,8 +328,23 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
     ):
         return None
     text = inner.decode("ascii")
-    columns = _compact(text) or _tokens(text)
-    if columns is None:
-        return None
-    markets = _markets(columns)
+    # Any key does (a market is reused only when its text is the same): the root's event_id.
+    at = skeleton.find(b' event_id="')
+    state = _memo_of(skeleton[at + 11 : skeleton.find(b'"', at + 11)]) if at >= 0 else None
+    if state is None or state[1] > 1:  # no memo, or resting
+        if state is not None:
+            state[1] -= 1
+        memo = keep = None
+    else:
+        keep = state[0]
+        memo = keep if state[1] == 0 and keep else None  # (1: store only, try next time)
+        state[1] = 0
+    columns = _compact(text, memo)
+    if columns is not None:
+        markets = _markets(columns)
+        if markets is not None and keep is not None and not _remember(keep, columns[0], markets) and memo:
+            state[1] = _MEMO_REST  # nothing was the same
+    else:
+        columns = _tokens(text)
+        markets = None if columns is None else _markets(columns)
     return None if markets is None else (skeleton, markets)
