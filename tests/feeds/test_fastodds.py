@@ -228,3 +228,75 @@ def test_values_the_compact_cut_must_not_take_as_they_are(inner):
     markets = None if compact is None else fastodds._markets(compact)
     if markets is not None:  # taken: then read exactly as the parser reads it
         assert markets == m.parse_element(parse_fast(body)).markets
+
+
+# --- the per-event memo: a market re-sent with the same text -------------------------------------
+
+
+def _mix(n: int, events: int = 3, seed: int = 5) -> list[bytes]:
+    from bench._feed_messages import make_mix_messages
+
+    return [
+        body.replace(TS_PLACEHOLDER, str(1_700_000_000_000 + i).encode())
+        for i, (_, body) in enumerate(make_mix_messages(n, events, lines=12, moved=2, seed=seed))
+    ]
+
+
+def test_markets_re_sent_unchanged_are_reused_and_read_the_same():
+    fastodds._MEMO.clear()
+    last: dict[str, dict[tuple[int, str], m.MarketOdds]] = {}
+    reused = 0
+    for body in _mix(40):
+        msg = m.parse_message(body)
+        assert msg == m.parse_element(parse_fast(body))
+        before = last.get(msg.event_urn, {})
+        reused += sum(1 for mk in msg.markets if before.get((mk.id, mk.specifiers)) is mk)
+        last[msg.event_urn] = {(mk.id, mk.specifiers): mk for mk in msg.markets}
+    assert reused > 300  # 37 messages seen before: 10 of their 12 lines did not move
+
+
+def test_a_moved_market_after_reuse_is_read_again():
+    fastodds._MEMO.clear()
+    first = _doc(PLAIN + PLAIN.replace('id="18"', 'id="19"'))
+    moved = first.replace(b'odds="1.95"', b'odds="2.05"', 1)  # market 18 moves, 19 does not
+    a, b = m.parse_message(first), m.parse_message(moved)
+    assert b.markets[1] is a.markets[1]
+    assert b.markets[0] is not a.markets[0] and str(b.markets[0].outcomes[1].odds) == "2.05"
+    assert b == m.parse_element(parse_fast(moved))
+
+
+def test_the_memo_rests_for_an_event_whose_markets_never_repeat():
+    fastodds._MEMO.clear()
+    bodies = [body.replace(TS_PLACEHOLDER, str(i).encode()) for i, (_, body) in enumerate(make_messages(4, 1, seed=11))]
+    rests = []
+    for body in bodies:  # one event, every odds new
+        m.parse_message(body)
+        ((_, rest),) = fastodds._MEMO.values()
+        rests.append(rest)
+    # The first message is kept; the second repeats nothing: the memo rests from the third on.
+    assert rests == [0, fastodds._MEMO_REST, fastodds._MEMO_REST - 1, fastodds._MEMO_REST - 2]
+
+
+@pytest.mark.django_db
+def test_stored_lines_are_the_same_with_and_without_the_fast_path(monkeypatch):
+    from feeds.models import Market
+    from feeds.services import store
+    from tests.feeds.helpers import apply
+
+    def lines() -> list[tuple]:
+        return sorted(
+            (mk.event.urn, mk.market_id, mk.specifiers, mk.status, mk.outcomes, mk.odds_ts, mk.last_ts)
+            for mk in Market.objects.select_related("event")
+        )
+
+    bodies = _mix(30)
+    fastodds._MEMO.clear()
+    for start in range(0, 30, 7):
+        apply(*bodies[start : start + 7])
+    fast = lines()
+    Market.objects.all().delete()
+    store.CACHE.invalidate()
+    monkeypatch.setattr(m, "split_odds", lambda data: None)  # the tree-only reading
+    for start in range(0, 30, 7):
+        apply(*bodies[start : start + 7])
+    assert lines() == fast and len(fast) >= 30
