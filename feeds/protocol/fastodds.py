@@ -4,18 +4,19 @@ Building the ElementTree of a 30-market odds_change (about 100 elements) and rea
 cost more than half of the consumer's CPU per message. The usual message is regular: plain
 `<market …>` elements whose `<outcome id=… odds=… probabilities=… active=…/>` children carry
 plain numbers. This module cuts the `<odds>` element's content out of the body, reads those
-markets with C-level string operations (one regex split per market, value caches), and leaves
-only the small rest of the message (header, sport_event_status, odds attributes) to the XML
-parser.
+markets with C-level string operations (the compact layout cut at "</market>" and at the
+quotes; other layouts by one regex split of a token grammar; value caches), and leaves only
+the small rest of the message (header, sport_event_status, odds attributes) to the XML
+parser. A market whose text is the same as in its event's last message is reused (a
+whole-event message where few lines moved).
 
 Safety: it only ever *accepts less* than the XML parser. The text it reads must match a strict
-grammar (double-quoted values of printable ASCII without `"`, `&`, `<`, `>`; whitespace
-between elements; no comment, CDATA, processing instruction, DTD or namespace anywhere in the
-body) which is well-formed XML by construction, and the rest of the message still goes through
-feeds.protocol.xmlsafe's guarded parser. A market outside the grammar is parsed on its own by
-the same parser (its text is a whole element) and read by the reference reader; anything else
-unusual returns None and the caller parses the whole message as before. This path never
-raises: every refusal (and its wording) stays with the full parser.
+grammar (double-quoted values of printable ASCII without `"`, `&`, `<`; whitespace between
+elements; no comment, CDATA, processing instruction, DTD or namespace anywhere in the body)
+which is well-formed XML by construction, and the rest of the message still goes through
+feeds.protocol.xmlsafe's guarded parser, after xmlsafe's checks of the whole body. Anything
+else returns None and the caller parses the whole message as before. This path never raises:
+every refusal (and its wording) stays with the full parser.
 """
 
 from __future__ import annotations
