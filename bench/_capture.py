@@ -22,9 +22,7 @@ sequences moved apart (`distinct_sequences`) so that an id can be told from any 
 
 from __future__ import annotations
 
-import io
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,40 +58,13 @@ def call(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[
 
     The callback server answers only the provider paths, so operator API calls (making the
     players) go to the whole site (`config.wsgi.site`), as they would reach the web process."""
+    from bench import _wsgi as wsgi
     from config.wsgi import application, site
 
     if path.startswith("/api/operator/"):
         application = site
 
-    status: list[str] = []
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    for name, value in headers.items():
-        key = name.upper().replace("-", "_")
-        environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
-    chunks = application(environ, lambda s, h, exc_info=None: status.append(s))
-    try:
-        content = b"".join(chunks)
-    finally:
-        getattr(chunks, "close", lambda: None)()
-    return int(status[0].split()[0]), content
+    return wsgi.call(application, method, path, body, headers)
 
 
 # --- Capture ------------------------------------------------------------------------------------

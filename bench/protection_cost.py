@@ -199,6 +199,9 @@ def _work(variant: str, rounds: int, players: int, warmup: int | None = None) ->
     django.setup()
     from decimal import Decimal
 
+    # From this script's directory (first on sys.path), not the measured tree: --base's older
+    # tree has no bench/_wsgi.py.
+    from _wsgi import call as wsgi_call
     from django.db import transaction
 
     from config.wsgi import application
@@ -210,33 +213,7 @@ def _work(variant: str, rounds: int, players: int, warmup: int | None = None) ->
     from wallet.services.postings import deposit_apply
 
     def call(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        status: list[str] = []
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "localhost",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "localhost",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.url_scheme": "http",
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for name, value in headers.items():
-            if name.lower() != "content-type":
-                environ["HTTP_" + name.upper().replace("-", "_")] = value
-        chunks = application(environ, lambda s, h, exc_info=None: status.append(s))
-        content = b"".join(chunks)
-        getattr(chunks, "close", lambda: None)()
-        return int(status[0].split()[0]), content
+        return wsgi_call(application, method, path, body, headers)
 
     def betsy_send(request: WireRequest) -> WireReply:
         code, content = call(request.method, request.path, request.body, request.headers)

@@ -1,10 +1,10 @@
 """Parlay pricing: pure functions, no database, no network, no clock of their own.
 
-Per leg, a fair probability from the UOF book with a de-vig method (power or Shin, proportional
-as the fallback), only from a market that is active, whose producer is up and whose odds are
-fresh. Cross-game legs multiply; same-game legs use a correlation factor table or are declined.
-The margin is folded into each leg, so the `estimated_price` legs reproduce the parlay price the
-way ProphetX re-derives it (docs/prophetx.md §8):
+Per leg, a fair probability from the UOF book with a de-vig method (parlays/devig.py: power or
+Shin, proportional as the fallback), only from a market that is active, whose producer is up
+and whose odds are fresh. Cross-game legs multiply; same-game legs use a correlation factor
+table or are declined. The margin is folded into each leg, so the `estimated_price` legs
+reproduce the parlay price the way ProphetX re-derives it (docs/prophetx.md §8):
 
     offer.odds == floor(american(prod(decimal(estimated_price_i))))
 
@@ -26,6 +26,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from parlays.conf import LadderRung, ParlaySettings
+from parlays.devig import DevigError, devig
 from parlays.prices import MarketQuoteLike
 from parlays.protocol import odds as am
 from parlays.protocol.render import LegPrice, LegProbability, Offer, PriceProbability
@@ -92,22 +93,8 @@ class PricingParams:
 
     @classmethod
     def from_settings(cls, s: ParlaySettings) -> PricingParams:
-        return cls(
-            devig_method=s.devig_method,
-            margin_per_leg=s.margin_per_leg,
-            ladder=s.ladder,
-            min_legs=s.min_legs,
-            max_legs=s.max_legs,
-            max_parlay_odds=s.max_parlay_odds,
-            max_leg_probability=s.max_leg_probability,
-            min_leg_probability=s.min_leg_probability,
-            odds_max_age_s=s.odds_max_age_s,
-            live_odds_max_age_s=s.live_odds_max_age_s,
-            live_producers=s.live_producers,
-            valid_for_s=s.valid_for_s,
-            probability_dp=s.probability_dp,
-            min_bettor_stake=s.min_bettor_stake,
-        )
+        # Every pricing parameter is a ParlaySettings field of the same name.
+        return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,118 +156,6 @@ class Declined:
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}" if self.detail else self.reason
-
-
-# --- de-vig -------------------------------------------------------------------------------------
-
-
-class DevigError(ValueError):
-    pass
-
-
-def _implied(decimal_odds: Sequence[float]) -> list[float]:
-    if len(decimal_odds) < 2:
-        raise DevigError("a market needs at least two priced outcomes")
-    implied = []
-    for o in decimal_odds:
-        if not (o > 1.0) or math.isinf(o) or math.isnan(o):
-            raise DevigError(f"decimal odds {o} are not above 1")
-        implied.append(1.0 / o)
-    return implied
-
-
-def devig_proportional(decimal_odds: Sequence[float]) -> list[float]:
-    """p_i = q_i / sum(q): the book's margin taken off every outcome in proportion."""
-    q = _implied(decimal_odds)
-    total = sum(q)
-    return [x / total for x in q]
-
-
-def devig_power(decimal_odds: Sequence[float]) -> list[float]:
-    """p_i = q_i ** k with k chosen so the p_i sum to 1. Takes more margin off longshots."""
-    q = _implied(decimal_odds)
-    logs = [math.log(x) for x in q]
-
-    def f(k: float) -> float:
-        return sum(math.exp(k * lg) for lg in logs) - 1.0
-
-    total = sum(q)
-    if abs(total - 1.0) < 1e-15:
-        return list(q)
-    lo, hi = 1.0, 1.0
-    if total > 1.0:  # f decreases in k: find hi with f(hi) < 0
-        hi = 2.0
-        while f(hi) > 0:
-            hi *= 2
-            if hi > 1e6:
-                raise DevigError("power method did not bracket")
-    else:
-        lo = 0.5
-        while f(lo) < 0:
-            lo /= 2
-            if lo < 1e-9:
-                raise DevigError("power method did not bracket")
-    k = (lo + hi) / 2
-    for _ in range(200):
-        value = f(k)
-        if abs(value) < 1e-14:
-            break
-        if value > 0:
-            lo = k
-        else:
-            hi = k
-        derivative = sum(lg * math.exp(k * lg) for lg in logs)
-        step = k - value / derivative if derivative else (lo + hi) / 2
-        k = step if lo < step < hi else (lo + hi) / 2  # Newton inside the bracket, else bisect
-    else:
-        raise DevigError("power method did not converge")
-    return [math.exp(k * lg) for lg in logs]
-
-
-def devig_shin(decimal_odds: Sequence[float]) -> list[float]:
-    """Shin's model: the margin as protection against insiders (share z). Solved for z by bisection.
-
-    With two outcomes it coincides with the additive method (equal margin off both sides).
-    """
-    q = _implied(decimal_odds)
-    beta = sum(q)
-    if beta <= 1.0:
-        raise DevigError("Shin needs an overround")
-
-    def probs(z: float) -> list[float]:
-        return [(math.sqrt(z * z + 4 * (1 - z) * x * x / beta) - z) / (2 * (1 - z)) for x in q]
-
-    lo, hi = 0.0, 0.99
-    if sum(probs(hi)) - 1.0 > 0:
-        raise DevigError("Shin did not bracket")
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if sum(probs(mid)) - 1.0 > 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-15:
-            break
-    p = probs((lo + hi) / 2)
-    if any(not (0.0 < x < 1.0) for x in p):
-        raise DevigError("Shin gave a probability outside (0, 1)")
-    return p
-
-
-DEVIG = {"power": devig_power, "shin": devig_shin, "proportional": devig_proportional}
-
-
-def devig(decimal_odds: Sequence[float], method: str = "power") -> tuple[list[float], str]:
-    """Fair probabilities and the method actually used (proportional when `method` fails)."""
-    function = DEVIG.get(method, devig_power)
-    if function is not devig_proportional:
-        try:
-            p = function(decimal_odds)
-            if all(0.0 < x < 1.0 for x in p) and abs(sum(p) - 1.0) < 1e-9:
-                return p, method
-        except (DevigError, ValueError, ZeroDivisionError, OverflowError):
-            pass
-    return devig_proportional(decimal_odds), "proportional"
 
 
 # --- the parlay ----------------------------------------------------------------------------------

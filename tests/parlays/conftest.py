@@ -23,6 +23,7 @@ from parlays.services.exposure import ExposureView
 from parlays.services.lines import LineIndex, derive_mapping
 from parlays.services.quotes import QuoteEngine
 from parlays.simulator import SimPriceSource, make_games
+from parlays.simulator.rfq import ask_payload
 
 BROADCAST = "private-broadcast-service=4-device_type=5"
 PRIVATE = "private-service=4-device_type=5-user=abc"
@@ -117,22 +118,13 @@ class Desk:
         return g, m, o
 
     def ask_payload(self, legs: list[tuple], stake: str = "10", parlay_id: str | None = None) -> dict:
-        return {
-            "parlay_id": parlay_id or str(uuid.uuid4()),
-            "stake": Decimal(stake),
-            "callback_url": "https://px.test/parlay/sp/order/offers",
-            "created_at": time.time_ns(),
-            "market_lines": [
-                {
-                    **({"line": o.line} if o.line is not None else {}),
-                    "line_id": o.line_id,
-                    "market_id": m.market_id,
-                    "outcome_id": o.outcome_id,
-                    "sport_event_id": g.px_event_id,
-                }
-                for g, m, o in legs
-            ],
-        }
+        return ask_payload(
+            parlay_id or str(uuid.uuid4()),
+            Decimal(stake),
+            "https://px.test/parlay/sp/order/offers",
+            time.time_ns(),
+            legs,
+        )
 
     def ask(self, legs: list[tuple], stake: str = "10", parlay_id: str | None = None) -> tuple[str, str]:
         payload = self.ask_payload(legs, stake, parlay_id)

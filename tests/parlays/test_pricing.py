@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 
 from parlays.conf import LadderRung
+from parlays.devig import devig, devig_power, devig_proportional, devig_shin
 from parlays.prices import MarketQuote
 from parlays.pricing import (
     CorrelationRule,
@@ -18,10 +19,6 @@ from parlays.pricing import (
     PricingParams,
     bettor_stake_for,
     choose_rung,
-    devig,
-    devig_power,
-    devig_proportional,
-    devig_shin,
     estimated_prices_consistent,
     leg_american,
     price_parlay,

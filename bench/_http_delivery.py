@@ -1,0 +1,106 @@
+"""Fast Track delivery during a wallet HTTP benchmark, as in production: a real Celery worker on
+Redis consuming the callbacks' delivery kicks, delivering to a fake Fast Track.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def redis_keys(url: str, delete: bool) -> int:
+    """The delivery tasks queued on the bench's Redis (Celery's default queue), and the kick
+    flag; `delete` removes both. Fails loudly when Redis is not there: the kick is part of
+    the measured path (--no-crm-kick runs without it)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        queued = client.llen("celery")
+    except redis.ConnectionError as exc:
+        raise SystemExit(f"Redis is not reachable at {url} ({exc}); start it, or pass --no-crm-kick") from exc
+    if delete:
+        client.delete("celery", ":1:crm:outbox:kick")
+    return queued
+
+
+FAST_TRACK = """
+import sys, time
+from crm.simulator import FastTrackSimulator
+sim = FastTrackSimulator(api_key="bench", validate=False).start()
+print(sim.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+class Delivery:
+    """A real Celery worker (README's command) consuming the delivery tasks the callbacks' kicks
+    queue on Redis, delivering over REST to a fake Fast Track in its own process: each kick
+    clears its flag when its task starts, so every later kick is a real one, as in production."""
+
+    def __init__(self, env: dict[str, str], redis_url: str) -> None:
+        self.env, self.redis_url = dict(env), redis_url
+        self.procs: list[subprocess.Popen] = []
+        self.worker: subprocess.Popen | None = None
+
+    def start(self) -> dict[str, str]:
+        """Start both; the environment the server and the capture need to kick them."""
+        redis_keys(self.redis_url, delete=True)
+        sim = subprocess.Popen([PY, "-c", FAST_TRACK], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, start_new_session=True)  # fmt: skip
+        self.procs.append(sim)
+        url = sim.stdout.readline().strip()
+        if not url.startswith("http"):
+            self.stop()
+            raise SystemExit("the fake Fast Track did not start")
+        extra = {
+            "REDIS_URL": self.redis_url,
+            "FASTTRACK_TRANSPORT": "rest",
+            "FASTTRACK_API_URL": url,
+            "FASTTRACK_API_KEY": "bench",
+        }
+        self.env.update(extra)
+        self.log = open(Path(tempfile.gettempdir()) / f"bench_celery_{os.getpid()}.log", "wb")  # noqa: SIM115
+        self.worker = subprocess.Popen([PY, "-m", "celery", "-A", "config", "worker", "-l", "warning"], cwd=ROOT,
+                                       env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)  # fmt: skip
+        self.procs.append(self.worker)
+        return extra
+
+    def wait_idle(self, database_url: str, timeout: float) -> tuple[int, int]:
+        """Wait for the worker to deliver what is due; (delivered or dead-lettered, still pending)."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                delivered, pending = conn.execute(
+                    "SELECT count(*) FILTER (WHERE status NOT IN ('pending', 'sending') AND last_error <> 'pgbench'),"
+                    " count(*) FILTER (WHERE status IN ('pending', 'sending'))"
+                    " FROM crm_outboxevent"
+                ).fetchone()
+            if not pending or time.monotonic() > deadline:
+                return delivered, pending
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.worker is not None:
+            self.log.close()
+        redis_keys(self.redis_url, delete=True)

@@ -1,0 +1,150 @@
+"""What a wallet HTTP benchmark run reports: CPU per request of every process (from /proc), the
+latency figures of a phase, and where the server's time goes (a py-spy profile).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench._http_db import admin_connect
+from bench._http_load import Stats, pct
+
+PY = sys.executable
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """user + system CPU of each process so far, from /proc."""
+    result = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[pid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return result
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def backend_pids(database_url: str) -> list[int]:
+    name = database_url.rsplit("/", 1)[1]
+    with admin_connect(database_url) as conn:
+        return [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+
+
+class CpuMeter:
+    """CPU spent by the server's processes, the database backends, this load generator and any
+    `extra` process group (the Celery worker)."""
+
+    def __init__(self, server_pgid: int, database_url: str, extra: dict[str, int] | None = None) -> None:
+        self.groups = {"server": server_pgid, **(extra or {})}
+        self.database_url = database_url
+        self.before = {label: cpu_seconds(group_pids(pgid)) for label, pgid in self.groups.items()}
+        self.backends = cpu_seconds(backend_pids(database_url))
+        self.me = time.process_time()
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        used = {}
+        for label, pgid in self.groups.items():
+            now = cpu_seconds(group_pids(pgid))
+            used[label] = sum(v - self.before[label].get(pid, 0.0) for pid, v in now.items())
+        backends = cpu_seconds(backend_pids(self.database_url))
+        used["postgres"] = sum(v - self.backends.get(pid, 0.0) for pid, v in backends.items())
+        used["client"] = time.process_time() - self.me
+        return {k: v * 1000 / max(requests, 1) for k, v in used.items()}
+
+
+def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | None = None) -> dict:
+    values = stats.all
+    result = {
+        "requests": len(values),
+        "rps": len(values) / duration,
+        "p50": pct(values, 0.50),
+        "p99": pct(values, 0.99),
+        "errors": dict(stats.errors),
+        "connections": stats.reconnects,
+    }
+    print(
+        f"  {label}: {result['rps']:7.1f} req/s  p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms"
+        f"  ({result['requests']} requests, errors {result['errors'] or 0}, connections {stats.reconnects})",
+        flush=True,
+    )
+    for k, v in sorted(stats.latencies.items()):
+        print(f"      {k:16s} {len(v):6d}  p50 {pct(v, 0.5):6.2f} ms  p99 {pct(v, 0.99):6.2f} ms")
+    if cpu:
+        total = sum(cpu.values())
+        result["cpu_ms"] = cpu
+        result["capacity"] = 2000 / total if total else 0.0
+        print(
+            "      CPU per request: "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items())
+            + f"; 2 cores could serve at most {result['capacity']:.0f} req/s at this cost"
+        )
+    return result
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> tuple[subprocess.Popen, Path]:
+    """py-spy (pip install py-spy) on the server and its workers, collapsed stacks to `out`."""
+    spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)), "--rate", "200",
+         "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return proc, out
+
+
+def summarize_profile(path: Path, top: int = 30) -> None:
+    """Print where the server's samples go: inclusive share per function, then per area."""
+    inclusive: dict[str, int] = {}
+    areas: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        if any("wait_for" in f or "select (selectors.py" in f or "poll (" in f for f in frames[-2:]):
+            continue  # idle threads waiting for a connection or an accept
+        total += n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        leaf = frames[-1]
+        area = (
+            "database wait (psycopg)" if "psycopg" in leaf and ("wait" in leaf or "send" in leaf or "recv" in leaf)
+            else "psycopg (Python)" if "psycopg" in leaf
+            else "django orm" if "django/db" in leaf
+            else "django other" if "django/" in leaf
+            else "rest_framework" if "rest_framework" in leaf
+            else "wallet (Touchline)" if "wallet/" in leaf
+            else "gunicorn/http" if "gunicorn" in leaf or "http" in leaf
+            else "other"
+        )  # fmt: skip
+        areas[area] = areas.get(area, 0) + n
+    if not total:
+        print("  (no profile samples)")
+        return
+    print(f"  profile {path} ({total} busy samples): by leaf area")
+    for area, n in sorted(areas.items(), key=lambda kv: -kv[1]):
+        print(f"      {n / total:6.1%}  {area}")
+    print("    inclusive, top functions:")
+    for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"      {n / total:6.1%}  {frame[:140]}")
