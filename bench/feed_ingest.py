@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -38,56 +37,8 @@ os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (con
 
 AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 _print = print  # progress goes to stdout; children talk to the parent on stdout too
-TS_PLACEHOLDER = b"9999999999999"
 
-
-def market_book(rng: random.Random) -> list[tuple[int, str, tuple[str, ...]]]:
-    """About 60 lines an event offers (ids and outcome ids from the real descriptions)."""
-    book: list[tuple[int, str, tuple[str, ...]]] = [
-        (1, "", ("1", "2", "3")), (10, "", ("9", "10", "11")), (11, "", ("4", "5")), (29, "", ("74", "76")),
-        (26, "", ("70", "72")), (60, "", ("1", "2", "3")), (83, "", ("1", "2", "3")),
-    ]  # fmt: skip
-    for total in ("0.5", "1.5", "2.5", "3.5", "4.5", "5.5", "6.5"):
-        book.append((18, f"total={total}", ("12", "13")))
-        book.append((68, f"total={total}", ("12", "13")))
-    for hcp in ("-2.5", "-1.5", "-0.5", "0.5", "1.5", "2.5"):
-        book.append((16, f"hcp={hcp}", ("1714", "1715")))
-    for hcp in ("0:1", "0:2", "1:0", "2:0"):
-        book.append((14, f"hcp={hcp}", ("1711", "1712", "1713")))
-    for goal in range(1, 8):
-        book.append((8, f"goalnr={goal}", ("6", "7", "8")))
-    for score in ("0:0", "1:0", "0:1", "1:1", "2:1", "1:2", "2:2"):
-        book.append((7, f"score={score}", ("1", "2", "3")))
-    for total in ("0.5", "1.5", "2.5"):
-        book.append((19, f"total={total}", ("12", "13")))
-        book.append((20, f"total={total}", ("12", "13")))
-    return book
-
-
-def make_messages(n: int, events: int, seed: int = 1) -> list[tuple[str, bytes]]:
-    rng = random.Random(seed)
-    book = market_book(rng)
-    out = []
-    for i in range(n):
-        event_id = 80_000_000 + rng.randrange(events)
-        k = rng.randint(10, 50)
-        lines = rng.sample(book, k)
-        parts = [
-            f'<odds_change product="1" event_id="sr:match:{event_id}" timestamp="{TS_PLACEHOLDER.decode()}">'
-            f'<sport_event_status status="1" reporting="1" match_status="6" home_score="{i % 3}" away_score="{i % 2}">'
-            f'<clock match_time="{i % 45}:00"/></sport_event_status><odds>'
-        ]
-        for market_id, specifiers, outcomes in lines:
-            spec = f' specifiers="{specifiers}"' if specifiers else ""
-            inner = "".join(
-                f'<outcome id="{o}" odds="{rng.uniform(1.05, 12):.2f}" probabilities="{rng.random():.6f}" active="1"/>'
-                for o in outcomes
-            )
-            parts.append(f'<market favourite="1" status="1" id="{market_id}"{spec}>{inner}</market>')
-        parts.append("</odds></odds_change>")
-        out.append((f"hi.-.live.odds_change.1.sr:match.{event_id}.-", "".join(parts).encode()))
-    return out
-
+from bench._feed_messages import TS_PLACEHOLDER, make_messages  # noqa: E402, F401 - feeds_phases imports them here too
 
 # --- the publisher (runs as a separate process so it has its own core) ---------------------------------
 
