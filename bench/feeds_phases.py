@@ -7,9 +7,10 @@ writes, journal, commit); 6,000 messages of bench/feed_ingest.py, 500 events, ba
 the first half warming the line cache. Truncates the feed tables.
 
   --count MODE N: a fixed workload for instruction counts instead (parse, or parse and apply
-  in batches of 100; MODE is parse, all, or resend: as all, but every message is sent twice,
+  in batches of 100; MODE is parse, all, resend: as all, but every message is sent twice,
   the second time unchanged with a newer timestamp, as a whole-event resend or a recovery
-  does). Per message = (I(6) - I(2)) / 400:
+  does, or mix / mix-parse: the realistic message instead, an event's 30 lines re-sent with
+  3 of them moved (bench._feed_messages.make_mix_messages)). Per message = (I(6) - I(2)) / 400:
     valgrind --tool=callgrind .venv/bin/python bench/feeds_phases.py --count all 2   # and 6
 """
 
@@ -32,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=500, help="messages per batch (paced 500 msg/s: about 70)")
     parser.add_argument(
-        "--count", nargs=2, metavar=("MODE", "N"), help="parse|all|resend, batches of 100 (for callgrind)"
+        "--count", nargs=2, metavar=("MODE", "N"), help="parse|all|resend|mix|mix-parse, batches of 100 (for callgrind)"
     )
     args = parser.parse_args()
     size = args.batch
@@ -106,10 +107,15 @@ def main() -> None:
 
 def count_run(mode: str, batches: int, size: int = 100) -> None:
     """The same 800 messages whatever N (only the measured batches differ), warmed with 200."""
+    from bench._feed_messages import make_mix_messages
     from bench.feed_ingest import TS_PLACEHOLDER, make_messages, reset_db
     from feeds.services import ingest
 
-    messages = make_messages(200 + 6 * size, 50)
+    if mode.startswith("mix"):
+        messages = make_mix_messages(200 + 6 * size, 50)
+        mode = "parse" if mode == "mix-parse" else "all"
+    else:
+        messages = make_messages(200 + 6 * size, 50)
     if mode == "resend":
         messages = [pair for message in messages[: len(messages) // 2] for pair in (message, message)]
         mode = "all"

@@ -6,105 +6,58 @@ exponent notation in probabilities. Strict where we act on the data: product, ti
 event URN, market ids, outcome ids, odds, results and factors must be present where required
 and well-formed, or the whole message is refused with a MalformedMessage naming the problem
 (the consumer journals it as rejected and carries on).
+
+The attribute readers are in feeds.protocol.readers, the odds_change markets' readers (the hot
+loop) in feeds.protocol.odds, and the text-level fast path for odds_change in
+feeds.protocol.fastodds.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from feeds.protocol.errors import MalformedMessage, UnknownMessageType
-from feeds.protocol.specifiers import canonical_specifiers
-from feeds.protocol.xmlsafe import DEFAULT_MAX_BYTES, Element, child, children, local, parse_defused, parse_fast
+from feeds.protocol.fastodds import split_odds
+from feeds.protocol.odds import (  # noqa: F401 - re-exported: callers use m.ACTIVE, m.MarketOdds…
+    ACTIVE,
+    CANCELLED,
+    HANDED_OVER,
+    INACTIVE,
+    MARKET_STATUSES,
+    SETTLED,
+    SUSPENDED,
+    MarketOdds,
+    OutcomeOdds,
+    _odds_market,
+    _odds_market_checked,
+)
+from feeds.protocol.readers import (
+    _decimal,
+    _extended,
+    _flag,
+    _get,
+    _int,
+    _market_id,
+    _outcome_id,
+    _plain,
+    _req_int,
+    _specifiers,
+)
+from feeds.protocol.xmlsafe import (
+    DEFAULT_MAX_BYTES,
+    Element,
+    child,
+    children,
+    local,
+    parse_defused,
+    parse_prepared,
+    prepare,
+)
 
 EVENT_URN = re.compile(r"^[A-Za-z0-9_]+:[A-Za-z0-9_]+:\d+$")
-
-# Market status (XSD marketStatus).
-ACTIVE, INACTIVE, SUSPENDED, HANDED_OVER, SETTLED, CANCELLED = 1, 0, -1, -2, -3, -4
-MARKET_STATUSES = {
-    ACTIVE: "active",
-    INACTIVE: "inactive",
-    SUSPENDED: "suspended",
-    HANDED_OVER: "handed over",
-    SETTLED: "settled",
-    CANCELLED: "cancelled",
-}
-
-
-# --- small attribute readers ------------------------------------------------------------------
-
-
-def _get(el: Element, name: str) -> str | None:
-    value = el.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _int(el: Element, name: str, *, required: bool = False, where: str = "") -> int | None:
-    value = _get(el, name)
-    if value is None:
-        if required:
-            raise MalformedMessage(f"{where or local(el.tag)}: missing required attribute {name!r}")
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise MalformedMessage(f"{where or local(el.tag)}: {name}={value!r} is not a whole number") from None
-
-
-def _req_int(el: Element, name: str, where: str = "") -> int:
-    value = _int(el, name, required=True, where=where)
-    assert value is not None
-    return value
-
-
-def _decimal(el: Element, name: str, *, where: str = "") -> Decimal | None:
-    value = _get(el, name)
-    if value is None:
-        return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise MalformedMessage(f"{where or local(el.tag)}: {name}={value!r} is not a number") from None
-    if not number.is_finite():
-        raise MalformedMessage(f"{where or local(el.tag)}: {name}={value!r} is not finite")
-    return number
-
-
-def _flag(el: Element, name: str, default: bool | None = None) -> bool | None:
-    value = _get(el, name)
-    if value is None:
-        return default
-    if value in ("1", "true"):
-        return True
-    if value in ("0", "false"):
-        return False
-    raise MalformedMessage(f"{local(el.tag)}: {name}={value!r} is not 0/1")
-
-
-def _specifiers(el: Element, name: str, where: str) -> str:
-    raw = _get(el, name)
-    if raw is None:
-        return ""
-    try:
-        return canonical_specifiers(raw)
-    except MalformedMessage as exc:
-        raise MalformedMessage(f"{where}: {exc}") from None
-
-
-def _extended(el: Element) -> str:
-    # 'extended_specifers' (sic) appears in Sportradar's own bet_cancel sample.
-    raw = _get(el, "extended_specifiers") or _get(el, "extended_specifers")
-    return raw or ""
-
-
-def _plain(el: Element) -> dict[str, str]:
-    return {local(k): v for k, v in el.attrib.items()}
-
 
 # --- message objects -------------------------------------------------------------------------
 
@@ -136,27 +89,6 @@ class SportEventStatus:
     away_score: str | None
     reporting: int | None
     data: dict[str, Any]  # the whole element as JSON-able dicts (clock, period scores, results, statistics)
-
-
-class OutcomeOdds(NamedTuple):
-    # NamedTuples for the two shapes built hundreds of times per message: ~5x cheaper to
-    # create than frozen dataclasses, just as immutable.
-    id: str
-    odds: Decimal | None
-    probability: Decimal | None
-    active: bool
-    team: int | None = None
-
-
-class MarketOdds(NamedTuple):
-    id: int
-    specifiers: str
-    status: int
-    outcomes: tuple[OutcomeOdds, ...]
-    extended_specifiers: str = ""
-    favourite: bool = False
-    cashout_status: int | None = None
-    next_betstop: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,20 +260,6 @@ def _event(root: Element) -> str:
     return urn
 
 
-def _market_id(el: Element, where: str) -> int:
-    market_id = _req_int(el, "id", where)
-    if market_id <= 0:
-        raise MalformedMessage(f"{where}: market id {market_id} must be positive")
-    return market_id
-
-
-def _outcome_id(el: Element, where: str) -> str:
-    outcome_id = _get(el, "id")
-    if outcome_id is None:
-        raise MalformedMessage(f"{where}: outcome without id")
-    return outcome_id
-
-
 def _sport_event_status(el: Element) -> SportEventStatus:
     data: dict[str, Any] = _plain(el)
     for part in el:
@@ -362,174 +280,16 @@ def _sport_event_status(el: Element) -> SportEventStatus:
     )
 
 
-def _number(raw: str | None, name: str, where: str) -> Decimal | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        number = Decimal(raw)
-    except InvalidOperation:
-        raise MalformedMessage(f"{where}: {name}={raw!r} is not a number") from None
-    if not number.is_finite():
-        raise MalformedMessage(f"{where}: {name}={raw!r} is not finite")
-    return number
-
-
-def _odds_market_checked(el: Element) -> MarketOdds:
-    # The reference reading of a market: the fast path below falls back to it whenever a value
-    # is anything but plain, so that every refusal and tolerance is decided here.
-    where = f"market {el.get('id')!r}"
-    market_id = _market_id(el, where)
-    outcomes = []
-    next_betstop = None
-    for item in el:
-        name = item.tag if item.tag[0] != "{" else local(item.tag)
-        if name == "outcome":
-            attrs = item.attrib
-            outcome_id = attrs.get("id")
-            if not outcome_id:
-                raise MalformedMessage(f"{where}: outcome without id")
-            odds = _number(attrs.get("odds"), "odds", where)
-            if odds is not None and odds <= 0:
-                raise MalformedMessage(f"{where}: odds {odds} must be positive")
-            active_raw = attrs.get("active")
-            if active_raw is None or active_raw in ("1", "true"):
-                active = True
-            elif active_raw in ("0", "false"):
-                active = False
-            else:
-                raise MalformedMessage(f"outcome: active={active_raw!r} is not 0/1")
-            team = attrs.get("team")
-            outcomes.append(
-                OutcomeOdds(
-                    outcome_id.strip(),
-                    odds,
-                    _number(attrs.get("probabilities"), "probabilities", where),
-                    active,
-                    _int(item, "team", where=where) if team is not None else None,
-                )
-            )
-        elif name == "market_metadata":
-            next_betstop = _int(item, "next_betstop", where=where)
-    status = _int(el, "status", where=where)
-    return MarketOdds(
-        id=market_id,
-        specifiers=_specifiers(el, "specifiers", where),
-        status=ACTIVE if status is None else status,
-        outcomes=tuple(outcomes),
-        extended_specifiers=_extended(el),
-        favourite=bool(_flag(el, "favourite", False)),
-        cashout_status=_int(el, "cashout_status", where=where),
-        next_betstop=next_betstop,
-    )
-
-
-# Values seen before, already checked: odds repeat a lot (the same prices come back all day)
-# and a dict hit is several times cheaper than Decimal() plus the checks. Bounded: emptied when
-# full.
-_ODDS: dict[str | None, Decimal | None] = {None: None, "": None}
-_SPECIFIERS: dict[str | None, str] = {None: ""}
-_SMALL_INTS = {str(i): i for i in range(-9, 10)}
-_CACHE_LIMIT = 100_000
-_new_outcome = tuple.__new__  # NamedTuple's own __new__ is a Python function: one frame less
-
-
-def _cached_number(raw: str, name: str, where: str, cache: dict) -> Decimal | None:
-    number = _number(raw, name, where)
-    if name == "odds" and number is not None and number <= 0:
-        raise MalformedMessage(f"{where}: odds {number} must be positive")
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-        cache[None] = cache[""] = None
-    cache[raw] = number
-    return number
-
-
-def _odds_market(el: Element) -> MarketOdds:
-    """The hot loop of the whole feed (a snapshot has hundreds of outcomes). Plain values are
-    read inline with lookups in the caches above; anything else (whitespace, missing or odd
-    values, namespaces, unknown attributes that matter) goes to _odds_market_checked, which
-    decides with the full rules. Both give equal results (tests compare them)."""
-    attrs = el.attrib
-    raw = attrs.get("id")
-    market_id = _SMALL_INTS.get(raw)
-    if market_id is None:
-        if raw is None or not (raw.isascii() and raw.isdigit()):
-            return _odds_market_checked(el)
-        market_id = int(raw)
-    if market_id <= 0:
-        return _odds_market_checked(el)
-    raw = attrs.get("status")
-    status = ACTIVE if raw is None else _SMALL_INTS.get(raw)
-    specifiers = _SPECIFIERS.get(attrs.get("specifiers"))
-    raw = attrs.get("favourite")
-    favourite = False if raw is None else (True if raw == "1" else (False if raw == "0" else None))
-    if (
-        status is None
-        or specifiers is None
-        or favourite is None
-        or "extended_specifiers" in attrs
-        or "extended_specifers" in attrs
-        or "cashout_status" in attrs
-    ):
-        if status is not None and favourite is not None and specifiers is None:
-            # A new specifier string: learn its canonical form (or refuse it) once.
-            raw = attrs.get("specifiers")
-            specifiers = _specifiers(el, "specifiers", f"market {attrs.get('id')!r}")
-            if len(_SPECIFIERS) > _CACHE_LIMIT:
-                _SPECIFIERS.clear()
-                _SPECIFIERS[None] = ""
-            _SPECIFIERS[raw] = specifiers
-            return _odds_market(el)
-        return _odds_market_checked(el)
-    outcomes = []
-    append = outcomes.append
-    odds_cache = _ODDS
-    next_betstop = None
-    for item in el:
-        if item.tag != "outcome":
-            if item.tag == "market_metadata":
-                next_betstop = _int(item, "next_betstop", where=f"market {attrs.get('id')!r}")
-                continue
-            if item.tag[0] == "{":
-                return _odds_market_checked(el)
-            continue
-        a = item.attrib
-        outcome_id = a.get("id")
-        raw = a.get("odds")
-        odds = odds_cache.get(raw, _odds_market)  # the function: a sentinel no value can be
-        if odds is _odds_market:
-            odds = _cached_number(raw, "odds", f"market {attrs.get('id')!r}", odds_cache)
-        raw = a.get("probabilities")
-        if raw is None:
-            probability = None
-        else:
-            # Not cached: probabilities (5-10 significant digits) rarely repeat, and a cache
-            # that always misses measured twice the cost of Decimal() alone.
-            try:
-                probability = Decimal(raw)
-            except InvalidOperation:
-                return _odds_market_checked(el)
-            if not probability.is_finite():
-                return _odds_market_checked(el)
-        raw = a.get("active")
-        if raw == "1" or raw is None:
-            active = True
-        elif raw == "0":
-            active = False
-        else:
-            return _odds_market_checked(el)
-        if not outcome_id or "team" in a:
-            return _odds_market_checked(el)
-        append(_new_outcome(OutcomeOdds, (outcome_id.strip(), odds, probability, active, None)))
-    return _new_outcome(MarketOdds, (market_id, specifiers, status, tuple(outcomes), "", favourite, None, next_betstop))
-
-
-def parse_odds_change(root: Element) -> OddsChange:
+def parse_odds_change(root: Element, markets: tuple[MarketOdds, ...] | None = None) -> OddsChange:
+    """`markets`: read already from the text (fastodds), `root` being the message without
+    its <odds> element's content."""
     product, timestamp, request_id = _header(root)
     status_el = child(root, "sport_event_status")
     odds_el = child(root, "odds")
     props = child(root, "odds_generation_properties")
-    if odds_el is not None:
+    if markets is not None:
+        pass
+    elif odds_el is not None:
         # children(odds_el, "market") with the usual plain tag compared inline: one call per
         # market less (local() only for a namespaced tag).
         markets = tuple(
@@ -719,7 +479,33 @@ def parse_element(root: Element) -> Message:
     return parser(root)
 
 
+def _odds_change_fast(data: bytes) -> OddsChange | None:
+    """An odds_change with its markets read from the text (feeds.protocol.fastodds) and the
+    rest parsed as usual; None when that path does not apply or anything is amiss (the whole
+    message is then parsed again, which decides and words any refusal)."""
+    split = split_odds(data)
+    if split is None:
+        return None
+    skeleton, markets = split
+    try:
+        root = parse_prepared(skeleton)
+        if root.tag != "odds_change":
+            return None
+        odds_el = child(root, "odds")
+        if odds_el is None or len(odds_el):  # the <odds> cut out must be the root's, now empty
+            return None
+        return parse_odds_change(root, markets)
+    except MalformedMessage:
+        return None
+
+
 def parse_message(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, defused: bool = False) -> Message:
     """Parse one feed message. Raises MalformedMessage (or a subclass) with the reason."""
-    root = (parse_defused if defused else parse_fast)(body, max_bytes=max_bytes)
-    return parse_element(root)
+    if defused:
+        return parse_element(parse_defused(body, max_bytes=max_bytes))
+    data = prepare(body, max_bytes)
+    if b"<odds_change" in data[:256]:  # the root's tag (after at most an XML declaration)
+        message = _odds_change_fast(data)
+        if message is not None:
+            return message
+    return parse_element(parse_prepared(data))

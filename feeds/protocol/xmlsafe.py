@@ -29,7 +29,9 @@ DEFAULT_MAX_BYTES = 4_000_000
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 
 
-def _prepare(body: bytes, max_bytes: int) -> bytes:
+def prepare(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The body's checks before any parser sees it (type, size, BOM, encoding, no DTD or
+    entity declaration); returns the bytes to parse."""
     if not isinstance(body, bytes | bytearray | memoryview):
         raise MalformedMessage(f"expected bytes, got {type(body).__name__}")
     body = bytes(body)
@@ -44,15 +46,20 @@ def _prepare(body: bytes, max_bytes: int) -> bytes:
     if not stripped.startswith(b"<") or b"\x00" in body:
         raise MalformedMessage("not a UTF-8 XML document")
     # Every declaration the pattern looks for starts with "<!": a plain byte search rules
-    # most messages out (no comment or CDATA either) at a tenth of the regex's cost.
-    if b"<!" in body and _DTD.search(body):
+    # most messages out (no comment or CDATA either) at a tenth of the regex's cost, and a
+    # search for "!" alone (memchr) a tenth of that again ("<" is in every tag).
+    if b"!" in body and b"<!" in body and _DTD.search(body):
         raise UnsafeXml("DTDs and entity declarations are not accepted")
     return stripped
 
 
 def parse_fast(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
     """Parse a feed message (guarded C parser). Raises MalformedMessage subclasses."""
-    data = _prepare(body, max_bytes)
+    return parse_prepared(prepare(body, max_bytes))
+
+
+def parse_prepared(data: bytes) -> Element:
+    """Parse bytes that passed `prepare` (guarded C parser)."""
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
@@ -61,7 +68,7 @@ def parse_fast(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
 
 def parse_defused(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
     """Parse through defusedxml (REST responses, and the reference for the fast path's tests)."""
-    data = _prepare(body, max_bytes)
+    data = prepare(body, max_bytes)
     try:
         return DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as exc:

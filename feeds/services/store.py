@@ -20,18 +20,15 @@ bulk operations do the same.
 from __future__ import annotations
 
 import json
-import random
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from json.encoder import c_make_encoder, encode_basestring
 
 from django.db import connection
 
 from feeds.models import (
     BetCancel,
-    FeedMessage,
     Market,
     MarketChange,
     MarketSettlement,
@@ -41,7 +38,23 @@ from feeds.models import (
 )
 from feeds.protocol import messages as m
 from feeds.protocol.producers import DEFAULT_WINDOW_MINUTES, KNOWN_PRODUCERS
+from feeds.services.linecache import CACHE, MarketCache, _stamp_writer  # noqa: F401 - callers use store.CACHE
 from feeds.services.state import CancelRow, EventRow, MarketRow, SettlementRow, Workspace
+from feeds.services.writes import (  # noqa: F401 - callers use store.JournalRow, store._write_journal_pg
+    _COPY_HEADER,
+    _COPY_TRAILER,
+    JournalRow,
+    _b_bool,
+    _b_i16,
+    _b_i64,
+    _b_text,
+    _flush_cancels,
+    _flush_settlements,
+    _pack_i64,
+    _pack_len,
+    _write_journal_orm,
+    _write_journal_pg,
+)
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # The C encoder behind json.dumps, built once: JSONEncoder.encode builds a new one per call
@@ -93,54 +106,6 @@ _MARKET_COLUMNS = (
     ("updated_at", "timestamptz"),
 )
 _MARKET_UPDATE = [c for c, _ in _MARKET_COLUMNS if c not in ("event_id", "market_id", "specifiers")]
-
-
-class MarketCache:
-    """The market lines this process read or wrote, per event valid while the event carries the
-    writer_version this process saw last (nobody else wrote its lines since)."""
-
-    def __init__(self, max_lines: int = 300_000) -> None:
-        self.max_lines = max_lines
-        self.lines: dict[tuple[str, int, str], MarketRow] = {}
-        self.by_event: dict[str, list[tuple[str, int, str]]] = {}  # the keys in `lines`, per event
-        self.versions: dict[str, int] = {}  # event urn -> writer_version of the cached lines
-        self.producers: set[int] = set()
-        self.hits = self.misses = 0
-
-    def valid_events(self, events: dict[str, EventRow]) -> set[str]:
-        """The events (of a batch, rows locked) whose cached lines are still the database's.
-        The cached lines of the others are dropped: someone else wrote them."""
-        versions = self.versions
-        # 0: no consumer has stamped the event (new, or stored before versions existed).
-        valid = {urn for urn, e in events.items() if e.writer_version and versions.get(urn) == e.writer_version}
-        if len(valid) < len(events):
-            for urn in events.keys() - valid:
-                versions.pop(urn, None)
-                for key in self.by_event.pop(urn, ()):
-                    self.lines.pop(key, None)
-        return valid
-
-    def commit(self, ws: Workspace) -> None:
-        if len(self.lines) + len(ws.markets) > self.max_lines:
-            self.lines.clear()
-            self.by_event.clear()
-            self.versions.clear()
-        new = ws.markets.keys() - self.lines.keys()
-        for key in new:
-            self.by_event.setdefault(key[0], []).append(key)
-        self.lines.update(ws.markets)
-        for urn, e in ws.events.items():
-            self.versions[urn] = e.writer_version
-        self.producers.update(ws.known_producers)
-
-    def invalidate(self) -> None:
-        self.lines.clear()
-        self.by_event.clear()
-        self.versions.clear()
-        self.producers.clear()
-
-
-CACHE = MarketCache()
 
 
 def producer_defaults(product: int) -> Producer:
@@ -578,230 +543,6 @@ def _flush_markets_pg(dirty: list[MarketRow], now: datetime) -> None:
                 row.pk = ids[(row.event_pk, row.market_id, row.specifiers)]
 
 
-def _flush_settlements(ws: Workspace) -> None:
-    dirty = [s for s in ws.settlements.values() if s.dirty]
-    if not dirty:
-        return
-    objs = [
-        MarketSettlement(
-            market_id=s.market.pk,
-            producer_id=s.producer_id,
-            certainty=s.certainty,
-            void_reason=s.void_reason,
-            outcomes=s.outcomes,
-            message_ts=s.message_ts,
-            updated_at=ws.now,
-        )
-        for s in dirty
-    ]
-    MarketSettlement.objects.bulk_create(
-        objs,
-        update_conflicts=True,
-        unique_fields=["market", "producer"],
-        update_fields=["certainty", "void_reason", "outcomes", "message_ts", "updated_at"],
-    )
-    for s, obj in zip(dirty, objs, strict=True):
-        s.pk, s.dirty = obj.pk, False
-
-
-def _flush_cancels(ws: Workspace) -> None:
-    dirty = [c for c in ws.cancels.values() if c.dirty]
-    if not dirty:
-        return
-    objs = [
-        BetCancel(
-            market_id=c.market.pk,
-            producer_id=c.producer_id,
-            window_key=c.window_key,
-            start_ts=c.start_ts,
-            end_ts=c.end_ts,
-            void_reason=c.void_reason,
-            superceded_by=c.superceded_by,
-            active=c.active,
-            cancel_ts=c.cancel_ts,
-            rollback_ts=c.rollback_ts,
-            updated_at=ws.now,
-        )
-        for c in dirty
-    ]
-    BetCancel.objects.bulk_create(
-        objs,
-        update_conflicts=True,
-        unique_fields=["market", "producer", "window_key"],
-        update_fields=["void_reason", "superceded_by", "active", "cancel_ts", "rollback_ts", "updated_at"],
-    )
-    for c, obj in zip(dirty, objs, strict=True):
-        c.pk, c.dirty = obj.pk, False
-
-
-# --- binary COPY ------------------------------------------------------------------------------
-# Rows are packed here in one pass, not through psycopg's write_row (a Python call and a dumper
-# lookup per value): the whole payload goes over in one write. Binary, so bodies travel as raw
-# bytes rather than hex and nothing needs escaping.
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_TRAILER = struct.pack(">h", -1)
-_NULL = struct.pack(">i", -1)
-_pack_i16 = struct.Struct(">ih").pack
-_pack_i32 = struct.Struct(">ii").pack
-_pack_i64 = struct.Struct(">iq").pack
-_pack_len = struct.Struct(">i").pack
-_TRUE, _FALSE = struct.pack(">ib", 1, 1), struct.pack(">ib", 1, 0)
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _b_i16(value: int | None) -> bytes:
-    return _NULL if value is None else _pack_i16(2, value)
-
-
-def _b_i32(value: int | None) -> bytes:
-    return _NULL if value is None else _pack_i32(4, value)
-
-
-def _b_i64(value: int | None) -> bytes:
-    return _NULL if value is None else _pack_i64(8, value)
-
-
-def _b_text(value: str | None) -> bytes:
-    if value is None:
-        return _NULL
-    data = value.encode()
-    return _pack_len(len(data)) + data
-
-
-def _b_bytes(value: bytes) -> bytes:
-    return _pack_len(len(value)) + value
-
-
-def _b_bool(value: bool | None) -> bytes:
-    return _NULL if value is None else (_TRUE if value else _FALSE)
-
-
-def _b_timestamptz(value: datetime | None) -> bytes:
-    if value is None:
-        return _NULL
-    return _pack_i64(8, (value - _PG_EPOCH) // _MICROSECOND)
-
-
-@dataclass(slots=True)
-class JournalRow:
-    """One feed message for the journal (feeds_feedmessage): a plain object, a model instance
-    costs several times more to build and the batch path never needs one."""
-
-    routing_key: str
-    kind: str
-    product: int | None
-    event_urn: str
-    message_ts: int | None
-    request_id: int | None
-    body: bytes
-    body_size: int
-    source: str
-    received_at: datetime
-    applied_at: datetime | None
-    outcome: str
-    reason: str
-    replay_of_id: int | None
-    pk: int | None = None
-
-    def to_model(self) -> FeedMessage:
-        return FeedMessage(
-            pk=self.pk,
-            routing_key=self.routing_key,
-            kind=self.kind,
-            product=self.product,
-            event_urn=self.event_urn,
-            message_ts=self.message_ts,
-            request_id=self.request_id,
-            body=self.body,
-            body_size=self.body_size,
-            source=self.source,
-            received_at=self.received_at,
-            applied_at=self.applied_at,
-            outcome=self.outcome,
-            reason=self.reason,
-            replay_of_id=self.replay_of_id,
-        )
-
-
-_JOURNAL_COLUMNS = (
-    "id",
-    "routing_key",
-    "kind",
-    "product",
-    "event_urn",
-    "message_ts",
-    "request_id",
-    "body",
-    "body_size",
-    "source",
-    "received_at",
-    "applied_at",
-    "outcome",
-    "reason",
-    "replay_of_id",
-)
-_JOURNAL_FIELD_COUNT = struct.pack(">h", len(_JOURNAL_COLUMNS))
-
-
-def _journal_copy_data(journal: list[JournalRow]) -> bytes:
-    parts = [_COPY_HEADER]
-    append = parts.append
-    stamps: dict[datetime, bytes] = {}  # applied_at is the batch's one time
-    for row in journal:
-        applied = stamps.get(row.applied_at) if row.applied_at is not None else _NULL
-        if applied is None:
-            applied = stamps[row.applied_at] = _b_timestamptz(row.applied_at)
-        append(
-            b"".join(
-                (
-                    _JOURNAL_FIELD_COUNT,
-                    _pack_i64(8, row.pk),
-                    _b_text(row.routing_key),
-                    _b_text(row.kind),
-                    _b_i16(row.product),
-                    _b_text(row.event_urn),
-                    _b_i64(row.message_ts),
-                    _b_i64(row.request_id),
-                    _b_bytes(bytes(row.body)),
-                    _pack_i32(4, row.body_size),
-                    _b_text(row.source),
-                    _b_timestamptz(row.received_at),
-                    applied,
-                    _b_text(row.outcome),
-                    _b_text(row.reason),
-                    _b_i64(row.replay_of_id),
-                )
-            )
-        )
-    append(_COPY_TRAILER)
-    return b"".join(parts)
-
-
-def _write_journal_pg(journal: list[JournalRow]) -> None:
-    """COPY the journal rows (raw bodies are most of the bytes written), ids drawn first so
-    that history rows can point at them."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('feeds_feedmessage', 'id')) FROM generate_series(1, %s)",
-            [len(journal)],
-        )
-        for row, (pk,) in zip(journal, cursor.fetchall(), strict=True):
-            row.pk = pk
-        with cursor.cursor.copy(
-            f"COPY feeds_feedmessage ({', '.join(_JOURNAL_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.write(_journal_copy_data(journal))
-
-
-def _write_journal_orm(journal: list[JournalRow]) -> None:
-    objs = [row.to_model() for row in journal]
-    FeedMessage.objects.bulk_create(objs)
-    for row, obj in zip(journal, objs, strict=True):
-        row.pk = obj.pk
-
-
 _PRODUCER_FIELDS = [
     "status",
     "status_reason",
@@ -813,18 +554,6 @@ _PRODUCER_FIELDS = [
     "recovery",
     "updated_at",
 ]
-
-
-def _stamp_writer(ws: Workspace) -> None:
-    """A new writer_version on every event whose lines this batch changes (MarketCache)."""
-    token = random.getrandbits(62) or 1
-    events = ws.events
-    for row in ws.markets.values():
-        if row.dirty:
-            event = events[row.event_urn]
-            if event.writer_version != token:
-                event.writer_version = token
-                event.dirty = True
 
 
 def flush(ws: Workspace, journal: list[JournalRow]) -> None:

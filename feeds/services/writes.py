@@ -1,0 +1,237 @@
+"""Writes of feeds.services.store.flush besides the market lines: the journal (feeds_feedmessage),
+settlements and cancels; and the binary COPY packing the journal and the lines' stage use.
+
+Rows are packed here, not through psycopg's write_row (a Python call and a dumper lookup per
+value): the whole payload goes over in one write. Binary, so bodies travel as raw bytes rather
+than hex and nothing needs escaping. feeds.services.store uses the helpers for the market
+lines' stage table.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from feeds.models import BetCancel, FeedMessage, MarketSettlement
+from feeds.services.state import Workspace
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_NULL = struct.pack(">i", -1)
+_pack_i16 = struct.Struct(">ih").pack
+_pack_i32 = struct.Struct(">ii").pack
+_pack_i64 = struct.Struct(">iq").pack
+_pack_len = struct.Struct(">i").pack
+_TRUE, _FALSE = struct.pack(">ib", 1, 1), struct.pack(">ib", 1, 0)
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _b_i16(value: int | None) -> bytes:
+    return _NULL if value is None else _pack_i16(2, value)
+
+
+def _b_i32(value: int | None) -> bytes:
+    return _NULL if value is None else _pack_i32(4, value)
+
+
+def _b_i64(value: int | None) -> bytes:
+    return _NULL if value is None else _pack_i64(8, value)
+
+
+def _b_text(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    data = value.encode()
+    return _pack_len(len(data)) + data
+
+
+def _b_bytes(value: bytes) -> bytes:
+    return _pack_len(len(value)) + value
+
+
+def _b_bool(value: bool | None) -> bytes:
+    return _NULL if value is None else (_TRUE if value else _FALSE)
+
+
+def _b_timestamptz(value: datetime | None) -> bytes:
+    if value is None:
+        return _NULL
+    return _pack_i64(8, (value - _PG_EPOCH) // _MICROSECOND)
+
+
+@dataclass(slots=True)
+class JournalRow:
+    """One feed message for the journal (feeds_feedmessage): a plain object, a model instance
+    costs several times more to build and the batch path never needs one."""
+
+    routing_key: str
+    kind: str
+    product: int | None
+    event_urn: str
+    message_ts: int | None
+    request_id: int | None
+    body: bytes
+    body_size: int
+    source: str
+    received_at: datetime
+    applied_at: datetime | None
+    outcome: str
+    reason: str
+    replay_of_id: int | None
+    pk: int | None = None
+
+    def to_model(self) -> FeedMessage:
+        return FeedMessage(
+            pk=self.pk,
+            routing_key=self.routing_key,
+            kind=self.kind,
+            product=self.product,
+            event_urn=self.event_urn,
+            message_ts=self.message_ts,
+            request_id=self.request_id,
+            body=self.body,
+            body_size=self.body_size,
+            source=self.source,
+            received_at=self.received_at,
+            applied_at=self.applied_at,
+            outcome=self.outcome,
+            reason=self.reason,
+            replay_of_id=self.replay_of_id,
+        )
+
+
+_JOURNAL_COLUMNS = (
+    "id",
+    "routing_key",
+    "kind",
+    "product",
+    "event_urn",
+    "message_ts",
+    "request_id",
+    "body",
+    "body_size",
+    "source",
+    "received_at",
+    "applied_at",
+    "outcome",
+    "reason",
+    "replay_of_id",
+)
+_JOURNAL_FIELD_COUNT = struct.pack(">h", len(_JOURNAL_COLUMNS))
+
+
+def _journal_copy_data(journal: list[JournalRow]) -> bytes:
+    parts = [_COPY_HEADER]
+    append = parts.append
+    stamps: dict[datetime, bytes] = {}  # applied_at is the batch's one time
+    for row in journal:
+        applied = stamps.get(row.applied_at) if row.applied_at is not None else _NULL
+        if applied is None:
+            applied = stamps[row.applied_at] = _b_timestamptz(row.applied_at)
+        append(
+            b"".join(
+                (
+                    _JOURNAL_FIELD_COUNT,
+                    _pack_i64(8, row.pk),
+                    _b_text(row.routing_key),
+                    _b_text(row.kind),
+                    _b_i16(row.product),
+                    _b_text(row.event_urn),
+                    _b_i64(row.message_ts),
+                    _b_i64(row.request_id),
+                    _b_bytes(bytes(row.body)),
+                    _pack_i32(4, row.body_size),
+                    _b_text(row.source),
+                    _b_timestamptz(row.received_at),
+                    applied,
+                    _b_text(row.outcome),
+                    _b_text(row.reason),
+                    _b_i64(row.replay_of_id),
+                )
+            )
+        )
+    append(_COPY_TRAILER)
+    return b"".join(parts)
+
+
+def _write_journal_pg(journal: list[JournalRow]) -> None:
+    """COPY the journal rows (raw bodies are most of the bytes written), ids drawn first so
+    that history rows can point at them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('feeds_feedmessage', 'id')) FROM generate_series(1, %s)",
+            [len(journal)],
+        )
+        for row, (pk,) in zip(journal, cursor.fetchall(), strict=True):
+            row.pk = pk
+        with cursor.cursor.copy(
+            f"COPY feeds_feedmessage ({', '.join(_JOURNAL_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.write(_journal_copy_data(journal))
+
+
+def _write_journal_orm(journal: list[JournalRow]) -> None:
+    objs = [row.to_model() for row in journal]
+    FeedMessage.objects.bulk_create(objs)
+    for row, obj in zip(journal, objs, strict=True):
+        row.pk = obj.pk
+
+
+def _flush_settlements(ws: Workspace) -> None:
+    dirty = [s for s in ws.settlements.values() if s.dirty]
+    if not dirty:
+        return
+    objs = [
+        MarketSettlement(
+            market_id=s.market.pk,
+            producer_id=s.producer_id,
+            certainty=s.certainty,
+            void_reason=s.void_reason,
+            outcomes=s.outcomes,
+            message_ts=s.message_ts,
+            updated_at=ws.now,
+        )
+        for s in dirty
+    ]
+    MarketSettlement.objects.bulk_create(
+        objs,
+        update_conflicts=True,
+        unique_fields=["market", "producer"],
+        update_fields=["certainty", "void_reason", "outcomes", "message_ts", "updated_at"],
+    )
+    for s, obj in zip(dirty, objs, strict=True):
+        s.pk, s.dirty = obj.pk, False
+
+
+def _flush_cancels(ws: Workspace) -> None:
+    dirty = [c for c in ws.cancels.values() if c.dirty]
+    if not dirty:
+        return
+    objs = [
+        BetCancel(
+            market_id=c.market.pk,
+            producer_id=c.producer_id,
+            window_key=c.window_key,
+            start_ts=c.start_ts,
+            end_ts=c.end_ts,
+            void_reason=c.void_reason,
+            superceded_by=c.superceded_by,
+            active=c.active,
+            cancel_ts=c.cancel_ts,
+            rollback_ts=c.rollback_ts,
+            updated_at=ws.now,
+        )
+        for c in dirty
+    ]
+    BetCancel.objects.bulk_create(
+        objs,
+        update_conflicts=True,
+        unique_fields=["market", "producer", "window_key"],
+        update_fields=["void_reason", "superceded_by", "active", "cancel_ts", "rollback_ts", "updated_at"],
+    )
+    for c, obj in zip(dirty, objs, strict=True):
+        c.pk, c.dirty = obj.pk, False
