@@ -27,7 +27,16 @@ from functools import partial
 from itertools import compress, repeat
 
 from feeds.protocol.errors import MalformedMessage
-from feeds.protocol.odds import _ODDS, _SMALL_INTS, _SPECIFIERS, ACTIVE, MarketOdds, OutcomeOdds, _cached_number
+from feeds.protocol.odds import (
+    _ODDS,
+    _SMALL_INTS,
+    _SPECIFIERS,
+    ACTIVE,
+    Listed,
+    MarketOdds,
+    OutcomeOdds,
+    _cached_number,
+)
 from feeds.protocol.specifiers import canonical_specifiers
 
 _WS = " \t\r\n"  # XML whitespace (str.strip() alone would also strip \x0b, \x0c, \x1c-\x1f)
@@ -241,6 +250,7 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     except (InvalidOperation, KeyError):
         return None  # such as "1..2" or active="true": the full parser decides
     outcomes = list(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
+    fragments = _fragments(ids, raw_odds, odds, columns[3], probabilities, actives)
     markets = []
     first = 0
     for info, count, _, _ in layout:
@@ -249,11 +259,38 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
             continue
         market_id, specifiers, status, favourite, _ = info
         last = first + count
-        markets.append(
-            _new(MarketOdds, (market_id, specifiers, status, tuple(outcomes[first:last]), "", favourite, None, None))
-        )
+        listed = tuple(outcomes[first:last])
+        if fragments is not None and count:
+            market_ids = tuple(ids[first:last])
+            if len(set(market_ids)) == count:  # a repeated id keeps one entry: the dicts decide
+                listed = Listed(listed)
+                listed.ids = market_ids
+                listed.json = "{" + ",".join(fragments[first:last]) + "}"
+        markets.append(_new(MarketOdds, (market_id, specifiers, status, listed, "", favourite, None, None)))
         first = last
     return tuple(markets)
+
+
+# A number whose text is what str(Decimal(text)) gives back (no leading zero or dot, no
+# exponent; "0.000000…" would come back as "0E-7" or "1E-7": left to str(Decimal)), then ",".
+_CANONICAL = re.compile(r"(?:(?:[1-9][0-9]*|0(?!\.000000))(?:\.[0-9]+)?,)*")
+_FRAGMENT = '"{}":{{"odds":"{}","active":{},"prob":"{}"}}'.format
+_ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
+
+
+def _fragments(
+    ids: list[str], raw_odds: list, odds: list, raw_probabilities: list, probabilities: list, actives: list
+) -> list[str] | None:
+    """Each outcome's entry of the store's JSON text ('"id":{"odds":…,"active":…,"prob":…}', as
+    feeds.services.state writes it from the dicts), built column-wise from the checked text: the
+    odds and probabilities as str(Decimal) gives them (the text itself when it is that already).
+    None when an outcome lacks odds or probabilities or an id needs JSON escaping."""
+    if None in raw_probabilities or None in odds or "\\" in "".join(ids):
+        return None
+    odds_text = raw_odds if _CANONICAL.fullmatch(",".join(raw_odds) + ",") else list(map(str, odds))
+    if not _CANONICAL.fullmatch(",".join(raw_probabilities) + ","):
+        raw_probabilities = list(map(str, probabilities))
+    return list(map(_FRAGMENT, ids, odds_text, map(_ACTIVE_JSON.__getitem__, actives), raw_probabilities))
 
 
 def _remember(memo: dict[str, tuple[str, MarketOdds]], layout: list[tuple], markets: tuple[MarketOdds, ...]) -> int:

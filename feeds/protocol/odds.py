@@ -38,6 +38,17 @@ class OutcomeOdds(NamedTuple):
     team: int | None = None
 
 
+class Listed(tuple):
+    """A market's outcomes (OutcomeOdds) as feeds.protocol.fastodds read them from the text,
+    with their ids and `json`: the outcome states as the JSON text the store writes (the same
+    text feeds.services.state builds from the dicts). Equal to the plain tuple of the same
+    outcomes; the state keeps the text and builds the dicts only when something reads them.
+    Only for markets whose outcomes all have odds and probabilities, no team, distinct ids."""
+
+    ids: tuple[str, ...]
+    json: str
+
+
 class MarketOdds(NamedTuple):
     id: int
     specifiers: str
