@@ -259,13 +259,16 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
             continue
         market_id, specifiers, status, favourite, _ = info
         last = first + count
-        listed = tuple(outcomes[first:last])
-        if fragments is not None and count:
+        if fragments is None or not count:
+            listed = tuple(outcomes[first:last])
+        else:
             market_ids = tuple(ids[first:last])
-            if len(set(market_ids)) == count:  # a repeated id keeps one entry: the dicts decide
-                listed = Listed(listed)
+            if len(set(market_ids)) == count:
+                listed = Listed(outcomes[first:last])
                 listed.ids = market_ids
                 listed.json = "{" + ",".join(fragments[first:last]) + "}"
+            else:  # a repeated id keeps one entry: the dicts decide
+                listed = tuple(outcomes[first:last])
         markets.append(_new(MarketOdds, (market_id, specifiers, status, listed, "", favourite, None, None)))
         first = last
     return tuple(markets)

@@ -331,7 +331,11 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         # confirmed at this message's time. (Equal values: '1.50' after '1.5' keeps '1.5'.)
         unchanged = True
         odds_ts = timestamp
-    elif type(listed) is Listed and _lists_all(row, previous, listed):
+    elif type(listed) is Listed and (
+        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # the usual
+        or previous == {}  # a new line
+        or _lists_all(row, previous, listed)
+    ):
         # Read by the fast path with its JSON text, and no outcome left out: the text is the
         # state; the dicts are built from it only if something reads them.
         unchanged = False
