@@ -242,15 +242,14 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
         if odds is None:
             return None
     try:
-        if None in probabilities:
-            probabilities = [None if p is None else Decimal(p) for p in probabilities]
-        else:
-            probabilities = list(map(Decimal, probabilities))
+        # Probabilities are kept as the text str(Decimal()) gives: usually the text itself.
+        if None in probabilities or _NOT_CANONICAL.search(f',{",".join(probabilities)},'):
+            probabilities = [None if p is None else str(Decimal(p)) for p in probabilities]
         active = list(map(_ACTIVE.__getitem__, actives))
     except (InvalidOperation, KeyError):
         return None  # such as "1..2" or active="true": the full parser decides
     outcomes = list(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
-    fragments = _fragments(ids, raw_odds, odds, columns[3], probabilities, actives)
+    fragments = _fragments(ids, odds, probabilities, actives)
     markets = []
     first = 0
     for info, count, _, _ in layout:
@@ -274,32 +273,29 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     return tuple(markets)
 
 
-# A number whose text is what str(Decimal(text)) gives back (no leading zero or dot, no
-# exponent; "0.000000…" would come back as "0E-7" or "1E-7": left to str(Decimal)), then ",".
-_CANONICAL = re.compile(r"(?:(?:[1-9][0-9]*|0(?!\.000000))(?:\.[0-9]+)?,)*")
+# In ",v1,v2,…," of values of digits and dots (the grammars' probabilities): one that
+# str(Decimal()) would not give back as it is (empty, a leading zero or dot, a trailing dot,
+# two dots: refused by Decimal; "0.000000…": an exponent). A search with a character prefix
+# (commas and dots), much cheaper than a fullmatch of the values' grammar.
+_NOT_CANONICAL = re.compile(r",(?:,|\.|0[0-9]|0\.000000)|\.,|\.[0-9]*\.")
 _ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
 # An outcome's entry, cut around its four values; the leading "," is skipped for a market's first.
 _GLUE = (",", '"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None, '"}')
 
 
-def _fragments(
-    ids: list[str], raw_odds: list, odds: list, raw_probabilities: list, probabilities: list, actives: list
-) -> list[str] | None:
+def _fragments(ids: list[str], odds: list, probabilities: list, actives: list) -> list[str] | None:
     """The outcomes' entries of the store's JSON text ('"id":{"odds":…,"active":…,"prob":…}', as
-    feeds.services.state writes it from the dicts), 10 pieces an outcome, built column-wise
-    from the checked text: the odds and probabilities as str(Decimal) gives them (the text
-    itself when it is that already). None when an outcome lacks odds or probabilities or an id
-    needs JSON escaping."""
-    if None in raw_probabilities or None in odds or "\\" in "".join(ids):
+    feeds.services.state writes it from the dicts), 10 pieces an outcome, built column-wise: the
+    odds as str(Decimal) gives them, the probabilities' checked text. None when an outcome lacks
+    odds or probabilities or an id needs JSON escaping."""
+    if None in probabilities or None in odds or "\\" in "".join(ids):
         return None
-    odds_text = raw_odds if _CANONICAL.fullmatch(",".join(raw_odds) + ",") else list(map(str, odds))
-    if not _CANONICAL.fullmatch(",".join(raw_probabilities) + ","):
-        raw_probabilities = list(map(str, probabilities))
+    odds_text = list(map(str, odds))  # C calls; checking the text measured dearer
     pieces = list(_GLUE) * len(ids)  # slice assignments fill the values in (C loops)
     pieces[2::10] = ids
     pieces[4::10] = odds_text
     pieces[6::10] = map(_ACTIVE_JSON.__getitem__, actives)
-    pieces[8::10] = raw_probabilities
+    pieces[8::10] = probabilities
     return pieces
 
 

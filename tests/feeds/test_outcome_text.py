@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -77,6 +78,9 @@ def test_odd_decimal_forms_give_the_text_str_decimal_gives(value):
             continue
         _check(body)
         _check(body)  # the odds cache warm
+        # Probabilities are carried as the text str(Decimal()) gives, by the fast path as well.
+        for outcome in m.parse_message(body).markets[0].outcomes:
+            assert outcome.probability in ("0.5", "0.25", str(Decimal(value)))
 
 
 def test_a_market_that_needs_the_dicts_carries_no_text():
