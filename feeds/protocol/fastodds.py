@@ -243,7 +243,7 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
             return None
     try:
         # Probabilities are kept as the text str(Decimal()) gives: usually the text itself.
-        if None in probabilities or _NOT_CANONICAL.search(f',{",".join(probabilities)},'):
+        if None in probabilities or _NOT_CANONICAL.search(f",{','.join(probabilities)},"):
             probabilities = [None if p is None else str(Decimal(p)) for p in probabilities]
         active = list(map(_ACTIVE.__getitem__, actives))
     except (InvalidOperation, KeyError):

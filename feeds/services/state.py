@@ -17,8 +17,8 @@ Rules (docs/uof.md has the reasoning):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
