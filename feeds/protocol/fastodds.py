@@ -243,7 +243,7 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
             return None
     try:
         # Probabilities are kept as the text str(Decimal()) gives: usually the text itself.
-        if None in probabilities or _NOT_CANONICAL.search(f",{','.join(probabilities)},"):
+        if None in probabilities or not _plain_decimals(probabilities):
             probabilities = [None if p is None else str(Decimal(p)) for p in probabilities]
         active = list(map(_ACTIVE.__getitem__, actives))
     except (InvalidOperation, KeyError):
@@ -273,11 +273,22 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     return tuple(markets)
 
 
-# In ",v1,v2,…," of values of digits and dots (the grammars' probabilities): one that
-# str(Decimal()) would not give back as it is (empty, a leading zero or dot, a trailing dot,
-# two dots: refused by Decimal; "0.000000…": an exponent). A search with a character prefix
-# (commas and dots), much cheaper than a fullmatch of the values' grammar.
-_NOT_CANONICAL = re.compile(r",(?:,|\.|0[0-9]|0\.000000)|\.,|\.[0-9]*\.")
+def _plain_decimals(values: list[str]) -> bool:
+    """Whether each value (digits and dots only: the grammars' probabilities) is the text
+    str(Decimal()) gives back for it: not empty, no leading zero or dot, no trailing dot, one
+    dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Substring searches
+    (memchr-fast; a regex over the values measured ~100k instructions a message)."""
+    text = f",{','.join(values)},"
+    return not (
+        ",," in text
+        or ",." in text
+        or ".," in text
+        or ",0.000000" in text
+        or text.count(",0") != text.count(",0.") + text.count(",0,")  # "01" (or "0,0": the slow way)
+        or b".." in text.encode().translate(None, b"0123456789")  # two dots in one value
+    )
+
+
 _ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
 # An outcome's entry, cut around its four values; the leading "," is skipped for a market's first.
 _GLUE = (",", '"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None, '"}')

@@ -128,3 +128,20 @@ def test_the_state_keeps_the_text_and_builds_the_dicts_when_read():
     # Setting the dicts drops the text (the store then encodes them).
     row.outcomes = {"1": {"odds": "2", "active": True, "prob": "0.5"}}
     assert row.outcomes_json is None
+
+
+def test_plain_decimals_are_the_texts_str_decimal_gives_back():
+    from feeds.protocol.fastodds import _plain_decimals
+
+    values = ["0", "0.5", "1", "1.50", "10", "0.000001", "0.0000010", "123.456", "01", "00", ".5", "5.", ""]
+    values += ["1.2.3", "1..2", "0.0000001", "0.00000000", "0.000000", "007.5", "0.05", "100.00"]
+    for value in values:
+        try:
+            plain = str(Decimal(value)) == value
+        except ArithmeticError:
+            plain = False
+        # A value the check takes is the text itself; one it leaves goes through Decimal.
+        if _plain_decimals(["0.5", value, "2"]):
+            assert plain, value
+        elif value not in ("0.000000",):  # plain, but left to Decimal (the exponent guard)
+            assert not plain, value
