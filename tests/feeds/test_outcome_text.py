@@ -87,6 +87,8 @@ def test_a_market_that_needs_the_dicts_carries_no_text():
     for outcomes in (
         '<outcome id="1" odds="2" probabilities="0.5" active="1"/><outcome id="1" odds="3" probabilities="0.5" active="1"/>',
         '<outcome id="1" odds="2" active="1"/>',  # no probability: the dict has no "prob"
+        '<outcome id="1" probabilities="0.5" active="1"/>',  # no odds: "odds" is null
+        '<outcome id="1" odds="" probabilities="0.5" active="1"/>',  # empty odds: null as well
         '<outcome id="a\\b" odds="2" probabilities="0.5" active="1"/>',  # the id needs escaping
     ):
         (market,) = m.parse_message(_doc(outcomes)).markets
