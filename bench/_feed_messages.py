@@ -56,12 +56,13 @@ def _head(event_id: int, i: int) -> str:
     )
 
 
-def _message(event_id: int, body: str) -> tuple[str, bytes]:
-    return (f"hi.-.live.odds_change.1.sr:match.{event_id}.-", (body + "</odds></odds_change>").encode())
+def _message(event_id: int, body: str, sport: int = 1) -> tuple[str, bytes]:
+    return (f"hi.-.live.odds_change.{sport}.sr:match.{event_id}.-", (body + "</odds></odds_change>").encode())
 
 
-def make_messages(n: int, events: int, seed: int = 1) -> list[tuple[str, bytes]]:
-    """Each message names 10-50 of the book's lines, every odds new."""
+def make_messages(n: int, events: int, seed: int = 1, sports: tuple[int, ...] = (1,)) -> list[tuple[str, bytes]]:
+    """Each message names 10-50 of the book's lines, every odds new. An event's sport (in the
+    routing key, which is what consumers bound by sport select on) is sports[event % len]."""
     rng = random.Random(seed)
     book = market_book(rng)
     out = []
@@ -69,7 +70,7 @@ def make_messages(n: int, events: int, seed: int = 1) -> list[tuple[str, bytes]]
         event_id = 80_000_000 + rng.randrange(events)
         lines = rng.sample(book, rng.randint(10, 50))
         markets = "".join(_market_xml(mid, spec, _outcomes_xml(rng, outs)) for mid, spec, outs in lines)
-        out.append(_message(event_id, _head(event_id, i) + markets))
+        out.append(_message(event_id, _head(event_id, i) + markets, sports[event_id % len(sports)]))
     return out
 
 

@@ -2,7 +2,7 @@
 
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/tl_feeds \
     /work/main/.venv/bin/python bench/feed_ingest.py [--messages 20000] [--events 500] [--paced-rate 500 --paced-seconds 20]
-  ... bench/feed_ingest.py --consumers 1 2 [--messages 20000] [--paced-rate 500 --paced-seconds 20]
+  ... bench/feed_ingest.py --consumers 1 2 [--partition share sport] [--messages 20000] [--paced-rate 500 --paced-seconds 20]
 
 Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
   1. raw:   publish N messages, then pika consume + XML parse only (no database): the ceiling.
@@ -12,9 +12,13 @@ Phases (each on a fresh tl_feeds_bench_* exchange, deleted afterwards):
             and lag = commit time - the message's timestamp (set at publish time, as a producer would).
   3. paced: the publisher holds a fixed rate (default 500 msg/s) for a while: lag p50/p99/max.
 With --consumers 1 2 (any list), phases 2 and 3 run instead once per count, each consumer a
-separate process (its own core and GIL) taking share k/N of the events (uof_consume --share):
+separate process (its own core and GIL) taking a partition of the feed, for each --partition:
+  share: share k/N of the events (uof_consume --share): every consumer receives every message
+         and skips the other shares' unparsed;
+  sport: one sport each, by routing-key binding (uof_consume --sport): the broker sends each
+         consumer only its sport (the publisher spreads events over sports 1 and 5).
 msg/s committed, consumer CPU per message (all consumer processes together) and lag p99, for
-every count in the same run.
+every count and partition in the same run.
 Messages are realistic odds_change bodies: 10-50 markets each (1x2, totals, handicaps, correct
 score lines…, 2-3 outcomes with odds and probabilities), spread over --events events.
 
@@ -36,6 +40,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
 
 AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+SPORTS = (1, 5)  # the publisher's events alternate between soccer and tennis (routing keys)
 _print = print  # progress goes to stdout; children talk to the parent on stdout too
 
 from bench._feed_messages import TS_PLACEHOLDER, make_messages  # noqa: E402, F401 - feeds_phases imports them here too
@@ -46,7 +51,7 @@ from bench._feed_messages import TS_PLACEHOLDER, make_messages  # noqa: E402, F4
 def publisher_main(exchange: str, n: int, events: int, rate: float) -> None:
     import pika
 
-    messages = make_messages(n, events)
+    messages = make_messages(n, events, sports=SPORTS)
     connection = pika.BlockingConnection(pika.URLParameters(AMQP))
     channel = connection.channel()
     channel.exchange_declare(exchange, exchange_type="topic", durable=False, auto_delete=False)
@@ -230,7 +235,7 @@ def phase_raw(n: int, events: int) -> dict:
     from feeds.protocol.messages import parse_message
 
     queue = f"tl_feeds_bench_raw_{os.getpid()}"
-    messages = make_messages(n, events)
+    messages = make_messages(n, events, sports=SPORTS)
     connection = pika.BlockingConnection(pika.URLParameters(AMQP))
     channel = connection.channel()
     channel.queue_declare(queue, auto_delete=True)
@@ -267,14 +272,14 @@ def phase_raw(n: int, events: int) -> dict:
     }
 
 
-def start_consumer(exchange, name, stop, on_batch, batch_size, prefetch, **extra):
-    """A consumer of every key of the bench's exchange, running in a thread, ready to take messages."""
+def start_consumer(exchange, name, stop, on_batch, batch_size, prefetch, keys=("#",), **extra):
+    """A consumer of `keys` (default every key) of the bench's exchange, running in a thread, ready to take messages."""
     from feeds.consumer import Consumer
 
     consumer = Consumer(
         url=AMQP,
         exchange=exchange,
-        keys=["#"],
+        keys=list(keys),
         prefetch=prefetch,
         batch_size=batch_size,
         batch_wait_ms=20,
@@ -352,9 +357,10 @@ def phase_consume(n: int, events: int, rate: float, batch_size: int, prefetch: i
 # --- N consumer processes ---------------------------------------------------------------------------------
 
 
-def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> None:
-    """A child: one Consumer taking `share` of the events; 'stop' on stdin ends it and it prints
-    one JSON line: messages, skipped, CPU seconds, lags, last commit time."""
+def consumer_main(exchange: str, part: str, batch_size: int, prefetch: int) -> None:
+    """A child: one Consumer taking `part` of the feed ('all', a share 'k/N' or 'sport:ID');
+    'stop' on stdin ends it and it prints one JSON line: messages, skipped, CPU seconds, lags,
+    last commit time."""
     import json
 
     import django
@@ -363,6 +369,10 @@ def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> 
     import gc
 
     gc.set_threshold(200_000, 50, 100)  # as uof_consume does
+    import logging
+
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    from feeds.protocol.routing import bindings
     from feeds.services.consumers import parse_share
 
     lags: list[float] = []
@@ -374,15 +384,13 @@ def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> 
         last_commit[0] = time.time()
 
     stop = threading.Event()
+    keys, share = ["#"], None
+    if part.startswith("sport:"):
+        keys = bindings("all", sports=(int(part.removeprefix("sport:")),))
+    elif part != "all":
+        share = parse_share(part)
     consumer, thread = start_consumer(
-        exchange,
-        f"{exchange}-{share}",
-        stop,
-        on_batch,
-        batch_size,
-        prefetch,
-        share=parse_share(share) if share != "all" else None,
-        register=False,
+        exchange, f"{exchange}-{part}", stop, on_batch, batch_size, prefetch, keys=keys, share=share, register=False
     )
     cpu_start = time.process_time()
     print("ready", flush=True)
@@ -403,8 +411,11 @@ def consumer_main(exchange: str, share: str, batch_size: int, prefetch: int) -> 
     )
 
 
-def phase_consumers(n: int, events: int, rate: float, count: int, batch_size: int, prefetch: int) -> dict:
-    """`count` consumer processes, shares k/count, against one publisher: msg/s, CPU, lag."""
+def phase_consumers(
+    n: int, events: int, rate: float, count: int, batch_size: int, prefetch: int, partition: str = "share"
+) -> dict:
+    """`count` consumer processes, each a partition (share k/count, or one sport), against one
+    publisher: msg/s, CPU, lag."""
     import json
 
     import pika
@@ -413,15 +424,22 @@ def phase_consumers(n: int, events: int, rate: float, count: int, batch_size: in
     reset_db()
     exchange = f"tl_feeds_bench_{os.getpid()}_{int(time.time())}_{count}"
     publisher = start_publisher(exchange, n, events, rate)
-    shares = ["all"] if count == 1 else [f"{k}/{count}" for k in range(count)]
+    if count == 1:
+        parts = ["all"]
+    elif partition == "sport":
+        if count > len(SPORTS):
+            raise SystemExit(f"--partition sport: the publisher has {len(SPORTS)} sports, not {count}")
+        parts = [f"sport:{sport}" for sport in SPORTS[:count]]
+    else:
+        parts = [f"{k}/{count}" for k in range(count)]
     children = [
         subprocess.Popen(
-            [sys.executable, __file__, "--consumer", exchange, share, str(batch_size), str(prefetch)],
+            [sys.executable, __file__, "--consumer", exchange, part, str(batch_size), str(prefetch)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for share in shares
+        for part in parts
     ]
     for child in children:
         assert child.stdout.readline().strip() == "ready", "a consumer process did not start"
@@ -454,6 +472,7 @@ def phase_consumers(n: int, events: int, rate: float, count: int, batch_size: in
     elapsed = max(r["last_commit"] for r in reports) - started
     return {
         "consumers": count,
+        "partition": "" if count == 1 else f" by {partition}",
         "messages": messages,
         "committed": committed,
         "rate": messages / elapsed if elapsed > 0 else 0.0,
@@ -467,7 +486,7 @@ def phase_consumers(n: int, events: int, rate: float, count: int, batch_size: in
 
 def report_consumers(label: str, r: dict) -> None:
     _print(
-        f"{label}, {r['consumers']} consumer(s): {r['rate']:.0f} msg/s committed ({r['messages']} of {r['committed']}); "
+        f"{label}, {r['consumers']} consumer(s){r['partition']}: {r['rate']:.0f} msg/s committed ({r['messages']} of {r['committed']}); "
         f"consumer CPU {r['cpu_us_per_msg']:.0f} us/msg (all consumer processes, skipping included: "
         f"{r['skipped']} other-share messages); lag p50 {r['lag_p50_ms']:.0f} ms p99 {r['lag_p99_ms']:.0f} ms; {r['publisher']}",
         flush=True,
@@ -496,6 +515,13 @@ def main() -> None:
     parser.add_argument(
         "--consumers", type=int, nargs="+", default=None, help="consumer process counts to compare, e.g. 1 2"
     )
+    parser.add_argument(
+        "--partition",
+        nargs="+",
+        choices=["share", "sport"],
+        default=["share"],
+        help="how 2+ consumers split the feed: share (hash of the event) and/or sport (routing-key bindings)",
+    )
     parser.add_argument("--journal-bodies", choices=["all", "errors"], default=None)
     parser.add_argument(
         "--gc-threshold", type=int, default=200_000, help="gen0 threshold (uof_consume: 200000; 0 = Python default)"
@@ -517,6 +543,12 @@ def main() -> None:
         gc.set_threshold(args.gc_threshold, 50, 100)  # as uof_consume does
     if args.journal_bodies:
         conf.JOURNAL_BODIES = args.journal_bodies
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a new scratch database works as it is
+    import logging
+
+    logging.getLogger("pika").setLevel(logging.WARNING)  # a line per connection step drowns the figures
     print(
         f"database {connection.settings_dict['NAME']}, journal bodies: {conf.JOURNAL_BODIES}, batch {args.batch_size}, prefetch {args.prefetch}"
     )
@@ -529,13 +561,13 @@ def main() -> None:
         print(f"  {raw['cpu']}")
     if args.consumers:
         for count in args.consumers:
-            report_consumers(
-                "burst", phase_consumers(args.messages, args.events, 0, count, args.batch_size, args.prefetch)
-            )
-            if args.paced_seconds:
-                n = int(args.paced_rate * args.paced_seconds)
-                paced = phase_consumers(n, args.events, args.paced_rate, count, args.batch_size, args.prefetch)
-                report_consumers(f"paced {args.paced_rate:.0f} msg/s", paced)
+            for partition in ["share"] if count == 1 else args.partition:
+                sizes = (args.batch_size, args.prefetch, partition)
+                report_consumers("burst", phase_consumers(args.messages, args.events, 0, count, *sizes))
+                if args.paced_seconds:
+                    n = int(args.paced_rate * args.paced_seconds)
+                    paced = phase_consumers(n, args.events, args.paced_rate, count, *sizes)
+                    report_consumers(f"paced {args.paced_rate:.0f} msg/s", paced)
         return
     burst = phase_consume(args.messages, args.events, 0, args.batch_size, args.prefetch)
     print(
