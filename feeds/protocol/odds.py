@@ -33,9 +33,22 @@ class OutcomeOdds(NamedTuple):
     # create than frozen dataclasses, just as immutable.
     id: str
     odds: Decimal | None
-    probability: Decimal | None
+    # The probability as str(Decimal(raw)): checked, exact, and the text the state stores
+    # (no Decimal is built for it on the fast path when the text is that already).
+    probability: str | None
     active: bool
     team: int | None = None
+
+
+class Listed(tuple):
+    """A market's outcomes (OutcomeOdds) as feeds.protocol.fastodds read them from the text,
+    with their ids and `json`: the outcome states as the JSON text the store writes (the same
+    text feeds.services.state builds from the dicts). Equal to the plain tuple of the same
+    outcomes; the state keeps the text and builds the dicts only when something reads them.
+    Only for markets whose outcomes all have odds and probabilities, no team, distinct ids."""
+
+    ids: tuple[str, ...]
+    json: str
 
 
 class MarketOdds(NamedTuple):
@@ -74,11 +87,12 @@ def _odds_market_checked(el: Element) -> MarketOdds:
             else:
                 raise MalformedMessage(f"outcome: active={active_raw!r} is not 0/1")
             team = attrs.get("team")
+            probability = _number(attrs.get("probabilities"), "probabilities", where)
             outcomes.append(
                 OutcomeOdds(
                     outcome_id.strip(),
                     odds,
-                    _number(attrs.get("probabilities"), "probabilities", where),
+                    None if probability is None else str(probability),
                     active,
                     _int(item, "team", where=where) if team is not None else None,
                 )
@@ -181,11 +195,12 @@ def _odds_market(el: Element) -> MarketOdds:
             # Not cached: probabilities (5-10 significant digits) rarely repeat, and a cache
             # that always misses measured twice the cost of Decimal() alone.
             try:
-                probability = Decimal(raw)
+                number = Decimal(raw)
             except InvalidOperation:
                 return _odds_market_checked(el)
-            if not probability.is_finite():
+            if not number.is_finite():
                 return _odds_market_checked(el)
+            probability = str(number)
         raw = a.get("active")
         if raw == "1" or raw is None:
             active = True

@@ -17,6 +17,7 @@ Rules (docs/uof.md has the reasoning):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any
 
 from feeds.models import Producer, ms_to_datetime
 from feeds.protocol import messages as m
+from feeds.protocol.odds import Listed
 
 APPLIED, DUPLICATE, STALE, IGNORED = "applied", "duplicate", "stale", "ignored"
 
@@ -63,7 +65,9 @@ class MarketRow:
     extended_specifiers: str = ""
     status: int = m.INACTIVE
     producer_id: int | None = None
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The outcome states (`outcomes`); None while only `outcomes_json` has them (a market read
+    # by the fast path: the dicts are built from the text when something reads them).
+    _outcomes: dict[str, dict[str, Any]] | None = field(default_factory=dict)
     favourite: bool = False
     cashout_status: int | None = None
     next_betstop: int | None = None
@@ -71,7 +75,8 @@ class MarketRow:
     last_ts: int = 0
     dirty: bool = False
     # `outcomes` as the JSON text the store writes, when _apply_market_odds built both
-    # together (None: the store encodes `outcomes`). Set and cleared with `outcomes`.
+    # together or took the fast path's text (None: the store encodes `outcomes`). Set and
+    # cleared with `outcomes` (the setter clears it).
     outcomes_json: str | None = None
     # The parsed outcomes `outcomes` was built from (None when read from the database): a
     # market re-sent unchanged (a whole-event odds_change, a recovery) is recognised by one
@@ -81,6 +86,18 @@ class MarketRow:
     @property
     def key(self) -> MarketKey:
         return (self.event_urn, self.market_id, self.specifiers)
+
+    @property
+    def outcomes(self) -> dict[str, dict[str, Any]]:
+        outcomes = self._outcomes
+        if outcomes is None:
+            outcomes = self._outcomes = json.loads(self.outcomes_json)  # type: ignore[arg-type]
+        return outcomes
+
+    @outcomes.setter
+    def outcomes(self, value: dict[str, dict[str, Any]]) -> None:
+        self._outcomes = value
+        self.outcomes_json = None
 
 
 @dataclass(slots=True)
@@ -278,6 +295,16 @@ def _json_key(oid: str) -> str:
     return key
 
 
+def _lists_all(row: MarketRow, previous: dict[str, Any] | None, listed: Listed) -> bool:
+    """Whether `listed` names every outcome the line has now (none to keep as inactive)."""
+    if previous is None:
+        source = row.source
+        if type(source) is Listed:
+            return source.ids == listed.ids or set(source.ids) <= set(listed.ids)
+        previous = row.outcomes
+    return not previous or previous.keys() <= set(listed.ids)
+
+
 def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> str:
     # Runs once per market of every odds_change: the market unpacked once, lookups and the
     # outcome states inlined (each attribute read or call here costs ~1% of the consumer).
@@ -293,18 +320,32 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
             return STALE
         if status == m.HANDED_OVER and row.producer_id is not None and row.producer_id != product:
             return IGNORED  # a late hand-over: the new producer already owns the line
-    previous = row.outcomes
+    previous = row._outcomes  # None: only row.outcomes_json has them
+    outcomes: dict[str, dict[str, Any]] | None = None
+    new_json = None
     if not listed:
-        outcomes = previous
+        unchanged = True
         odds_ts = row.odds_ts
     elif listed == row.source:
         # Unchanged since this line's last odds: the same states (and JSON); the odds were
         # confirmed at this message's time. (Equal values: '1.50' after '1.5' keeps '1.5'.)
-        outcomes = previous
+        unchanged = True
+        odds_ts = timestamp
+    elif type(listed) is Listed and (
+        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # the usual
+        or previous == {}  # a new line
+        or _lists_all(row, previous, listed)
+    ):
+        # Read by the fast path with its JSON text, and no outcome left out: the text is the
+        # state; the dicts are built from it only if something reads them.
+        unchanged = False
+        new_json = listed.json
         odds_ts = timestamp
     else:
         # A listed market carries all its current outcomes; ones no longer listed are kept
         # (never delete) but cannot be bet on.
+        unchanged = False
+        previous = row.outcomes
         outcomes = {}
         # The JSON text of the usual outcome (odds and probability, no team) is built here
         # with the dict: str(Decimal) needs no escaping, and the ids' encodings are cached.
@@ -337,6 +378,9 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
             for oid, state in previous.items():
                 if oid not in outcomes:
                     outcomes[oid] = {**state, "active": False}
+        # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
+        if parts is not None and len(parts) == len(outcomes):
+            new_json = "{" + ",".join(parts) + "}"
         odds_ts = timestamp
     if (
         row.pk is not None
@@ -348,14 +392,13 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         and row.favourite == favourite
         and row.cashout_status == cashout_status
         and row.next_betstop == next_betstop
-        and previous == outcomes
+        and (unchanged or row.outcomes == (json.loads(new_json) if outcomes is None else outcomes))
     ):
         return DUPLICATE
-    if outcomes is not previous:
-        row.outcomes = outcomes
+    if not unchanged:
+        row._outcomes = outcomes
+        row.outcomes_json = new_json
         row.source = listed
-        # Only when every outcome went into `parts` once (a repeated id keeps one dict entry).
-        row.outcomes_json = "{" + ",".join(parts) + "}" if parts is not None and len(parts) == len(outcomes) else None
     row.status = status
     row.producer_id = product
     row.extended_specifiers = extended

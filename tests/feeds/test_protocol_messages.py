@@ -70,12 +70,12 @@ def test_odds_change_1_live_soccer_without_xml_declaration():
         status=1,
         favourite=True,
         outcomes=(
-            m.OutcomeOdds("70", D("1.85"), D("0.48935"), True),
-            m.OutcomeOdds("72", D("1.75"), D("0.51065"), True),
+            m.OutcomeOdds("70", D("1.85"), str(D("0.48935")), True),
+            m.OutcomeOdds("72", D("1.75"), str(D("0.51065")), True),
         ),
     )
     inactive = msg.markets[1].outcomes[2]
-    assert inactive == m.OutcomeOdds("11", None, D("0.92105"), False)
+    assert inactive == m.OutcomeOdds("11", None, str(D("0.92105")), False)
     total = next(mk for mk in msg.markets if mk.id == 68 and mk.specifiers == "total=2.5")
     assert total.extended_specifiers == "extended_total=2.5"
     assert [o.id for o in total.outcomes] == ["13", "12"]
@@ -87,7 +87,7 @@ def test_odds_change_1_live_soccer_without_xml_declaration():
     assert all(mk.outcomes == () for mk in settled)
     variant = next(mk for mk in msg.markets if mk.id == 71)
     assert variant.specifiers == "variant=sr:exact_goals:4+"
-    assert variant.outcomes[2] == m.OutcomeOdds("sr:exact_goals:4+:94", D("1.5"), D("0.62734"), True)
+    assert variant.outcomes[2] == m.OutcomeOdds("sr:exact_goals:4+:94", D("1.5"), str(D("0.62734")), True)
     hcp = next(mk for mk in msg.markets if mk.id == 14 and mk.specifiers == "hcp=1:0")
     assert hcp.extended_specifiers == "hcp=1:0|total=4"
     assert sum(1 for mk in msg.markets if mk.status == m.INACTIVE) == 7
@@ -101,12 +101,12 @@ def test_odds_change_2_full_prematch_snapshot():
     assert (msg.expected_totals, msg.expected_supremacy) == (D("2.93922"), D("0.2694"))
     assert len(msg.markets) == 170
     assert msg.markets[0].outcomes == (
-        m.OutcomeOdds("1", D("2.25"), D("0.425694"), True),
-        m.OutcomeOdds("2", D("3.55"), D("0.267471"), True),
-        m.OutcomeOdds("3", D("3.1"), D("0.306834"), True),
+        m.OutcomeOdds("1", D("2.25"), str(D("0.425694")), True),
+        m.OutcomeOdds("2", D("3.55"), str(D("0.267471")), True),
+        m.OutcomeOdds("3", D("3.1"), str(D("0.306834")), True),
     )
     long_probability = next(mk for mk in msg.markets if mk.id == 13).outcomes[0].probability
-    assert long_probability == D("0.6142428234144973")  # exact, never via float
+    assert long_probability == "0.6142428234144973"  # exact text, never via float
     assert len({(mk.id, mk.specifiers) for mk in msg.markets}) == 170
 
 
@@ -140,9 +140,9 @@ def test_odds_change_4_betting_status_metadata_exponent_probabilities_and_player
     players = msg.markets[4].outcomes
     assert players[1] == m.OutcomeOdds("sr:player:4322", D("1.5"), None, False)
     m899 = msg.markets[5]
-    assert m899.outcomes[0] == m.OutcomeOdds("sr:player:10077", D("200.0"), D("8.97094E-4"), True, team=1)
-    assert m899.outcomes[0].probability == D("0.000897094")
-    assert m899.outcomes[10] == m.OutcomeOdds("sr:player:2614", None, D("0.0032518534"), False, team=1)
+    assert m899.outcomes[0] == m.OutcomeOdds("sr:player:10077", D("200.0"), str(D("8.97094E-4")), True, team=1)
+    assert m899.outcomes[0].probability == str(D("0.000897094"))
+    assert m899.outcomes[10] == m.OutcomeOdds("sr:player:2614", None, str(D("0.0032518534")), False, team=1)
     assert m899.outcomes[-1].team == 2
     m145 = msg.markets[6]
     assert (m145.status, m145.specifiers) == (m.CANCELLED, "variant=sr:point_range:76+")
@@ -168,7 +168,7 @@ def test_odds_change_5_hand_written_every_attribute():
         1,
         1653576700000,
     )
-    assert market.outcomes[0] == m.OutcomeOdds("1", D("2.25"), D("0.425694"), True, team=1)
+    assert market.outcomes[0] == m.OutcomeOdds("1", D("2.25"), str(D("0.425694")), True, team=1)
     assert market.outcomes[2].odds == D("3.10")
 
 
