@@ -28,6 +28,7 @@ The feed tables of the database are TRUNCATEd first: point it at a scratch datab
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (con
 AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 SPORTS = (1, 5)  # the publisher's events alternate between soccer and tennis (routing keys)
 _print = print  # progress goes to stdout; children talk to the parent on stdout too
+logging.getLogger("pika").setLevel(logging.WARNING)  # a line per connection step drowns the figures
 
 from bench._feed_messages import TS_PLACEHOLDER, make_messages  # noqa: E402, F401 - feeds_phases imports them here too
 
@@ -369,9 +371,6 @@ def consumer_main(exchange: str, part: str, batch_size: int, prefetch: int) -> N
     import gc
 
     gc.set_threshold(200_000, 50, 100)  # as uof_consume does
-    import logging
-
-    logging.getLogger("pika").setLevel(logging.WARNING)
     from feeds.protocol.routing import bindings
     from feeds.services.consumers import parse_share
 
@@ -546,9 +545,6 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)  # a new scratch database works as it is
-    import logging
-
-    logging.getLogger("pika").setLevel(logging.WARNING)  # a line per connection step drowns the figures
     print(
         f"database {connection.settings_dict['NAME']}, journal bodies: {conf.JOURNAL_BODIES}, batch {args.batch_size}, prefetch {args.prefetch}"
     )
