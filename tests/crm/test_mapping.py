@@ -349,6 +349,40 @@ def test_unlinked_igpx_result_and_its_rollback(alice):
     assert all(r.unlinked for r in rows())
 
 
+def test_a_batch_of_unlinked_results_reads_their_providers_in_one_query(alice):
+    """The provider of an unlinked result is on its ledger transaction: one read per batch,
+    not one per event (it was the delivery worker's largest cost under an IGPX load)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(3):
+        with transaction.atomic():
+            credited = credit_apply(
+                provider="igpx",
+                external_id=f"r-{n}",
+                wallet=wallet_get(external_id="alice", currency="EUR"),
+                amount=Decimal("5.00"),
+            )
+            events.publish(
+                events.WalletEvent(
+                    kind=events.RESULT_CREDITED,
+                    player_id=alice.pk,
+                    currency="EUR",
+                    provider="igpx",
+                    transaction_ids=(credited.transaction_id,),
+                )
+            )
+    found = list(OutboxEvent.objects.select_related("player").order_by("id"))
+    assert len(found) == 3 and all(r.unlinked for r in found)
+    with CaptureQueriesContext(connection) as queries:
+        builder = PayloadBuilder(found)
+        built = [builder.payload(row) for row in found]
+    ledger_reads = [q["sql"] for q in queries.captured_queries if "wallet_ledgertransaction" in q["sql"]]
+    assert len(ledger_reads) == 1
+    assert [p["activity_id"] for p in built] == [r.activity_id for r in found]
+    assert built == payloads()  # schema-checked, and the same as a fresh builder gives
+
+
 def test_a_repeated_wallet_event_writes_nothing_twice(alice):
     placed = place(alice, "10.00", "b-1", selections=[SELECTION])
     with transaction.atomic():
