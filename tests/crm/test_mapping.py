@@ -309,25 +309,30 @@ def test_other_currencies_carry_their_exchange_rate():
     assert settlement["reference_bet_exchange_rate"] == Decimal("0.92")
 
 
-def test_unlinked_igpx_result_and_its_rollback(alice):
-    """IGPX results carry no bet id: exported with an empty reference and flagged."""
+def _igpx_result(player, external_id: str, amount: str):
+    """An IGPX result as the protocol layer records it: the credit, then its event (wallet/igpx/services.py)."""
     with transaction.atomic():
         credited = credit_apply(
             provider="igpx",
-            external_id="r-1",
-            wallet=wallet_get(external_id="alice", currency="EUR"),
-            amount=Decimal("12.00"),
+            external_id=external_id,
+            wallet=wallet_get(external_id=player.external_id, currency="EUR"),
+            amount=Decimal(amount),
         )
-        # The protocol layer records the result and publishes it (wallet/igpx/services.py).
         events.publish(
             events.WalletEvent(
                 kind=events.RESULT_CREDITED,
-                player_id=alice.pk,
+                player_id=player.pk,
                 currency="EUR",
                 provider="igpx",
                 transaction_ids=(credited.transaction_id,),
             )
         )
+    return credited
+
+
+def test_unlinked_igpx_result_and_its_rollback(alice):
+    """IGPX results carry no bet id: exported with an empty reference and flagged."""
+    credited = _igpx_result(alice, "r-1", "12.00")
     with transaction.atomic():
         reversed_ = transaction_reverse(original_id=credited.transaction_id, external_id="rb-1")
         events.publish(
@@ -356,22 +361,7 @@ def test_a_batch_of_unlinked_results_reads_their_providers_in_one_query(alice):
     from django.test.utils import CaptureQueriesContext
 
     for n in range(3):
-        with transaction.atomic():
-            credited = credit_apply(
-                provider="igpx",
-                external_id=f"r-{n}",
-                wallet=wallet_get(external_id="alice", currency="EUR"),
-                amount=Decimal("5.00"),
-            )
-            events.publish(
-                events.WalletEvent(
-                    kind=events.RESULT_CREDITED,
-                    player_id=alice.pk,
-                    currency="EUR",
-                    provider="igpx",
-                    transaction_ids=(credited.transaction_id,),
-                )
-            )
+        _igpx_result(alice, f"r-{n}", "5.00")
     found = list(OutboxEvent.objects.select_related("player").order_by("id"))
     assert len(found) == 3 and all(r.unlinked for r in found)
     with CaptureQueriesContext(connection) as queries:

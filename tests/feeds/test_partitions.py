@@ -113,6 +113,19 @@ def _publish(exchange_name: str, traffic) -> None:
     sink.close()
 
 
+def _single_consumer_state(exchange_name: str, start_consumer, traffic) -> dict:
+    """The state one consumer of everything leaves; then the feed tables are emptied again."""
+    one = start_consumer(bindings("all"), name="one", prefetch=100, batch_size=20, mark_down_on_connect=False)
+    _publish(exchange_name, traffic)
+    wait_for(lambda: one.stats.messages == len(traffic), timeout=60)
+    single = _state()
+    one.stop.set()
+    wait_for(lambda: not FeedConsumer.objects.filter(name="one").exists())  # a clean stop deregisters
+    SportEvent.objects.all().delete()
+    FeedMessage.objects.all().delete()
+    return single
+
+
 def _event_messages(traffic) -> int:
     return sum(1 for key, _ in traffic if consumers.event_share(key, 2) is not None)
 
@@ -129,15 +142,7 @@ def test_two_consumers_apply_disjoint_shares_concurrently_and_end_where_one_does
     events = _event_messages(traffic)
     alives = len(traffic) - events
 
-    one = consume(bindings("all"), name="one", prefetch=100, batch_size=20, mark_down_on_connect=False)
-    _publish(exchange, traffic)
-    wait_for(lambda: one.stats.messages == len(traffic), timeout=60)
-    single = _state()
-    one.stop.set()
-    wait_for(lambda: not FeedConsumer.objects.filter(name="one").exists())  # a clean stop deregisters
-
-    SportEvent.objects.all().delete()
-    FeedMessage.objects.all().delete()
+    single = _single_consumer_state(exchange, consume, traffic)
     a = consume(bindings("all"), name="a", share=(0, 2), prefetch=100, batch_size=20, mark_down_on_connect=False)
     b = consume(bindings("all"), name="b", share=(1, 2), prefetch=100, batch_size=20, mark_down_on_connect=False)
     assert set(FeedConsumer.objects.values_list("name", "share")) == {("a", "0/2"), ("b", "1/2")}
@@ -167,15 +172,7 @@ def test_two_consumers_bound_by_sport_receive_only_their_sport_and_end_where_one
     events = _event_messages(traffic)
     alives = len(traffic) - events
 
-    one = consume(bindings("all"), name="one", prefetch=100, batch_size=20, mark_down_on_connect=False)
-    _publish(exchange, traffic)
-    wait_for(lambda: one.stats.messages == len(traffic), timeout=60)
-    single = _state()
-    one.stop.set()
-    wait_for(lambda: not FeedConsumer.objects.filter(name="one").exists())
-
-    SportEvent.objects.all().delete()
-    FeedMessage.objects.all().delete()
+    single = _single_consumer_state(exchange, consume, traffic)
     soccer = consume(
         bindings("all", sports=(1,)), name="soccer", prefetch=100, batch_size=20, mark_down_on_connect=False
     )
