@@ -188,6 +188,7 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
         if delivery is not None:
             env.update(delivery.start())
             extra_cpu["crm worker"] = delivery.worker.pid
+            extra_cpu["fake fast track"] = delivery.procs[0].pid
         print("capture: one round of each scenario in-process, statements recorded -> pgbench script", flush=True)
         pgbench_script, defines, (per_round, per_decline) = capture_in_subprocess(env, script, provider, seeded, work)
         defines["decl"] = str(round(args.decline_share * 1_000_000))

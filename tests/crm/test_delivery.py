@@ -244,3 +244,37 @@ def test_a_worker_past_its_lease_does_not_overwrite_the_new_owner(alice, simulat
     OutboxEvent.objects.update(claim_token="someone-else")  # the lease moved on meanwhile
     lost = services._record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
     assert lost == 2 and {r.status for r in rows()} == {Status.SENDING}
+
+
+def test_one_rest_transport_is_safe_to_share_between_threads_and_reopens_after_close():
+    """crm.transports.set_override shares one transport with every thread: each thread sends on
+    its own curl handle, every event arrives once, and close() only ends the connections."""
+    import threading
+
+    from crm.simulator import FastTrackSimulator
+    from crm.transports import Message
+
+    simulator = FastTrackSimulator(api_key=API_KEY, validate=False).start()
+    transport = RestTransport(simulator.url, API_KEY)
+    errors: list[BaseException] = []
+
+    def sender(thread: int) -> None:
+        try:
+            for n in range(25):
+                body = f'{{"activity_id":"t{thread}-{n}"}}'.encode()
+                transport.send(Message(activity_id=f"t{thread}-{n}", user_id="1", body=body))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(simulator.activity_ids()) == sorted(f"t{t}-{n}" for t in range(4) for n in range(25))
+    transport.close()
+    transport.send(Message(activity_id="after-close", user_id="1", body=b'{"activity_id":"after-close"}'))
+    assert simulator.activity_ids()[-1] == "after-close"
+    transport.close()
+    simulator.stop()
