@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from crm import conf, services
+from crm import claims, conf
 from crm.models import OutboxEvent
 from crm.services import deliver_pending, outbox_retry, outbox_skip, recover_expired_leases
 from crm.transports import PermanentError, TransientError
@@ -227,8 +227,8 @@ def test_missing_exchange_rate_is_a_dead_letter_not_a_guess(simulator, rest):
 
 def test_a_worker_that_died_mid_batch_loses_its_rows_after_the_lease(alice, simulator, rest):
     activity([(alice, 1)])
-    claimed = services.claim(token="dead-worker", now=timezone.now())
-    assert len(claimed) == 2
+    claimed = claims.claim(token="dead-worker", now=timezone.now())
+    assert len(claimed.rows) == 2
     assert deliver_pending(transport=rest).claimed == 0  # leased: nobody else may send them
 
     assert recover_expired_leases(now=later(conf.LEASE_SECONDS + 1)) == 2
@@ -240,9 +240,9 @@ def test_a_worker_that_died_mid_batch_loses_its_rows_after_the_lease(alice, simu
 
 def test_a_worker_past_its_lease_does_not_overwrite_the_new_owner(alice, simulator, rest):
     activity([(alice, 1)])
-    mine = services.claim(token="slow", now=timezone.now())
+    mine = claims.claim(token="slow", now=timezone.now()).rows
     OutboxEvent.objects.update(claim_token="someone-else")  # the lease moved on meanwhile
-    lost = services._record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
+    lost = claims.record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
     assert lost == 2 and {r.status for r in rows()} == {Status.SENDING}
 
 
