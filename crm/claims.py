@@ -60,7 +60,18 @@ _FOLLOWERS_SQL = (
 # What a payload reads besides the outbox row (crm.services.PayloadBuilder, crm/mapping.py);
 # the other fields of these rows stay deferred.
 _PLAYER = ("id", "external_id")
-_BET = ("id", "provider", "currency", "stake", "stake_real", "stake_bonus", "odds", "bet_type", "selections", "placed_at")
+_BET = (
+    "id",
+    "provider",
+    "currency",
+    "stake",
+    "stake_real",
+    "stake_bonus",
+    "odds",
+    "bet_type",
+    "selections",
+    "placed_at",
+)
 _SETTLEMENT = ("id", "amount", "result")
 _BET_ROW = ("id", "activity_id", "exchange_rate")  # the bet's own Bet/Approved row, which a settlement references
 
