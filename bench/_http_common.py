@@ -295,3 +295,12 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
+
+
+def main(provider: Provider, doc: str, database: str, redis_db: int, script: Path) -> None:
+    """The command line of a wallet HTTP benchmark script (`script`, which the capture re-runs)."""
+    args = parser(doc, database, redis_db=redis_db, players=1000).parse_args()
+    if args.capture:
+        capture_main(provider, Path(args.capture))
+        return
+    run_benchmark(provider, script, args)
