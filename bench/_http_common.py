@@ -188,6 +188,7 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
         if delivery is not None:
             env.update(delivery.start())
             extra_cpu["crm worker"] = delivery.worker.pid
+            extra_cpu["fake fast track"] = delivery.procs[0].pid
         print("capture: one round of each scenario in-process, statements recorded -> pgbench script", flush=True)
         pgbench_script, defines, (per_round, per_decline) = capture_in_subprocess(env, script, provider, seeded, work)
         defines["decl"] = str(round(args.decline_share * 1_000_000))
@@ -294,3 +295,12 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
+
+
+def main(provider: Provider, doc: str, database: str, redis_db: int, script: Path) -> None:
+    """The command line of a wallet HTTP benchmark script (`script`, which the capture re-runs)."""
+    args = parser(doc, database, redis_db=redis_db, players=1000).parse_args()
+    if args.capture:
+        capture_main(provider, Path(args.capture))
+        return
+    run_benchmark(provider, script, args)

@@ -32,19 +32,13 @@ def redis_keys(url: str, delete: bool) -> int:
     return queued
 
 
-FAST_TRACK = """
-import sys, time
-from crm.simulator import FastTrackSimulator
-sim = FastTrackSimulator(api_key="bench", validate=False).start()
-print(sim.url, flush=True)
-while True:
-    time.sleep(3600)
-"""
+SINK = Path(__file__).resolve().parent / "_fast_track_sink.py"
 
 
 class Delivery:
     """A real Celery worker (README's command) consuming the delivery tasks the callbacks' kicks
-    queue on Redis, delivering over REST to a fake Fast Track in its own process: each kick
+    queue on Redis, delivering over REST to a fake Fast Track in its own process (a sink that
+    answers 200 for next to no CPU, bench/_fast_track_sink.py): each kick
     clears its flag when its task starts, so every later kick is a real one, as in production."""
 
     def __init__(self, env: dict[str, str], redis_url: str) -> None:
@@ -55,7 +49,7 @@ class Delivery:
     def start(self) -> dict[str, str]:
         """Start both; the environment the server and the capture need to kick them."""
         redis_keys(self.redis_url, delete=True)
-        sim = subprocess.Popen([PY, "-c", FAST_TRACK], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+        sim = subprocess.Popen([PY, str(SINK)], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True, start_new_session=True)  # fmt: skip
         self.procs.append(sim)
         url = sim.stdout.readline().strip()

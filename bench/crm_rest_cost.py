@@ -13,6 +13,7 @@ worker spends per event in production, without Celery's own per-task cost.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1500, help="events per round")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--players", type=int, default=100)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="deliver after every BATCH events written (a worker kicked often under load: small batches);"
+        " 0: write the round's events, then deliver them all",
+    )
+    parser.add_argument("--profile", help="write a cProfile of the delivery calls to this file")
     args = parser.parse_args()
 
     import crm_export
@@ -65,24 +74,35 @@ def main() -> None:
         if not url.startswith("http"):
             raise SystemExit("the Fast Track simulator did not start")
         per_event: list[float] = []
+        profile = cProfile.Profile(time.process_time) if args.profile else None
         for n in range(args.rounds):
-            crm_export.write_events(players, args.events, 1, f"r{n}")
             transport = RestTransport(url, "bench")
-            started = time.process_time()
-            delivered = 0
-            while True:
-                result = deliver_pending(transport=transport, time_budget=5.0)
-                delivered += len(result.delivered)
-                if not result.claimed:
-                    break
+            step = args.batch or args.events
+            spent, delivered = 0.0, 0
+            for first in range(0, args.events, step):
+                crm_export.write_events(players, min(step, args.events - first), 1, f"r{n}-{first}")
+                started = time.process_time()
+                if profile:
+                    profile.enable()
+                while True:  # as one delivery task: on until nothing is due, in a fresh task when it ran long
+                    result = deliver_pending(transport=transport, time_budget=5.0)
+                    delivered += len(result.delivered)
+                    if not result.more:
+                        break
+                if profile:
+                    profile.disable()
+                spent += time.process_time() - started
             transport.close()
             if not delivered:
                 raise SystemExit("nothing was delivered: is the simulator answering?")
-            per_event.append(1e6 * (time.process_time() - started) / delivered)
+            per_event.append(1e6 * spent / delivered)
             print(
                 f"  round {n + 1}/{args.rounds}: {delivered} events, {per_event[-1]:.0f} µs CPU per event", flush=True
             )
         print(f"median: {statistics.median(per_event):.0f} µs of delivery CPU per event")
+        if profile:
+            profile.dump_stats(args.profile)
+            print(f"profile: {args.profile}")
     finally:
         sim.kill()
 

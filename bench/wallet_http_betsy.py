@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._http_common import Provider, Round, Scenario, Step, capture_main, parser, run_benchmark  # noqa: E402
+from bench._http_common import Provider, Round, Scenario, Step, main  # noqa: E402
 from wallet.betsy import protocol  # noqa: E402
 from wallet.betsy.simulator import Betsy  # noqa: E402
 
@@ -125,13 +125,5 @@ PROVIDER = Provider(
 )
 
 
-def main() -> None:
-    args = parser(__doc__, "tl_bench_betsy", redis_db=13, players=1000).parse_args()
-    if args.capture:
-        capture_main(PROVIDER, Path(args.capture))
-        return
-    run_benchmark(PROVIDER, Path(__file__).resolve(), args)
-
-
 if __name__ == "__main__":
-    main()
+    main(PROVIDER, __doc__, "tl_bench_betsy", 13, Path(__file__).resolve())

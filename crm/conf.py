@@ -44,6 +44,13 @@ FLUSH_SECONDS = 1.0
 # On-commit kicks: each process asks the broker for a delivery at most once per this many
 # milliseconds, and once more after its last commit (crm/tasks.py). 0 = ask on every commit.
 KICK_INTERVAL_MS = env_int("FASTTRACK_KICK_INTERVAL_MS", 100, minimum=0, maximum=1000)
+# A queued delivery task starts this many milliseconds after the kick that queued it, and every
+# commit meanwhile rides on it (the kick flag, crm/tasks.py): one task and one batch for all of
+# them instead of a small task per kick. A small batch costs the worker several times more CPU
+# per event (the claim and the record are paid per batch; docs/benchmarks/crm.md), and that
+# CPU is taken from the wallet callbacks on the same cores. Fast Track asks for each event
+# within 1 s: kick interval + this delay + one batch stays well under it.
+DELIVERY_DELAY_MS = env_int("FASTTRACK_DELIVERY_DELAY_MS", 250, minimum=0, maximum=700)
 # Beat sweeper period: retries due rows, recovers expired leases.
 SWEEP_SECONDS = env_int("FASTTRACK_SWEEP_SECONDS", 10, minimum=1)
 

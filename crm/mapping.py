@@ -391,41 +391,53 @@ def rollback_event(original: Mapping[str, Any], env: Envelope) -> dict[str, Any]
 
 
 # Decimals go through json.dumps as a marked string and are unquoted afterwards: the C
-# encoder does the work, and no number ever passes through a binary float. The marker holds
-# a random token, so no provider text can imitate it.
-_MARK = f"dec{secrets.token_hex(8)}:"
-_MARKED = re.compile(r'"' + re.escape(_MARK) + r'(-?[0-9]+(?:\.[0-9]+)?)"')
+# encoder does the work, and no number ever passes through a binary float. The marks hold a
+# random token, so no provider text can imitate them; two str.replace calls take the quotes
+# and marks off (a regex substitution with a template cost ~10 µs per event on the delivery
+# worker, docs/benchmarks/crm.md).
+_TOKEN = secrets.token_hex(8)
+_OPEN, _CLOSE = f"dec{_TOKEN}<", f">{_TOKEN}"
 
 
 def _number(value: Any) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("amounts must be finite")
-        return _MARK + format(abs(value) if value == 0 else value, "f")  # never "-0.00"
+        return _OPEN + format(abs(value) if value == 0 else value, "f") + _CLOSE  # never "-0.00"
     if isinstance(value, float):
         raise TypeError("floats are not allowed in Fast Track payloads: use Decimal")
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-class _Encoder(json.JSONEncoder):
-    def iterencode(self, o: Any, _one_shot: bool = False):
-        _reject_floats(o)
-        return super().iterencode(o, _one_shot)
+_LEAVES = frozenset({str, int, bool, Decimal, type(None)})
 
 
 def _reject_floats(value: Any) -> None:
-    # json.dumps writes floats itself (default() never sees them): refuse them up front.
-    if isinstance(value, float):
-        raise TypeError("floats are not allowed in Fast Track payloads: use Decimal")
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _reject_floats(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_floats(item)
+    """json.dumps writes floats itself (default() never sees them): refuse them up front.
+    One pass over the payload with exact type checks (an isinstance against Mapping per node
+    was a third of the delivery worker's CPU per event)."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind in _LEAVES:
+            continue
+        if kind is dict:
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif isinstance(item, float):
+            raise TypeError("floats are not allowed in Fast Track payloads: use Decimal")
+        elif isinstance(item, Mapping):
+            extend(item.values())
+        elif isinstance(item, list | tuple):
+            extend(item)
+        # anything else is default()'s to accept or refuse
 
 
 def encode(payload: Mapping[str, Any]) -> str:
     """Compact JSON with Decimals written as exact JSON numbers (never via binary floats)."""
-    text = json.dumps(payload, cls=_Encoder, default=_number, ensure_ascii=False, separators=(",", ":"))
-    return _MARKED.sub(r"\1", text)
+    _reject_floats(payload)
+    text = json.dumps(payload, default=_number, ensure_ascii=False, separators=(",", ":"))
+    return text.replace('"' + _OPEN, "").replace(_CLOSE + '"', "")

@@ -35,12 +35,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from config.logthrottle import Throttled
-from crm import breaker, conf, mapping
+from crm import breaker, claims, conf, mapping
+from crm.claims import DEAD, DELIVERED, FAILED, OUTAGE
 from crm.models import OutboxEvent
 from crm.transports import Message, NotSent, TransientError, Transport
 from wallet import money
@@ -55,60 +55,6 @@ OPEN = [s.value for s in OutboxEvent.OPEN_STATES]
 
 class MappingError(Exception):
     """The row cannot be turned into a valid event (e.g. no exchange rate configured)."""
-
-
-# --- Claim -----------------------------------------------------------------------------------
-
-
-def _claim_sql(skip_locked: bool) -> str:
-    # NO KEY UPDATE, not UPDATE: we change no key column, and the weaker lock does not block
-    # the FK check (FOR KEY SHARE) of a money transaction inserting a Rollback that points here.
-    lock = " FOR NO KEY UPDATE SKIP LOCKED" if skip_locked else ""
-    return (
-        "UPDATE crm_outboxevent SET status = 'sending', claim_token = %s, leased_until = %s"
-        " WHERE id IN (SELECT o.id FROM crm_outboxevent o"
-        "   WHERE o.status = 'pending' AND o.next_attempt_at <= %s"
-        "   AND NOT EXISTS (SELECT 1 FROM crm_outboxevent p WHERE p.player_id = o.player_id AND p.id < o.id"
-        "     AND p.status IN ('pending', 'sending', 'dead'))"
-        f"   ORDER BY o.id LIMIT %s{lock})"
-        " RETURNING player_id"
-    )
-
-
-_FOLLOWERS_SQL = (
-    "UPDATE crm_outboxevent SET status = 'sending', claim_token = %s, leased_until = %s"
-    " WHERE id IN (SELECT id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.player_id ORDER BY o.id) AS n"
-    "   FROM crm_outboxevent o WHERE o.player_id IN ({players}) AND o.status = 'pending'"
-    "   AND o.next_attempt_at <= %s"
-    "   AND NOT EXISTS (SELECT 1 FROM crm_outboxevent d WHERE d.player_id = o.player_id AND d.id < o.id"
-    "     AND d.status = 'dead')) ranked WHERE n <= %s)"
-)
-
-
-def claim(*, token: str, now: datetime, limit: int | None = None, run: int | None = None) -> list[OutboxEvent]:
-    """Take the next deliverable rows (see the module docstring); they are ours until the lease ends."""
-    limit = limit or conf.BATCH_SIZE
-    run = run if run is not None else conf.PLAYER_RUN
-    lease = now + timedelta(seconds=conf.LEASE_SECONDS)
-    postgres = connection.vendor == "postgresql"
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # SQLite has no row locks; its transactions take the database's write lock
-            # (transaction_mode IMMEDIATE), which serialises claims just as well.
-            cursor.execute(_claim_sql(postgres), [token, lease, now, limit])
-            players = sorted({row[0] for row in cursor.fetchall()})
-            if players and run > 0:
-                # Safe without locks: each of these players' heads is now ours ('sending'),
-                # so no other worker can claim their later rows.
-                sql = _FOLLOWERS_SQL.format(players=", ".join(["%s"] * len(players)))
-                cursor.execute(sql, [token, lease, *players, now, run])
-    if not players:
-        return []
-    return list(
-        OutboxEvent.objects.filter(claim_token=token, status=Status.SENDING)
-        .select_related("player", "bet", "settlement", "reverses")
-        .order_by("id")
-    )
 
 
 # --- Payloads -----------------------------------------------------------------------------------
@@ -137,9 +83,14 @@ def _bet_facts(row: OutboxEvent) -> mapping.BetFacts:
 
 
 class PayloadBuilder:
-    """Builds the payload of claimed rows; the bets' own Bet rows are fetched once per batch."""
+    """Builds the payload of claimed rows. What they read besides their own rows (the bets'
+    Bet/Approved rows, the providers of unlinked results) comes with the claim
+    (`claims.Claimed`), or is fetched here once for the rows given."""
 
-    def __init__(self, rows: Iterable[OutboxEvent]) -> None:
+    def __init__(self, rows: Iterable[OutboxEvent], claimed: claims.Claimed | None = None) -> None:
+        if claimed is not None:
+            self.bet_rows, self.providers = claimed.bet_rows, claimed.providers
+            return
         rows = list(rows)
         bet_ids = {r.bet_id for r in rows if r.bet_id is not None}
         bet_ids |= {r.reverses.bet_id for r in rows if r.reverses is not None and r.reverses.bet_id is not None}
@@ -239,99 +190,7 @@ class BatchResult:
     lost: int = 0  # rows whose claim had passed to someone else when we recorded them
     paused: bool = False  # the endpoint is unavailable (crm/breaker.py): nothing counted, nothing dead
     more: bool = False  # deliver_pending stopped on its time budget with rows still flowing
-
-
-def backoff(attempts: int) -> timedelta:
-    """Exponential: base, 2·base, 4·base… capped at RETRY_MAX_SECONDS."""
-    seconds = conf.RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
-    return timedelta(seconds=min(seconds, conf.RETRY_MAX_SECONDS))
-
-
-def _chunks(items: list, size: int = 500):
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
-def _store_bodies(bodies: list[tuple[int, str]]) -> None:
-    """Freeze the bodies built in this batch: one UPDATE … FROM (VALUES …) per chunk.
-
-    (Django's bulk_update writes a CASE per row and column, which PostgreSQL evaluates row by
-    row: quadratic, 25 s for 3,000 rows in the benchmark.)
-    """
-    with connection.cursor() as cursor:
-        for chunk in _chunks(bodies):
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            cursor.execute(
-                "UPDATE crm_outboxevent SET body = v.column2"
-                f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1",
-                [item for pair in chunk for item in pair],
-            )
-
-
-# How a claimed row ends a round: delivered; dead (refused as invalid); failed (counted: the
-# endpoint took others meanwhile); outage (back to pending as it was, the error noted);
-# released (not sent: back to pending untouched).
-DELIVERED, DEAD, FAILED, OUTAGE, RELEASED = "delivered", "dead", "failed", "outage", "released"
-
-
-def _record(
-    token: str,
-    rows: list[OutboxEvent],
-    outcomes: dict[int, tuple[str, str]],
-    now: datetime,
-    fresh_bodies: set[int] | None = None,
-    renew_until: datetime | None = None,
-) -> int:
-    """Write the outcome of `rows` in one transaction; returns how many we no longer owned.
-
-    Only rows still carrying our claim token are touched: a worker that outlived its lease
-    changes nothing. A few statements whatever the number of rows: delivered and released
-    rows in bulk, failed rows (at most one per player) one by one, new bodies in bulk. With
-    `renew_until`, the rows we still hold (not in `rows`) get their lease extended.
-    """
-    fresh_bodies = fresh_bodies or set()
-    mine = OutboxEvent.objects.filter(claim_token=token, status=Status.SENDING)
-    owned = 0
-    with transaction.atomic():
-        delivered, released, bodies = [], [], []
-        for row in rows:
-            if row.id in fresh_bodies and row.body:
-                bodies.append((row.id, row.body))
-            outcome, error = outcomes.get(row.id, (RELEASED, ""))
-            if outcome == DELIVERED:
-                delivered.append(row.id)
-            elif outcome == RELEASED:
-                released.append(row.id)
-            elif outcome == OUTAGE:  # not the event's fault: nothing counted, due again at once
-                owned += mine.filter(pk=row.id).update(
-                    status=Status.PENDING, last_error=error[:2000], claim_token="", leased_until=None
-                )
-            else:
-                attempts = row.attempts + 1
-                dead = outcome == DEAD or attempts >= conf.MAX_ATTEMPTS
-                owned += mine.filter(pk=row.id).update(
-                    status=Status.DEAD if dead else Status.PENDING,
-                    attempts=attempts,
-                    last_error=error[:2000],
-                    next_attempt_at=row.next_attempt_at if dead else now + backoff(attempts),
-                    claim_token="",
-                    leased_until=None,
-                )
-        for chunk in _chunks(delivered):
-            owned += mine.filter(id__in=chunk).update(
-                status=Status.DELIVERED,
-                delivered_at=now,
-                attempts=F("attempts") + 1,
-                last_error="",
-                claim_token="",
-                leased_until=None,
-            )
-        for chunk in _chunks(released):
-            owned += mine.filter(id__in=chunk).update(status=Status.PENDING, claim_token="", leased_until=None)
-        _store_bodies(bodies)
-        if renew_until is not None:
-            mine.update(leased_until=renew_until)
-    return len(rows) - owned
+    full: bool = False  # the claim took all it could: more rows may be due now
 
 
 def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: int | None = None) -> BatchResult:
@@ -352,11 +211,12 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
     if not breaker.allows(claimed_at):
         return BatchResult(paused=True)
     token = secrets.token_hex(8)
-    rows = claim(token=token, now=claimed_at, limit=limit)
-    result = BatchResult(claimed=len(rows))
+    claimed = claims.claim(token=token, now=claimed_at, limit=limit)
+    rows = claimed.rows
+    result = BatchResult(claimed=len(rows), full=claimed.full)
     if not rows:
         return result
-    builder = PayloadBuilder(rows)
+    builder = PayloadBuilder(rows, claimed)
     outcomes: dict[int, tuple[str, str]] = {}
     fresh: set[int] = set()  # rows whose body is built (and frozen) in this batch
     queues: dict[int, deque[OutboxEvent]] = {}
@@ -446,7 +306,7 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
             # The lease is renewed once a quarter of it is gone, not after every wave.
             renew = time.monotonic() > lease_left - conf.LEASE_SECONDS * 0.55
             until = stamp + timedelta(seconds=conf.LEASE_SECONDS) if renew else None
-            lost = _record(token, unrecorded, outcomes, stamp, fresh, renew_until=until)
+            lost = claims.record(token, unrecorded, outcomes, stamp, fresh, renew_until=until)
             result.lost += lost
             written.update(r.id for r in unrecorded)
             unrecorded = []
@@ -455,7 +315,7 @@ def deliver_batch(*, transport: Transport, now: datetime | None = None, limit: i
             if lost:  # our lease lapsed and someone else owns these players now
                 break
     final = [r for r in rows if r.id not in written]  # decided since the last record, and the unsent
-    result.lost += _record(token, final, outcomes, now or timezone.now(), fresh)
+    result.lost += claims.record(token, final, outcomes, now or timezone.now(), fresh)
     result.released = sum(1 for r in rows if r.id not in outcomes)
     if outage:  # also when it went down after serving part of this batch
         result.paused = True
@@ -478,7 +338,10 @@ def deliver_pending(
         total.released += batch.released
         total.lost += batch.lost
         total.paused = batch.paused
-        if batch.claimed == 0 or not batch.delivered:
+        # A claim that was not full took everything due: rows committed since have kicked a
+        # task of their own (the kick flag is cleared when a task starts), so another claim
+        # here would come back empty.
+        if batch.claimed == 0 or not batch.delivered or not batch.full:
             return total
         if time.monotonic() - started > time_budget:
             total.more = True

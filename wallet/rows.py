@@ -437,3 +437,35 @@ def all_rows(sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
     with cursor() as cur:
         cur.execute(sql, list(params))
         return cur.fetchall()
+
+
+def partial(model: type[M], names: Sequence[str], row: Sequence[Any]) -> M:
+    """An instance from some of its fields (attnames `names`, values in that order, as the
+    database returns them); the other fields are deferred and loaded on first access, as with
+    `QuerySet.only()`. Built from its __dict__ like `_from_row` (Model.from_db's __init__ costs
+    more than a delivery batch's SQL per row, docs/benchmarks/crm.md), through Model.from_db
+    when that cannot be done."""
+    plan = _partial_plan(model, tuple(names))
+    conn = db()
+    values = list(row)
+    for index, f, converters in plan:
+        value = values[index]
+        for converter in converters:
+            value = converter(value, f.cached_col, conn)
+        values[index] = value
+    if not _row_plan(model)[2] or _has_init_receivers(model):
+        return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
+    obj = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    obj.__dict__["_state"] = state
+    obj.__dict__.update(zip(names, values, strict=True))
+    return obj
+
+
+@cache
+def _partial_plan(model: type[models.Model], names: tuple[str, ...]) -> tuple[tuple[int, models.Field, tuple], ...]:
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in names]
+    return tuple((i, f, _converters(f)) for i, f in enumerate(fields) if _converters(f))

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from crm import conf, services
+from crm import claims, conf
 from crm.models import OutboxEvent
 from crm.services import deliver_pending, outbox_retry, outbox_skip, recover_expired_leases
 from crm.transports import PermanentError, TransientError
@@ -227,8 +227,8 @@ def test_missing_exchange_rate_is_a_dead_letter_not_a_guess(simulator, rest):
 
 def test_a_worker_that_died_mid_batch_loses_its_rows_after_the_lease(alice, simulator, rest):
     activity([(alice, 1)])
-    claimed = services.claim(token="dead-worker", now=timezone.now())
-    assert len(claimed) == 2
+    claimed = claims.claim(token="dead-worker", now=timezone.now())
+    assert len(claimed.rows) == 2
     assert deliver_pending(transport=rest).claimed == 0  # leased: nobody else may send them
 
     assert recover_expired_leases(now=later(conf.LEASE_SECONDS + 1)) == 2
@@ -240,7 +240,41 @@ def test_a_worker_that_died_mid_batch_loses_its_rows_after_the_lease(alice, simu
 
 def test_a_worker_past_its_lease_does_not_overwrite_the_new_owner(alice, simulator, rest):
     activity([(alice, 1)])
-    mine = services.claim(token="slow", now=timezone.now())
+    mine = claims.claim(token="slow", now=timezone.now()).rows
     OutboxEvent.objects.update(claim_token="someone-else")  # the lease moved on meanwhile
-    lost = services._record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
+    lost = claims.record("slow", mine, {r.id: ("delivered", "") for r in mine}, timezone.now())
     assert lost == 2 and {r.status for r in rows()} == {Status.SENDING}
+
+
+def test_one_rest_transport_is_safe_to_share_between_threads_and_reopens_after_close():
+    """crm.transports.set_override shares one transport with every thread: each thread sends on
+    its own curl handle, every event arrives once, and close() only ends the connections."""
+    import threading
+
+    from crm.simulator import FastTrackSimulator
+    from crm.transports import Message
+
+    simulator = FastTrackSimulator(api_key=API_KEY, validate=False).start()
+    transport = RestTransport(simulator.url, API_KEY)
+    errors: list[BaseException] = []
+
+    def sender(thread: int) -> None:
+        try:
+            for n in range(25):
+                body = f'{{"activity_id":"t{thread}-{n}"}}'.encode()
+                transport.send(Message(activity_id=f"t{thread}-{n}", user_id="1", body=body))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(simulator.activity_ids()) == sorted(f"t{t}-{n}" for t in range(4) for n in range(25))
+    transport.close()
+    transport.send(Message(activity_id="after-close", user_id="1", body=b'{"activity_id":"after-close"}'))
+    assert simulator.activity_ids()[-1] == "after-close"
+    transport.close()
+    simulator.stop()

@@ -7,6 +7,7 @@ writes; every payload is checked against crm/schema/sportsbook.schema.json by `p
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -416,6 +417,22 @@ def test_encoder_refuses_floats_and_cannot_be_fooled_by_provider_text():
     assert mapping.encode({"a": Decimal("1.50"), "b": "dec1234:5"}) == '{"a":1.50,"b":"dec1234:5"}'
     with pytest.raises(TypeError):
         mapping.encode({"bets": [{"odds": 1.5}]})
+    text = {"a": Decimal("-0.00"), "b": Decimal("-1.5"), "c": 'dec<5> ">', "d": [Decimal("2"), 3, True, None]}
+    assert mapping.encode(text) == '{"a":0.00,"b":-1.5,"c":"dec<5> \\">","d":[2,3,true,null]}'
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"x": OrderedDict(y=1.0)},  # a Mapping that is not a dict
+        {"x": ({"y": [Decimal(1), 2.5]},)},  # deep, in a tuple
+        {"x": type("Sub", (float,), {})(1.0)},  # a float subclass
+        [1e300],
+    ],
+)
+def test_a_float_anywhere_is_refused(payload):
+    with pytest.raises(TypeError, match="floats are not allowed"):
+        mapping.encode(payload)
 
 
 def test_an_unlinked_zero_result_is_not_exported():

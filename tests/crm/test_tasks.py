@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +14,7 @@ from django.db import transaction
 
 from config.celery import app
 from config.logthrottle import Throttled
-from crm import tasks
+from crm import conf, tasks
 from crm.models import OutboxEvent
 from crm.transports import reset_transports
 from tests.crm.conftest import API_KEY, SELECTION, place, wallet
@@ -95,15 +97,22 @@ def test_kicks_are_coalesced_into_one_queued_task(settings):
     cache.delete(tasks.KICK_KEY)
     client.delete(queue)
     try:
+        kicked = datetime.now(UTC)
         for _ in range(5):
             tasks.kick()
         assert client.llen(queue) == 1
+        # The task starts FASTTRACK_DELIVERY_DELAY_MS after the kick, so later commits ride on it.
+        eta = datetime.fromisoformat(json.loads(client.lindex(queue, 0))["headers"]["eta"])
+        assert timedelta(milliseconds=conf.DELIVERY_DELAY_MS - 50) <= eta - kicked <= timedelta(seconds=1)
         cache.delete(tasks.KICK_KEY)  # what the task does when it starts
         tasks.kick()  # inside this process's kick interval: the trailing kick asks the broker
         deadline = time.monotonic() + 2
         while client.llen(queue) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert client.llen(queue) == 2  # a commit after the task started queues a new one
+        cache.delete(tasks.KICK_KEY)
+        tasks.queue_delivery(delay_ms=0)  # a backlog's next task: at once
+        assert json.loads(client.lindex(queue, 0))["headers"]["eta"] is None
     finally:
         wait_for(lambda: not tasks._kicker.busy)  # no trailing kick may outlive this broker set-up
         client.delete(queue)
