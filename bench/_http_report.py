@@ -101,10 +101,11 @@ def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | No
 
 
 def start_profile(pid: int, seconds: float, out: Path) -> tuple[subprocess.Popen, Path]:
-    """py-spy (pip install py-spy) on the server and its workers, collapsed stacks to `out`."""
+    """py-spy (pip install py-spy) on the server and its workers, collapsed stacks to `out`: only
+    threads holding the GIL are sampled (`--gil`), so the profile is where the CPU goes, not the waits."""
     spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
     proc = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)), "--rate", "200",
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--duration", str(int(seconds)), "--rate", "200",
          "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
@@ -46,13 +47,39 @@ KICK_KEY = "crm:outbox:kick"
 PROBE_SCHEDULED_KEY = "crm:outbox:probe-scheduled"
 
 
+_local = threading.local()
+
+
+def _add_kick_flag() -> bool:
+    """`cache.add(KICK_KEY, 1)`, the same key and value, on a Redis client kept per thread.
+
+    Django's RedisCache builds a new redis.Redis client on every call (its get_client), about
+    half of a kick's CPU on a wallet callback's server process (docs/benchmarks/crm.md); the
+    client it builds is only a view of the backend's connection pool, so keeping one is safe.
+    Other cache backends (tests, demo) go through cache.add."""
+    backend = caches["default"]
+    timeout = max(conf.SWEEP_SECONDS * 6, 60)
+    if not isinstance(backend, RedisCache):
+        return cache.add(KICK_KEY, 1, timeout=timeout)
+    kept = getattr(_local, "redis", None)
+    if kept is None or kept[0] is not backend._cache:
+        kept = _local.redis = (
+            backend._cache,
+            backend._cache.get_client(write=True),
+            backend.make_and_validate_key(KICK_KEY),
+            backend._cache._serializer.dumps(1),
+        )
+    _, client, key, value = kept
+    return bool(client.set(key, value, nx=True, ex=backend.get_backend_timeout(timeout)))
+
+
 def queue_delivery(delay_ms: int | None = None) -> None:
     """Queue one delivery task unless one is queued and not yet started (the cache flag).
 
     The task starts FASTTRACK_DELIVERY_DELAY_MS later (`delay_ms`: a backlog's next task goes at
     once), so the commits of that time share it: the flag stays set until the task starts."""
     delay_ms = conf.DELIVERY_DELAY_MS if delay_ms is None else delay_ms
-    if cache.add(KICK_KEY, 1, timeout=max(conf.SWEEP_SECONDS * 6, 60)):
+    if _add_kick_flag():
         if delay_ms:
             deliver_outbox.apply_async(countdown=delay_ms / 1000)
         else:

@@ -101,6 +101,8 @@ def test_kicks_are_coalesced_into_one_queued_task(settings):
         for _ in range(5):
             tasks.kick()
         assert client.llen(queue) == 1
+        assert cache.get(tasks.KICK_KEY) == 1  # the flag as cache.add would have set it
+        assert client.ttl(cache.make_and_validate_key(tasks.KICK_KEY)) > 0  # it expires by itself
         # The task starts FASTTRACK_DELIVERY_DELAY_MS after the kick, so later commits ride on it.
         eta = datetime.fromisoformat(json.loads(client.lindex(queue, 0))["headers"]["eta"])
         assert timedelta(milliseconds=conf.DELIVERY_DELAY_MS - 50) <= eta - kicked <= timedelta(seconds=1)
