@@ -22,9 +22,11 @@ every refusal (and its wording) stays with the full parser.
 from __future__ import annotations
 
 import re
+from collections import deque
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from itertools import compress, repeat
+from operator import itemgetter
 
 from feeds.protocol.errors import MalformedMessage
 from feeds.protocol.odds import (
@@ -61,7 +63,7 @@ _HEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
 _HEADS_LIMIT = 100_000
 
 
-def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+def _read_head(head: str) -> tuple[int, str, int, bool, bool] | str:
     """(market id, canonical specifiers, status, favourite, self-closing), or _OTHER."""
     closed = head.endswith("/")
     text = head[:-1].rstrip(_WS) if closed else head.rstrip(_WS)
@@ -94,6 +96,11 @@ def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
                     specifiers = None
             if specifiers is not None:
                 found = (int(raw_id), specifiers, status, favourite, closed)
+    return found
+
+
+def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+    found = _read_head(head)
     if len(_HEADS) > _HEADS_LIMIT:
         _HEADS.clear()
     _HEADS[head] = found
@@ -109,86 +116,154 @@ def _learn_odds(raw_odds: list[str | None]) -> list[Decimal | None] | None:
         return None
 
 
+def _odds_of(raw_odds: list[str | None]) -> list[Decimal | None] | None:
+    """The odds as Decimals from the cache (one C loop), or checked now (_learn_odds)."""
+    try:
+        return list(map(_ODDS.__getitem__, raw_odds))
+    except KeyError:
+        return _learn_odds(raw_odds)
+
+
 def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
     info = _HEADS.get(text)
     return _learn_head(text) if info is None else info
 
 
-def _glue(count: int) -> list[str]:
-    """The text between the values of `count` compact outcomes (split at the quotes)."""
-    glue = _GLUES.get(count)
-    if glue is None:
-        glue = _GLUES[count] = (
-            [""]
-            if not count
-            else ["<outcome id=", *_GLUE_NEXT * (count - 1), " odds=", " probabilities=", " active=", "/>"]
-        )
-    return glue
+# The compact layout's glue: an outcome's text between its values, and a market's closing tag.
+_OUTCOME_GLUE = ['"/><outcome id="', None, '" odds="', None, '" probabilities="', None, '" active="', None]
+_CLOSE = '"/></market>'
+# An outcome's entry in the JSON text (as feeds.services.state writes it), cut around its values;
+# the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
+_JSON_GLUE = ['"},"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None]
+_FIRST = itemgetter(0)
+_THIRD = itemgetter(2)
+# Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
+# _HEADS holds whole tags) -> (market id, specifiers, status, favourite, the glue before the
+# market's first id), or _OTHER.
+_CHEADS: dict[str, tuple[int, str, int, bool, str] | str] = {}
 
 
-_GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
-_GLUES: dict[int, list[str]] = {}
-_PROBABILITIES = re.compile("[0-9.]*")
+def _compact_head(head: str) -> tuple[int, str, int, bool, str] | str:
+    found = _read_head(head + '"')
+    if found is not _OTHER:
+        found = (*found[:4], f'"/></market><market {head}"><outcome id="')  # type: ignore[misc]
+    if len(_CHEADS) > _HEADS_LIMIT:
+        _CHEADS.clear()
+    _CHEADS[head] = found
+    return found
 
-# (market head (or the market itself, count -1), outcome count, head text, market text), then
-# the outcomes' ids, odds, probabilities and actives.
-Columns = tuple[list[tuple], list, list, list, list]
 
-
-def _compact(text: str, memo: dict[str, tuple[str, MarketOdds]] | None = None) -> Columns | None:
+def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     """The usual message written without whitespace between elements, every outcome with id,
-    odds, probabilities and active in that order: cut at "</market>" and at the quotes (C
-    string operations, no regex). Returns the markets (head, outcome count, text) and the
-    outcomes' columns; None for anything else (the token grammar then tries).
+    odds, probabilities and active in that order. Returns the markets, and each market's start
+    tag text and outcomes' text (for the memo); None for anything else (the token grammar
+    then tries).
 
-    `memo`: the event's markets as last read (head -> text, market). A market whose text is
-    the same as then (a whole-event message where most lines did not move) is that market
-    again: one string comparison instead of reading it (count -1 in the layout)."""
-    if "&" in text:
+    The values are cut out for the whole message at once with C string operations (cut at
+    "</market><market ", each market at the end of its start tag, then all the outcomes'
+    text at the quotes in one split), and then the text is **rebuilt** from the glue of the one
+    layout, the start tags and those values, and must be the text itself: whatever the cutting
+    did with an odd text, only a text of this layout is taken, with exactly the values it
+    holds. The values are then checked by column, and the markets, their outcomes and their
+    JSON texts built by column too (no bytecode per outcome, little per market)."""
+    if not text.startswith("<market ") or "&" in text:
         return None
-    chunks = text.split("</market>")
-    if chunks.pop():  # text after the last </market>
+    chunks = text[8:].split("</market><market ")
+    last = chunks[-1]
+    if not last.endswith("</market>"):
         return None
-    layout = []
-    values: list[str] = []  # the markets' splits one after another, 8 items an outcome
-    heads, glues = _HEADS, _GLUES
-    for chunk in chunks:
-        gt = chunk.find(">")
-        if gt < 0 or not chunk.startswith("<market "):
-            return None
-        head = chunk[8:gt]
-        if memo is not None:
-            last = memo.get(head)
-            if last is not None and last[0] == chunk:
-                layout.append((last[1], -1, head, chunk))
-                continue
-        info = heads.get(head) or _learn_head(head)
-        if info is _OTHER or info[4]:
-            return None
-        parts = chunk[gt + 1 :].split('"')
-        count = len(parts) >> 3
-        # The glue between the quotes fixes every element and attribute (values hold no quote).
-        if parts[0::2] != (glues.get(count) or _glue(count)):
-            return None
-        parts.pop()  # the glue after the last value: 8 items an outcome remain
-        values += parts
-        layout.append((info, count, head, chunk))
-    ids = values[1::8]
-    probabilities = values[5::8]
-    joined = "".join(ids)
-    # Values: ids printable without "<" or spaces (the parser would refuse the one, keep the
-    # other where the reader strips it), probabilities digits and dots (so Decimal() of them is
-    # finite), odds from the checked cache (or checked now), actives 0 or 1 (below). Control
+    chunks[-1] = last[:-9]
+    # (head, '"><outcome id="', outcomes' text) a market
+    cuts = list(map(str.partition, chunks, repeat('"><outcome id="')))
+    heads = list(map(_FIRST, cuts))
+    bodies = list(map(_THIRD, cuts))
+    values = '"'.join(bodies).split('"')  # id, glue, odds, glue, probabilities, glue, active, glue
+    total = len(values) >> 3
+    if len(values) & 7:
+        return None
+    # A market's last outcome is followed by "/>" (its body's end), the others by the next one.
+    lasts = list(compress(range(1, total + 1), map("/>".__eq__, values[7::8])))
+    if len(lasts) != len(bodies) or not lasts or lasts[-1] != total:
+        return None
+    infos = list(map(_CHEADS.get, heads))
+    if None in infos:
+        infos = [_compact_head(head) if info is None else info for head, info in zip(heads, infos, strict=True)]
+    if _OTHER in infos:
+        return None
+    ids = values[0::8]
+    raw_odds = values[2::8]
+    probabilities = values[4::8]
+    actives = values[6::8]
+    # The text again from the layout's glue, the start tags and the values: it must be the same.
+    rebuilt = _OUTCOME_GLUE * total
+    rebuilt[1::8] = ids
+    rebuilt[3::8] = raw_odds
+    rebuilt[5::8] = probabilities
+    rebuilt[7::8] = actives
+    market_ids, specifiers, statuses, favourites, opens = zip(*infos, strict=True)
+    firsts = [0, *lasts[:-1]]
+    deque(map(rebuilt.__setitem__, map((8).__mul__, firsts), opens), 0)
+    rebuilt[0] = opens[0][12:]  # the first start tag follows no market
+    rebuilt.append(_CLOSE)
+    if "".join(rebuilt) != text:
+        return None
+    # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
+    # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
+    # is finite), odds from the checked cache (or checked now), actives 0 or 1. Control
     # characters and "&" are refused by the parser: this path leaves them to it.
-    if (
-        not joined.isprintable()
-        or " " in joined
-        or "<" in joined
-        or "" in ids
-        or not _PROBABILITIES.fullmatch("".join(probabilities))
-    ):
+    joined = "".join(ids)
+    if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
         return None
-    return layout, ids, values[3::8], probabilities, values[7::8]
+    odds = _odds_of(raw_odds)
+    if odds is None:
+        return None
+    plain = _decimal_texts(probabilities + raw_odds)  # both plain: the usual
+    odds_plain = plain
+    if not plain:
+        plain = _decimal_texts(probabilities)
+        if plain is None:
+            return None
+        odds_plain = _decimal_texts(raw_odds)
+    try:
+        active = list(map(_ACTIVE.__getitem__, actives))
+        if not plain:
+            probabilities = [str(Decimal(p)) for p in probabilities]
+    except (InvalidOperation, KeyError):
+        return None  # such as "1..2" or active="true": the full parser decides
+    outcomes = tuple(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
+    slices = list(map(slice, firsts, lasts))
+    listed = list(map(outcomes.__getitem__, slices))
+    if "\\" not in joined and "" not in raw_odds:  # no JSON escaping, every outcome priced
+        # The outcomes' JSON text for every market in one join: a market's first outcome's
+        # leading "," stands for the end of the one before and the start of its own.
+        pieces = _JSON_GLUE * total
+        pieces[1::8] = ids
+        pieces[3::8] = raw_odds if odds_plain else list(map(str, odds))
+        pieces[5::8] = map(_ACTIVE_JSON.__getitem__, actives)
+        pieces[7::8] = probabilities
+        deque(map(pieces.__setitem__, map((8).__mul__, firsts), repeat('"}}\x00{"')), 0)
+        pieces[0] = '{"'
+        pieces.append('"}}')
+        texts = "".join(pieces).split("\x00")
+        ids_of = list(map(tuple(ids).__getitem__, slices))
+        for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
+            if len(set(market_ids_)) == len(market_ids_):  # a repeated id keeps one entry: the dicts decide
+                market = listed[index] = Listed(listed[index])
+                market.ids = market_ids_
+                market.json = text_
+    markets = list(
+        map(
+            _new,
+            repeat(MarketOdds),
+            zip(market_ids, specifiers, statuses, listed, repeat(""), favourites, _NONES, _NONES, strict=False),
+        )
+    )
+    return markets, heads, bodies
+
+
+# The token grammar's markets (head, outcome count), then the outcomes' ids, odds,
+# probabilities and actives.
+Columns = tuple[list[tuple], list, list, list, list]
 
 
 def _tokens(text: str) -> Columns | None:
@@ -235,15 +310,12 @@ def _tokens(text: str) -> Columns | None:
 
 def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     layout, ids, raw_odds, probabilities, actives = columns
-    try:
-        odds = list(map(_ODDS.__getitem__, raw_odds))
-    except KeyError:
-        odds = _learn_odds(raw_odds)
-        if odds is None:
-            return None
+    odds = _odds_of(raw_odds)
+    if odds is None:
+        return None
     try:
         # Probabilities are kept as the text str(Decimal()) gives: usually the text itself.
-        if None in probabilities or not _plain_decimals(probabilities):
+        if None in probabilities or not _decimal_texts(probabilities):
             probabilities = [None if p is None else str(Decimal(p)) for p in probabilities]
         active = list(map(_ACTIVE.__getitem__, actives))
     except (InvalidOperation, KeyError):
@@ -273,22 +345,28 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     return tuple(markets)
 
 
-def _plain_decimals(values: list[str]) -> bool:
-    """Whether each value (digits and dots only: the grammars' probabilities) is the text
+def _decimal_texts(values: list[str]) -> bool | None:
+    """None unless every value is digits and dots; then whether each is the text
     str(Decimal()) gives back for it: not empty, no leading zero or dot, no trailing dot, one
-    dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Substring searches
-    (memchr-fast; a regex over the values measured ~100k instructions a message)."""
-    text = f",{','.join(values)},"
+    dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Byte translations
+    and substring searches (C loops; a regex over the values measured ~100k instructions a
+    message)."""
+    data = f",{','.join(values)},".encode()
+    shape = data.translate(_SHAPE)  # 1-9 read "1", anything but digits, dots and commas "x"
+    if b"x" in shape:
+        return None
     return not (
-        ",," in text
-        or ",." in text
-        or ".," in text
-        or ",0.000000" in text
-        or text.count(",0") != text.count(",0.") + text.count(",0,")  # "01" (or "0,0": the slow way)
-        or b".." in text.encode().translate(None, b"0123456789")  # two dots in one value
+        b",," in shape
+        or b",." in shape
+        or b".," in shape
+        or b",00" in shape  # a leading zero
+        or b",01" in shape
+        or b",0.000000" in data
+        or b".." in shape.translate(None, b"01")  # two dots in one value
     )
 
 
+_SHAPE = bytes(ord("1") if ch in b"123456789" else ch if ch in b"0.," else ord("x") for ch in range(256))
 _ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
 # An outcome's entry, cut around its four values; the leading "," is skipped for a market's first.
 _GLUE = (",", '"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None, '"}')
@@ -312,18 +390,29 @@ def _fragments(ids: list[str], raw_odds: list, odds: list, probabilities: list, 
     return pieces
 
 
-def _remember(memo: dict[str, tuple[str, MarketOdds]], layout: list[tuple], markets: tuple[MarketOdds, ...]) -> int:
-    """Keep the event's markets as read now for its next message (_compact's memo); returns how
-    many were the same as last time. Keys and texts are strings, the markets immutable tuples."""
+def _remember(
+    keep: dict[str, tuple[str, MarketOdds]],
+    memo: dict[str, tuple[str, MarketOdds]] | None,
+    heads: list[str],
+    bodies: list[str],
+    markets: list[MarketOdds],
+) -> int:
+    """A market whose text is the same as the event's last one of that start tag (`memo`: a
+    whole-event message where most lines did not move) is that market again (the state then
+    compares identical objects); then the event's markets as read now are kept for its next
+    message. Returns how many were the same. Keys and texts are strings, markets immutable."""
     global _MEMO_SIZE
-    before = len(memo)
     same = 0
-    for (_, count, head, text), market in zip(layout, markets, strict=True):
-        if count >= 0:
-            memo[head] = (text, market)
-        else:
-            same += 1
-    _MEMO_SIZE += len(memo) - before
+    if memo:
+        get = memo.get
+        for index, head, body in zip(range(len(heads)), heads, bodies, strict=False):
+            last = get(head)
+            if last is not None and last[0] == body:
+                markets[index] = last[1]
+                same += 1
+    before = len(keep)
+    keep.update(zip(heads, zip(bodies, markets, strict=True), strict=True))
+    _MEMO_SIZE += len(keep) - before
     return same
 
 
@@ -396,12 +485,12 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         keep = state[0]
         memo = keep if state[1] == 0 and keep else None  # (1: store only, try next time)
         state[1] = 0
-    columns = _compact(text, memo)
-    if columns is not None:
-        markets = _markets(columns)
-        if markets is not None and keep is not None and not _remember(keep, columns[0], markets) and memo:
+    read = _compact(text)
+    if read is not None:
+        markets, heads, bodies = read
+        if keep is not None and not _remember(keep, memo, heads, bodies, markets) and memo:
             state[1] = _MEMO_REST  # nothing was the same
-    else:
-        columns = _tokens(text)
-        markets = None if columns is None else _markets(columns)
+        return skeleton, tuple(markets)
+    columns = _tokens(text)
+    markets = None if columns is None else _markets(columns)
     return None if markets is None else (skeleton, markets)

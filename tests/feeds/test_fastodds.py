@@ -201,9 +201,28 @@ def test_the_compact_cut_and_the_token_grammar_read_alike():
         text = _odds_text(body)
         compact = fastodds._compact(text)
         assert compact is not None
-        assert fastodds._markets(compact) == fastodds._markets(fastodds._tokens(text))
+        assert tuple(compact[0]) == fastodds._markets(fastodds._tokens(text))
     pretty = _odds_text(_doc("\n  " + PLAIN.replace("><", ">\n    <") + "\n"))
     assert fastodds._compact(pretty) is None and fastodds._tokens(pretty) is not None
+
+
+# Odd texts for the compact cut (at "</market><market ", the start tag's end and the quotes):
+# whatever it cuts, the text rebuilt from the layout must be the text itself.
+ODD_CUTS = [
+    PLAIN.replace('active="1"/><outcome id="13"', 'active="1"/>"<outcome id="13"'),
+    PLAIN.replace('id="13"', 'id="/></market><market id="5"><outcome id="13"'),
+    PLAIN.replace('odds="1.95"', 'odds="1.95"/></market><market id="5"><outcome id="1" odds="2"'),
+    PLAIN.replace('"/></market>', '"/></market>x'),
+    PLAIN.replace("<market ", "<market  "),
+    PLAIN.replace('"><outcome id="12"', '" ><outcome id="12"'),
+    PLAIN.replace('active="1"/>', 'active="1" />', 1),
+    PLAIN.replace(' odds="1.85" probabilities="0.48935"', ' probabilities="0.48935" odds="1.85"'),
+    PLAIN.replace('probabilities="0.48935"', 'probabilities="0.48935" probabilities="0.5"'),
+    PLAIN.replace("</market>", "</market ></market>"),
+    PLAIN + '<market id="2"><outcome id="1" odds="2" probabilities="0.5" active="1"></outcome></market>',
+    PLAIN[:-9],
+    '<market id="1"><outcome id="1" odds="2"/></market>',  # 4 values, not 8
+]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +237,7 @@ def test_the_compact_cut_and_the_token_grammar_read_alike():
         PLAIN.replace('"/><outcome', '"/>x<outcome'),
         PLAIN.replace('<outcome id="12" odds="1.85" probabilities="0.48935" active="1"/>', ""),
         '<market id="1"></market>',
+        *ODD_CUTS,
     ],
 )
 def test_values_the_compact_cut_must_not_take_as_they_are(inner):
@@ -225,9 +245,21 @@ def test_values_the_compact_cut_must_not_take_as_they_are(inner):
     _agree(body)
     text = _odds_text(body)
     compact = fastodds._compact(text)
-    markets = None if compact is None else fastodds._markets(compact)
-    if markets is not None:  # taken: then read exactly as the parser reads it
-        assert markets == m.parse_element(parse_fast(body)).markets
+    if compact is not None:  # taken: then read exactly as the parser reads it
+        assert tuple(compact[0]) == m.parse_element(parse_fast(body)).markets
+
+
+def test_the_compact_cut_takes_only_its_one_layout():
+    # Each is one edit away from the layout; the cut must leave every one (the rebuilt text
+    # differs), while the layout itself, with odd but plain values, is taken.
+    for inner in ODD_CUTS:
+        text = _odds_text(_doc(inner))
+        m.parse_message(_doc(PLAIN))  # the odds known
+        assert fastodds._compact(text) is None, inner
+    for inner in (PLAIN, PLAIN.replace('id="12"', 'id="sr:player:1/>"'), PLAIN + PLAIN.replace('"18"', '"19"')):
+        body = _doc(inner)
+        compact = fastodds._compact(_odds_text(body))
+        assert compact is not None and tuple(compact[0]) == m.parse_element(parse_fast(body)).markets
 
 
 # --- the per-event memo: a market re-sent with the same text -------------------------------------

@@ -133,7 +133,7 @@ def test_the_state_keeps_the_text_and_builds_the_dicts_when_read():
 
 
 def test_plain_decimals_are_the_texts_str_decimal_gives_back():
-    from feeds.protocol.fastodds import _plain_decimals
+    from feeds.protocol.fastodds import _decimal_texts
 
     values = ["0", "0.5", "1", "1.50", "10", "0.000001", "0.0000010", "123.456", "01", "00", ".5", "5.", ""]
     values += ["1.2.3", "1..2", "0.0000001", "0.00000000", "0.000000", "007.5", "0.05", "100.00"]
@@ -143,7 +143,7 @@ def test_plain_decimals_are_the_texts_str_decimal_gives_back():
         except ArithmeticError:
             plain = False
         # A value the check takes is the text itself; one it leaves goes through Decimal.
-        if _plain_decimals(["0.5", value, "2"]):
+        if _decimal_texts(["0.5", value, "2"]):
             assert plain, value
         elif value not in ("0.000000",):  # plain, but left to Decimal (the exponent guard)
             assert not plain, value
