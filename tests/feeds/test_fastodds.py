@@ -164,6 +164,46 @@ def test_the_rest_of_the_message_still_goes_through_the_parser():
     assert _agree(body.replace(b"</odds_change>", b""))[0] == "refused"
 
 
+# The rest of the message (root attributes, sport_event_status, odds attributes): the usual one
+# read by messages._rest_fast, the others by parse_odds_change; the same message either way.
+STATUS = '<sport_event_status status="1" reporting="1" match_status="6" home_score="0" away_score="1">'
+RESTS = [
+    ("", STATUS + '<clock match_time="3:00"/></sport_event_status>', True),
+    ("", STATUS.replace('home_score="0"', 'home_score=" 2 "') + "</sport_event_status>", True),
+    ("", STATUS.replace('home_score="0" ', 'home_score="" ') + "</sport_event_status>", True),
+    ("", '<sport_event_status status="0"/>', True),
+    ("", "", True),
+    (' request_id="7"', "", False),
+    (' odds_change_reason="1"', "", False),
+    ("", STATUS.replace('status="1"', 'status=" 1"') + "</sport_event_status>", False),
+    ("", STATUS.replace('match_status="6"', 'match_status="-6"') + "</sport_event_status>", False),
+    ("", STATUS + '<period_scores><period_score home_score="1"/></period_scores></sport_event_status>', False),
+    ("", STATUS + '<clock match_time="3:00"><x/></clock></sport_event_status>', False),
+    ("", STATUS + '<results><result home_score="1" away_score="0"/></results></sport_event_status>', False),
+    ("", '<sport_event_status status="1"/><sport_event_status status="2"/>', False),
+    ("", '<odds_generation_properties expected_totals="2.5"/>', False),
+    ("", "<foo/>", False),
+]
+
+
+@pytest.mark.parametrize(("root", "rest", "fast"), RESTS)
+def test_the_usual_rest_is_read_as_the_general_reader_reads_it(root, rest, fast):
+    from feeds.protocol.xmlsafe import parse_prepared
+
+    body = _doc(PLAIN, rest=rest).replace(b'timestamp="1700000000000"', b'timestamp="1700000000000"' + root.encode())
+    msg = _agree(body)
+    assert isinstance(msg, m.OddsChange) and _taken(body)
+    skeleton, markets = fastodds.split_odds(prepare(body))
+    read = m._rest_fast(parse_prepared(skeleton), markets)
+    assert (read is not None) == fast
+    if read is not None:
+        assert read == m.parse_odds_change(parse_prepared(skeleton), markets) == msg
+    for odd in (b'product="x1"', b'product="\xd9\xa3"', b'product=" 1"'):
+        _agree(body.replace(b'product="1"', odd))
+    for odd in (b'"sr:match:1 "', b'"sr:match:x"', b'"sr:match:1\n"'):
+        _agree(body.replace(b'"sr:match:1"', odd))
+
+
 HOSTILE = [
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
     + _doc(PLAIN.replace('id="12"', 'id="&lol2;"')),
