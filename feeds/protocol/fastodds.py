@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections import deque
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from itertools import compress, repeat
 from operator import itemgetter
 
@@ -36,8 +35,8 @@ from feeds.protocol.odds import (
     ACTIVE,
     Listed,
     MarketOdds,
-    OutcomeOdds,
     _cached_number,
+    _make_outcome,
 )
 from feeds.protocol.specifiers import canonical_specifiers
 
@@ -53,7 +52,6 @@ _TOKEN = re.compile(
     r'<outcome id="([!#-%\'-;=?-~]+)"(?: odds="([0-9.]+)")?(?: probabilities="([0-9.]+)")?(?: active="([01])")?/>'
 )
 _ACTIVE = {"1": True, "0": False, None: True}
-_make_outcome = partial(tuple.__new__, OutcomeOdds)  # C-level construction, no frame per outcome
 _new = tuple.__new__
 _NONES = repeat(None)  # zip() stops at the shortest: endless is fine
 _OTHER = "other"  # a market head this module does not read: the reference reader does
@@ -230,7 +228,9 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
             probabilities = [str(Decimal(p)) for p in probabilities]
     except (InvalidOperation, KeyError):
         return None  # such as "1..2" or active="true": the full parser decides
-    outcomes = tuple(map(_make_outcome, zip(ids, odds, probabilities, active, _NONES, strict=False)))
+    # Plain tuples (zip builds them); a Listed market gives them as OutcomeOdds when read, the
+    # others are named below.
+    outcomes = tuple(zip(ids, odds, probabilities, active, _NONES, strict=False))
     slices = list(map(slice, firsts, lasts))
     listed = list(map(outcomes.__getitem__, slices))
     if "\\" not in joined and "" not in raw_odds:  # no JSON escaping, every outcome priced
@@ -251,6 +251,9 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
                 market = listed[index] = Listed(listed[index])
                 market.ids = market_ids_
                 market.json = text_
+    for index, market in enumerate(listed):
+        if type(market) is not Listed:  # rare: a repeated id, an id to escape, odds missing
+            listed[index] = tuple(map(_make_outcome, market))
     markets = list(
         map(
             _new,

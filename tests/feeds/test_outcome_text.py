@@ -14,6 +14,7 @@ import pytest
 from bench._feed_messages import TS_PLACEHOLDER, make_messages
 from feeds.protocol import messages as m
 from feeds.protocol.odds import Listed
+from feeds.protocol.xmlsafe import parse_prepared
 from feeds.services import state, store
 from feeds.simulator import FEED_SAMPLES
 from tests.feeds.helpers import sample
@@ -147,3 +148,27 @@ def test_plain_decimals_are_the_texts_str_decimal_gives_back():
             assert plain, value
         elif value not in ("0.000000",):  # plain, but left to Decimal (the exponent guard)
             assert not plain, value
+
+
+def test_a_listed_market_gives_its_outcomes_named():
+    # Listed holds plain tuples (zip builds them) and gives OutcomeOdds when read; it equals,
+    # and hashes as, the tuple of the same named outcomes.
+    body = _doc(
+        '<outcome id="1" odds="2.5" probabilities="0.4" active="1"/>'
+        '<outcome id="2" odds="1.5" probabilities="0.6" active="0"/>'
+    )
+    m.parse_message(body)
+    (market,) = m.parse_message(body).markets
+    listed = market.outcomes
+    assert type(listed) is Listed
+    named = (
+        m.OutcomeOdds("1", Decimal("2.5"), "0.4", True),
+        m.OutcomeOdds("2", Decimal("1.5"), "0.6", False),
+    )
+    assert listed == named and named == listed and hash(listed) == hash(named)
+    assert all(type(o) is m.OutcomeOdds for o in listed) and list(listed) == list(named)
+    assert listed[1] == named[1] and listed[1].odds == Decimal("1.5") and listed[-1].active is False
+    assert listed[0:1] == named[:1] and type(listed[0:1][0]) is m.OutcomeOdds
+    ((oid, odds, probability, active, team), _) = listed
+    assert (oid, odds, probability, active, team) == ("1", Decimal("2.5"), "0.4", True, None)
+    assert market == m.parse_element(parse_prepared(body)).markets[0]
