@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from decimal import Decimal, InvalidOperation
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter
 
 from feeds.protocol.errors import MalformedMessage
@@ -127,28 +127,47 @@ def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
     return _learn_head(text) if info is None else info
 
 
-# The compact layout's glue: an outcome's text between its values, and a market's closing tag.
-_OUTCOME_GLUE = ['"/><outcome id="', None, '" odds="', None, '" probabilities="', None, '" active="', None]
-_CLOSE = '"/></market>'
 # An outcome's entry in the JSON text (as feeds.services.state writes it), cut around its values;
 # the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
 _JSON_GLUE = ['"},"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None]
 _FIRST = itemgetter(0)
 _THIRD = itemgetter(2)
 # Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
-# _HEADS holds whole tags) -> (market id, specifiers, status, favourite, the glue before the
-# market's first id), or _OTHER.
-_CHEADS: dict[str, tuple[int, str, int, bool, str] | str] = {}
+# _HEADS holds whole tags) -> as _HEADS, or _OTHER.
+_CHEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
+# Odds texts that are the text str(Decimal) gives for them (the JSON text takes them as they are).
+_PLAIN_ODDS: set[str] = set()
 
 
-def _compact_head(head: str) -> tuple[int, str, int, bool, str] | str:
+def _learn_plain_odds(raw_odds: list[str], odds: list[Decimal | None]) -> bool:
+    """Learn which of the message's odds texts are plain; whether all are."""
+    if len(_PLAIN_ODDS) > _HEADS_LIMIT:
+        _PLAIN_ODDS.clear()
+    _PLAIN_ODDS.update([raw for raw, number in zip(raw_odds, odds, strict=True) if str(number) == raw])
+    return _PLAIN_ODDS.issuperset(raw_odds)
+
+
+def _compact_head(head: str) -> tuple[int, str, int, bool, bool] | str:
     found = _read_head(head + '"')
-    if found is not _OTHER:
-        found = (*found[:4], f'"/></market><market {head}"><outcome id="')  # type: ignore[misc]
     if len(_CHEADS) > _HEADS_LIMIT:
         _CHEADS.clear()
     _CHEADS[head] = found
     return found
+
+
+def _glue_text(size: int) -> str | None:
+    """The layout's glue in a market of `size` pieces (8 an outcome), "\x00"-separated."""
+    count = size >> 3
+    if size & 7 or not count:
+        return None
+    glue = "\x00".join([*_GLUE_NEXT * (count - 1), " odds=", " probabilities=", " active=", "/>"])
+    if count <= 64:  # the usual sizes, bounded
+        _GLUE_TEXTS[size] = glue
+    return glue
+
+
+_GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
+_GLUE_TEXTS: dict[int, str] = {}
 
 
 def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
@@ -157,13 +176,13 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     tag text and outcomes' text (for the memo); None for anything else (the token grammar
     then tries).
 
-    The values are cut out for the whole message at once with C string operations (cut at
-    "</market><market ", each market at the end of its start tag, then all the outcomes'
-    text at the quotes in one split), and then the text is **rebuilt** from the glue of the one
-    layout, the start tags and those values, and must be the text itself: whatever the cutting
-    did with an odd text, only a text of this layout is taken, with exactly the values it
-    holds. The values are then checked by column, and the markets, their outcomes and their
-    JSON texts built by column too (no bytecode per outcome, little per market)."""
+    The values are cut out for the whole message with C string operations: the text cut at
+    "</market><market ", each market at the end of its start tag and its outcomes at the
+    quotes. The text is taken only if every piece between the values is the layout's glue in
+    its place (8 pieces an outcome in each market, the market's last outcome closing it), the
+    start tags pass their grammar and the values their checks by column; then it is exactly
+    the layout with those values. The markets, outcomes and JSON texts are built by column
+    too (no bytecode per outcome, little per market)."""
     if not text.startswith("<market ") or "&" in text:
         return None
     chunks = text[8:].split("</market><market ")
@@ -175,13 +194,21 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     cuts = list(map(str.partition, chunks, repeat('"><outcome id="')))
     heads = list(map(_FIRST, cuts))
     bodies = list(map(_THIRD, cuts))
-    values = '"'.join(bodies).split('"')  # id, glue, odds, glue, probabilities, glue, active, glue
+    # Each market's outcomes cut at the quotes: 8 pieces an outcome (id, glue, odds, glue,
+    # probabilities, glue, active, glue), so each market's pieces start at an id.
+    split = list(map(str.split, bodies, repeat('"')))
+    sizes = list(map(len, split))
+    values = list(chain.from_iterable(split))
     total = len(values) >> 3
-    if len(values) & 7:
-        return None
-    # A market's last outcome is followed by "/>" (its body's end), the others by the next one.
-    lasts = list(compress(range(1, total + 1), map("/>".__eq__, values[7::8])))
-    if len(lasts) != len(bodies) or not lasts or lasts[-1] != total:
+    # The glue between the values must be the layout's: then the text is exactly the layout's
+    # (the start tags are checked by their grammar, the values by column below). Compared as
+    # one text, the pieces "\x00"-separated (no piece holds a NUL: xmlsafe refuses them).
+    expected = list(map(_GLUE_TEXTS.get, sizes))
+    if None in expected:
+        expected = list(map(_glue_text, sizes))
+        if None in expected:
+            return None
+    if "\x00".join(values[1::2]) != "\x00".join(expected):  # type: ignore[arg-type]
         return None
     infos = list(map(_CHEADS.get, heads))
     if None in infos:
@@ -192,19 +219,9 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     raw_odds = values[2::8]
     probabilities = values[4::8]
     actives = values[6::8]
-    # The text again from the layout's glue, the start tags and the values: it must be the same.
-    rebuilt = _OUTCOME_GLUE * total
-    rebuilt[1::8] = ids
-    rebuilt[3::8] = raw_odds
-    rebuilt[5::8] = probabilities
-    rebuilt[7::8] = actives
-    market_ids, specifiers, statuses, favourites, opens = zip(*infos, strict=True)
+    market_ids, specifiers, statuses, favourites, _ = zip(*infos, strict=True)
+    lasts = list(accumulate(map((3).__rrshift__, sizes)))  # size >> 3: the outcomes
     firsts = [0, *lasts[:-1]]
-    deque(map(rebuilt.__setitem__, map((8).__mul__, firsts), opens), 0)
-    rebuilt[0] = opens[0][12:]  # the first start tag follows no market
-    rebuilt.append(_CLOSE)
-    if "".join(rebuilt) != text:
-        return None
     # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
     # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
     # is finite), odds from the checked cache (or checked now), actives 0 or 1. Control
@@ -215,13 +232,10 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     odds = _odds_of(raw_odds)
     if odds is None:
         return None
-    plain = _decimal_texts(probabilities + raw_odds)  # both plain: the usual
-    odds_plain = plain
-    if not plain:
-        plain = _decimal_texts(probabilities)
-        if plain is None:
-            return None
-        odds_plain = _decimal_texts(raw_odds)
+    plain = _decimal_texts(probabilities)
+    if plain is None:
+        return None
+    odds_plain = _PLAIN_ODDS.issuperset(raw_odds) or _learn_plain_odds(raw_odds, odds)
     try:
         active = list(map(_ACTIVE.__getitem__, actives))
         if not plain:

@@ -247,7 +247,7 @@ def test_the_compact_cut_and_the_token_grammar_read_alike():
 
 
 # Odd texts for the compact cut (at "</market><market ", the start tag's end and the quotes):
-# whatever it cuts, the text rebuilt from the layout must be the text itself.
+# whatever it cuts, it takes only the layout's glue in its place.
 ODD_CUTS = [
     PLAIN.replace('active="1"/><outcome id="13"', 'active="1"/>"<outcome id="13"'),
     PLAIN.replace('id="13"', 'id="/></market><market id="5"><outcome id="13"'),
@@ -290,8 +290,9 @@ def test_values_the_compact_cut_must_not_take_as_they_are(inner):
 
 
 def test_the_compact_cut_takes_only_its_one_layout():
-    # Each is one edit away from the layout; the cut must leave every one (the rebuilt text
-    # differs), while the layout itself, with odd but plain values, is taken.
+    # Each is one edit away from the layout; the cut must leave every one (some piece between
+    # the values is not the layout's glue in its place), while the layout itself, with odd but
+    # plain values, is taken.
     for inner in ODD_CUTS:
         text = _odds_text(_doc(inner))
         m.parse_message(_doc(PLAIN))  # the odds known
