@@ -129,7 +129,8 @@ def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
 
 # An outcome's entry in the JSON text (as feeds.services.state writes it), cut around its values;
 # the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
-_JSON_GLUE = ['"},"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None]
+_JSON_GLUE = ['"},"', None, '":{"odds":"', None, None, None]
+_ACTIVE_PROB = {"1": '","active":true,"prob":"', "0": '","active":false,"prob":"'}  # around the active
 _FIRST = itemgetter(0)
 _THIRD = itemgetter(2)
 # Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
@@ -185,11 +186,12 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     too (no bytecode per outcome, little per market)."""
     if not text.startswith("<market ") or "&" in text:
         return None
-    chunks = text[8:].split("</market><market ")
+    chunks = text.split("</market><market ")  # (no copy of the text without its "<market ")
     last = chunks[-1]
     if not last.endswith("</market>"):
         return None
     chunks[-1] = last[:-9]
+    chunks[0] = chunks[0][8:]
     # (head, '"><outcome id="', outcomes' text) a market
     cuts = list(map(str.partition, chunks, repeat('"><outcome id="')))
     heads = list(map(_FIRST, cuts))
@@ -251,11 +253,11 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
         # The outcomes' JSON text for every market in one join: a market's first outcome's
         # leading "," stands for the end of the one before and the start of its own.
         pieces = _JSON_GLUE * total
-        pieces[1::8] = ids
-        pieces[3::8] = raw_odds if odds_plain else list(map(str, odds))
-        pieces[5::8] = map(_ACTIVE_JSON.__getitem__, actives)
-        pieces[7::8] = probabilities
-        deque(map(pieces.__setitem__, map((8).__mul__, firsts), repeat('"}}\x00{"')), 0)
+        pieces[1::6] = ids
+        pieces[3::6] = raw_odds if odds_plain else list(map(str, odds))
+        pieces[4::6] = map(_ACTIVE_PROB.__getitem__, actives)
+        pieces[5::6] = probabilities
+        deque(map(pieces.__setitem__, map((6).__mul__, firsts), repeat('"}}\x00{"')), 0)
         pieces[0] = '{"'
         pieces.append('"}}')
         texts = "".join(pieces).split("\x00")
@@ -473,9 +475,6 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
     end = data.rfind(b"</odds>")  # from the end: it is near there (a second one fails below)
     if end < start:
         return None
-    inner = data[start:end]
-    if not inner.isascii():  # ASCII reads the same in any encoding the declaration may name
-        return None
     # The inner text is held to the grammars above; the rest, given to the XML parser, must
     # have exactly one <odds> element ("<odds_" starts odds_change and
     # odds_generation_properties): the one cut out is the one the parser sees. No comment,
@@ -490,7 +489,10 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         or b"xmlns" in skeleton
     ):
         return None
-    text = inner.decode("ascii")
+    try:  # ASCII reads the same in any encoding the declaration may name
+        text = str(memoryview(data)[start:end], "ascii")  # (no copy of the bytes first)
+    except UnicodeDecodeError:
+        return None
     # Any key does (a market is reused only when its text is the same): the root's event_id.
     at = skeleton.find(b' event_id="')
     state = _memo_of(skeleton[at + 11 : skeleton.find(b'"', at + 11)]) if at >= 0 else None

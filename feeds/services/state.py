@@ -486,13 +486,14 @@ def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = N
     urn, timestamp, product = msg.event_urn, msg.timestamp, msg.product
     applied = 0
     for mo in msg.markets:
-        row = markets.get((urn, mo[0], mo[1]))
-        listed = mo[3]
+        # (unpacked once: indexing a named tuple is a generic subscript, not a specialised one)
+        market_id, specifiers, status, listed, extended, favourite, cashout_status, next_betstop = mo
+        row = markets.get((urn, market_id, specifiers))
         if (
             row is not None
             and type(listed) is Listed
             and timestamp > row.last_ts
-            and mo[2] != m.HANDED_OVER
+            and status != m.HANDED_OVER
             and row._outcomes is None
             and type(row.source) is Listed
             and row.source.ids == listed.ids
@@ -500,12 +501,12 @@ def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = N
         ):
             row.outcomes_json = listed.json
             row.source = listed
-            row.status = mo[2]
+            row.status = status
             row.producer_id = product
-            row.extended_specifiers = mo[4]
-            row.favourite = mo[5]
-            row.cashout_status = mo[6]
-            row.next_betstop = mo[7]
+            row.extended_specifiers = extended
+            row.favourite = favourite
+            row.cashout_status = cashout_status
+            row.next_betstop = next_betstop
             row.odds_ts = timestamp
             row.last_ts = timestamp
             row.dirty = True
