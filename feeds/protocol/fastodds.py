@@ -171,11 +171,14 @@ _GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
 _GLUE_TEXTS: dict[int, str] = {}
 
 
-def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
+def _compact(
+    text: str, memo: dict[str, tuple[str, MarketOdds]] | None = None
+) -> tuple[list[MarketOdds], list[str], list[str], int] | None:
     """The usual message written without whitespace between elements, every outcome with id,
-    odds, probabilities and active in that order. Returns the markets, and each market's start
-    tag text and outcomes' text (for the memo); None for anything else (the token grammar
-    then tries).
+    odds, probabilities and active in that order. Returns the markets, each market's start
+    tag text and outcomes' text (for the memo) and how many markets `memo` (the event's markets
+    as last read: start tag -> (outcomes' text, market)) gave again; None for anything else
+    (the token grammar then tries).
 
     The values are cut out for the whole message with C string operations: the text cut at
     "</market><market ", each market at the end of its start tag and its outcomes at the
@@ -196,6 +199,34 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
     cuts = list(map(str.partition, chunks, repeat('"><outcome id="')))
     heads = list(map(_FIRST, cuts))
     bodies = list(map(_THIRD, cuts))
+    same = 0
+    if memo:
+        # A market whose text is the same as the event's last one of that start tag (a
+        # whole-event message where most lines did not move) is that market again: one string
+        # comparison instead of reading it (the state then compares identical objects).
+        reused = [
+            None if last is None or last[0] != body else last[1]
+            for last, body in zip(map(memo.get, heads), bodies, strict=True)
+        ]
+        same = len(reused) - reused.count(None)
+    if not same:
+        markets = _read_bodies(heads, bodies)
+        if markets is None:
+            return None
+    else:
+        markets = reused  # type: ignore[assignment]
+        fresh = [index for index, market in enumerate(reused) if market is None]
+        if fresh:
+            read = _read_bodies([heads[i] for i in fresh], [bodies[i] for i in fresh])
+            if read is None:
+                return None
+            for index, market in zip(fresh, read, strict=True):
+                markets[index] = market
+    return markets, heads, bodies, same
+
+
+def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None:
+    """The markets of these start tags' texts and outcomes' texts (see _compact)."""
     # Each market's outcomes cut at the quotes: 8 pieces an outcome (id, glue, odds, glue,
     # probabilities, glue, active, glue), so each market's pieces start at an id.
     split = list(map(str.split, bodies, repeat('"')))
@@ -277,7 +308,7 @@ def _compact(text: str) -> tuple[list[MarketOdds], list[str], list[str]] | None:
             zip(market_ids, specifiers, statuses, listed, repeat(""), favourites, _NONES, _NONES, strict=False),
         )
     )
-    return markets, heads, bodies
+    return markets
 
 
 # The token grammar's markets (head, outcome count), then the outcomes' ids, odds,
@@ -409,30 +440,13 @@ def _fragments(ids: list[str], raw_odds: list, odds: list, probabilities: list, 
     return pieces
 
 
-def _remember(
-    keep: dict[str, tuple[str, MarketOdds]],
-    memo: dict[str, tuple[str, MarketOdds]] | None,
-    heads: list[str],
-    bodies: list[str],
-    markets: list[MarketOdds],
-) -> int:
-    """A market whose text is the same as the event's last one of that start tag (`memo`: a
-    whole-event message where most lines did not move) is that market again (the state then
-    compares identical objects); then the event's markets as read now are kept for its next
-    message. Returns how many were the same. Keys and texts are strings, markets immutable."""
+def _remember(keep: dict[str, tuple[str, MarketOdds]], heads: list[str], bodies: list[str], markets: list) -> None:
+    """Keep the event's markets as read now for its next message (_compact's memo). Keys and
+    texts are strings, the markets immutable tuples."""
     global _MEMO_SIZE
-    same = 0
-    if memo:
-        get = memo.get
-        for index, head, body in zip(range(len(heads)), heads, bodies, strict=False):
-            last = get(head)
-            if last is not None and last[0] == body:
-                markets[index] = last[1]
-                same += 1
     before = len(keep)
     keep.update(zip(heads, zip(bodies, markets, strict=True), strict=True))
     _MEMO_SIZE += len(keep) - before
-    return same
 
 
 def _memo_of(event: bytes) -> list:
@@ -504,11 +518,13 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         keep = state[0]
         memo = keep if state[1] == 0 and keep else None  # (1: store only, try next time)
         state[1] = 0
-    read = _compact(text)
+    read = _compact(text, memo)
     if read is not None:
-        markets, heads, bodies = read
-        if keep is not None and not _remember(keep, memo, heads, bodies, markets) and memo:
-            state[1] = _MEMO_REST  # nothing was the same
+        markets, heads, bodies, same = read
+        if keep is not None:
+            _remember(keep, heads, bodies, markets)
+            if memo and not same:
+                state[1] = _MEMO_REST  # nothing was the same
         return skeleton, tuple(markets)
     columns = _tokens(text)
     markets = None if columns is None else _markets(columns)
