@@ -4,8 +4,9 @@ Building the ElementTree of a 30-market odds_change (about 100 elements) and rea
 cost more than half of the consumer's CPU per message. The usual message is regular: plain
 `<market …>` elements whose `<outcome id=… odds=… probabilities=… active=…/>` children carry
 plain numbers. This module cuts the `<odds>` element's content out of the body, reads those
-markets with C-level string operations (the compact layout cut at "</market>" and at the
-quotes; other layouts by one regex split of a token grammar; value caches), and leaves only
+markets with C-level string operations (the compact layout cut by column for the whole
+message, its glue compared with the layout's; other layouts by one regex split of a token
+grammar; value caches), and leaves only
 the small rest of the message (header, sport_event_status, odds attributes) to the XML
 parser. A market whose text is the same as in its event's last message is reused (a
 whole-event message where few lines moved).
