@@ -10,7 +10,8 @@ the first half warming the line cache. Truncates the feed tables.
   in batches of 100; MODE is parse, all, resend: as all, but every message is sent twice,
   the second time unchanged with a newer timestamp, as a whole-event resend or a recovery
   does, or mix / mix-parse: the realistic message instead, an event's 30 lines re-sent with
-  3 of them moved (bench._feed_messages.make_mix_messages)). Per message = (I(6) - I(2)) / 400:
+  3 of them moved (bench._feed_messages.make_mix_messages), or apply: apply + write alone, all
+  600 measured messages parsed first in both runs). Per message = (I(6) - I(2)) / 400:
     valgrind --tool=callgrind .venv/bin/python bench/feeds_phases.py --count all 2   # and 6
 """
 
@@ -33,7 +34,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=500, help="messages per batch (paced 500 msg/s: about 70)")
     parser.add_argument(
-        "--count", nargs=2, metavar=("MODE", "N"), help="parse|all|resend|mix|mix-parse, batches of 100 (for callgrind)"
+        "--count",
+        nargs=2,
+        metavar=("MODE", "N"),
+        help="parse|all|apply|resend|mix|mix-parse, batches of 100 (for callgrind)",
     )
     args = parser.parse_args()
     size = args.batch
@@ -131,6 +135,11 @@ def count_run(mode: str, batches: int, size: int = 100) -> None:
     reset_db()
     ingest.apply_batch(items[:100])
     ingest.apply_batch(items[100:200])
+    if mode == "apply":  # the same parsing in both runs: the difference is apply + write alone
+        parsed = [ingest.parse_batch(items[start : start + size]) for start in range(200, 200 + 6 * size, size)]
+        for batch in parsed[:batches]:
+            ingest.apply_parsed(batch)
+        return
     for start in range(200, 200 + batches * size, size):
         ingest.apply_batch(items[start : start + size])
 

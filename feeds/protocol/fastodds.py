@@ -4,8 +4,9 @@ Building the ElementTree of a 30-market odds_change (about 100 elements) and rea
 cost more than half of the consumer's CPU per message. The usual message is regular: plain
 `<market …>` elements whose `<outcome id=… odds=… probabilities=… active=…/>` children carry
 plain numbers. This module cuts the `<odds>` element's content out of the body, reads those
-markets with C-level string operations (the compact layout cut at "</market>" and at the
-quotes; other layouts by one regex split of a token grammar; value caches), and leaves only
+markets with C-level string operations (the compact layout cut by column for the whole
+message, its glue compared with the layout's; other layouts by one regex split of a token
+grammar; value caches), and leaves only
 the small rest of the message (header, sport_event_status, odds attributes) to the XML
 parser. A market whose text is the same as in its event's last message is reused (a
 whole-event message where few lines moved).
@@ -22,9 +23,10 @@ every refusal (and its wording) stays with the full parser.
 from __future__ import annotations
 
 import re
+from collections import deque
 from decimal import Decimal, InvalidOperation
-from functools import partial
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, repeat
+from operator import itemgetter
 
 from feeds.protocol.errors import MalformedMessage
 from feeds.protocol.odds import (
@@ -34,8 +36,8 @@ from feeds.protocol.odds import (
     ACTIVE,
     Listed,
     MarketOdds,
-    OutcomeOdds,
     _cached_number,
+    _make_outcome,
 )
 from feeds.protocol.specifiers import canonical_specifiers
 
@@ -51,7 +53,6 @@ _TOKEN = re.compile(
     r'<outcome id="([!#-%\'-;=?-~]+)"(?: odds="([0-9.]+)")?(?: probabilities="([0-9.]+)")?(?: active="([01])")?/>'
 )
 _ACTIVE = {"1": True, "0": False, None: True}
-_make_outcome = partial(tuple.__new__, OutcomeOdds)  # C-level construction, no frame per outcome
 _new = tuple.__new__
 _NONES = repeat(None)  # zip() stops at the shortest: endless is fine
 _OTHER = "other"  # a market head this module does not read: the reference reader does
@@ -61,7 +62,7 @@ _HEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
 _HEADS_LIMIT = 100_000
 
 
-def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+def _read_head(head: str) -> tuple[int, str, int, bool, bool] | str:
     """(market id, canonical specifiers, status, favourite, self-closing), or _OTHER."""
     closed = head.endswith("/")
     text = head[:-1].rstrip(_WS) if closed else head.rstrip(_WS)
@@ -94,6 +95,11 @@ def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
                     specifiers = None
             if specifiers is not None:
                 found = (int(raw_id), specifiers, status, favourite, closed)
+    return found
+
+
+def _learn_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+    found = _read_head(head)
     if len(_HEADS) > _HEADS_LIMIT:
         _HEADS.clear()
     _HEADS[head] = found
@@ -109,86 +115,206 @@ def _learn_odds(raw_odds: list[str | None]) -> list[Decimal | None] | None:
         return None
 
 
+def _odds_of(raw_odds: list[str | None]) -> list[Decimal | None] | None:
+    """The odds as Decimals from the cache (one C loop), or checked now (_learn_odds)."""
+    try:
+        return list(map(_ODDS.__getitem__, raw_odds))
+    except KeyError:
+        return _learn_odds(raw_odds)
+
+
 def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
     info = _HEADS.get(text)
     return _learn_head(text) if info is None else info
 
 
-def _glue(count: int) -> list[str]:
-    """The text between the values of `count` compact outcomes (split at the quotes)."""
-    glue = _GLUES.get(count)
-    if glue is None:
-        glue = _GLUES[count] = (
-            [""]
-            if not count
-            else ["<outcome id=", *_GLUE_NEXT * (count - 1), " odds=", " probabilities=", " active=", "/>"]
-        )
+# An outcome's entry in the JSON text (as feeds.services.state writes it), cut around its values;
+# the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
+_JSON_GLUE = ['"},"', None, '":{"odds":"', None, None, None]
+_ACTIVE_PROB = {"1": '","active":true,"prob":"', "0": '","active":false,"prob":"'}  # around the active
+_FIRST = itemgetter(0)
+_THIRD = itemgetter(2)
+# Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
+# _HEADS holds whole tags) -> as _HEADS, or _OTHER.
+_CHEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
+# Odds texts that are the text str(Decimal) gives for them (the JSON text takes them as they are).
+_PLAIN_ODDS: set[str] = set()
+
+
+def _learn_plain_odds(raw_odds: list[str], odds: list[Decimal | None]) -> bool:
+    """Learn which of the message's odds texts are plain; whether all are."""
+    if len(_PLAIN_ODDS) > _HEADS_LIMIT:
+        _PLAIN_ODDS.clear()
+    _PLAIN_ODDS.update([raw for raw, number in zip(raw_odds, odds, strict=True) if str(number) == raw])
+    return _PLAIN_ODDS.issuperset(raw_odds)
+
+
+def _compact_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+    found = _read_head(head + '"')
+    if len(_CHEADS) > _HEADS_LIMIT:
+        _CHEADS.clear()
+    _CHEADS[head] = found
+    return found
+
+
+def _glue_text(size: int) -> str | None:
+    """The layout's glue in a market of `size` pieces (8 an outcome), "\x00"-separated."""
+    count = size >> 3
+    if size & 7 or not count:
+        return None
+    glue = "\x00".join([*_GLUE_NEXT * (count - 1), " odds=", " probabilities=", " active=", "/>"])
+    if count <= 64:  # the usual sizes, bounded
+        _GLUE_TEXTS[size] = glue
     return glue
 
 
 _GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
-_GLUES: dict[int, list[str]] = {}
-_PROBABILITIES = re.compile("[0-9.]*")
-
-# (market head (or the market itself, count -1), outcome count, head text, market text), then
-# the outcomes' ids, odds, probabilities and actives.
-Columns = tuple[list[tuple], list, list, list, list]
+_GLUE_TEXTS: dict[int, str] = {}
 
 
-def _compact(text: str, memo: dict[str, tuple[str, MarketOdds]] | None = None) -> Columns | None:
+def _compact(
+    text: str, memo: dict[str, tuple[str, MarketOdds]] | None = None
+) -> tuple[list[MarketOdds], list[str], list[str], int] | None:
     """The usual message written without whitespace between elements, every outcome with id,
-    odds, probabilities and active in that order: cut at "</market>" and at the quotes (C
-    string operations, no regex). Returns the markets (head, outcome count, text) and the
-    outcomes' columns; None for anything else (the token grammar then tries).
+    odds, probabilities and active in that order. Returns the markets, each market's start
+    tag text and outcomes' text (for the memo) and how many markets `memo` (the event's markets
+    as last read: start tag -> (outcomes' text, market)) gave again; None for anything else
+    (the token grammar then tries).
 
-    `memo`: the event's markets as last read (head -> text, market). A market whose text is
-    the same as then (a whole-event message where most lines did not move) is that market
-    again: one string comparison instead of reading it (count -1 in the layout)."""
-    if "&" in text:
+    The values are cut out for the whole message with C string operations: the text cut at
+    "</market><market ", each market at the end of its start tag and its outcomes at the
+    quotes. The text is taken only if every piece between the values is the layout's glue in
+    its place (8 pieces an outcome in each market, the market's last outcome closing it), the
+    start tags pass their grammar and the values their checks by column; then it is exactly
+    the layout with those values. The markets, outcomes and JSON texts are built by column
+    too (no bytecode per outcome, little per market)."""
+    if not text.startswith("<market ") or "&" in text:
         return None
-    chunks = text.split("</market>")
-    if chunks.pop():  # text after the last </market>
+    chunks = text.split("</market><market ")  # (no copy of the text without its "<market ")
+    last = chunks[-1]
+    if not last.endswith("</market>"):
         return None
-    layout = []
-    values: list[str] = []  # the markets' splits one after another, 8 items an outcome
-    heads, glues = _HEADS, _GLUES
-    for chunk in chunks:
-        gt = chunk.find(">")
-        if gt < 0 or not chunk.startswith("<market "):
+    chunks[-1] = last[:-9]
+    chunks[0] = chunks[0][8:]
+    # (head, '"><outcome id="', outcomes' text) a market
+    cuts = list(map(str.partition, chunks, repeat('"><outcome id="')))
+    heads = list(map(_FIRST, cuts))
+    bodies = list(map(_THIRD, cuts))
+    same = 0
+    if memo:
+        # A market whose text is the same as the event's last one of that start tag (a
+        # whole-event message where most lines did not move) is that market again: one string
+        # comparison instead of reading it (the state then compares identical objects).
+        reused = [
+            None if last is None or last[0] != body else last[1]
+            for last, body in zip(map(memo.get, heads), bodies, strict=True)
+        ]
+        same = len(reused) - reused.count(None)
+    if not same:
+        markets = _read_bodies(heads, bodies)
+        if markets is None:
             return None
-        head = chunk[8:gt]
-        if memo is not None:
-            last = memo.get(head)
-            if last is not None and last[0] == chunk:
-                layout.append((last[1], -1, head, chunk))
-                continue
-        info = heads.get(head) or _learn_head(head)
-        if info is _OTHER or info[4]:
+    else:
+        markets = reused  # type: ignore[assignment]
+        fresh = [index for index, market in enumerate(reused) if market is None]
+        if fresh:
+            read = _read_bodies([heads[i] for i in fresh], [bodies[i] for i in fresh])
+            if read is None:
+                return None
+            for index, market in zip(fresh, read, strict=True):
+                markets[index] = market
+    return markets, heads, bodies, same
+
+
+def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None:
+    """The markets of these start tags' texts and outcomes' texts (see _compact)."""
+    # Each market's outcomes cut at the quotes: 8 pieces an outcome (id, glue, odds, glue,
+    # probabilities, glue, active, glue), so each market's pieces start at an id.
+    split = list(map(str.split, bodies, repeat('"')))
+    sizes = list(map(len, split))
+    values = list(chain.from_iterable(split))
+    total = len(values) >> 3
+    # The glue between the values must be the layout's: then the text is exactly the layout's
+    # (the start tags are checked by their grammar, the values by column below). Compared as
+    # one text, the pieces "\x00"-separated (no piece holds a NUL: xmlsafe refuses them).
+    expected = list(map(_GLUE_TEXTS.get, sizes))
+    if None in expected:
+        expected = list(map(_glue_text, sizes))
+        if None in expected:
             return None
-        parts = chunk[gt + 1 :].split('"')
-        count = len(parts) >> 3
-        # The glue between the quotes fixes every element and attribute (values hold no quote).
-        if parts[0::2] != (glues.get(count) or _glue(count)):
-            return None
-        parts.pop()  # the glue after the last value: 8 items an outcome remain
-        values += parts
-        layout.append((info, count, head, chunk))
-    ids = values[1::8]
-    probabilities = values[5::8]
-    joined = "".join(ids)
-    # Values: ids printable without "<" or spaces (the parser would refuse the one, keep the
-    # other where the reader strips it), probabilities digits and dots (so Decimal() of them is
-    # finite), odds from the checked cache (or checked now), actives 0 or 1 (below). Control
+    if "\x00".join(values[1::2]) != "\x00".join(expected):  # type: ignore[arg-type]
+        return None
+    infos = list(map(_CHEADS.get, heads))
+    if None in infos:
+        infos = [_compact_head(head) if info is None else info for head, info in zip(heads, infos, strict=True)]
+    if _OTHER in infos:
+        return None
+    ids = values[0::8]
+    raw_odds = values[2::8]
+    probabilities = values[4::8]
+    actives = values[6::8]
+    market_ids, specifiers, statuses, favourites, _ = zip(*infos, strict=True)
+    lasts = list(accumulate(map((3).__rrshift__, sizes)))  # size >> 3: the outcomes
+    firsts = [0, *lasts[:-1]]
+    # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
+    # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
+    # is finite), odds from the checked cache (or checked now), actives 0 or 1. Control
     # characters and "&" are refused by the parser: this path leaves them to it.
-    if (
-        not joined.isprintable()
-        or " " in joined
-        or "<" in joined
-        or "" in ids
-        or not _PROBABILITIES.fullmatch("".join(probabilities))
-    ):
+    joined = "".join(ids)
+    if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
         return None
-    return layout, ids, values[3::8], probabilities, values[7::8]
+    odds = _odds_of(raw_odds)
+    if odds is None:
+        return None
+    plain = _decimal_texts(probabilities)
+    if plain is None:
+        return None
+    odds_plain = _PLAIN_ODDS.issuperset(raw_odds) or _learn_plain_odds(raw_odds, odds)
+    try:
+        active = list(map(_ACTIVE.__getitem__, actives))
+        if not plain:
+            probabilities = [str(Decimal(p)) for p in probabilities]
+    except (InvalidOperation, KeyError):
+        return None  # such as "1..2" or active="true": the full parser decides
+    # Plain tuples (zip builds them); a Listed market gives them as OutcomeOdds when read, the
+    # others are named below.
+    outcomes = tuple(zip(ids, odds, probabilities, active, _NONES, strict=False))
+    slices = list(map(slice, firsts, lasts))
+    listed = list(map(outcomes.__getitem__, slices))
+    if "\\" not in joined and "" not in raw_odds:  # no JSON escaping, every outcome priced
+        # The outcomes' JSON text for every market in one join: a market's first outcome's
+        # leading "," stands for the end of the one before and the start of its own.
+        pieces = _JSON_GLUE * total
+        pieces[1::6] = ids
+        pieces[3::6] = raw_odds if odds_plain else list(map(str, odds))
+        pieces[4::6] = map(_ACTIVE_PROB.__getitem__, actives)
+        pieces[5::6] = probabilities
+        deque(map(pieces.__setitem__, map((6).__mul__, firsts), repeat('"}}\x00{"')), 0)
+        pieces[0] = '{"'
+        pieces.append('"}}')
+        texts = "".join(pieces).split("\x00")
+        ids_of = list(map(tuple(ids).__getitem__, slices))
+        for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
+            if len(set(market_ids_)) == len(market_ids_):  # a repeated id keeps one entry: the dicts decide
+                market = listed[index] = Listed(listed[index])
+                market.ids = market_ids_
+                market.json = text_
+    for index, market in enumerate(listed):
+        if type(market) is not Listed:  # rare: a repeated id, an id to escape, odds missing
+            listed[index] = tuple(map(_make_outcome, market))
+    markets = list(
+        map(
+            _new,
+            repeat(MarketOdds),
+            zip(market_ids, specifiers, statuses, listed, repeat(""), favourites, _NONES, _NONES, strict=False),
+        )
+    )
+    return markets
+
+
+# The token grammar's markets (head, outcome count), then the outcomes' ids, odds,
+# probabilities and actives.
+Columns = tuple[list[tuple], list, list, list, list]
 
 
 def _tokens(text: str) -> Columns | None:
@@ -235,15 +361,12 @@ def _tokens(text: str) -> Columns | None:
 
 def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     layout, ids, raw_odds, probabilities, actives = columns
-    try:
-        odds = list(map(_ODDS.__getitem__, raw_odds))
-    except KeyError:
-        odds = _learn_odds(raw_odds)
-        if odds is None:
-            return None
+    odds = _odds_of(raw_odds)
+    if odds is None:
+        return None
     try:
         # Probabilities are kept as the text str(Decimal()) gives: usually the text itself.
-        if None in probabilities or not _plain_decimals(probabilities):
+        if None in probabilities or not _decimal_texts(probabilities):
             probabilities = [None if p is None else str(Decimal(p)) for p in probabilities]
         active = list(map(_ACTIVE.__getitem__, actives))
     except (InvalidOperation, KeyError):
@@ -273,22 +396,28 @@ def _markets(columns: Columns) -> tuple[MarketOdds, ...] | None:
     return tuple(markets)
 
 
-def _plain_decimals(values: list[str]) -> bool:
-    """Whether each value (digits and dots only: the grammars' probabilities) is the text
+def _decimal_texts(values: list[str]) -> bool | None:
+    """None unless every value is digits and dots; then whether each is the text
     str(Decimal()) gives back for it: not empty, no leading zero or dot, no trailing dot, one
-    dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Substring searches
-    (memchr-fast; a regex over the values measured ~100k instructions a message)."""
-    text = f",{','.join(values)},"
+    dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Byte translations
+    and substring searches (C loops; a regex over the values measured ~100k instructions a
+    message)."""
+    data = f",{','.join(values)},".encode()
+    shape = data.translate(_SHAPE)  # 1-9 read "1", anything but digits, dots and commas "x"
+    if b"x" in shape:
+        return None
     return not (
-        ",," in text
-        or ",." in text
-        or ".," in text
-        or ",0.000000" in text
-        or text.count(",0") != text.count(",0.") + text.count(",0,")  # "01" (or "0,0": the slow way)
-        or b".." in text.encode().translate(None, b"0123456789")  # two dots in one value
+        b",," in shape
+        or b",." in shape
+        or b".," in shape
+        or b",00" in shape  # a leading zero
+        or b",01" in shape
+        or b",0.000000" in data
+        or b".." in shape.translate(None, b"01")  # two dots in one value
     )
 
 
+_SHAPE = bytes(ord("1") if ch in b"123456789" else ch if ch in b"0.," else ord("x") for ch in range(256))
 _ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
 # An outcome's entry, cut around its four values; the leading "," is skipped for a market's first.
 _GLUE = (",", '"', None, '":{"odds":"', None, '","active":', None, ',"prob":"', None, '"}')
@@ -312,19 +441,13 @@ def _fragments(ids: list[str], raw_odds: list, odds: list, probabilities: list, 
     return pieces
 
 
-def _remember(memo: dict[str, tuple[str, MarketOdds]], layout: list[tuple], markets: tuple[MarketOdds, ...]) -> int:
-    """Keep the event's markets as read now for its next message (_compact's memo); returns how
-    many were the same as last time. Keys and texts are strings, the markets immutable tuples."""
+def _remember(keep: dict[str, tuple[str, MarketOdds]], heads: list[str], bodies: list[str], markets: list) -> None:
+    """Keep the event's markets as read now for its next message (_compact's memo). Keys and
+    texts are strings, the markets immutable tuples."""
     global _MEMO_SIZE
-    before = len(memo)
-    same = 0
-    for (_, count, head, text), market in zip(layout, markets, strict=True):
-        if count >= 0:
-            memo[head] = (text, market)
-        else:
-            same += 1
-    _MEMO_SIZE += len(memo) - before
-    return same
+    before = len(keep)
+    keep.update(zip(heads, zip(bodies, markets, strict=True), strict=True))
+    _MEMO_SIZE += len(keep) - before
 
 
 def _memo_of(event: bytes) -> list:
@@ -367,9 +490,6 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
     end = data.rfind(b"</odds>")  # from the end: it is near there (a second one fails below)
     if end < start:
         return None
-    inner = data[start:end]
-    if not inner.isascii():  # ASCII reads the same in any encoding the declaration may name
-        return None
     # The inner text is held to the grammars above; the rest, given to the XML parser, must
     # have exactly one <odds> element ("<odds_" starts odds_change and
     # odds_generation_properties): the one cut out is the one the parser sees. No comment,
@@ -384,7 +504,10 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         or b"xmlns" in skeleton
     ):
         return None
-    text = inner.decode("ascii")
+    try:  # ASCII reads the same in any encoding the declaration may name
+        text = str(memoryview(data)[start:end], "ascii")  # (no copy of the bytes first)
+    except UnicodeDecodeError:
+        return None
     # Any key does (a market is reused only when its text is the same): the root's event_id.
     at = skeleton.find(b' event_id="')
     state = _memo_of(skeleton[at + 11 : skeleton.find(b'"', at + 11)]) if at >= 0 else None
@@ -396,12 +519,14 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
         keep = state[0]
         memo = keep if state[1] == 0 and keep else None  # (1: store only, try next time)
         state[1] = 0
-    columns = _compact(text, memo)
-    if columns is not None:
-        markets = _markets(columns)
-        if markets is not None and keep is not None and not _remember(keep, columns[0], markets) and memo:
-            state[1] = _MEMO_REST  # nothing was the same
-    else:
-        columns = _tokens(text)
-        markets = None if columns is None else _markets(columns)
+    read = _compact(text, memo)
+    if read is not None:
+        markets, heads, bodies, same = read
+        if keep is not None:
+            _remember(keep, heads, bodies, markets)
+            if memo and not same:
+                state[1] = _MEMO_REST  # nothing was the same
+        return skeleton, tuple(markets)
+    columns = _tokens(text)
+    markets = None if columns is None else _markets(columns)
     return None if markets is None else (skeleton, markets)

@@ -479,6 +479,73 @@ def parse_element(root: Element) -> Message:
     return parser(root)
 
 
+# The usual odds_change's rest, read without the general readers' calls per attribute
+# (_rest_fast); anything else is read by parse_odds_change, which decides and words refusals.
+_URN = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_]+:\d+")  # EVENT_URN, whole (no strip needed)
+_STATUS_LISTS = frozenset(("period_scores", "results", "statistics"))
+
+
+def _digits(value: str | None) -> bool:
+    return value is not None and value.isascii() and value.isdigit()
+
+
+def _status_fast(el: Element) -> SportEventStatus | None:
+    """_sport_event_status for plain names and whole-number attributes, else None."""
+    attrs = el.attrib
+    data: dict[str, Any] = dict(attrs)
+    for part in el:
+        name = part.tag
+        if name in _STATUS_LISTS or name[0] == "{" or len(part):
+            return None
+        data[name] = dict(part.attrib)
+        if "{" in "".join(part.attrib):
+            return None
+    status, match_status, reporting = attrs.get("status"), attrs.get("match_status"), attrs.get("reporting")
+    home, away = attrs.get("home_score"), attrs.get("away_score")
+    if (
+        "{" in "".join(attrs)
+        or not (status is None or _digits(status))
+        or not (match_status is None or _digits(match_status))
+        or not (reporting is None or _digits(reporting))
+    ):
+        return None
+    return SportEventStatus(
+        status=None if status is None else int(status),
+        match_status=None if match_status is None else int(match_status),
+        home_score=None if home is None else (home.strip() or None),
+        away_score=None if away is None else (away.strip() or None),
+        reporting=None if reporting is None else int(reporting),
+        data=data,
+    )
+
+
+def _rest_fast(root: Element, markets: tuple[MarketOdds, ...]) -> OddsChange | None:
+    """parse_odds_change(root, markets) for the usual rest: product, event_id and timestamp
+    only (plain digits, a whole URN), an <odds> without attributes and at most a
+    sport_event_status (read by _status_fast); None for anything else."""
+    attrs = root.attrib
+    product, urn, timestamp = attrs.get("product"), attrs.get("event_id"), attrs.get("timestamp")
+    if len(attrs) != 3 or not _digits(product) or not _digits(timestamp) or urn is None or not _URN.fullmatch(urn):
+        return None
+    odds_el = status_el = None
+    for el in root:
+        tag = el.tag
+        if tag == "odds" and odds_el is None:
+            odds_el = el
+        elif tag == "sport_event_status" and status_el is None:
+            status_el = el
+        else:
+            return None  # odds_generation_properties, anything else: the general reader
+    if odds_el is None or odds_el.attrib:
+        return None
+    status = None
+    if status_el is not None:
+        status = _status_fast(status_el)
+        if status is None:
+            return None
+    return OddsChange(int(product), urn, int(timestamp), None, markets, status, True)  # type: ignore[arg-type]
+
+
 def _odds_change_fast(data: bytes) -> OddsChange | None:
     """An odds_change with its markets read from the text (feeds.protocol.fastodds) and the
     rest parsed as usual; None when that path does not apply or anything is amiss (the whole
@@ -494,7 +561,7 @@ def _odds_change_fast(data: bytes) -> OddsChange | None:
         odds_el = child(root, "odds")
         if odds_el is None or len(odds_el):  # the <odds> cut out must be the root's, now empty
             return None
-        return parse_odds_change(root, markets)
+        return _rest_fast(root, markets) or parse_odds_change(root, markets)
     except MalformedMessage:
         return None
 

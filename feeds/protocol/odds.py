@@ -10,6 +10,7 @@ these.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import NamedTuple
 
 from feeds.protocol.errors import MalformedMessage
@@ -41,14 +42,30 @@ class OutcomeOdds(NamedTuple):
 
 
 class Listed(tuple):
-    """A market's outcomes (OutcomeOdds) as feeds.protocol.fastodds read them from the text,
-    with their ids and `json`: the outcome states as the JSON text the store writes (the same
-    text feeds.services.state builds from the dicts). Equal to the plain tuple of the same
-    outcomes; the state keeps the text and builds the dicts only when something reads them.
-    Only for markets whose outcomes all have odds and probabilities, no team, distinct ids."""
+    """A market's outcomes as feeds.protocol.fastodds read them from the text, with their ids
+    and `json`: the outcome states as the JSON text the store writes (the same text
+    feeds.services.state builds from the dicts); the state keeps the text and builds the dicts
+    only when something reads them. Only for markets whose outcomes all have odds and
+    probabilities, no team, distinct ids.
+
+    The items are held as plain (id, odds, probability, active, team) tuples, built by zip for
+    the whole message (a named tuple costs several times more to build, and the usual reader,
+    the state's comparison with the line's last outcomes, compares values only); iterating or
+    indexing gives OutcomeOdds. Equal (and hashing equal) to the plain tuple of the same
+    outcomes."""
 
     ids: tuple[str, ...]
     json: str
+
+    def __iter__(self):  # type: ignore[override]
+        return map(_make_outcome, tuple.__iter__(self))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        item = tuple.__getitem__(self, index)
+        return tuple(map(_make_outcome, item)) if isinstance(index, slice) else _make_outcome(item)
+
+
+_make_outcome = partial(tuple.__new__, OutcomeOdds)  # C-level construction, no frame per outcome
 
 
 class MarketOdds(NamedTuple):

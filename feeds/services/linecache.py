@@ -37,7 +37,10 @@ class MarketCache:
             self.lines.clear()
             self.by_event.clear()
             self.versions.clear()
-        new = ws.markets.keys() - self.lines.keys()
+        lines = self.lines
+        # The batch's lines not cached yet (iterating the batch: a set difference with the
+        # cache's keys would hash every cached line, up to max_lines, on every batch).
+        new = [key for key in ws.markets if key not in lines]
         for key in new:
             self.by_event.setdefault(key[0], []).append(key)
         self.lines.update(ws.markets)

@@ -478,8 +478,42 @@ def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = N
         changed, stale = _suspend_event(ws, msg.event_urn, msg.product, msg.timestamp, m.SUSPENDED, None)
         counts[APPLIED] += changed
         counts[STALE] += stale
+    # The usual market inlined (per market, a call and the general checks cost about as much as
+    # the work): a known line, newer than its last odds, not handed over, read by the fast path
+    # and naming the same outcomes as the line's last source (its text is the state). Exactly
+    # what _apply_market_odds does for it; everything else goes there.
+    markets = ws.markets
+    urn, timestamp, product = msg.event_urn, msg.timestamp, msg.product
+    applied = 0
     for mo in msg.markets:
-        counts[_apply_market_odds(ws, msg, mo)] += 1
+        # (unpacked once: indexing a named tuple is a generic subscript, not a specialised one)
+        market_id, specifiers, status, listed, extended, favourite, cashout_status, next_betstop = mo
+        row = markets.get((urn, market_id, specifiers))
+        if (
+            row is not None
+            and type(listed) is Listed
+            and timestamp > row.last_ts
+            and status != m.HANDED_OVER
+            and row._outcomes is None
+            and type(row.source) is Listed
+            and row.source.ids == listed.ids
+            and listed != row.source  # (equal: unchanged, the line keeps its states)
+        ):
+            row.outcomes_json = listed.json
+            row.source = listed
+            row.status = status
+            row.producer_id = product
+            row.extended_specifiers = extended
+            row.favourite = favourite
+            row.cashout_status = cashout_status
+            row.next_betstop = next_betstop
+            row.odds_ts = timestamp
+            row.last_ts = timestamp
+            row.dirty = True
+            applied += 1
+        else:
+            counts[_apply_market_odds(ws, msg, mo)] += 1
+    counts[APPLIED] += applied
     result = _summary(counts, "changes")
     if not msg.markets and status is None and result.outcome == IGNORED:
         return Result(IGNORED, "no status and no markets")

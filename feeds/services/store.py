@@ -20,10 +20,10 @@ bulk operations do the same.
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Iterable
 from datetime import datetime
-from json.encoder import c_make_encoder, encode_basestring
+from itertools import repeat
+from operator import itemgetter
 
 from django.db import connection
 
@@ -39,6 +39,8 @@ from feeds.models import (
 from feeds.protocol import messages as m
 from feeds.protocol.producers import DEFAULT_WINDOW_MINUTES, KNOWN_PRODUCERS
 from feeds.services.linecache import CACHE, MarketCache, _stamp_writer  # noqa: F401 - callers use store.CACHE
+from feeds.services.stage import STAGE_COLUMNS as _STAGE_COLUMNS
+from feeds.services.stage import _stage_copy_data, _stage_copy_rows  # noqa: F401 - tests compare them
 from feeds.services.state import CancelRow, EventRow, MarketRow, SettlementRow, Workspace
 from feeds.services.writes import (  # noqa: F401 - callers use store.JournalRow, store._write_journal_pg
     _COPY_HEADER,
@@ -48,6 +50,8 @@ from feeds.services.writes import (  # noqa: F401 - callers use store.JournalRow
     _b_i16,
     _b_i64,
     _b_text,
+    _dumps,
+    _dumps_fast,
     _flush_cancels,
     _flush_settlements,
     _pack_i64,
@@ -56,21 +60,7 @@ from feeds.services.writes import (  # noqa: F401 - callers use store.JournalRow
     _write_journal_pg,
 )
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-# The C encoder behind json.dumps, built once: JSONEncoder.encode builds a new one per call
-# (about a third of its cost for a market's small outcomes dict). Same output as _dumps.
-_c_encode = (
-    c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False)
-    if c_make_encoder is not None
-    else None
-)
-
-
-def _dumps_fast(value: object) -> str:
-    if _c_encode is None:
-        return _dumps(value)
-    return "".join(_c_encode(value, 0))
-
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 _EVENT_FIELDS = (
     "sport_id",
@@ -196,8 +186,8 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
         ):
             full_events.add(msg.event_urn)
         if isinstance(msg, m.OddsChange):
-            urn = msg.event_urn
-            market_keys.update([(urn, mo.id, mo.specifiers) for mo in msg.markets])
+            # (urn, id, specifiers) a market, built in C (no bytecode per market)
+            market_keys.update(zip(repeat(msg.event_urn), map(_FIRST, msg.markets), map(_SECOND, msg.markets)))
         elif isinstance(msg, m.BetSettlement | m.BetCancel | m.RollbackBetSettlement | m.RollbackBetCancel):
             keys = {(msg.event_urn, mr.id, mr.specifiers) for mr in msg.markets}
             market_keys.update(keys)
@@ -423,20 +413,6 @@ def _flush_markets(ws: Workspace) -> None:
         row.dirty = False
 
 
-_STAGE_COLUMNS = (
-    "id",
-    "extended_specifiers",
-    "status",
-    "producer_id",
-    "outcomes",
-    "favourite",
-    "cashout_status",
-    "next_betstop",
-    "odds_ts",
-    "last_ts",
-)
-
-
 def _ensure_stage(cursor) -> None:
     """A temporary table per database session. Checked on every batch (a catalog lookup):
     creating it inside a transaction that then rolls back removes it again."""
@@ -445,53 +421,6 @@ def _ensure_stage(cursor) -> None:
         "producer_id smallint, outcomes text, favourite boolean, cashout_status smallint, next_betstop bigint, "
         "odds_ts bigint, last_ts bigint)"
     )
-
-
-_STAGE_FIELD_COUNT = struct.pack(">h", len(_STAGE_COLUMNS))
-
-
-# The usual staged line (no extended specifiers, cash-out status or next bet stop; a producer):
-# its fixed-size fields packed by two struct calls around the outcomes.
-_pack_stage_head = struct.Struct(">hiqiihihi").pack  # fields, id, '' ext, status, producer, len
-_pack_stage_tail = struct.Struct(">i?iiiqiq").pack  # favourite, NULL, NULL, odds_ts, last_ts
-
-
-def _stage_copy_data(rows: list[MarketRow]) -> bytes:
-    parts = [_COPY_HEADER]
-    append = parts.append
-    fields = len(_STAGE_COLUMNS)
-    for r in rows:
-        outcomes = (r.outcomes_json or _dumps_fast(r.outcomes)).encode()
-        if (
-            not r.extended_specifiers
-            and r.cashout_status is None
-            and r.next_betstop is None
-            and r.producer_id is not None
-            and r.status is not None
-        ):
-            append(_pack_stage_head(fields, 8, r.pk, 0, 2, r.status, 2, r.producer_id, len(outcomes)))
-            append(outcomes)
-            append(_pack_stage_tail(1, r.favourite, -1, -1, 8, r.odds_ts, 8, r.last_ts))
-            continue
-        append(
-            b"".join(
-                (
-                    _STAGE_FIELD_COUNT,
-                    _pack_i64(8, r.pk),
-                    _b_text(r.extended_specifiers),
-                    _b_i16(r.status),
-                    _b_i16(r.producer_id),
-                    _pack_len(len(outcomes)) + outcomes,
-                    _b_bool(r.favourite),
-                    _b_i16(r.cashout_status),
-                    _b_i64(r.next_betstop),
-                    _pack_i64(8, r.odds_ts),
-                    _pack_i64(8, r.last_ts),
-                )
-            )
-        )
-    append(_COPY_TRAILER)
-    return b"".join(parts)
 
 
 _ID_ARRAY_MAX_ROWS = 3000

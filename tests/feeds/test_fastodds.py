@@ -164,6 +164,46 @@ def test_the_rest_of_the_message_still_goes_through_the_parser():
     assert _agree(body.replace(b"</odds_change>", b""))[0] == "refused"
 
 
+# The rest of the message (root attributes, sport_event_status, odds attributes): the usual one
+# read by messages._rest_fast, the others by parse_odds_change; the same message either way.
+STATUS = '<sport_event_status status="1" reporting="1" match_status="6" home_score="0" away_score="1">'
+RESTS = [
+    ("", STATUS + '<clock match_time="3:00"/></sport_event_status>', True),
+    ("", STATUS.replace('home_score="0"', 'home_score=" 2 "') + "</sport_event_status>", True),
+    ("", STATUS.replace('home_score="0" ', 'home_score="" ') + "</sport_event_status>", True),
+    ("", '<sport_event_status status="0"/>', True),
+    ("", "", True),
+    (' request_id="7"', "", False),
+    (' odds_change_reason="1"', "", False),
+    ("", STATUS.replace('status="1"', 'status=" 1"') + "</sport_event_status>", False),
+    ("", STATUS.replace('match_status="6"', 'match_status="-6"') + "</sport_event_status>", False),
+    ("", STATUS + '<period_scores><period_score home_score="1"/></period_scores></sport_event_status>', False),
+    ("", STATUS + '<clock match_time="3:00"><x/></clock></sport_event_status>', False),
+    ("", STATUS + '<results><result home_score="1" away_score="0"/></results></sport_event_status>', False),
+    ("", '<sport_event_status status="1"/><sport_event_status status="2"/>', False),
+    ("", '<odds_generation_properties expected_totals="2.5"/>', False),
+    ("", "<foo/>", False),
+]
+
+
+@pytest.mark.parametrize(("root", "rest", "fast"), RESTS)
+def test_the_usual_rest_is_read_as_the_general_reader_reads_it(root, rest, fast):
+    from feeds.protocol.xmlsafe import parse_prepared
+
+    body = _doc(PLAIN, rest=rest).replace(b'timestamp="1700000000000"', b'timestamp="1700000000000"' + root.encode())
+    msg = _agree(body)
+    assert isinstance(msg, m.OddsChange) and _taken(body)
+    skeleton, markets = fastodds.split_odds(prepare(body))
+    read = m._rest_fast(parse_prepared(skeleton), markets)
+    assert (read is not None) == fast
+    if read is not None:
+        assert read == m.parse_odds_change(parse_prepared(skeleton), markets) == msg
+    for odd in (b'product="x1"', b'product="\xd9\xa3"', b'product=" 1"'):
+        _agree(body.replace(b'product="1"', odd))
+    for odd in (b'"sr:match:1 "', b'"sr:match:x"', b'"sr:match:1\n"'):
+        _agree(body.replace(b'"sr:match:1"', odd))
+
+
 HOSTILE = [
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
     + _doc(PLAIN.replace('id="12"', 'id="&lol2;"')),
@@ -201,9 +241,28 @@ def test_the_compact_cut_and_the_token_grammar_read_alike():
         text = _odds_text(body)
         compact = fastodds._compact(text)
         assert compact is not None
-        assert fastodds._markets(compact) == fastodds._markets(fastodds._tokens(text))
+        assert tuple(compact[0]) == fastodds._markets(fastodds._tokens(text))
     pretty = _odds_text(_doc("\n  " + PLAIN.replace("><", ">\n    <") + "\n"))
     assert fastodds._compact(pretty) is None and fastodds._tokens(pretty) is not None
+
+
+# Odd texts for the compact cut (at "</market><market ", the start tag's end and the quotes):
+# whatever it cuts, it takes only the layout's glue in its place.
+ODD_CUTS = [
+    PLAIN.replace('active="1"/><outcome id="13"', 'active="1"/>"<outcome id="13"'),
+    PLAIN.replace('id="13"', 'id="/></market><market id="5"><outcome id="13"'),
+    PLAIN.replace('odds="1.95"', 'odds="1.95"/></market><market id="5"><outcome id="1" odds="2"'),
+    PLAIN.replace('"/></market>', '"/></market>x'),
+    PLAIN.replace("<market ", "<market  "),
+    PLAIN.replace('"><outcome id="12"', '" ><outcome id="12"'),
+    PLAIN.replace('active="1"/>', 'active="1" />', 1),
+    PLAIN.replace(' odds="1.85" probabilities="0.48935"', ' probabilities="0.48935" odds="1.85"'),
+    PLAIN.replace('probabilities="0.48935"', 'probabilities="0.48935" probabilities="0.5"'),
+    PLAIN.replace("</market>", "</market ></market>"),
+    PLAIN + '<market id="2"><outcome id="1" odds="2" probabilities="0.5" active="1"></outcome></market>',
+    PLAIN[:-9],
+    '<market id="1"><outcome id="1" odds="2"/></market>',  # 4 values, not 8
+]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +277,7 @@ def test_the_compact_cut_and_the_token_grammar_read_alike():
         PLAIN.replace('"/><outcome', '"/>x<outcome'),
         PLAIN.replace('<outcome id="12" odds="1.85" probabilities="0.48935" active="1"/>', ""),
         '<market id="1"></market>',
+        *ODD_CUTS,
     ],
 )
 def test_values_the_compact_cut_must_not_take_as_they_are(inner):
@@ -225,9 +285,22 @@ def test_values_the_compact_cut_must_not_take_as_they_are(inner):
     _agree(body)
     text = _odds_text(body)
     compact = fastodds._compact(text)
-    markets = None if compact is None else fastodds._markets(compact)
-    if markets is not None:  # taken: then read exactly as the parser reads it
-        assert markets == m.parse_element(parse_fast(body)).markets
+    if compact is not None:  # taken: then read exactly as the parser reads it
+        assert tuple(compact[0]) == m.parse_element(parse_fast(body)).markets
+
+
+def test_the_compact_cut_takes_only_its_one_layout():
+    # Each is one edit away from the layout; the cut must leave every one (some piece between
+    # the values is not the layout's glue in its place), while the layout itself, with odd but
+    # plain values, is taken.
+    for inner in ODD_CUTS:
+        text = _odds_text(_doc(inner))
+        m.parse_message(_doc(PLAIN))  # the odds known
+        assert fastodds._compact(text) is None, inner
+    for inner in (PLAIN, PLAIN.replace('id="12"', 'id="sr:player:1/>"'), PLAIN + PLAIN.replace('"18"', '"19"')):
+        body = _doc(inner)
+        compact = fastodds._compact(_odds_text(body))
+        assert compact is not None and tuple(compact[0]) == m.parse_element(parse_fast(body)).markets
 
 
 # --- the per-event memo: a market re-sent with the same text -------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from bench._feed_messages import TS_PLACEHOLDER, make_messages
 from feeds.protocol import messages as m
 from feeds.protocol.odds import Listed
+from feeds.protocol.xmlsafe import parse_prepared
 from feeds.services import state, store
 from feeds.simulator import FEED_SAMPLES
 from tests.feeds.helpers import sample
@@ -133,7 +134,7 @@ def test_the_state_keeps_the_text_and_builds_the_dicts_when_read():
 
 
 def test_plain_decimals_are_the_texts_str_decimal_gives_back():
-    from feeds.protocol.fastodds import _plain_decimals
+    from feeds.protocol.fastodds import _decimal_texts
 
     values = ["0", "0.5", "1", "1.50", "10", "0.000001", "0.0000010", "123.456", "01", "00", ".5", "5.", ""]
     values += ["1.2.3", "1..2", "0.0000001", "0.00000000", "0.000000", "007.5", "0.05", "100.00"]
@@ -143,7 +144,31 @@ def test_plain_decimals_are_the_texts_str_decimal_gives_back():
         except ArithmeticError:
             plain = False
         # A value the check takes is the text itself; one it leaves goes through Decimal.
-        if _plain_decimals(["0.5", value, "2"]):
+        if _decimal_texts(["0.5", value, "2"]):
             assert plain, value
         elif value not in ("0.000000",):  # plain, but left to Decimal (the exponent guard)
             assert not plain, value
+
+
+def test_a_listed_market_gives_its_outcomes_named():
+    # Listed holds plain tuples (zip builds them) and gives OutcomeOdds when read; it equals,
+    # and hashes as, the tuple of the same named outcomes.
+    body = _doc(
+        '<outcome id="1" odds="2.5" probabilities="0.4" active="1"/>'
+        '<outcome id="2" odds="1.5" probabilities="0.6" active="0"/>'
+    )
+    m.parse_message(body)
+    (market,) = m.parse_message(body).markets
+    listed = market.outcomes
+    assert type(listed) is Listed
+    named = (
+        m.OutcomeOdds("1", Decimal("2.5"), "0.4", True),
+        m.OutcomeOdds("2", Decimal("1.5"), "0.6", False),
+    )
+    assert listed == named and named == listed and hash(listed) == hash(named)
+    assert all(type(o) is m.OutcomeOdds for o in listed) and list(listed) == list(named)
+    assert listed[1] == named[1] and listed[1].odds == Decimal("1.5") and listed[-1].active is False
+    assert listed[0:1] == named[:1] and type(listed[0:1][0]) is m.OutcomeOdds
+    ((oid, odds, probability, active, team), _) = listed
+    assert (oid, odds, probability, active, team) == ("1", Decimal("2.5"), "0.4", True, None)
+    assert market == m.parse_element(parse_prepared(body)).markets[0]
