@@ -100,6 +100,16 @@ def write_behind() -> Iterator[None]:
             _pending.writes.clear()
 
 
+def hold(sql: str, params: list[Any]) -> bool:
+    """Hold one data-modifying statement (an INSERT or UPDATE nothing reads back before the
+    transaction's last statement) as `insert_many(…, write_behind=True)` holds its rows; False,
+    having held nothing, outside a `write_behind()` block (the caller then sends it itself)."""
+    if not _pending.depth:
+        return False
+    _pending.writes.append((sql, params))
+    return True
+
+
 def _flush() -> None:
     """Send the held rows now, on their own (`cursor()` sends them before anything else)."""
     if _pending.writes:
@@ -231,11 +241,21 @@ class NewRow:
         return f"{self.head} VALUES ({self.values}) RETURNING id"
 
 
-def new_row(obj: models.Model, expressions: dict[str, str] | None = None) -> NewRow:
+@cache
+def _insert_with_pk_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
+    sql, fields = _insert_sql(model)
+    pk = model._meta.pk
+    head, values = sql[: sql.index(" VALUES ")], sql[sql.index(" VALUES ") :]
+    head = head.replace(" (", f" ({connection.ops.quote_name(pk.column)}, ", 1)
+    return head + values.replace("(", "(%s, ", 1), (pk, *fields)
+
+
+def new_row(obj: models.Model, expressions: dict[str, str] | None = None, *, with_pk: bool = False) -> NewRow:
     """`obj`'s INSERT (a new, unsaved instance), with the values `insert` would write; set its
     primary key afterwards with `saved`. `expressions`: columns (by attname) whose value is an
-    SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`."""
-    sql, fields = _insert_sql(type(obj))
+    SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`.
+    `with_pk`: the row's primary key is `obj.pk`, taken beforehand (e.g. from its sequence)."""
+    sql, fields = _insert_with_pk_sql(type(obj)) if with_pk else _insert_sql(type(obj))
     params = _values(obj, fields, True, db())
     if not expressions:
         return NewRow(sql[: sql.index(" VALUES ")], ", ".join(["%s"] * len(fields)), params)
