@@ -96,13 +96,13 @@ _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _keyed(secret: bytes) -> tuple[Any, Any]:
     """HMAC-SHA256 (RFC 2104) keyed once with `secret`: two SHA-256 objects that have hashed the
     key's inner and outer pads, copied per message (`_mac`). Keying hashes both pads, a third of
     a short MAC; and a SHA-256 object copies for a third of what OpenSSL's HMAC object costs
-    (three digest contexts, copied again for each digest; issue #18). Bounded: the partner's
-    secret, the session tokens' key (wallet.betsy.tokens) and their rotation fallbacks."""
+    (three digest contexts, copied again for each digest; issue #18). Bounded: a secret and its
+    rotation fallbacks."""
     key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
     key = key.ljust(_BLOCK, b"\0")
     return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))

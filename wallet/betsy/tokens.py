@@ -17,15 +17,16 @@ the player stops bets (code 9) whatever the token says.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
-from wallet.betsy import conf, protocol
+from wallet.betsy import conf
 from wallet.betsy.protocol import BetsyError, Code, b64url
 
 SALT = "touchline.wallet.betsy.session-token"
@@ -55,15 +56,18 @@ def _b36(number: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _key(secret: str) -> bytes:
-    """The HMAC key salted_hmac(SALT, …, secret=secret, algorithm="sha256") derives, once per
-    secret (a secret and its fallbacks): SHA-256 of the salt and the secret."""
-    return hashlib.sha256(f"{SALT}{secret}".encode()).digest()
+def _keyed(secret: str) -> Any:
+    """salted_hmac(SALT, …, secret=secret, algorithm="sha256") keyed once: its key derivation
+    and the HMAC's key pads are the same for every token (a secret and its fallbacks)."""
+    mac = salted_hmac(SALT, b"", secret=secret, algorithm="sha256")
+    inner = getattr(mac, "_hmac", None)  # OpenSSL's object, copied in C
+    return mac if inner is None else inner
 
 
 def _mac(player_id: int, external_id: str, currency: str, issued_at: int, secret: str) -> str:
-    # salted_hmac's MAC, from the key's pads hashed once (protocol._mac, as the JWS).
-    return b64url(protocol._mac(_key(secret), f"{player_id}|{external_id}|{currency}|{issued_at}".encode())[:16])
+    mac = _keyed(secret).copy()
+    mac.update(f"{player_id}|{external_id}|{currency}|{issued_at}".encode())
+    return b64url(mac.digest()[:16])
 
 
 def issue(*, player_id: int, external_id: str, currency: str, now: int | None = None) -> str:
