@@ -67,6 +67,12 @@ def preload_sql(reads: tuple[events.BetRead, ...], step_id: bool = False) -> str
     )
 
 
+def bet_reads() -> tuple[events.BetRead, ...]:
+    """The subscribers' reads the first statement carries: none on SQLite, which has no LATERAL
+    join (the subscribers then read for themselves)."""
+    return events.bet_reads() if rows.db().vendor == "postgresql" else ()
+
+
 @dataclass(frozen=True, slots=True)
 class Locked:
     """What the first statement read, under the bet's and the account's row locks."""
@@ -135,7 +141,7 @@ def execute_locked(
     `key_sql`; `apply` gets what the first statement read. Also returns that (None when the
     statement found no bet), for what the caller does after the transaction. `step_id`: the
     first statement also takes a new settlement step's id (`Locked.step_id`, PostgreSQL)."""
-    reads = events.bet_reads()
+    reads = bet_reads()
     seen: list[Locked] = []
     attempt = 0
 
