@@ -47,7 +47,8 @@ def wsgi_betsy(db) -> Betsy:
 
 
 @pytest.fixture
-def recorder(db):
+def recorder(db, postgres_only):
+    """The statements below Django (bench._capture, psycopg-level: PostgreSQL only)."""
     recorder = Recorder()
     recorder.install()
     try:
