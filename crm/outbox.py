@@ -24,6 +24,7 @@ off) produce no later events either: Fast Track would get a settlement for a bet
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -88,6 +89,24 @@ class _Context:
     new_result: str | None = None
     unlinked_id: int | None = None  # an unlinked result row reversed by this event
     unlinked_activity: str | None = None
+
+
+_CONTEXT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(_Context) if f.default is not dataclasses.MISSING}
+_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(_Context))
+
+
+def _new_context(**values: Any) -> _Context:
+    """`_Context(**values)` without the frozen dataclass's __init__ (an object.__setattr__ per
+    field, 18 of them, on every exported wallet event: issue #18); still frozen."""
+    if not values.keys() <= _CONTEXT_FIELDS:
+        raise TypeError(f"_Context has no field {', '.join(sorted(values.keys() - _CONTEXT_FIELDS))}")
+    ctx = object.__new__(_Context)
+    state = ctx.__dict__
+    state.update(_CONTEXT_DEFAULTS)
+    state.update(values)
+    if len(state) != len(_CONTEXT_FIELDS):
+        raise TypeError("_Context needs is_test, balance, moved_all and moved_first")
+    return ctx
 
 
 def _context(event: events.WalletEvent) -> _Context | None:
@@ -177,7 +196,7 @@ def _context(event: events.WalletEvent) -> _Context | None:
             values[name] = _decimal(values[name])
     values["is_test"] = bool(values["is_test"])
     values.setdefault("moved_first", Decimal(0))
-    return _Context(**values)
+    return _new_context(**values)
 
 
 def _known_context(event: events.WalletEvent) -> _Context | None:
@@ -191,7 +210,7 @@ def _known_context(event: events.WalletEvent) -> _Context | None:
     if event.kind in (events.BET_PLACED, events.RESULT_CREDITED):
         if not event.transaction_ids:
             return None
-        return _Context(
+        return _new_context(
             is_test=event.is_test, balance=event.balance_after, moved_all=event.moved, moved_first=Decimal(0)
         )
     if event.kind not in _BET_LEVEL or not event.roles_known or event.settlement is None or event.bet_id is None:
@@ -208,8 +227,8 @@ def _known_context(event: events.WalletEvent) -> _Context | None:
         "new_result": event.settlement.result,
     }
     if event.is_test and not conf.EXPORT_TEST_PLAYERS:
-        return _Context(**known)  # not exported: the export's own rows do not matter
-    return _Context(**known, **_bet_rows(event))  # one construction (dataclasses.replace costs a second)
+        return _new_context(**known)  # not exported: the export's own rows do not matter
+    return _new_context(**known, **_bet_rows(event))  # one construction (dataclasses.replace costs a second)
 
 
 # What this export already sent about a bet: its Bet/Approved row and its latest Settlement row

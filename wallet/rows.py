@@ -24,6 +24,7 @@ through `cursor()` or the ORM, first sends them on their own, so every read sees
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,11 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+
+try:  # what Django's PostgreSQL backend wraps JSON in (psycopg 3 or psycopg2); absent without either
+    from django.db.backends.postgresql.psycopg_any import Jsonb
+except ImportError:  # pragma: no cover - SQLite-only installs
+    Jsonb = None
 
 M = TypeVar("M", bound=models.Model)
 
@@ -100,6 +106,16 @@ def write_behind() -> Iterator[None]:
             _pending.writes.clear()
 
 
+def hold(sql: str, params: list[Any]) -> bool:
+    """Hold one data-modifying statement (an INSERT or UPDATE nothing reads back before the
+    transaction's last statement) as `insert_many(…, write_behind=True)` holds its rows; False,
+    having held nothing, outside a `write_behind()` block (the caller then sends it itself)."""
+    if not _pending.depth:
+        return False
+    _pending.writes.append((sql, params))
+    return True
+
+
 def _flush() -> None:
     """Send the held rows now, on their own (`cursor()` sends them before anything else)."""
     if _pending.writes:
@@ -149,6 +165,37 @@ _UNCHANGED: dict[type[models.Field], type] = {
 
 
 _MISSING = object()
+_JSON = object()  # a JSONField's kind: a list or dict is wrapped for psycopg directly (`_json_dumps`)
+
+
+@cache
+def _json_dumps(encoder: type[json.JSONEncoder] | None) -> Callable[[Any], str] | None:
+    """`json.dumps(value, cls=encoder)` (what Django has psycopg call for a JSONField on
+    PostgreSQL), without building the encoder instance and its iterencode prologue per value: a
+    Betsy bet's selections cost about 45,000 instructions that way (issue #18). None when the
+    encoder does more than `default` (or json has no C encoder): Django's own path then."""
+    encoder = encoder or json.JSONEncoder
+    make = json.encoder.c_make_encoder
+    if (
+        Jsonb is None
+        or make is None
+        or any(
+            getattr(encoder, name) is not getattr(json.JSONEncoder, name)
+            for name in ("__init__", "encode", "iterencode")
+        )
+    ):
+        return None
+    instance = encoder()
+    default, key_separator, item_separator = instance.default, instance.key_separator, instance.item_separator
+    ascii_strings = json.encoder.encode_basestring_ascii
+
+    def dumps(value: Any) -> str:
+        # json.JSONEncoder.encode's own steps for a list or dict (fresh markers: circular check).
+        return "".join(
+            make({}, default, ascii_strings, None, key_separator, item_separator, False, False, True)(value, 0)
+        )
+
+    return dumps
 
 
 # The kinds of a fields tuple, by the tuple's id (with the tuple, to check it is that one): a
@@ -172,7 +219,9 @@ def _kinds(fields: tuple[models.Field, ...]) -> tuple[type | None, ...]:
     kinds: list[type | None] = []
     for f in fields:
         kind = _UNCHANGED.get(type(f))
-        if type(f) is models.DateTimeField and not (f.auto_now or f.auto_now_add) and settings.USE_TZ:
+        if type(f) is models.JSONField and _json_dumps(f.encoder) is not None:
+            kind = _JSON
+        elif type(f) is models.DateTimeField and not (f.auto_now or f.auto_now_add) and settings.USE_TZ:
             kind = datetime
         elif isinstance(f, models.ForeignKey) and type(f.target_field) in (models.AutoField, models.BigAutoField):
             kind = int
@@ -187,7 +236,12 @@ def _values(obj: models.Model, fields: tuple[models.Field, ...], add: bool, conn
     values = []
     state = obj.__dict__
     for f, kind in zip(fields, _unchanged(fields), strict=True):
-        if kind is not None:
+        if kind is _JSON:
+            value = state.get(f.attname)
+            if type(value) is list or type(value) is dict:  # adapt_json_value's Jsonb, its dumps built once
+                values.append(Jsonb(value, dumps=_json_dumps(f.encoder)))
+                continue
+        elif kind is not None:
             value = state.get(f.attname, _MISSING)  # a deferred field is missing: Django loads it
             if value is None or (
                 type(value) is kind
@@ -231,11 +285,21 @@ class NewRow:
         return f"{self.head} VALUES ({self.values}) RETURNING id"
 
 
-def new_row(obj: models.Model, expressions: dict[str, str] | None = None) -> NewRow:
+@cache
+def _insert_with_pk_sql(model: type[models.Model]) -> tuple[str, tuple[models.Field, ...]]:
+    sql, fields = _insert_sql(model)
+    pk = model._meta.pk
+    head, values = sql[: sql.index(" VALUES ")], sql[sql.index(" VALUES ") :]
+    head = head.replace(" (", f" ({connection.ops.quote_name(pk.column)}, ", 1)
+    return head + values.replace("(", "(%s, ", 1), (pk, *fields)
+
+
+def new_row(obj: models.Model, expressions: dict[str, str] | None = None, *, with_pk: bool = False) -> NewRow:
     """`obj`'s INSERT (a new, unsaved instance), with the values `insert` would write; set its
     primary key afterwards with `saved`. `expressions`: columns (by attname) whose value is an
-    SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`."""
-    sql, fields = _insert_sql(type(obj))
+    SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`.
+    `with_pk`: the row's primary key is `obj.pk`, taken beforehand (e.g. from its sequence)."""
+    sql, fields = _insert_with_pk_sql(type(obj)) if with_pk else _insert_sql(type(obj))
     params = _values(obj, fields, True, db())
     if not expressions:
         return NewRow(sql[: sql.index(" VALUES ")], ", ".join(["%s"] * len(fields)), params)

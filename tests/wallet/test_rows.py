@@ -209,7 +209,8 @@ def _django_values(obj, fields, add):
 def _same(ours, django):
     assert len(ours) == len(django)
     for a, b in zip(ours, django, strict=True):
-        if type(a).__name__ == "Jsonb":  # psycopg's wrapper has no ==: compare what it wraps
+        if type(a).__name__ == "Jsonb":  # psycopg's wrapper has no ==: compare what it wraps and its text
+            assert type(a) is type(b) and a.dumps(a.obj) == b.dumps(b.obj), (a.obj, b.obj)
             a, b = a.obj, b.obj
         assert type(a) is type(b) and a == b, (a, b)
 
@@ -297,3 +298,40 @@ def test_prepared_values_are_what_django_would_send(postgres_only):
             ours = rows._values(obj, fields, True, rows.db())
             django = _django_values(obj, fields, True)
         _same(ours, django)
+
+
+def test_json_is_dumped_as_django_would_have_psycopg_dump_it():
+    """A JSONField's list or dict is dumped with the field's encoder built once: the same text as
+    json.dumps(value, cls=encoder), including what only the encoder's `default` handles; a
+    circular value is still refused the same way."""
+    import json
+    from datetime import UTC, datetime
+    from uuid import UUID
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    dumps = rows._json_dumps(DjangoJSONEncoder)
+    assert dumps is not None and rows._json_dumps(None) is not None
+    values = [
+        [],
+        {},
+        [{"event_id": "sr:match:1", "odds": "1.75", "name": 'Ünïcødé \u2028 "q" \\ /'}],
+        {"n": [1, 2.5, None, True, False], "d": Decimal("1.10"), "t": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        [{"u": UUID(int=7), "nested": {"deep": [[{"x": 1e300}]]}}],
+    ]
+    for value in values:
+        assert dumps(value) == json.dumps(value, cls=DjangoJSONEncoder)
+    for value in values[:3]:  # JSON's own types: the plain encoder
+        assert rows._json_dumps(None)(value) == json.dumps(value)
+    with pytest.raises(TypeError, match="UUID is not JSON serializable"):
+        rows._json_dumps(None)(values[-1])
+    circular: list = []
+    circular.append(circular)
+    with pytest.raises(ValueError, match="Circular reference"):
+        dumps(circular)
+
+    class Custom(json.JSONEncoder):
+        def encode(self, o):  # does more than `default`: Django's path is kept
+            return super().encode(o)
+
+    assert rows._json_dumps(Custom) is None

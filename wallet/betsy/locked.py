@@ -28,12 +28,19 @@ _WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
 _ATTEMPTS = 3  # a step whose bet changed under it reads again; the last attempt goes on regardless
 
 
+# A settlement step's id taken from its sequence: a step that moves no money has no posting to
+# travel with, and knowing its id beforehand lets it ride on the answer's statement instead of
+# sending its own (postings._record_step).
+_STEP_ID = "nextval(pg_get_serial_sequence('wallet_settlement', 'id'))"
+
+
 @functools.cache
-def preload_sql(reads: tuple[events.BetRead, ...]) -> str:
+def preload_sql(reads: tuple[events.BetRead, ...], step_id: bool = False) -> str:
     """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
     statement waited for its lock (its locked version against the statement's snapshot), and
-    the subscribers' reads about the bet. The bet's alias is one no subscriber's SQL would use
-    for its own tables: `{bet}` must not be captured by an inner alias."""
+    the subscribers' reads about the bet; with `step_id` (PostgreSQL), a new settlement step's id.
+    The bet's alias is one no subscriber's SQL would use for its own tables: `{bet}` must not be
+    captured by an inner alias."""
     bet_sql, _ = rows.select_sql(Bet, ())
     bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
     bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
@@ -50,6 +57,7 @@ def preload_sql(reads: tuple[events.BetRead, ...]) -> str:
         f"SELECT {bet_columns}, (SELECT COUNT(*) FROM wallet_settlement s WHERE s.bet_id = betsy_bet.id"
         f" AND s.kind = 'unsettle'), {_WALLET_COLUMNS}, {changed}"
         + "".join(f", r{i}.*" for i in range(len(reads)))
+        + (f", {_STEP_ID}" if step_id and postgres else "")
         + " FROM wallet_bet betsy_bet JOIN wallet_player p ON p.id = betsy_bet.player_id"
         " JOIN wallet_account a ON a.player_id = betsy_bet.player_id AND a.currency = betsy_bet.currency"
         " AND a.kind = 'player'"
@@ -57,6 +65,12 @@ def preload_sql(reads: tuple[events.BetRead, ...]) -> str:
         + " WHERE betsy_bet.provider = %s AND betsy_bet.external_id = %s"
         + (" FOR NO KEY UPDATE OF betsy_bet, a" if postgres else "")
     )
+
+
+def bet_reads() -> tuple[events.BetRead, ...]:
+    """The subscribers' reads the first statement carries: none on SQLite, which has no LATERAL
+    join (the subscribers then read for themselves)."""
+    return events.bet_reads() if rows.db().vendor == "postgresql" else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,7 @@ class Locked:
     epoch: int  # the bet's unsettles so far
     wallet: WalletRef
     prefetched: dict[str, tuple] | None  # None: the bet changed meanwhile, subscribers read for themselves
+    step_id: int | None = None  # a new settlement step's id, when the statement took one
 
 
 class _Changed(Exception):
@@ -84,12 +99,14 @@ def read_locked(row: tuple, call: BetCall, reads: tuple[events.BetRead, ...]) ->
     wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
     at += _WALLET_WIDTH
     changed = bool(row[at])
-    prefetched: dict[str, tuple] | None = None
-    if not changed:
-        prefetched, at = {}, at + 1
-        for read in reads:
-            prefetched[read.name], at = tuple(row[at : at + read.width]), at + read.width
-    return Locked(bet, row[width], wallet, prefetched), changed
+    at += 1
+    prefetched: dict[str, tuple] | None = {} if not changed else None
+    for read in reads:
+        if prefetched is not None:
+            prefetched[read.name] = tuple(row[at : at + read.width])
+        at += read.width
+    step_id = row[at] if len(row) > at else None
+    return Locked(bet, row[width], wallet, prefetched, step_id), changed
 
 
 def check_owner(locked: Locked, call: BetCall) -> None:
@@ -118,11 +135,13 @@ def execute_locked(
     key_sql: idempotency.Preload,
     content: dict[str, object],
     apply: Callable[[Locked], Outcome],
+    step_id: bool = False,
 ) -> tuple[idempotency.Reply, Locked | None]:
     """`execute_once` for a step on the bet `call` names, keyed (provider "betsy", `operation`) by
     `key_sql`; `apply` gets what the first statement read. Also returns that (None when the
-    statement found no bet), for what the caller does after the transaction."""
-    reads = events.bet_reads()
+    statement found no bet), for what the caller does after the transaction. `step_id`: the
+    first statement also takes a new settlement step's id (`Locked.step_id`, PostgreSQL)."""
+    reads = bet_reads()
     seen: list[Locked] = []
     attempt = 0
 
@@ -137,7 +156,7 @@ def execute_locked(
                 content=content,
                 apply=lambda row: apply(seen[0]),
                 render_error=error_renderer(operation),
-                preload=idempotency.Preload(preload_sql(reads), (PROVIDER, call.transaction_id)),
+                preload=idempotency.Preload(preload_sql(reads, step_id), (PROVIDER, call.transaction_id)),
                 check=check,
             )
             return reply, (seen[0] if seen else None)

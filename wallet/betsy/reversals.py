@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django.db import connection
 
-from wallet import events, money, rows
+from wallet import money, rows
 from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
-from wallet.betsy.locked import Locked, check_owner, execute_locked, preload_sql, read_locked
+from wallet.betsy.locked import Locked, bet_reads, check_owner, execute_locked, preload_sql, read_locked
 from wallet.betsy.protocol import ROLLBACK, UNSETTLE, BetCall, BetsyError, Code
 from wallet.ledger import _to_decimal
 from wallet.models import Bet, ReviewItem
@@ -115,7 +115,7 @@ def rollback_bet(call: BetCall) -> Answer:
     can now; if it is being written, that waits for it to commit, and the bet is read with it."""
     key = RequestKey(PROVIDER, call.transaction_id, "rollback")
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
-    reads = events.bet_reads()
+    reads = bet_reads()
     preload = idempotency.Preload(preload_sql(reads), (PROVIDER, call.transaction_id))
     seen: list[Locked] = []
 

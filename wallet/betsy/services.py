@@ -240,6 +240,7 @@ def settle_bet(call: BetCall) -> Answer:
                 wallet=wallet,
                 unsettled_before=locked.epoch > 0,
                 prefetched=locked.prefetched,
+                step_id=locked.step_id,
             )
         except errors.BetStateError:  # rolled back since we looked: refused, and not stored
             raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back") from None
@@ -263,7 +264,9 @@ def settle_bet(call: BetCall) -> Answer:
         return Outcome(200, success(str(moved) if moved else f"S{settled.settlement.pk}"), moved)
 
     key_sql = idempotency.Preload(_SETTLE_KEY, (call.transaction_id, PROVIDER, call.transaction_id, suffix))
-    reply, locked = execute_locked(call, SETTLE, key_sql, content, apply)
+    # A settle that pays nothing has no posting to carry its step: the first statement takes the
+    # step's id, so that the step rides on the answer's statement (one round trip fewer).
+    reply, locked = execute_locked(call, SETTLE, key_sql, content, apply, step_id=paid == 0)
     if reply.replayed and reply.outcome == idempotency.APPLIED and locked is not None:
         _note_stale_settle(call, locked.bet)
     return answer(reply)

@@ -60,7 +60,7 @@ def _keyed(secret: str) -> Any:
     """salted_hmac(SALT, …, secret=secret, algorithm="sha256") keyed once: its key derivation
     and the HMAC's key pads are the same for every token (a secret and its fallbacks)."""
     mac = salted_hmac(SALT, b"", secret=secret, algorithm="sha256")
-    inner = getattr(mac, "_hmac", None)  # OpenSSL's object, copied in C (as protocol._keyed)
+    inner = getattr(mac, "_hmac", None)  # OpenSSL's object, copied in C
     return mac if inner is None else inner
 
 

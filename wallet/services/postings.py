@@ -301,13 +301,22 @@ _BET_STATE = ("payout", "result", "status", "settled_at")
 
 
 def _record_step(settlement: Settlement, bet: Bet) -> None:
-    """Insert the step and write the bet's new state: one statement on PostgreSQL."""
+    """Insert the step and write the bet's new state: one statement on PostgreSQL; none of its own
+    when the step's id was taken beforehand and the transaction's last statement can carry both
+    (rows.write_behind: a settle that pays nothing, issue #18)."""
     if rows.db().vendor != "postgresql":
         rows.insert(settlement)
         rows.update(bet, _BET_STATE)
         return
-    step = rows.new_row(settlement)
     update, update_params = rows.update_sql(bet, _BET_STATE)
+    if settlement.pk is not None:
+        step = rows.new_row(settlement, with_pk=True)
+        if rows.hold(f"{step.head} VALUES ({step.values})", step.params):
+            rows.hold(update, update_params)  # nothing reads them before: any statement sends them first
+            rows.saved(settlement, settlement.pk)
+            return
+    else:
+        step = rows.new_row(settlement)
     (step_id,) = rows.values(
         f"WITH step AS ({step.sql}), step_update AS ({update}) SELECT id FROM step", [*step.params, *update_params]
     )
@@ -328,6 +337,7 @@ def _apply_step(
     wallet: WalletRef | None = None,
     unsettled_before: bool | None = None,
     prefetched: Mapping[str, tuple] | None = None,
+    step_id: int | None = None,
 ) -> SettleResult:
     """One step of a bet's result history: make `amount` the payout in force (reversing the
     previous payout first, with debt on a shortfall), optionally refund the stake, record the
@@ -337,7 +347,9 @@ def _apply_step(
     then not read again, and a step that moves nothing knows the balance). A step whose only
     movement is a new payout (a first settle that pays) is written with that posting, in one
     statement; otherwise the step and the bet's new state travel together after the postings.
-    `unsettled_before`, `prefetched`: passed on in the event (WalletEvent), when the caller knows them."""
+    `unsettled_before`, `prefetched`: passed on in the event (WalletEvent), when the caller knows them.
+    `step_id`: the step's id, taken from its sequence by the caller; a step that is not written
+    with a payout then rides on the transaction's last statement (`_record_step`)."""
     previous = bet.payout
     why = reason or f"{kind} of bet {bet.external_id}"
     txn_ids: list[int] = []
@@ -360,6 +372,7 @@ def _apply_step(
         status_after=status_after,
         external_id=external_id,
         created_by_id=actor_id,
+        id=step_id,
     )
     bet.payout = amount
     bet.result = result
@@ -471,13 +484,14 @@ def bet_settle_apply(
     wallet: WalletRef | None = None,
     unsettled_before: bool | None = None,
     prefetched: Mapping[str, tuple] | None = None,
+    step_id: int | None = None,
 ) -> SettleResult:
     """Set a bet's payout to `amount`: the first settlement, or a re-settlement that reverses
     the payout in force and pays the new one, in this one transaction. An unchanged amount
     moves nothing but is still recorded in the bet's history.
 
     `locked`: the bet, when the caller holds its row lock already; `wallet`, `unsettled_before`,
-    `prefetched`: as in _apply_step (what the caller read, so that it is not read again)."""
+    `prefetched`, `step_id`: as in _apply_step (what the caller read, so that it is not read again)."""
     bet = _lock_bet(bet_id, locked)
     if kind is None:
         first = bet.status == Bet.Status.OPEN and bet.payout == 0
@@ -493,6 +507,7 @@ def bet_settle_apply(
         wallet=wallet,
         unsettled_before=unsettled_before,
         prefetched=prefetched,
+        step_id=step_id,
     )
 
 

@@ -44,7 +44,7 @@ def test_public_vectors_fail_with_another_secret(body, signature):
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 690, 4096])
 def test_signing_matches_the_textbook_hmac_and_base64url(size):
-    """The keyed-once OpenSSL HMAC and the inlined base64url give the standard library's result,
+    """The keyed-once HMAC pads and the inlined base64url give the standard library's result,
     including bodies whose base64 has '+', '/' and padding."""
     import base64
     import hashlib
@@ -56,7 +56,25 @@ def test_signing_matches_the_textbook_hmac_and_base64url(size):
     assert b64url(body) == segment.decode()
     for _ in range(2):  # the second copy of the keyed object must start from the key alone
         expected = hmac.new(b"k3y", DEMO_HEADER.encode() + b"." + segment, hashlib.sha256).digest()
-        assert protocol.sign(body, "k3y") == f"{DEMO_HEADER}..{base64.urlsafe_b64encode(expected).rstrip(b'=').decode()}"
+        assert (
+            protocol.sign(body, "k3y") == f"{DEMO_HEADER}..{base64.urlsafe_b64encode(expected).rstrip(b'=').decode()}"
+        )
+
+
+@pytest.mark.parametrize("key_size", [0, 1, 32, 63, 64, 65, 200])
+def test_the_hand_keyed_hmac_is_the_standard_one_for_any_key_length(key_size):
+    """RFC 2104 by hand (a key longer than SHA-256's 64-byte block is hashed first, a shorter one
+    padded with zeros): the same digest as hmac.digest, message in one part or several, and the
+    pads copied, never consumed."""
+    import hashlib
+    import hmac
+    import random
+
+    rng = random.Random(key_size)
+    key, message = rng.randbytes(key_size), rng.randbytes(300)
+    for _ in range(2):
+        assert protocol._mac(key, message) == hmac.digest(key, message, hashlib.sha256)
+        assert protocol._mac(key, message[:7], message[7:]) == hmac.digest(key, message, hashlib.sha256)
 
 
 def test_signature_covers_the_exact_bytes():
