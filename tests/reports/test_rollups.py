@@ -186,10 +186,18 @@ def test_a_late_event_lands_on_its_own_day_and_closed_days_are_never_rewritten(s
         LedgerEntry.objects.filter(pk=entry.pk).update(amount=entry.amount)
 
 
-def test_beat_job_computes_today_and_unclosed_days(db, report_zone):
+def test_beat_job_computes_today_and_unclosed_days(db, report_zone, monkeypatch):
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
     from reports.models import RollupDay
     from reports.tasks import refresh_rollups
 
+    # Noon in the report's zone: yesterday ended twelve hours ago. (With the clock's time the
+    # test failed for the half hour after midnight in Auckland, when yesterday is still open.)
+    noon = datetime.combine(timezone.now().astimezone(report_zone).date(), time(12), tzinfo=report_zone)
+    monkeypatch.setattr(timezone, "now", lambda: noon)
     done = refresh_rollups()
     assert len(done) == 2  # yesterday (closed: it ended hours ago) and today (open)
     assert RollupDay.objects.filter(closed=True).count() == 1
