@@ -24,8 +24,16 @@ def _fields(obj) -> dict:
 
 def _bet(player) -> Bet:
     return rows.insert(
-        Bet(provider="betsy", external_id="build-1", player=player, currency="EUR", stake=Decimal("2.50"),
-            stake_real=Decimal("2.50"), stake_bonus=Decimal(0), selections=[])  # fmt: skip
+        Bet(
+            provider="betsy",
+            external_id="build-1",
+            player=player,
+            currency="EUR",
+            stake=Decimal("2.50"),
+            stake_real=Decimal("2.50"),
+            stake_bonus=Decimal(0),
+            selections=[],
+        )  # fmt: skip
     )
 
 
