@@ -371,6 +371,12 @@ def _from_row(model: type[M], row: Sequence[Any]) -> M:
     conversions, names, direct = _row_plan(model)
     if len(row) != len(names):
         raise ValueError(f"{len(row)} values for {len(names)} fields of {model.__name__}")
+    return _loaded(model, names, conversions, direct, row)
+
+
+def _loaded(model: type[M], names: Sequence[str], conversions: tuple, direct: bool, row: Sequence[Any]) -> M:
+    """The instance of `row` (values of the fields `names`, as the database returns them), its
+    __dict__ set as Model.__init__ would set it, through Model.from_db when that cannot be done."""
     conn = db()
     values = list(row)
     for index, f, converters in conversions:
@@ -509,23 +515,7 @@ def partial(model: type[M], names: Sequence[str], row: Sequence[Any]) -> M:
     `QuerySet.only()`. Built from its __dict__ like `_from_row` (Model.from_db's __init__ costs
     more than a delivery batch's SQL per row, docs/benchmarks/crm.md), through Model.from_db
     when that cannot be done."""
-    plan = _partial_plan(model, tuple(names))
-    conn = db()
-    values = list(row)
-    for index, f, converters in plan:
-        value = values[index]
-        for converter in converters:
-            value = converter(value, f.cached_col, conn)
-        values[index] = value
-    if not _row_plan(model)[2] or _has_init_receivers(model):
-        return model.from_db(DEFAULT_DB_ALIAS, list(names), values)
-    obj = model.__new__(model)
-    state = ModelState()
-    state.adding = False
-    state.db = DEFAULT_DB_ALIAS
-    obj.__dict__["_state"] = state
-    obj.__dict__.update(zip(names, values, strict=True))
-    return obj
+    return _loaded(model, names, _partial_plan(model, tuple(names)), _row_plan(model)[2], row)
 
 
 @cache
