@@ -44,5 +44,19 @@ def postgres_only():
         pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://…")
 
 
+@pytest.fixture
+def recorder(db, postgres_only):
+    """The statements sent below Django (bench._capture, psycopg-level: PostgreSQL only);
+    tests.statements.sent reads them."""
+    from bench._capture import Recorder
+
+    recorder = Recorder()
+    recorder.install()
+    try:
+        yield recorder
+    finally:
+        recorder.uninstall()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "no_ledger_check: the test corrupts the ledger on purpose")

@@ -9,25 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from bench._capture import Recorder
 from crm import claims
 from crm.models import OutboxEvent
 from crm.services import PayloadBuilder, deliver_batch
 from tests.crm.conftest import SELECTION, place, rollback, rows, settle, unsettle
 from tests.crm.test_mapping import _igpx_result
 from tests.factories import fund, make_player
+from tests.statements import sent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def recorder(postgres_only):
-    recorder = Recorder()
-    recorder.install()
-    try:
-        yield recorder
-    finally:
-        recorder.uninstall()
 
 
 def every_kind_of_row(players: int) -> None:
@@ -48,14 +38,6 @@ def every_kind_of_row(players: int) -> None:
         _igpx_result(player, f"r{n}", "3.00")
 
 
-def sent(recorder: Recorder) -> list[str]:
-    return [
-        " ".join(s.sql.split())
-        for s in recorder.statements
-        if not s.command and not s.sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))
-    ]
-
-
 @pytest.mark.parametrize("players", [1, 6])
 def test_a_batch_is_three_statements_and_one_a_wave_however_many_players(recorder, simulator, rest, players):
     every_kind_of_row(players)
@@ -64,7 +46,7 @@ def test_a_batch_is_three_statements_and_one_a_wave_however_many_players(recorde
     with recorder.recording():
         result = deliver_batch(transport=rest, limit=100)
     assert len(result.delivered) == expected and not result.full
-    statements = sent(recorder)
+    statements = sent(recorder.statements)
     assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE", "SELECT"] + ["UPDATE"] * waves, statements
     assert not any("wallet_" in s for s in statements[3:])  # the payloads read nothing more
     assert len(simulator.received) == expected

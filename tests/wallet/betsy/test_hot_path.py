@@ -19,10 +19,11 @@ from django.core import signals
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
-from bench._capture import Recorder, call
+from bench._capture import call
 from crm.models import OutboxEvent
 from feeds import reconcile
 from tests.factories import fund, make_player
+from tests.statements import sent
 from tests.wallet.betsy.conftest import Actor
 from wallet import events
 from wallet.betsy.simulator import Betsy, WireReply
@@ -44,26 +45,6 @@ def wsgi_betsy(db) -> Betsy:
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def recorder(db, postgres_only):
-    """The statements below Django (bench._capture, psycopg-level: PostgreSQL only)."""
-    recorder = Recorder()
-    recorder.install()
-    try:
-        yield recorder
-    finally:
-        recorder.uninstall()
-
-
-def sent(statements) -> list[str]:
-    """The statements a callback sent (the test's savepoints aside)."""
-    return [
-        " ".join(s.sql.split())
-        for s in statements
-        if not s.command and not s.sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))
-    ]
 
 
 @contextmanager
