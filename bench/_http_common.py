@@ -83,6 +83,11 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
             "threads": threads,
             **report(f"{label} closed loop", stats, args.duration, cpu),
         }
+        result["machine_busy"] = meter.busy_share
+        print(
+            f"      machine busy {meter.busy_share:.0%} of {os.cpu_count()} cores over warm-up and closed loop",
+            flush=True,
+        )
         result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
             # At the goal's rate (35% of pgbench), then at half of what we just sustained: the
