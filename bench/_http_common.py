@@ -21,6 +21,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from bench._http_db import admin_connect, create_database, run_manage, seed
 from bench._http_delivery import Delivery
 from bench._http_load import Provider, Round, Scenario, Stats, Step, drive
 from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench
-from bench._http_report import CpuMeter, report, start_profile, summarize_profile
+from bench._http_report import CpuMeter, connections_per_process, report, start_profile, summarize_profile
 from bench._http_server import ASGI_SERVERS, DEFAULT_SIZES, free_port, running_server, server_command, wait_ready
 
 # What the bench scripts import from here (bench/wallet_http*.py, bench/callback_*.py).
@@ -71,7 +72,11 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         if args.profile:
             spy = start_profile(proc.pid, args.warmup + args.duration, Path(args.profile).with_suffix(f".{kind}.txt"))
         meter = CpuMeter(proc.pid, args.database_url, extra_cpu)
+        shares: list[list[int]] = []
+        sampler = threading.Timer(args.warmup + 1.0, lambda: shares.append(connections_per_process(port)))
+        sampler.start()
         stats = run(args.warmup, args.duration, 0.0)
+        sampler.cancel()
         cpu = meter.per_request_ms(stats.sent)
         if spy is not None:
             spy[0].wait(timeout=60)
@@ -84,6 +89,8 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
             **report(f"{label} closed loop", stats, args.duration, cpu),
         }
         result["machine_busy"] = meter.busy_share
+        result["connections_per_process"] = shares[0] if shares else []
+        print(f"      connections per server process: {result['connections_per_process']}", flush=True)
         print(
             f"      machine busy {meter.busy_share:.0%} of {os.cpu_count()} cores over warm-up and closed loop",
             flush=True,

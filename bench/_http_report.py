@@ -68,6 +68,22 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / CLK_TCK
 
 
+def connections_per_process(port: int) -> list[int]:
+    """How the established client connections on `port` sit on the server's processes, busiest
+    first. A single-threaded worker serves its connections one request at a time, so an uneven
+    share (the kernel hands new connections to a few workers first) caps throughput below what
+    the CPU would allow."""
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=False
+    ).stdout
+    counts: dict[str, int] = {}
+    for line in out.splitlines():
+        pid = line.rpartition("pid=")[2].partition(",")[0]
+        if pid.isdigit():
+            counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 def backend_pids(database_url: str) -> list[int]:
     name = database_url.rsplit("/", 1)[1]
     with admin_connect(database_url) as conn:
