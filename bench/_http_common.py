@@ -20,9 +20,12 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
+import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench._http_db import admin_connect, create_database, run_manage, seed
@@ -160,6 +163,14 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         help="share of rounds that first send a bet the wallet declines (not enough money); pgbench's round"
         " does the same. Default 0",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="alternate pgbench and the HTTP closed loop N times and give each pair's ratio: this VM's"
+        " speed drifts by tens of percent within minutes, so a ratio is fair only between neighbours."
+        " Default 1: pgbench, HTTP, pgbench again, the ceiling the better pgbench",
+    )
     parser.add_argument("--capture", default="", help=argparse.SUPPRESS)  # internal: the capture subprocess
     return parser
 
@@ -265,18 +276,14 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     print(f"CRM delivery: kicks on (at most one per server worker per {interval} ms), a Celery worker on"
           f" {args.redis_url} delivering to a fake Fast Track" if delivery else "CRM delivery: off (--no-crm-kick)",
           flush=True)  # fmt: skip
+    if args.pairs > 1:
+        results = _measure_pairs(provider, args, env, seeded, servers, pg, analysed_pgbench, extra_cpu)
+        check = _check_after(args, env, delivery)
+        if check.returncode != 0 or any(r["errors"] for r in results):
+            raise SystemExit(1)
+        return
     results = [measure_server(provider, kind, args, env, seeded, paced, extra_cpu) for kind in servers]
-
-    if delivery is not None:
-        delivered, pending = delivery.wait_idle(args.database_url, timeout=10)
-        print(
-            f"CRM: the worker has handled {delivered} outbox events (the HTTP runs', and pgbench's it reached"
-            f" before they were set aside); {pending} pending"
-        )
-    check = run_manage(env, "check_ledger", check=False)
-    print(f"check_ledger after all runs: {'OK' if check.returncode == 0 else 'FAILED'}")
-    if check.returncode != 0:
-        print(check.stdout[-3000:], check.stderr[-3000:])
+    check = _check_after(args, env, delivery)
 
     # pgbench again, after the HTTP runs: this VM's speed drifts by tens of percent within
     # minutes (docs/benchmarks/igpx.md), so the ceiling is the better of a run before and a run
@@ -307,6 +314,53 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
+
+
+def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
+                   servers: list[str], first_pg: dict[str, float], pgbench: Callable[[], dict[str, float]],
+                   extra_cpu: dict[str, int]) -> list[dict]:  # fmt: skip
+    """pgbench then the closed loop, `args.pairs` times per server; each ratio is against the
+    pgbench run just before it. The paced phases follow the last pair."""
+    import psycopg
+
+    results = []
+    for kind in servers:
+        ratios = []
+        for number in range(1, args.pairs + 1):
+            pg = first_pg if (kind, number) == (servers[0], 1) else pgbench()
+            if number > 1 or kind != servers[0]:
+                print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms")
+                with psycopg.connect(args.database_url, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")
+                    conn.execute("CHECKPOINT")
+            last = number == args.pairs
+            paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
+            r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu)
+            results.append(r)
+            ratios.append(r["rps"] / pg["tps"])
+            print(f"  pair {number}: {r['rps']:.1f} / {pg['tps']:.1f} = {ratios[-1]:.1%} of pgbench", flush=True)
+        met = sum(ratio >= GOAL_RATIO for ratio in ratios)
+        print(
+            f"\nsummary {kind}: pairs {' / '.join(f'{x:.1%}' for x in ratios)}; median"
+            f" {statistics.median(ratios):.1%}; {met} of {len(ratios)} at >= {GOAL_RATIO:.0%} of pgbench"
+        )
+    return results
+
+
+def _check_after(args: argparse.Namespace, env: dict[str, str],
+                 delivery: Delivery | None) -> subprocess.CompletedProcess:  # fmt: skip
+    """The CRM backlog drained and the ledger sound after the runs (check_ledger's result)."""
+    if delivery is not None:
+        delivered, pending = delivery.wait_idle(args.database_url, timeout=10)
+        print(
+            f"CRM: the worker has handled {delivered} outbox events (the HTTP runs', and pgbench's it reached"
+            f" before they were set aside); {pending} pending"
+        )
+    check = run_manage(env, "check_ledger", check=False)
+    print(f"check_ledger after all runs: {'OK' if check.returncode == 0 else 'FAILED'}")
+    if check.returncode != 0:
+        print(check.stdout[-3000:], check.stderr[-3000:])
+    return check
 
 
 def main(provider: Provider, doc: str, database: str, redis_db: int, script: Path) -> None:
