@@ -7,6 +7,8 @@ import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
+
 from wallet import currencies
 from wallet.errors import InvalidAmount, UnknownCurrency
 
@@ -86,6 +88,44 @@ def _json_text(raw: bytes | str) -> str:
     return raw.decode(json.detect_encoding(raw), "surrogatepass")
 
 
+# The fast reader (issue #18): msgspec's JSON decoder in C, numbers with a fraction or an exponent
+# handed to `_parse_json_float` as the text written (never through a float). It is only trusted
+# where its answer is the one `_DECODER` would give: it refuses what json refuses (and more:
+# UTF-16, a BOM, integers over 4,300 digits, lone surrogates), so anything it refuses, and every
+# body with an escape or deep enough nesting to be near the recursion limit, is read again by
+# `_DECODER`, whose refusal (wording included) is the one given. The one thing it accepts that
+# json (with `_unique_keys`) refuses is a duplicate key (the last value wins): see `_fast`.
+_FAST_DECODER = msgspec.json.Decoder(float_hook=_parse_json_float)
+_FAST_ENCODE = msgspec.json.Encoder(enc_hook=str, decimal_format="number").encode
+# json's C scanner (like msgspec's) nests as deep as the recursion limit leaves it room for, ~990
+# less the caller's depth: a body that could nest deeper than this goes to `_DECODER` alone.
+_FAST_MAX_DEPTH = 512
+
+
+def _fast(raw: bytes) -> Any:
+    """`raw` read by msgspec, or `_SLOW` when only `_DECODER` can say what it is.
+
+    No backslash in `raw`, so every string in the result is written in `raw` byte for byte, and
+    so in its re-encoding: a colon outside strings is one key, and the re-encoding has as many
+    colons as `raw` unless an object named a key twice (its first value dropped, with its colon).
+    """
+    if b"\\" in raw:
+        return _SLOW
+    if len(raw) > 2 * _FAST_MAX_DEPTH and raw.count(b"{") + raw.count(b"[") > _FAST_MAX_DEPTH:
+        return _SLOW
+    try:
+        data = _FAST_DECODER.decode(raw)
+        again = _FAST_ENCODE(data)
+        if again != raw and again.count(b":") != raw.count(b":"):
+            return _SLOW
+    except (ValueError, RecursionError, msgspec.MsgspecError):
+        return _SLOW
+    return data
+
+
+_SLOW = object()
+
+
 def loads(raw: bytes | str) -> Any:
     """json.loads for untrusted input; every refusal is a ValueError naming what is wrong.
 
@@ -94,6 +134,10 @@ def loads(raw: bytes | str) -> Any:
     than the ledger applies), a string with a lone surrogate or a NUL (PostgreSQL stores neither),
     and nesting too deep to parse (RecursionError is a bad request, not a crash).
     """
+    if type(raw) is bytes:
+        data = _fast(raw)
+        if data is not _SLOW:
+            return data  # no backslash: no escaped NUL or surrogate either
     try:
         data = _DECODER.decode(_json_text(raw))
     except RecursionError:

@@ -564,30 +564,57 @@ def parse_bet(method: str, body: bytes) -> BetCall:
     if operation == SETTLE:
         result_type = _required_text(data, "resultType", pattern=_RESULT_TYPE).lower()
         token_required = result_type == "cashout"  # only the player-initiated settlement (§7)
-    token = _text(data, "token", min_len=10, max_len=64, required=token_required)
+    # The usual values (a string token, ticket type or sub-partner; no bonus; a plain Decimal
+    # coefficient) are taken inline, in the readers' order; any other value goes to its reader,
+    # which accepts or refuses it as it always did (a reader call is ~2,500 instructions; issue #18).
+    get = data.get
+    token = get("token")
+    if not (type(token) is str and 10 <= len(token) <= 64) and (token is not None or token_required):
+        token = _text(data, "token", min_len=10, max_len=64, required=token_required)
 
-    bonus_amount = _amount(data, "bonusAmount", currency, allow_zero=True, required=False, payout=operation != PLACE)
-    if bonus_amount is not None and bonus_amount > amount:
-        raise _invalid("bonusAmount exceeds amount")
-    selections = normalise_selections(data.get("metadata")) if operation == PLACE else []
-    ticket_type = _text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
+    bonus_amount = None
+    if get("bonusAmount") is not None:
+        bonus_amount = _amount(data, "bonusAmount", currency, allow_zero=True, payout=operation != PLACE)
+        assert bonus_amount is not None
+        if bonus_amount > amount:
+            raise _invalid("bonusAmount exceeds amount")
+    selections = normalise_selections(get("metadata")) if operation == PLACE else []
+    ticket_type = get("ticketType")
+    if ticket_type is None:
+        ticket_type = ""
+    elif not (type(ticket_type) is str and len(ticket_type) <= 32):
+        ticket_type = _text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
     error_code = _optional_int(data, "errorCode") if operation == ROLLBACK else None
 
+    transaction_id = _identifier(data, "transactionId", TRANSACTION_ID_MAX)
+    request_id = _identifier(data, "requestId")
+    user_id = _identifier(data, "userId")
+    sub_partner_id = get("subPartnerId")
+    if sub_partner_id is not None and not (type(sub_partner_id) is str and 1 <= len(sub_partner_id) <= 64):
+        sub_partner_id = _text(data, "subPartnerId", max_len=64, required=False, allow_int=True)
+    coefficient = get("coefficient")
+    if coefficient is not None and not (type(coefficient) is Decimal and _plain_odds(coefficient)):
+        coefficient = _odds(coefficient, "coefficient")
+    bonus_id, bonus_template_id = get("bonusId"), get("bonusTemplateId")
+    if bonus_id is not None:
+        bonus_id = _optional_int(data, "bonusId")
+    if bonus_template_id is not None:
+        bonus_template_id = _optional_int(data, "bonusTemplateId")
     return _bet_call(
         operation=operation,
-        transaction_id=_identifier(data, "transactionId", TRANSACTION_ID_MAX),
-        request_id=_identifier(data, "requestId"),
-        user_id=_identifier(data, "userId"),
+        transaction_id=transaction_id,
+        request_id=request_id,
+        user_id=user_id,
         currency=currency,
         amount=amount,
         token=token,
         result_type=result_type,
         error_code=error_code,
-        sub_partner_id=_text(data, "subPartnerId", max_len=64, required=False, allow_int=True),
-        coefficient=_odds(data.get("coefficient"), "coefficient"),
+        sub_partner_id=sub_partner_id,
+        coefficient=coefficient,
         bonus_amount=bonus_amount if bonus_amount else None,  # 0 means no bonus part
-        bonus_id=_optional_int(data, "bonusId"),
-        bonus_template_id=_optional_int(data, "bonusTemplateId"),
+        bonus_id=bonus_id,
+        bonus_template_id=bonus_template_id,
         ticket_type=ticket_type,
         bet_type=bet_type_for(ticket_type, len(selections)),
         selections=selections,

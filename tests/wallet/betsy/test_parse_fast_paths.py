@@ -108,3 +108,110 @@ def test_a_parsed_bet_call_is_the_dataclass_s_own():
     assert call == BetCall(**fields)
     with pytest.raises(dataclasses.FrozenInstanceError):
         call.amount = Decimal(0)  # type: ignore[misc]
+
+
+def _bet_by_the_readers(method: str, body: bytes) -> BetCall:
+    """parse_bet as it was: every field through its reader."""
+    data = protocol._load_object(body)
+    type_ = data.get("type")
+    if isinstance(type_, bool) or not isinstance(type_, int):
+        raise protocol._invalid("type must be an integer")
+    operation = protocol.BET_OPERATIONS.get((method.upper(), type_))
+    if operation is None:
+        raise protocol._invalid(f"type {type_} is not valid with {method.upper()}")
+    currency = protocol._currency(data)
+    payout = operation != protocol.PLACE
+    amount = protocol._amount(data, "amount", currency, allow_zero=payout, payout=payout)
+    token_required = operation == protocol.PLACE
+    result_type = ""
+    if operation == protocol.SETTLE:
+        result_type = protocol._required_text(data, "resultType", pattern=protocol._RESULT_TYPE).lower()
+        token_required = result_type == "cashout"
+    token = protocol._text(data, "token", min_len=10, max_len=64, required=token_required)
+    bonus_amount = protocol._amount(data, "bonusAmount", currency, allow_zero=True, required=False, payout=payout)
+    if bonus_amount is not None and bonus_amount > amount:
+        raise protocol._invalid("bonusAmount exceeds amount")
+    selections = protocol.normalise_selections(data.get("metadata")) if operation == protocol.PLACE else []
+    ticket_type = protocol._text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
+    error_code = protocol._optional_int(data, "errorCode") if operation == protocol.ROLLBACK else None
+    return BetCall(
+        operation=operation,
+        transaction_id=protocol._identifier(data, "transactionId", protocol.TRANSACTION_ID_MAX),
+        request_id=protocol._identifier(data, "requestId"),
+        user_id=protocol._identifier(data, "userId"),
+        currency=currency,
+        amount=amount,
+        token=token,
+        result_type=result_type,
+        error_code=error_code,
+        sub_partner_id=protocol._text(data, "subPartnerId", max_len=64, required=False, allow_int=True),
+        coefficient=protocol._odds(data.get("coefficient"), "coefficient"),
+        bonus_amount=bonus_amount if bonus_amount else None,
+        bonus_id=protocol._optional_int(data, "bonusId"),
+        bonus_template_id=protocol._optional_int(data, "bonusTemplateId"),
+        ticket_type=ticket_type,
+        bet_type=protocol.bet_type_for(ticket_type, len(selections)),
+        selections=selections,
+    )
+
+
+_BET = {
+    "requestId": "r-1",
+    "transactionId": "t-1",
+    "token": "tttttttttttt",
+    "userId": "u-1",
+    "currency": "USD",
+    "amount": Decimal("5.00"),
+    "coefficient": Decimal("2.0"),
+    "subPartnerId": None,
+    "bonusId": None,
+    "bonusTemplateId": None,
+    "bonusAmount": None,
+    "ticketType": "single",
+    "metadata": [_USUAL],
+}
+# Each inlined field's usual and unusual values (alone, and two bad ones at once: which refusal
+# comes first must not change either).
+_FIELD_VALUES = {
+    "token": [None, "t" * 10, "t" * 64, "t" * 9, "t" * 65, "", 12345678901, True],
+    "ticketType": [None, "", "express", "x" * 32, "x" * 33, 1, False],
+    "subPartnerId": [None, "sp", "s" * 64, "s" * 65, "", 7, True, ["sp"]],
+    "coefficient": [
+        None,
+        Decimal("1.5"),
+        Decimal("1.1234567"),
+        Decimal(0),
+        Decimal("1e9"),
+        money.ExponentDecimal("2E0"),
+        3,
+        True,
+        "2.0",
+    ],
+    "bonusId": [None, 1, "x", True, 2.5],
+    "bonusTemplateId": [None, 0, "x", False],
+    "bonusAmount": [None, Decimal(0), Decimal("1.00"), Decimal("6"), Decimal("-1"), "x", True],
+}
+_CASES = [{}] + [{name: value} for name, values in _FIELD_VALUES.items() for value in values]
+_CASES += [
+    {"token": "short", "ticketType": 1},
+    {"ticketType": 1, "subPartnerId": ""},
+    {"subPartnerId": True, "coefficient": "x"},
+    {"coefficient": "x", "bonusId": "x"},
+    {"bonusId": "x", "bonusTemplateId": "x"},
+    {"bonusAmount": Decimal("6"), "ticketType": 1},
+    {"token": None, "transactionId": ""},
+]
+
+
+@pytest.mark.parametrize("changes", _CASES, ids=repr)
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [("POST", {"type": 1}), ("PUT", {"type": 2, "resultType": "won"}), ("PUT", {"type": 2, "resultType": "cashout"})]
+    + [("PUT", {"type": 3, "errorCode": 4}), ("PUT", {"type": 1})],
+    ids=["place", "settle", "cashout", "rollback", "unsettle"],
+)
+def test_a_bet_call_is_what_the_readers_alone_give(changes, method, extra):
+    body = protocol.dumps({**_BET, **extra, **changes})
+    assert _outcome(lambda raw: protocol.parse_bet(method, raw), body) == _outcome(
+        lambda raw: _bet_by_the_readers(method, raw), body
+    )

@@ -98,6 +98,50 @@ def test_token_survives_secret_key_rotation(alice, settings):
         tokens.verify(alice.token, external_id="alice")
 
 
+def _refusal(token, **kwargs):
+    try:
+        return "ok", tokens.verify(token, **kwargs)
+    except BetsyError as error:
+        return "refused", (error.code, error.message)
+
+
+def test_a_token_checked_before_is_checked_the_same_again(alice, settings, monkeypatch):
+    """The memory of genuine tokens (issue #18) changes no answer: currency, expiry and the key
+    are checked on every use, a forged token is never kept."""
+    monkeypatch.setattr(tokens, "_genuine", {})
+    forged = alice.token[:-1] + ("A" if alice.token[-1] != "A" else "B")
+    now = int(time.time())
+    cases = [
+        (alice.token, {"external_id": "alice"}),
+        (alice.token, {"external_id": "alice", "currency": "USD"}),
+        (alice.token, {"external_id": "alice", "currency": "EUR"}),
+        (alice.token, {"external_id": "bob"}),
+        (alice.token, {"external_id": "alice", "now": now + conf.TOKEN_TTL_SECONDS + 5}),
+        (alice.token, {"external_id": "alice", "now": now - 3600}),
+        (forged, {"external_id": "alice"}),
+    ]
+    first = [_refusal(token, **kwargs) for token, kwargs in cases]
+    assert [outcome for outcome, _ in first] == ["ok", "ok", "refused", "refused", "refused", "refused", "refused"]
+    assert first[4][1][0] == Code.TOKEN_EXPIRED
+    assert list(tokens._genuine) == [(alice.token, "alice", settings.SECRET_KEY)]
+    assert [_refusal(token, **kwargs) for token, kwargs in cases] == first
+
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-secret-key-for-touchline-rotation-test"
+    settings.SECRET_KEY_FALLBACKS = []
+    assert _refusal(alice.token, external_id="alice")[0] == "refused"  # the memory is per key
+    settings.SECRET_KEY = old_key
+
+
+def test_the_memory_of_genuine_tokens_is_bounded(monkeypatch):
+    monkeypatch.setattr(tokens, "_genuine", {})
+    monkeypatch.setattr(tokens, "_GENUINE_KEPT", 3)
+    for player_id in range(1, 10):
+        token = tokens.issue(player_id=player_id, external_id=f"p{player_id}", currency="USD")
+        assert tokens.verify(token, external_id=f"p{player_id}").player_id == player_id
+        assert len(tokens._genuine) <= 3
+
+
 # --- Session launch through the operator API ------------------------------------------------------
 
 
