@@ -166,6 +166,10 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep the worker's database connections across tasks (Celery's default closes them before and
+# after every task); config/celery.py closes them as Django does around a request instead. The
+# count only makes Celery recycle them every 10,000 tasks as well.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
