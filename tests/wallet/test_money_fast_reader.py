@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.wallet.betsy.test_bad_input import PLACE_CASES
 from wallet import money
-from wallet.betsy import protocol, simulator
+from wallet.betsy import parsing, protocol, simulator
 from wallet.igpx import protocol as igpx_protocol
 
 
@@ -189,9 +189,9 @@ def _place(**changes: Any) -> bytes:
 @pytest.mark.parametrize(("changes", "why"), [({}, "fine"), *PLACE_CASES], ids=["fine", *[w for _, w in PLACE_CASES]])
 def test_betsy_place_fixtures_parse_the_same_both_ways(changes, why):
     raw = _place(**changes)
-    fast = _outcome(protocol.parse_bet, "POST", raw)
+    fast = _outcome(parsing.parse_bet, "POST", raw)
     with _json_only():
-        assert fast == _outcome(protocol.parse_bet, "POST", raw), why
+        assert fast == _outcome(parsing.parse_bet, "POST", raw), why
 
 
 def test_the_usual_callback_bodies_take_the_fast_reader():

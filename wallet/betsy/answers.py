@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from wallet import errors
-from wallet.betsy.protocol import PLACE, Code, render_error, render_transaction
+from wallet.betsy.parsing import PLACE
+from wallet.betsy.protocol import Code, render_error, render_transaction
 from wallet.services import idempotency
 
 PROVIDER = "betsy"

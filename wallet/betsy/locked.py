@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from wallet import events, rows
 from wallet.betsy.answers import PROVIDER, error_renderer
-from wallet.betsy.protocol import BetCall, BetsyError, Code
+from wallet.betsy.parsing import BetCall
+from wallet.betsy.protocol import BetsyError, Code
 from wallet.models import Bet
 from wallet.selectors import WalletRef, wallet_from_row
 from wallet.services import idempotency

@@ -11,7 +11,8 @@ from django.db import connection
 from wallet import money, rows
 from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
 from wallet.betsy.locked import Locked, bet_reads, check_owner, execute_locked, preload_sql, read_locked
-from wallet.betsy.protocol import ROLLBACK, UNSETTLE, BetCall, BetsyError, Code
+from wallet.betsy.parsing import ROLLBACK, UNSETTLE, BetCall
+from wallet.betsy.protocol import BetsyError, Code
 from wallet.ledger import _to_decimal
 from wallet.models import Bet, ReviewItem
 from wallet.services import idempotency, reviews

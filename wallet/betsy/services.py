@@ -33,23 +33,17 @@ from wallet import errors, money
 from wallet.betsy import conf, tokens
 from wallet.betsy.answers import PROVIDER, Answer, answer, code_for, error_renderer, logger, success
 from wallet.betsy.locked import Locked, execute_locked
-from wallet.betsy.protocol import (
+from wallet.betsy.parsing import (
     PLACE,
     ROLLBACK,
     SETTLE,
     UNSETTLE,
     BalanceRequest,
     BetCall,
-    BetsyError,
     CheckRequest,
-    Code,
     ProfileRequest,
-    dumps,
-    format_time,
-    money_amount,
-    render_balance,
-    render_profile,
 )
+from wallet.betsy.protocol import BetsyError, Code, dumps, format_time, money_amount, render_balance, render_profile
 from wallet.betsy.reversals import bet_for, rollback_bet, unsettle_bet
 from wallet.models import Bet, Player, ReviewItem
 from wallet.selectors import wallet_from_row, wallet_get, wallet_query

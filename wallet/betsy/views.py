@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from config.logthrottle import Throttled
-from wallet.betsy import conf, protocol, services
+from wallet.betsy import conf, parsing, protocol, services
 from wallet.betsy.protocol import BetsyError, Code
 from wallet.services import refusals
 
@@ -66,7 +66,7 @@ def _refused(method: str, body: bytes, error: BetsyError) -> None:
     Settle, unsettle and rollback are the PUTs of /payment/bet: Betsy retries them until they succeed."""
     if method != "PUT" or error.code in (Code.INVALID_SIGNATURE, Code.SYSTEM_ERROR):
         return
-    operation, transaction_id = protocol.peek(body)
+    operation, transaction_id = parsing.peek(body)
     refusals.refused(
         services.PROVIDER, operation or "payment", transaction_id, f"code {int(error.code)}: {error.message}"
     )
@@ -159,20 +159,20 @@ def betsy_endpoint(methods: tuple[str, ...]) -> Callable[[Handler], Endpoint]:
 
 @betsy_endpoint(("POST",))
 def user_profile(method: str, body: bytes) -> services.Answer:
-    return services.profile_get(protocol.parse_profile(body))
+    return services.profile_get(parsing.parse_profile(body))
 
 
 @betsy_endpoint(("POST",))
 def user_balance(method: str, body: bytes) -> services.Answer:
-    return services.balance_get(protocol.parse_balance(body))
+    return services.balance_get(parsing.parse_balance(body))
 
 
 @betsy_endpoint(("POST", "PUT"))
 def payment_bet(method: str, body: bytes) -> services.Answer:
     """POST type 1 place; PUT type 2 settle, type 1 unsettle, type 3 rollback."""
-    return services.bet_execute(protocol.parse_bet(method, body))
+    return services.bet_execute(parsing.parse_bet(method, body))
 
 
 @betsy_endpoint(("POST",))
 def payment_check(method: str, body: bytes) -> services.Answer:
-    return services.check_get(protocol.parse_check(body))
+    return services.check_get(parsing.parse_check(body))

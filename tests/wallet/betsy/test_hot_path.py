@@ -251,15 +251,15 @@ def test_a_betsy_resettle_exports_the_rollback_and_the_new_settlement_from_the_p
     ],
 )
 def test_event_dates_parse_as_strptime_would(value):
-    """The canonical form skips strptime (protocol._event_date); every answer stays strptime's."""
+    """The canonical form skips strptime (parsing._event_date); every answer stays strptime's."""
     from datetime import UTC, datetime
 
-    from wallet.betsy import protocol
+    from wallet.betsy import parsing, protocol
 
     try:
         expected = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
     except ValueError:
         with pytest.raises(protocol.BetsyError):
-            protocol._event_date(value, 0)
+            parsing._event_date(value, 0)
     else:
-        assert protocol._event_date(value, 0) == expected
+        assert parsing._event_date(value, 0) == expected

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from wallet import money
-from wallet.betsy import protocol
-from wallet.betsy.protocol import BetCall, BetsyError
+from wallet.betsy import parsing, protocol
+from wallet.betsy.parsing import BetCall
+from wallet.betsy.protocol import BetsyError
 
 
 def _by_the_readers(metadata: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -19,7 +20,7 @@ def _by_the_readers(metadata: list[dict[str, Any]]) -> list[dict[str, Any]]:
     legs = []
     for index, item in enumerate(metadata):
         leg = {}
-        for name, (key, read) in protocol._SELECTION_FIELDS.items():
+        for name, (key, read) in parsing._SELECTION_FIELDS.items():
             value = item.get(name)
             if value is not None:
                 value = read(value, name, index)
@@ -85,7 +86,7 @@ _ODD = [
 @pytest.mark.parametrize("item", [_USUAL, *_ODD, {**_USUAL, **_ODD[0]}], ids=repr)
 def test_selections_are_what_the_readers_alone_give(item):
     for _ in range(2):  # the second time with the event dates already read
-        assert _outcome(protocol.normalise_selections, [item]) == _outcome(_by_the_readers, [item])
+        assert _outcome(parsing.normalise_selections, [item]) == _outcome(_by_the_readers, [item])
 
 
 def test_the_event_date_memory_is_bounded(monkeypatch):
@@ -93,8 +94,8 @@ def test_the_event_date_memory_is_bounded(monkeypatch):
     monkeypatch.setattr(protocol, "_EVENT_DATES_KEPT", 3)
     for day in range(1, 10):
         value = f"2026-05-{day:02d} 18:30:00"
-        assert protocol.normalise_selections([{"eventDate": value}]) == [{"event_date": f"2026-05-{day:02d}T18:30:00Z"}]
-        assert len(protocol._event_dates) <= 3
+        assert parsing.normalise_selections([{"eventDate": value}]) == [{"event_date": f"2026-05-{day:02d}T18:30:00Z"}]
+        assert len(parsing._event_dates) <= 3
 
 
 def test_a_parsed_bet_call_is_the_dataclass_s_own():
@@ -102,7 +103,7 @@ def test_a_parsed_bet_call_is_the_dataclass_s_own():
         b'{"requestId":"r-1","transactionId":"t-1","token":"tttttttttttt","userId":"u-1","currency":"USD",'
         b'"amount":2.50,"type":1,"coefficient":2.0,"ticketType":"single","metadata":[{"eventId":5}]}'
     )
-    call = protocol.parse_bet("POST", body)
+    call = parsing.parse_bet("POST", body)
     fields = {f.name: getattr(call, f.name) for f in dataclasses.fields(BetCall)}
     assert vars(call) == fields  # every field set, nothing else
     assert call == BetCall(**fields)
@@ -112,45 +113,45 @@ def test_a_parsed_bet_call_is_the_dataclass_s_own():
 
 def _bet_by_the_readers(method: str, body: bytes) -> BetCall:
     """parse_bet as it was: every field through its reader."""
-    data = protocol._load_object(body)
+    data = parsing._load_object(body)
     type_ = data.get("type")
     if isinstance(type_, bool) or not isinstance(type_, int):
-        raise protocol._invalid("type must be an integer")
-    operation = protocol.BET_OPERATIONS.get((method.upper(), type_))
+        raise parsing._invalid("type must be an integer")
+    operation = parsing.BET_OPERATIONS.get((method.upper(), type_))
     if operation is None:
-        raise protocol._invalid(f"type {type_} is not valid with {method.upper()}")
-    currency = protocol._currency(data)
-    payout = operation != protocol.PLACE
-    amount = protocol._amount(data, "amount", currency, allow_zero=payout, payout=payout)
-    token_required = operation == protocol.PLACE
+        raise parsing._invalid(f"type {type_} is not valid with {method.upper()}")
+    currency = parsing._currency(data)
+    payout = operation != parsing.PLACE
+    amount = parsing._amount(data, "amount", currency, allow_zero=payout, payout=payout)
+    token_required = operation == parsing.PLACE
     result_type = ""
-    if operation == protocol.SETTLE:
-        result_type = protocol._required_text(data, "resultType", pattern=protocol._RESULT_TYPE).lower()
+    if operation == parsing.SETTLE:
+        result_type = parsing._required_text(data, "resultType", pattern=parsing._RESULT_TYPE).lower()
         token_required = result_type == "cashout"
-    token = protocol._text(data, "token", min_len=10, max_len=64, required=token_required)
-    bonus_amount = protocol._amount(data, "bonusAmount", currency, allow_zero=True, required=False, payout=payout)
+    token = parsing._text(data, "token", min_len=10, max_len=64, required=token_required)
+    bonus_amount = parsing._amount(data, "bonusAmount", currency, allow_zero=True, required=False, payout=payout)
     if bonus_amount is not None and bonus_amount > amount:
-        raise protocol._invalid("bonusAmount exceeds amount")
-    selections = protocol.normalise_selections(data.get("metadata")) if operation == protocol.PLACE else []
-    ticket_type = protocol._text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
-    error_code = protocol._optional_int(data, "errorCode") if operation == protocol.ROLLBACK else None
+        raise parsing._invalid("bonusAmount exceeds amount")
+    selections = parsing.normalise_selections(data.get("metadata")) if operation == parsing.PLACE else []
+    ticket_type = parsing._text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
+    error_code = parsing._optional_int(data, "errorCode") if operation == parsing.ROLLBACK else None
     return BetCall(
         operation=operation,
-        transaction_id=protocol._identifier(data, "transactionId", protocol.TRANSACTION_ID_MAX),
-        request_id=protocol._identifier(data, "requestId"),
-        user_id=protocol._identifier(data, "userId"),
+        transaction_id=parsing._identifier(data, "transactionId", parsing.TRANSACTION_ID_MAX),
+        request_id=parsing._identifier(data, "requestId"),
+        user_id=parsing._identifier(data, "userId"),
         currency=currency,
         amount=amount,
         token=token,
         result_type=result_type,
         error_code=error_code,
-        sub_partner_id=protocol._text(data, "subPartnerId", max_len=64, required=False, allow_int=True),
-        coefficient=protocol._odds(data.get("coefficient"), "coefficient"),
+        sub_partner_id=parsing._text(data, "subPartnerId", max_len=64, required=False, allow_int=True),
+        coefficient=parsing._odds(data.get("coefficient"), "coefficient"),
         bonus_amount=bonus_amount if bonus_amount else None,
-        bonus_id=protocol._optional_int(data, "bonusId"),
-        bonus_template_id=protocol._optional_int(data, "bonusTemplateId"),
+        bonus_id=parsing._optional_int(data, "bonusId"),
+        bonus_template_id=parsing._optional_int(data, "bonusTemplateId"),
         ticket_type=ticket_type,
-        bet_type=protocol.bet_type_for(ticket_type, len(selections)),
+        bet_type=parsing.bet_type_for(ticket_type, len(selections)),
         selections=selections,
     )
 
@@ -212,6 +213,6 @@ _CASES += [
 )
 def test_a_bet_call_is_what_the_readers_alone_give(changes, method, extra):
     body = protocol.dumps({**_BET, **extra, **changes})
-    assert _outcome(lambda raw: protocol.parse_bet(method, raw), body) == _outcome(
+    assert _outcome(lambda raw: parsing.parse_bet(method, raw), body) == _outcome(
         lambda raw: _bet_by_the_readers(method, raw), body
     )
