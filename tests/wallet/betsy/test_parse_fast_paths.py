@@ -90,8 +90,8 @@ def test_selections_are_what_the_readers_alone_give(item):
 
 
 def test_the_event_date_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr(protocol, "_event_dates", {})
-    monkeypatch.setattr(protocol, "_EVENT_DATES_KEPT", 3)
+    monkeypatch.setattr(parsing, "_event_dates", {})
+    monkeypatch.setattr(parsing, "_EVENT_DATES_KEPT", 3)
     for day in range(1, 10):
         value = f"2026-05-{day:02d} 18:30:00"
         assert parsing.normalise_selections([{"eventDate": value}]) == [{"event_date": f"2026-05-{day:02d}T18:30:00Z"}]
