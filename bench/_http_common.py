@@ -33,7 +33,15 @@ from bench._http_delivery import Delivery
 from bench._http_load import Provider, Round, Scenario, Stats, Step, drive
 from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench
 from bench._http_report import CpuMeter, connections_per_process, report, start_profile, summarize_profile
-from bench._http_server import ASGI_SERVERS, DEFAULT_SIZES, free_port, running_server, server_command, wait_ready
+from bench._http_server import (
+    ASGI_SERVERS,
+    DEFAULT_SIZES,
+    free_port,
+    running_server,
+    server_command,
+    wait_listeners,
+    wait_ready,
+)
 
 # What the bench scripts import from here (bench/wallet_http*.py, bench/callback_*.py).
 __all__ = [
@@ -72,6 +80,8 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
 
     with running_server(cmd, env, log_path) as proc:
         wait_ready(port, proc)
+        if kind == "granian-reuseport":
+            wait_listeners(port, workers)
         if args.profile:
             spy = start_profile(proc.pid, args.warmup + args.duration, Path(args.profile).with_suffix(f".{kind}.txt"))
         meter = CpuMeter(proc.pid, args.database_url, extra_cpu)

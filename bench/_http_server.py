@@ -6,6 +6,7 @@ thread counts sized to this machine, readiness, and the server's log.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -62,6 +63,12 @@ def server_command(kind: str, port: int, workers: int, threads: int) -> list[str
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
             "--backlog", "2048", "config.wsgi:application",
         ]  # fmt: skip
+    if kind == "granian-reuseport":
+        # N single-worker granians on one port: granian sets SO_REUSEPORT, so the kernel spreads
+        # new connections over N listening sockets by their addresses, instead of one shared
+        # socket whose connections a worker takes in bursts (all 16 on one worker, at times).
+        one = shlex.join(server_command("granian", port, 1, threads))
+        return ["bash", "-c", f"for _ in $(seq {workers}); do {one} & done; wait"]
     if kind == "granian-nginx":
         # README "Processes": single-worker granians behind nginx, balanced per request.
         return [PY, str(ROOT / "bench" / "balanced_server.py"), "--port", str(port), "--workers", str(workers)]
@@ -77,6 +84,7 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
     "uwsgi": (8, 1),
     "granian": (6, 1),
     "granian-nginx": (6, 1),
+    "granian-reuseport": (6, 1),
 }
 
 
@@ -127,3 +135,15 @@ def running_server(cmd: list[str], env: dict[str, str], log_path: Path) -> Itera
             print(f"  server log ({log_path}), last errors:")
             for line in errors[-6:]:
                 print("   ", line[:300])
+
+
+def wait_listeners(port: int, count: int, timeout: float = 60.0) -> None:
+    """Until `count` sockets listen on `port` (SO_REUSEPORT servers): a client that connects
+    earlier is hashed over the ones already there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ss", "-ltnH", f"( sport = :{port} )"], capture_output=True, text=True).stdout
+        if len(out.splitlines()) >= count:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"fewer than {count} servers listen on port {port} after {timeout:.0f} s")
