@@ -269,13 +269,7 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         " (at least: the last 0.25 s are not sampled)"
     )
     paced = 0.0 if args.paced_duration <= 0 else pg["tps"] * GOAL_RATIO
-    # Steady state, as in production: pgbench has just written thousands of rows; give the
-    # planner statistics that describe them (and let autovacuum sleep through the run) before
-    # the server starts. On a freshly migrated database the foreign-key checks' cached plans
-    # assume empty tables and seq-scan them as they grow (docs/BENCHMARKS.md).
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-        conn.execute("CHECKPOINT")
+    _steady_state(args.database_url)
 
     print(f"HTTP: {args.clients} clients, {args.warmup:.0f}s warm-up + {args.duration:.0f}s closed loop"
           + (f", then {args.paced_duration:.0f}s paced at 35% of pgbench ({paced:.0f} req/s)" if paced else "")
@@ -326,23 +320,35 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         raise SystemExit(1)
 
 
+def _steady_state(database_url: str) -> None:
+    """As in production: pgbench has just written thousands of rows; give the planner statistics
+    that describe them (and let autovacuum sleep through the run) before the server starts. On a
+    freshly migrated database the foreign-key checks' cached plans assume empty tables and
+    seq-scan them as they grow (docs/BENCHMARKS.md)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
                    servers: list[str], first_pg: dict[str, float], pgbench: Callable[[], dict[str, float]],
                    extra_cpu: dict[str, int]) -> list[dict]:  # fmt: skip
     """pgbench then the closed loop, `args.pairs` times per server; each ratio is against the
-    pgbench run just before it. The paced phases follow the last pair."""
-    import psycopg
-
+    pgbench run just before it (the first: `first_pg`, already run and settled). The paced
+    phases follow the last pair."""
     results = []
+    unused: dict[str, float] | None = first_pg
     for kind in servers:
         ratios = []
         for number in range(1, args.pairs + 1):
-            pg = first_pg if (kind, number) == (servers[0], 1) else pgbench()
-            if number > 1 or kind != servers[0]:
+            if unused is not None:
+                pg, unused = unused, None
+            else:
+                pg = pgbench()
                 print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms")
-                with psycopg.connect(args.database_url, autocommit=True) as conn:
-                    conn.execute("VACUUM ANALYZE")
-                    conn.execute("CHECKPOINT")
+                _steady_state(args.database_url)
             last = number == args.pairs
             paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
             r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu)

@@ -493,11 +493,8 @@ def report_consumers(label: str, r: dict) -> None:
 
 
 def reset_db() -> None:
-    """Empty feed tables, migrating the database first: a fresh scratch database works as is."""
-    from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0, interactive=False)
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE feeds_marketchange, feeds_betcancel, feeds_marketsettlement, feeds_market, feeds_feedmessage,"

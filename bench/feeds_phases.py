@@ -44,6 +44,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a new scratch database works as it is (as feed_ingest)
     gc.set_threshold(200_000, 50, 100)  # as uof_consume does
     if args.count:
         count_run(args.count[0], int(args.count[1]))
