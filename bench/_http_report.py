@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench._http_db import admin_connect
@@ -31,29 +32,26 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return result
 
 
-def group_pids(pgid: int) -> list[int]:
+def _pids(match: Callable[[Path], bool]) -> list[int]:
+    """Every process whose /proc entry `match` accepts (one that exits meanwhile is skipped)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                if match(entry):
                     pids.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 pass
     return pids
 
 
+def group_pids(pgid: int) -> list[int]:
+    return _pids(lambda entry: int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid)
+
+
 def named_pids(names: tuple[str, ...]) -> list[int]:
     """Processes whose command name is one of `names` (the services the callbacks use)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in names:
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
+    return _pids(lambda entry: (entry / "comm").read_text().strip() in names)
 
 
 # The services a callback touches besides PostgreSQL: Redis (the kick's flag, the cache) and the
