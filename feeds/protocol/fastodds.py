@@ -254,7 +254,8 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     probabilities = values[4::8]
     actives = values[6::8]
     market_ids, specifiers, statuses, favourites, _ = zip(*infos, strict=True)
-    lasts = list(accumulate(map((3).__rrshift__, sizes)))  # size >> 3: the outcomes
+    counts = list(map((3).__rrshift__, sizes))  # size >> 3: the outcomes
+    lasts = list(accumulate(counts))
     firsts = [0, *lasts[:-1]]
     # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
     # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
@@ -294,14 +295,21 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
         pieces.append('"}}')
         texts = "".join(pieces).split("\x00")
         ids_of = list(map(tuple(ids).__getitem__, slices))
-        for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
-            if len(set(market_ids_)) == len(market_ids_):  # a repeated id keeps one entry: the dicts decide
-                market = listed[index] = Listed(listed[index])
-                market.ids = market_ids_
-                market.json = text_
-    for index, market in enumerate(listed):
-        if type(market) is not Listed:  # rare: a repeated id, an id to escape, odds missing
-            listed[index] = tuple(map(_make_outcome, market))
+        if list(map(len, map(set, ids_of))) == counts:  # the usual: no id twice in a market
+            # Built and named by C calls: no bytecode per market.
+            listed = list(map(Listed, listed))
+            deque(map(setattr, listed, repeat("ids"), ids_of), 0)
+            deque(map(setattr, listed, repeat("json"), texts), 0)
+        else:  # a repeated id keeps one entry: the dicts decide for that market
+            for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
+                if len(set(market_ids_)) == len(market_ids_):
+                    market = listed[index] = Listed(listed[index])
+                    market.ids = market_ids_
+                    market.json = text_
+                else:
+                    listed[index] = tuple(map(_make_outcome, listed[index]))
+    else:  # rare: an id to escape, odds missing: named outcomes, the state builds the dicts
+        listed = [tuple(map(_make_outcome, market)) for market in listed]
     markets = list(
         map(
             _new,
