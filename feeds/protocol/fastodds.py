@@ -135,8 +135,10 @@ _ACTIVE_PROB = {"1": '","active":true,"prob":"', "0": '","active":false,"prob":"
 _FIRST = itemgetter(0)
 _THIRD = itemgetter(2)
 # Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
-# _HEADS holds whole tags) -> as _HEADS, or _OTHER.
-_CHEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
+# _HEADS holds whole tags) -> as _HEADS, or _NO_MARKET (market ids are positive: one test of
+# the ids column finds it, where `_OTHER in` compared every tuple with a string).
+_CHEADS: dict[str, tuple[int, str, int, bool, bool]] = {}
+_NO_MARKET = (0, "", 0, False, False)
 # Odds texts that are the text str(Decimal) gives for them (the JSON text takes them as they are).
 _PLAIN_ODDS: set[str] = set()
 
@@ -149,8 +151,10 @@ def _learn_plain_odds(raw_odds: list[str], odds: list[Decimal | None]) -> bool:
     return _PLAIN_ODDS.issuperset(raw_odds)
 
 
-def _compact_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+def _compact_head(head: str) -> tuple[int, str, int, bool, bool]:
     found = _read_head(head + '"')
+    if found is _OTHER:
+        found = _NO_MARKET
     if len(_CHEADS) > _HEADS_LIMIT:
         _CHEADS.clear()
     _CHEADS[head] = found
@@ -237,23 +241,26 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     # The glue between the values must be the layout's: then the text is exactly the layout's
     # (the start tags are checked by their grammar, the values by column below). Compared as
     # one text, the pieces "\x00"-separated (no piece holds a NUL: xmlsafe refuses them).
-    expected = list(map(_GLUE_TEXTS.get, sizes))
-    if None in expected:
+    # (Looked up by __getitem__: a miss raises, rare; `None in` compares every item.)
+    try:
+        expected = list(map(_GLUE_TEXTS.__getitem__, sizes))
+    except KeyError:
         expected = list(map(_glue_text, sizes))
         if None in expected:
             return None
     if "\x00".join(values[1::2]) != "\x00".join(expected):  # type: ignore[arg-type]
         return None
-    infos = list(map(_CHEADS.get, heads))
-    if None in infos:
-        infos = [_compact_head(head) if info is None else info for head, info in zip(heads, infos, strict=True)]
-    if _OTHER in infos:
-        return None
+    try:
+        infos = list(map(_CHEADS.__getitem__, heads))
+    except KeyError:
+        infos = [_CHEADS.get(head) or _compact_head(head) for head in heads]
     ids = values[0::8]
     raw_odds = values[2::8]
     probabilities = values[4::8]
     actives = values[6::8]
     market_ids, specifiers, statuses, favourites, _ = zip(*infos, strict=True)
+    if 0 in market_ids:  # a start tag this module does not read (_NO_MARKET)
+        return None
     counts = list(map((3).__rrshift__, sizes))  # size >> 3: the outcomes
     lasts = list(accumulate(counts))
     firsts = [0, *lasts[:-1]]
