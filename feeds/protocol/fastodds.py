@@ -132,6 +132,7 @@ def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
 # the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
 _JSON_GLUE = ['"},"', None, '":{"odds":"', None, None, None]
 _ACTIVE_PROB = {"1": '","active":true,"prob":"', "0": '","active":false,"prob":"'}  # around the active
+_ALL_ACTIVE = [_ACTIVE_PROB["1"]]
 _FIRST = itemgetter(0)
 _THIRD = itemgetter(2)
 # Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
@@ -139,16 +140,20 @@ _THIRD = itemgetter(2)
 # the ids column finds it, where `_OTHER in` compared every tuple with a string).
 _CHEADS: dict[str, tuple[int, str, int, bool, bool]] = {}
 _NO_MARKET = (0, "", 0, False, False)
-# Odds texts that are the text str(Decimal) gives for them (the JSON text takes them as they are).
-_PLAIN_ODDS: set[str] = set()
+# Odds texts checked (as _ODDS) and the text str(Decimal) gives for them (the JSON text takes
+# them as they are) -> their Decimal: the usual message's odds and their plainness in one lookup
+# each.
+_PLAIN_ODDS: dict[str, Decimal] = {}
 
 
 def _learn_plain_odds(raw_odds: list[str], odds: list[Decimal | None]) -> bool:
     """Learn which of the message's odds texts are plain; whether all are."""
     if len(_PLAIN_ODDS) > _HEADS_LIMIT:
         _PLAIN_ODDS.clear()
-    _PLAIN_ODDS.update([raw for raw, number in zip(raw_odds, odds, strict=True) if str(number) == raw])
-    return _PLAIN_ODDS.issuperset(raw_odds)
+    _PLAIN_ODDS.update(
+        [(raw, number) for raw, number in zip(raw_odds, odds, strict=True) if number is not None and str(number) == raw]
+    )
+    return all(map(_PLAIN_ODDS.__contains__, raw_odds))
 
 
 def _compact_head(head: str) -> tuple[int, str, int, bool, bool]:
@@ -271,15 +276,22 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     joined = "".join(ids)
     if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
         return None
-    odds = _odds_of(raw_odds)
-    if odds is None:
-        return None
+    try:  # the usual: every odds text seen before, and plain
+        odds = list(map(_PLAIN_ODDS.__getitem__, raw_odds))
+        odds_plain = True
+    except KeyError:
+        odds = _odds_of(raw_odds)
+        if odds is None:
+            return None
+        odds_plain = _learn_plain_odds(raw_odds, odds)
     plain = _decimal_texts(probabilities)
     if plain is None:
         return None
-    odds_plain = _PLAIN_ODDS.issuperset(raw_odds) or _learn_plain_odds(raw_odds, odds)
     try:
-        active = list(map(_ACTIVE.__getitem__, actives))
+        # The usual: every outcome active (a one-character string from the split is the shared
+        # one: the count compares identities).
+        all_active = actives.count("1") == total
+        active = [True] * total if all_active else list(map(_ACTIVE.__getitem__, actives))
         if not plain:
             probabilities = [str(Decimal(p)) for p in probabilities]
     except (InvalidOperation, KeyError):
@@ -295,7 +307,7 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
         pieces = _JSON_GLUE * total
         pieces[1::6] = ids
         pieces[3::6] = raw_odds if odds_plain else list(map(str, odds))
-        pieces[4::6] = map(_ACTIVE_PROB.__getitem__, actives)
+        pieces[4::6] = _ALL_ACTIVE * total if all_active else map(_ACTIVE_PROB.__getitem__, actives)
         pieces[5::6] = probabilities
         deque(map(pieces.__setitem__, map((6).__mul__, firsts), repeat('"}}\x00{"')), 0)
         pieces[0] = '{"'
