@@ -435,6 +435,9 @@ def _suspend_event(
 
 
 def _summary(counts: dict[str, int], what: str = "markets") -> Result:
+    applied = counts.get(APPLIED, 0)
+    if applied and applied == sum(counts.values()):  # the usual: the same text, no generator
+        return Result(APPLIED, f"{applied} {what}: {applied} applied")
     total = sum(counts.values())
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     reason = f"{total} {what}: {parts}" if total else f"no {what}"

@@ -177,15 +177,18 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
     stateful_keys: set[tuple[str, int, str]] = set()
     for msg in parsed:
         products.add(msg.product)
-        if isinstance(msg, m.Alive | m.SnapshotComplete):
+        # The usual message tested first, by its exact type: `A | B` builds a union on every test.
+        odds = type(msg) is m.OddsChange
+        if not odds and isinstance(msg, m.Alive | m.SnapshotComplete):
             locked_products.add(msg.product)
             continue
         event_urns.add(msg.event_urn)
-        if isinstance(msg, m.BetStop) or (
-            isinstance(msg, m.OddsChange) and msg.has_odds and not msg.markets and msg.betstop_reason is not None
+        odds = odds or isinstance(msg, m.OddsChange)
+        if (odds and msg.has_odds and not msg.markets and msg.betstop_reason is not None) or (
+            not odds and isinstance(msg, m.BetStop)
         ):
             full_events.add(msg.event_urn)
-        if isinstance(msg, m.OddsChange):
+        if odds:
             # (urn, id, specifiers) a market, built in C (no bytecode per market)
             market_keys.update(zip(repeat(msg.event_urn), map(_FIRST, msg.markets), map(_SECOND, msg.markets)))
         elif isinstance(msg, m.BetSettlement | m.BetCancel | m.RollbackBetSettlement | m.RollbackBetCancel):
