@@ -177,6 +177,24 @@ def _glue_text(size: int) -> str | None:
     return glue
 
 
+# A market's outcome ids with no id twice -> the one tuple of them: the check that no id repeats,
+# once per shape, and the state compares a line's last ids with the new by identity.
+_IDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _distinct_ids(ids_of: list[tuple[str, ...]]) -> list[tuple[str, ...] | None]:
+    """_IDS's tuple for each market's ids (learnt now if new), None for ids with one twice."""
+    if len(_IDS) > _HEADS_LIMIT:
+        _IDS.clear()
+    found: list[tuple[str, ...] | None] = []
+    for ids in ids_of:
+        known = _IDS.get(ids)
+        if known is None and len(set(ids)) == len(ids):
+            known = _IDS[ids] = ids
+        found.append(known)
+    return found
+
+
 _GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
 _GLUE_TEXTS: dict[int, str] = {}
 
@@ -314,14 +332,20 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
         pieces.append('"}}')
         texts = "".join(pieces).split("\x00")
         ids_of = list(map(tuple(ids).__getitem__, slices))
-        if list(map(len, map(set, ids_of))) == counts:  # the usual: no id twice in a market
+        try:  # the usual: every market's ids seen before (with no id twice)
+            ids_of = list(map(_IDS.__getitem__, ids_of))
+            distinct = True
+        except KeyError:
+            ids_of = _distinct_ids(ids_of)
+            distinct = None not in ids_of
+        if distinct:
             # Built and named by C calls: no bytecode per market.
             listed = list(map(Listed, listed))
             deque(map(setattr, listed, repeat("ids"), ids_of), 0)
             deque(map(setattr, listed, repeat("json"), texts), 0)
         else:  # a repeated id keeps one entry: the dicts decide for that market
             for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
-                if len(set(market_ids_)) == len(market_ids_):
+                if market_ids_ is not None:
                     market = listed[index] = Listed(listed[index])
                     market.ids = market_ids_
                     market.json = text_

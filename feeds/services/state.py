@@ -332,7 +332,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         unchanged = True
         odds_ts = timestamp
     elif type(listed) is Listed and (
-        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # the usual
+        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # as the inline one
         or previous == {}  # a new line
         or _lists_all(row, previous, listed)
     ):
@@ -499,7 +499,7 @@ def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = N
             and status != m.HANDED_OVER
             and row._outcomes is None
             and type(row.source) is Listed
-            and row.source.ids == listed.ids
+            and row.source.ids is listed.ids  # (one tuple for the same ids: fastodds._IDS)
             and listed != row.source  # (equal: unchanged, the line keeps its states)
         ):
             row.outcomes_json = listed.json
