@@ -177,8 +177,9 @@ def _glue_text(size: int) -> str | None:
     return glue
 
 
-# A market's outcome ids with no id twice -> the one tuple of them: the check that no id repeats,
-# once per shape, and the state compares a line's last ids with the new by identity.
+# A market's outcome ids, checked (in a message whose ids pass _read_bodies's checks, none to
+# escape in JSON) and with no id twice -> the one tuple of them: the checks once per shape, and
+# the state compares a line's last ids with the new by identity.
 _IDS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
@@ -287,21 +288,31 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     counts = list(map((3).__rrshift__, sizes))  # size >> 3: the outcomes
     lasts = list(accumulate(counts))
     firsts = [0, *lasts[:-1]]
+    slices = list(map(slice, firsts, lasts))
     # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
     # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
     # is finite), odds from the checked cache (or checked now), actives 0 or 1. Control
     # characters and "&" are refused by the parser: this path leaves them to it.
-    joined = "".join(ids)
-    if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
-        return None
-    try:  # the usual: every odds text seen before, and plain
+    ids_of = list(map(tuple(ids).__getitem__, slices))
+    try:  # the usual: every market's ids seen before (_IDS: checked, no id twice, no escaping)
+        ids_of = list(map(_IDS.__getitem__, ids_of))
+        distinct = True
+    except KeyError:
+        joined = "".join(ids)
+        if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
+            return None
+        # An id to escape in JSON: every market named (the state builds its text).
+        ids_of = None if "\\" in joined else _distinct_ids(ids_of)
+        distinct = ids_of is not None and None not in ids_of
+    try:  # the usual: every odds text seen before, and plain (so none is empty)
         odds = list(map(_PLAIN_ODDS.__getitem__, raw_odds))
-        odds_plain = True
+        odds_plain = priced = True
     except KeyError:
         odds = _odds_of(raw_odds)
         if odds is None:
             return None
         odds_plain = _learn_plain_odds(raw_odds, odds)
+        priced = "" not in raw_odds
     plain = _decimal_texts(probabilities)
     if plain is None:
         return None
@@ -317,9 +328,8 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     # Plain tuples (zip builds them); a Listed market gives them as OutcomeOdds when read, the
     # others are named below.
     outcomes = tuple(zip(ids, odds, probabilities, active, _NONES, strict=False))
-    slices = list(map(slice, firsts, lasts))
     listed = list(map(outcomes.__getitem__, slices))
-    if "\\" not in joined and "" not in raw_odds:  # no JSON escaping, every outcome priced
+    if ids_of is not None and priced:  # no JSON escaping, every outcome priced
         # The outcomes' JSON text for every market in one join: a market's first outcome's
         # leading "," stands for the end of the one before and the start of its own.
         pieces = _JSON_GLUE * total
@@ -331,13 +341,6 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
         pieces[0] = '{"'
         pieces.append('"}}')
         texts = "".join(pieces).split("\x00")
-        ids_of = list(map(tuple(ids).__getitem__, slices))
-        try:  # the usual: every market's ids seen before (with no id twice)
-            ids_of = list(map(_IDS.__getitem__, ids_of))
-            distinct = True
-        except KeyError:
-            ids_of = _distinct_ids(ids_of)
-            distinct = None not in ids_of
         if distinct:
             # Built and named by C calls: no bytecode per market.
             listed = list(map(Listed, listed))
