@@ -45,27 +45,14 @@ def test_other_lines_take_the_row_path_with_the_same_bytes():
 
 def _journal_row_bytes(row: writes.JournalRow) -> bytes:
     """One journal row of the COPY, field by field (the binary format's definition)."""
-    body = bytes(row.body)
-    return b"".join(
-        (
-            writes._JOURNAL_FIELD_COUNT,
-            writes._b_i64(row.pk),
-            writes._b_text(row.routing_key),
-            writes._b_text(row.kind),
-            writes._b_i16(row.product),
-            writes._b_text(row.event_urn),
-            writes._b_i64(row.message_ts),
-            writes._b_i64(row.request_id),
-            writes._pack_len(len(body)) + body,
-            writes._b_i32(row.body_size),
-            writes._b_text(row.source),
-            writes._b_timestamptz(row.received_at),
-            writes._b_timestamptz(row.applied_at),
-            writes._b_text(row.outcome),
-            writes._b_text(row.reason),
-            writes._b_i64(row.replay_of_id),
-        )
-    )
+    text, i16, i64, stamp = writes._b_text, writes._b_i16, writes._b_i64, writes._b_timestamptz
+    packs = {"routing_key": text, "kind": text, "product": i16, "event_urn": text, "message_ts": i64}
+    packs |= {"request_id": i64, "body": lambda body: writes._pack_len(len(body)) + bytes(body)}
+    packs |= {"body_size": writes._b_i32, "source": text, "received_at": stamp, "applied_at": stamp}
+    packs |= {"outcome": text, "reason": text, "replay_of_id": i64}
+    assert ["id", *packs] == list(writes._JOURNAL_COLUMNS)
+    fields = [i64(row.pk)] + [pack(getattr(row, name)) for name, pack in packs.items()]
+    return writes._JOURNAL_FIELD_COUNT + b"".join(fields)
 
 
 def test_the_journal_packs_its_repeated_fields_once_with_the_same_bytes():
