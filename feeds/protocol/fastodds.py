@@ -132,25 +132,34 @@ def _head(text: str) -> tuple[int, str, int, bool, bool] | str:
 # the first piece also closes the entry before ('"},"', or '"}}\x00{"' at a market's start).
 _JSON_GLUE = ['"},"', None, '":{"odds":"', None, None, None]
 _ACTIVE_PROB = {"1": '","active":true,"prob":"', "0": '","active":false,"prob":"'}  # around the active
+_ALL_ACTIVE = [_ACTIVE_PROB["1"]]
 _FIRST = itemgetter(0)
 _THIRD = itemgetter(2)
 # Compact heads: the start tag's text between "<market " and its last quote (a key of its own:
-# _HEADS holds whole tags) -> as _HEADS, or _OTHER.
-_CHEADS: dict[str, tuple[int, str, int, bool, bool] | str] = {}
-# Odds texts that are the text str(Decimal) gives for them (the JSON text takes them as they are).
-_PLAIN_ODDS: set[str] = set()
+# _HEADS holds whole tags) -> as _HEADS, or _NO_MARKET (market ids are positive: one test of
+# the ids column finds it, where `_OTHER in` compared every tuple with a string).
+_CHEADS: dict[str, tuple[int, str, int, bool, bool]] = {}
+_NO_MARKET = (0, "", 0, False, False)
+# Odds texts checked (as _ODDS) and the text str(Decimal) gives for them (the JSON text takes
+# them as they are) -> their Decimal: the usual message's odds and their plainness in one lookup
+# each.
+_PLAIN_ODDS: dict[str, Decimal] = {}
 
 
 def _learn_plain_odds(raw_odds: list[str], odds: list[Decimal | None]) -> bool:
     """Learn which of the message's odds texts are plain; whether all are."""
     if len(_PLAIN_ODDS) > _HEADS_LIMIT:
         _PLAIN_ODDS.clear()
-    _PLAIN_ODDS.update([raw for raw, number in zip(raw_odds, odds, strict=True) if str(number) == raw])
-    return _PLAIN_ODDS.issuperset(raw_odds)
+    _PLAIN_ODDS.update(
+        [(raw, number) for raw, number in zip(raw_odds, odds, strict=True) if number is not None and str(number) == raw]
+    )
+    return all(map(_PLAIN_ODDS.__contains__, raw_odds))
 
 
-def _compact_head(head: str) -> tuple[int, str, int, bool, bool] | str:
+def _compact_head(head: str) -> tuple[int, str, int, bool, bool]:
     found = _read_head(head + '"')
+    if found is _OTHER:
+        found = _NO_MARKET
     if len(_CHEADS) > _HEADS_LIMIT:
         _CHEADS.clear()
     _CHEADS[head] = found
@@ -166,6 +175,25 @@ def _glue_text(size: int) -> str | None:
     if count <= 64:  # the usual sizes, bounded
         _GLUE_TEXTS[size] = glue
     return glue
+
+
+# A market's outcome ids, checked (in a message whose ids pass _read_bodies's checks, none to
+# escape in JSON) and with no id twice -> the one tuple of them: the checks once per shape, and
+# the state compares a line's last ids with the new by identity.
+_IDS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _distinct_ids(ids_of: list[tuple[str, ...]]) -> list[tuple[str, ...] | None]:
+    """_IDS's tuple for each market's ids (learnt now if new), None for ids with one twice."""
+    if len(_IDS) > _HEADS_LIMIT:
+        _IDS.clear()
+    found: list[tuple[str, ...] | None] = []
+    for ids in ids_of:
+        known = _IDS.get(ids)
+        if known is None and len(set(ids)) == len(ids):
+            known = _IDS[ids] = ids
+        found.append(known)
+    return found
 
 
 _GLUE_NEXT = (" odds=", " probabilities=", " active=", "/><outcome id=")
@@ -237,41 +265,62 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     # The glue between the values must be the layout's: then the text is exactly the layout's
     # (the start tags are checked by their grammar, the values by column below). Compared as
     # one text, the pieces "\x00"-separated (no piece holds a NUL: xmlsafe refuses them).
-    expected = list(map(_GLUE_TEXTS.get, sizes))
-    if None in expected:
+    # (Looked up by __getitem__: a miss raises, rare; `None in` compares every item.)
+    try:
+        expected = list(map(_GLUE_TEXTS.__getitem__, sizes))
+    except KeyError:
         expected = list(map(_glue_text, sizes))
         if None in expected:
             return None
     if "\x00".join(values[1::2]) != "\x00".join(expected):  # type: ignore[arg-type]
         return None
-    infos = list(map(_CHEADS.get, heads))
-    if None in infos:
-        infos = [_compact_head(head) if info is None else info for head, info in zip(heads, infos, strict=True)]
-    if _OTHER in infos:
-        return None
+    try:
+        infos = list(map(_CHEADS.__getitem__, heads))
+    except KeyError:
+        infos = [_CHEADS.get(head) or _compact_head(head) for head in heads]
     ids = values[0::8]
     raw_odds = values[2::8]
     probabilities = values[4::8]
     actives = values[6::8]
     market_ids, specifiers, statuses, favourites, _ = zip(*infos, strict=True)
-    lasts = list(accumulate(map((3).__rrshift__, sizes)))  # size >> 3: the outcomes
+    if 0 in market_ids:  # a start tag this module does not read (_NO_MARKET)
+        return None
+    counts = list(map((3).__rrshift__, sizes))  # size >> 3: the outcomes
+    lasts = list(accumulate(counts))
     firsts = [0, *lasts[:-1]]
+    slices = list(map(slice, firsts, lasts))
     # Values: ids printable without "<", quotes or spaces (the parser would refuse the one, keep
     # the other where the reader strips it), probabilities digits and dots (so Decimal() of them
     # is finite), odds from the checked cache (or checked now), actives 0 or 1. Control
     # characters and "&" are refused by the parser: this path leaves them to it.
-    joined = "".join(ids)
-    if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
-        return None
-    odds = _odds_of(raw_odds)
-    if odds is None:
-        return None
+    ids_of = list(map(tuple(ids).__getitem__, slices))
+    try:  # the usual: every market's ids seen before (_IDS: checked, no id twice, no escaping)
+        ids_of = list(map(_IDS.__getitem__, ids_of))
+        distinct = True
+    except KeyError:
+        joined = "".join(ids)
+        if not joined.isprintable() or " " in joined or "<" in joined or '"' in joined or "" in ids:
+            return None
+        # An id to escape in JSON: every market named (the state builds its text).
+        ids_of = None if "\\" in joined else _distinct_ids(ids_of)
+        distinct = ids_of is not None and None not in ids_of
+    try:  # the usual: every odds text seen before, and plain (so none is empty)
+        odds = list(map(_PLAIN_ODDS.__getitem__, raw_odds))
+        odds_plain = priced = True
+    except KeyError:
+        odds = _odds_of(raw_odds)
+        if odds is None:
+            return None
+        odds_plain = _learn_plain_odds(raw_odds, odds)
+        priced = "" not in raw_odds
     plain = _decimal_texts(probabilities)
     if plain is None:
         return None
-    odds_plain = _PLAIN_ODDS.issuperset(raw_odds) or _learn_plain_odds(raw_odds, odds)
     try:
-        active = list(map(_ACTIVE.__getitem__, actives))
+        # The usual: every outcome active (a one-character string from the split is the shared
+        # one: the count compares identities).
+        all_active = actives.count("1") == total
+        active = [True] * total if all_active else list(map(_ACTIVE.__getitem__, actives))
         if not plain:
             probabilities = [str(Decimal(p)) for p in probabilities]
     except (InvalidOperation, KeyError):
@@ -279,29 +328,34 @@ def _read_bodies(heads: list[str], bodies: list[str]) -> list[MarketOdds] | None
     # Plain tuples (zip builds them); a Listed market gives them as OutcomeOdds when read, the
     # others are named below.
     outcomes = tuple(zip(ids, odds, probabilities, active, _NONES, strict=False))
-    slices = list(map(slice, firsts, lasts))
     listed = list(map(outcomes.__getitem__, slices))
-    if "\\" not in joined and "" not in raw_odds:  # no JSON escaping, every outcome priced
+    if ids_of is not None and priced:  # no JSON escaping, every outcome priced
         # The outcomes' JSON text for every market in one join: a market's first outcome's
         # leading "," stands for the end of the one before and the start of its own.
         pieces = _JSON_GLUE * total
         pieces[1::6] = ids
         pieces[3::6] = raw_odds if odds_plain else list(map(str, odds))
-        pieces[4::6] = map(_ACTIVE_PROB.__getitem__, actives)
+        pieces[4::6] = _ALL_ACTIVE * total if all_active else map(_ACTIVE_PROB.__getitem__, actives)
         pieces[5::6] = probabilities
         deque(map(pieces.__setitem__, map((6).__mul__, firsts), repeat('"}}\x00{"')), 0)
         pieces[0] = '{"'
         pieces.append('"}}')
         texts = "".join(pieces).split("\x00")
-        ids_of = list(map(tuple(ids).__getitem__, slices))
-        for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
-            if len(set(market_ids_)) == len(market_ids_):  # a repeated id keeps one entry: the dicts decide
-                market = listed[index] = Listed(listed[index])
-                market.ids = market_ids_
-                market.json = text_
-    for index, market in enumerate(listed):
-        if type(market) is not Listed:  # rare: a repeated id, an id to escape, odds missing
-            listed[index] = tuple(map(_make_outcome, market))
+        if distinct:
+            # Built and named by C calls: no bytecode per market.
+            listed = list(map(Listed, listed))
+            deque(map(setattr, listed, repeat("ids"), ids_of), 0)
+            deque(map(setattr, listed, repeat("json"), texts), 0)
+        else:  # a repeated id keeps one entry: the dicts decide for that market
+            for index, market_ids_, text_ in zip(range(len(texts)), ids_of, texts, strict=False):
+                if market_ids_ is not None:
+                    market = listed[index] = Listed(listed[index])
+                    market.ids = market_ids_
+                    market.json = text_
+                else:
+                    listed[index] = tuple(map(_make_outcome, listed[index]))
+    else:  # rare: an id to escape, odds missing: named outcomes, the state builds the dicts
+        listed = [tuple(map(_make_outcome, market)) for market in listed]
     markets = list(
         map(
             _new,
@@ -401,22 +455,24 @@ def _decimal_texts(values: list[str]) -> bool | None:
     str(Decimal()) gives back for it: not empty, no leading zero or dot, no trailing dot, one
     dot at most (Decimal refuses the others), no "0.000000…" (an exponent). Byte translations
     and substring searches (C loops; a regex over the values measured ~100k instructions a
-    message)."""
+    message). Searched with find(), not `in`: bytes' `in` first tries its operand as an
+    integer and formats the TypeError it then clears (~1.7k instructions a test)."""
     data = f",{','.join(values)},".encode()
     shape = data.translate(_SHAPE)  # 1-9 read "1", anything but digits, dots and commas "x"
-    if b"x" in shape:
+    if shape.find(b"x") >= 0:
         return None
     return not (
-        b",," in shape
-        or b",." in shape
-        or b".," in shape
-        or b",00" in shape  # a leading zero
-        or b",01" in shape
-        or b",0.000000" in data
-        or b".." in shape.translate(None, b"01")  # two dots in one value
+        # an empty value, a leading or trailing dot, two dots side by side: two separators
+        # side by side once dots read as commas
+        shape.translate(_DOTS_AS_COMMAS).find(b",,") >= 0
+        or shape.find(b",00") >= 0  # a leading zero
+        or shape.find(b",01") >= 0
+        or data.find(b",0.000000") >= 0
+        or shape.translate(None, b"01").find(b"..") >= 0  # two dots in one value
     )
 
 
+_DOTS_AS_COMMAS = bytes.maketrans(b".", b",")
 _SHAPE = bytes(ord("1") if ch in b"123456789" else ch if ch in b"0.," else ord("x") for ch in range(256))
 _ACTIVE_JSON = {"1": "true", "0": "false", None: "true"}
 # An outcome's entry, cut around its four values; the leading "," is skipped for a market's first.
@@ -499,9 +555,9 @@ def split_odds(data: bytes) -> tuple[bytes, tuple[MarketOdds, ...]] | None:
     if (
         skeleton.count(b"<odds") != skeleton.count(b"<odds_") + 1
         or skeleton.count(b"</odds>") != 1
-        or b"<!" in skeleton
+        or skeleton.find(b"<!") >= 0  # (find: see _decimal_texts)
         or skeleton.find(b"<?", 1) >= 0
-        or b"xmlns" in skeleton
+        or skeleton.find(b"xmlns") >= 0
     ):
         return None
     try:  # ASCII reads the same in any encoding the declaration may name

@@ -43,12 +43,14 @@ def prepare(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     if not stripped:
         raise MalformedMessage("empty body")
     # UTF-16/32 (NUL bytes) would hide a DOCTYPE from the byte scan below; the feed is UTF-8.
-    if not stripped.startswith(b"<") or b"\x00" in body:
+    # find(), not `in`: bytes' `in` first tries its operand as an integer and formats the
+    # TypeError it then clears (~1.7k instructions a test, on every message).
+    if not stripped.startswith(b"<") or body.find(b"\x00") >= 0:
         raise MalformedMessage("not a UTF-8 XML document")
     # Every declaration the pattern looks for starts with "<!": a plain byte search rules
     # most messages out (no comment or CDATA either) at a tenth of the regex's cost, and a
     # search for "!" alone (memchr) a tenth of that again ("<" is in every tag).
-    if b"!" in body and b"<!" in body and _DTD.search(body):
+    if body.find(b"!") >= 0 and body.find(b"<!") >= 0 and _DTD.search(body):
         raise UnsafeXml("DTDs and entity declarations are not accepted")
     return stripped
 

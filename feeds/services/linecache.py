@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import filterfalse
 
 from feeds.services.state import EventRow, MarketRow, Workspace
 
@@ -40,7 +41,7 @@ class MarketCache:
         lines = self.lines
         # The batch's lines not cached yet (iterating the batch: a set difference with the
         # cache's keys would hash every cached line, up to max_lines, on every batch).
-        new = [key for key in ws.markets if key not in lines]
+        new = list(filterfalse(lines.__contains__, ws.markets))
         for key in new:
             self.by_event.setdefault(key[0], []).append(key)
         self.lines.update(ws.markets)

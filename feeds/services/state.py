@@ -184,7 +184,9 @@ class Workspace:
         self.known_producers: set[int] = set()
         self.events: dict[str, EventRow] = {}
         self.markets: dict[MarketKey, MarketRow] = {}
-        self.markets_by_event: dict[str, list[MarketRow]] = {}
+        # The lines per event, indexed on first use (bet stops; most batches never ask):
+        # feeds.services.store.load fills `markets` directly.
+        self._by_event: dict[str, list[MarketRow]] | None = None
         self.settlements: dict[tuple[MarketKey, int], SettlementRow] = {}
         self.cancels: dict[tuple[MarketKey, int, str], CancelRow] = {}
         self.producers: dict[int, Producer] = {}
@@ -206,7 +208,17 @@ class Workspace:
 
     def add_market(self, row: MarketRow) -> None:
         self.markets[row.key] = row
-        self.markets_by_event.setdefault(row.event_urn, []).append(row)
+        if self._by_event is not None:
+            self._by_event.setdefault(row.event_urn, []).append(row)
+
+    def lines_of(self, event_urn: str) -> list[MarketRow]:
+        """The batch's lines of this event, in the order they were added."""
+        index = self._by_event
+        if index is None:
+            index = self._by_event = {}
+            for row in self.markets.values():
+                index.setdefault(row.event_urn, []).append(row)
+        return index.get(event_urn, [])
 
     def market(self, event_urn: str, market_id: int, specifiers: str, *, create: bool) -> MarketRow | None:
         row = self.markets.get((event_urn, market_id, specifiers))
@@ -332,7 +344,7 @@ def _apply_market_odds(ws: Workspace, msg: m.OddsChange, mo: m.MarketOdds) -> st
         unchanged = True
         odds_ts = timestamp
     elif type(listed) is Listed and (
-        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # the usual
+        (previous is None and type(row.source) is Listed and row.source.ids == listed.ids)  # as the inline one
         or previous == {}  # a new line
         or _lists_all(row, previous, listed)
     ):
@@ -416,7 +428,7 @@ def _suspend_event(
 ) -> tuple[int, int]:
     """Move the event's active lines owned by `product` to `status`; returns (changed, stale)."""
     changed = stale = 0
-    for row in ws.markets_by_event.get(event_urn, ()):
+    for row in ws.lines_of(event_urn):
         if row.status != m.ACTIVE or row.producer_id != product:
             continue
         if groups is not None:
@@ -435,6 +447,9 @@ def _suspend_event(
 
 
 def _summary(counts: dict[str, int], what: str = "markets") -> Result:
+    applied = counts.get(APPLIED, 0)
+    if applied and applied == sum(counts.values()):  # the usual: the same text, no generator
+        return Result(APPLIED, f"{applied} {what}: {applied} applied")
     total = sum(counts.values())
     parts = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     reason = f"{total} {what}: {parts}" if total else f"no {what}"
@@ -496,7 +511,7 @@ def apply_odds_change(ws: Workspace, msg: m.OddsChange, sport_id: int | None = N
             and status != m.HANDED_OVER
             and row._outcomes is None
             and type(row.source) is Listed
-            and row.source.ids == listed.ids
+            and row.source.ids is listed.ids  # (one tuple for the same ids: fastodds._IDS)
             and listed != row.source  # (equal: unchanged, the line keeps its states)
         ):
             row.outcomes_json = listed.json

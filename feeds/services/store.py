@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 
 from django.db import connection
 
@@ -177,15 +177,18 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
     stateful_keys: set[tuple[str, int, str]] = set()
     for msg in parsed:
         products.add(msg.product)
-        if isinstance(msg, m.Alive | m.SnapshotComplete):
+        # The usual message tested first, by its exact type: `A | B` builds a union on every test.
+        odds = type(msg) is m.OddsChange
+        if not odds and isinstance(msg, m.Alive | m.SnapshotComplete):
             locked_products.add(msg.product)
             continue
         event_urns.add(msg.event_urn)
-        if isinstance(msg, m.BetStop) or (
-            isinstance(msg, m.OddsChange) and msg.has_odds and not msg.markets and msg.betstop_reason is not None
+        odds = odds or isinstance(msg, m.OddsChange)
+        if (odds and msg.has_odds and not msg.markets and msg.betstop_reason is not None) or (
+            not odds and isinstance(msg, m.BetStop)
         ):
             full_events.add(msg.event_urn)
-        if isinstance(msg, m.OddsChange):
+        if odds:
             # (urn, id, specifiers) a market, built in C (no bytecode per market)
             market_keys.update(zip(repeat(msg.event_urn), map(_FIRST, msg.markets), map(_SECOND, msg.markets)))
         elif isinstance(msg, m.BetSettlement | m.BetCancel | m.RollbackBetSettlement | m.RollbackBetCancel):
@@ -243,20 +246,22 @@ def load(ws: Workspace, parsed: list[m.Message]) -> None:
 
     partial_keys = [k for k in market_keys if k[0] not in full_events] if full_events else list(market_keys)
     if cache is not None:
-        # Once per line of the batch: Workspace.add_market inlined.
-        wanted = []
-        lines, markets, by_event = cache.lines, ws.markets, ws.markets_by_event
-        for key in partial_keys:
-            row = lines.get(key) if key[0] in valid else None
-            if row is not None:
-                markets[key] = row
-                rows = by_event.get(key[0])
-                if rows is None:
-                    by_event[key[0]] = [row]
+        lines, markets = cache.lines, ws.markets
+        if len(valid) == len(ws.events):
+            # The usual: every event's cached lines are still the database's. The batch's lines
+            # looked up and added by C calls (Workspace.add_market's work: its per-event index
+            # is built when first used).
+            rows = list(map(lines.get, partial_keys))
+            markets.update(compress(zip(partial_keys, rows, strict=True), rows))
+            wanted = list(compress(partial_keys, map(not_, rows)))
+        else:
+            wanted = []
+            for key in partial_keys:
+                row = lines.get(key) if key[0] in valid else None
+                if row is not None:
+                    markets[key] = row
                 else:
-                    rows.append(row)
-            else:
-                wanted.append(key)
+                    wanted.append(key)
         cache.hits += len(partial_keys) - len(wanted)
         cache.misses += len(wanted)
         partial_keys = wanted

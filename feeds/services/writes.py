@@ -140,38 +140,44 @@ _JOURNAL_FIELD_COUNT = struct.pack(">h", len(_JOURNAL_COLUMNS))
 
 def _journal_copy_data(journal: list[JournalRow]) -> bytes:
     # The body (most of the bytes) is its own piece of the one final join: joining each row
-    # first and concatenating its length copied every body three times.
+    # first and concatenating its length copied every body three times. The text fields that
+    # repeat within a batch (routing keys, kinds, events, sources, outcomes) and its times are
+    # packed once (a helper call a field was most of the packing).
     parts = [_COPY_HEADER]
     extend = parts.extend
-    stamps: dict[datetime, bytes] = {}  # applied_at is the batch's one time
+    texts: dict[str, bytes] = {}
+    stamps: dict[datetime | None, bytes] = {None: _NULL}  # received and applied: the batch's time
+    text, stamp = texts.get, stamps.get
     for row in journal:
-        applied = stamps.get(row.applied_at) if row.applied_at is not None else _NULL
-        if applied is None:
-            applied = stamps[row.applied_at] = _b_timestamptz(row.applied_at)
         body = bytes(row.body)
         extend(
             (
                 _JOURNAL_FIELD_COUNT,
                 _pack_i64(8, row.pk),
-                _b_text(row.routing_key),
-                _b_text(row.kind),
+                text(row.routing_key) or _cached(texts, _b_text, row.routing_key),
+                text(row.kind) or _cached(texts, _b_text, row.kind),
                 _b_i16(row.product),
-                _b_text(row.event_urn),
+                text(row.event_urn) or _cached(texts, _b_text, row.event_urn),
                 _b_i64(row.message_ts),
-                _b_i64(row.request_id),
+                _NULL if row.request_id is None else _pack_i64(8, row.request_id),
                 _pack_len(len(body)),
                 body,
                 _pack_i32(4, row.body_size),
-                _b_text(row.source),
-                _b_timestamptz(row.received_at),
-                applied,
-                _b_text(row.outcome),
+                text(row.source) or _cached(texts, _b_text, row.source),
+                stamp(row.received_at) or _cached(stamps, _b_timestamptz, row.received_at),
+                stamp(row.applied_at) or _cached(stamps, _b_timestamptz, row.applied_at),
+                text(row.outcome) or _cached(texts, _b_text, row.outcome),
                 _b_text(row.reason),
-                _b_i64(row.replay_of_id),
+                _NULL if row.replay_of_id is None else _pack_i64(8, row.replay_of_id),
             )
         )
     parts.append(_COPY_TRAILER)
     return b"".join(parts)
+
+
+def _cached(cache: dict, pack, value) -> bytes:
+    packed = cache[value] = pack(value)
+    return packed
 
 
 def _write_journal_pg(journal: list[JournalRow]) -> None:

@@ -4,6 +4,8 @@ shape below, and refuse (through the full parser) what it refuses, with the same
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bench._feed_messages import TS_PLACEHOLDER, make_messages
@@ -373,3 +375,44 @@ def test_stored_lines_are_the_same_with_and_without_the_fast_path(monkeypatch):
     for start in range(0, 30, 7):
         apply(*bodies[start : start + 7])
     assert lines() == fast and len(fast) >= 30
+
+
+_ODD_VALUES = ["1.50", "2.0", "1e1", "01.5", ".5", "5.", "0.0000001", "0.000000", "", "1", "0", "true", "10", "1_0"]
+_ODD_VALUES += [" 2", "2 ", "NaN", "-1", "a\\b", "1..2", "12", "13", "0.5", "2", "Infinity", "0.50", "00"]
+
+
+def _mutated(rng: random.Random, text: str) -> str:
+    """One random edit of an odds element's content: a value replaced by an odd one (or by
+    a neighbour's: repeated ids), a character replaced, dropped or doubled, a piece moved."""
+    kind = rng.randrange(5)
+    if kind < 2:  # a quoted value
+        quotes = [i for i, ch in enumerate(text) if ch == '"']
+        at = rng.randrange(0, len(quotes) - 1, 2)
+        start, end = quotes[at] + 1, quotes[at + 1]
+        return text[:start] + rng.choice(_ODD_VALUES) + text[end:]
+    at = rng.randrange(len(text))
+    if kind == 2:
+        return text[:at] + rng.choice('"<>/= 01.9aE-&\\x\t') + text[at + 1 :]
+    if kind == 3:
+        return text[:at] + text[at + 1 :]
+    piece = text[at : at + rng.randrange(1, 20)]
+    to = rng.randrange(len(text))
+    return text[:to] + piece + text[to:]
+
+
+def test_random_edits_of_the_bench_messages_read_as_the_full_parser_reads_them():
+    # The compact cut's shortcuts (the odds cache with their plainness, all-active outcomes found
+    # by one count, a market's ids one tuple per shape) against the tree reading: every edited
+    # message reads the same, or is refused with the same reason.
+    rng = random.Random(17)
+    taken = 0
+    for i, (_, body) in enumerate(make_messages(40, 8, seed=11) * 10):
+        body = body.replace(TS_PLACEHOLDER, str(1_700_000_000_000 + i).encode())
+        start, end = body.index(b"<odds>") + 6, body.rindex(b"</odds>")
+        text = body[start:end].decode()
+        for _ in range(rng.randrange(1, 3)):
+            text = _mutated(rng, text)
+        edited = body[:start] + text.encode() + body[end:]
+        _agree(edited)
+        taken += fastodds.split_odds(prepare(edited)) is not None
+    assert 40 < taken < 360  # both ways taken: the fast path and the fallback

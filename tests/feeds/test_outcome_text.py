@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from bench._feed_messages import TS_PLACEHOLDER, make_messages
+from feeds.protocol import fastodds
 from feeds.protocol import messages as m
 from feeds.protocol.odds import Listed
 from feeds.protocol.xmlsafe import parse_prepared
@@ -172,3 +173,28 @@ def test_a_listed_market_gives_its_outcomes_named():
     ((oid, odds, probability, active, team), _) = listed
     assert (oid, odds, probability, active, team) == ("1", Decimal("2.5"), "0.4", True, None)
     assert market == m.parse_element(parse_prepared(body)).markets[0]
+
+
+def test_a_markets_ids_are_one_tuple_per_shape_and_the_state_does_not_need_it():
+    # fastodds._IDS: the same ids give the same tuple (the state's usual market compares them by
+    # identity); ids with one twice are never kept there, and their market carries no text.
+    first = m.parse_message(_doc(_PRICED.format(2, 3))).markets[0].outcomes
+    second = m.parse_message(_doc(_PRICED.format(2.5, 3.5))).markets[0].outcomes
+    assert type(first) is type(second) is Listed and first.ids is second.ids == ("1", "2")
+    twice = _PRICED.replace('id="2"', 'id="1"').format(2, 3)
+    assert type(m.parse_message(_doc(twice)).markets[0].outcomes) is not Listed
+    assert ("1", "1") not in fastodds._IDS
+    # Emptied (bounded) between two messages: equal ids, other tuples; the state still takes the text.
+    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = state.EventRow(1, EVENT)
+    for ts, prices in enumerate([(2, 3), (2.5, 3.5), (2.6, 3.6)], start=1):
+        fastodds._IDS.clear()
+        body = _doc(_PRICED.format(*prices)).replace(b"1700000000000", str(ts).encode())
+        message = m.parse_message(body)
+        assert state.apply_message(ws, message).outcome == state.APPLIED
+        row = ws.markets[(EVENT, 18, "total=2.5")]
+        assert row._outcomes is None and row.outcomes_json == message.markets[0].outcomes.json
+    assert row.outcomes["2"] == {"odds": "3.6", "active": True, "prob": "0.4"}
+
+
+_PRICED = '<outcome id="1" odds="{}" probabilities="0.5" active="1"/><outcome id="2" odds="{}" probabilities="0.4" active="1"/>'

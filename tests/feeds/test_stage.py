@@ -1,9 +1,12 @@
 """The market lines' stage COPY packed by column (feeds.services.stage): the same bytes as the
-row-at-a-time packing, for the usual lines and every other kind (which take that path)."""
+row-at-a-time packing, for the usual lines and every other kind (which take that path); the
+journal's COPY with its repeated fields packed once: the same bytes as field by field."""
 
 from __future__ import annotations
 
-from feeds.services import stage
+from datetime import UTC, datetime, timedelta
+
+from feeds.services import stage, writes
 from feeds.services.state import MarketRow
 
 
@@ -38,3 +41,42 @@ def test_other_lines_take_the_row_path_with_the_same_bytes():
         batch = [*usual, odd]
         assert stage._stage_copy_data(batch) == stage._stage_copy_rows(batch)
     assert stage._stage_copy_data([]) == stage._stage_copy_rows([])
+
+
+def _journal_row_bytes(row: writes.JournalRow) -> bytes:
+    """One journal row of the COPY, field by field (the binary format's definition)."""
+    text, i16, i64, stamp = writes._b_text, writes._b_i16, writes._b_i64, writes._b_timestamptz
+    packs = {"routing_key": text, "kind": text, "product": i16, "event_urn": text, "message_ts": i64}
+    packs |= {"request_id": i64, "body": lambda body: writes._pack_len(len(body)) + bytes(body)}
+    packs |= {"body_size": writes._b_i32, "source": text, "received_at": stamp, "applied_at": stamp}
+    packs |= {"outcome": text, "reason": text, "replay_of_id": i64}
+    assert ["id", *packs] == list(writes._JOURNAL_COLUMNS)
+    fields = [i64(row.pk)] + [pack(getattr(row, name)) for name, pack in packs.items()]
+    return writes._JOURNAL_FIELD_COUNT + b"".join(fields)
+
+
+def test_the_journal_packs_its_repeated_fields_once_with_the_same_bytes():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        writes.JournalRow(
+            routing_key=f"hi.-.live.odds_change.1.sr:match.{i % 3}.-",
+            kind=("odds_change", "bet_stop", "")[i % 3],
+            product=None if i % 7 == 0 else i % 4,
+            event_urn=f"sr:match:{i % 5}" if i % 4 else "",
+            message_ts=None if i % 11 == 0 else 1_700_000_000_000 + i,
+            request_id=None if i % 2 else i,
+            body=b"<x/>" * i if i % 5 else memoryview(b"\xff\x00<y/>"),
+            body_size=4 * i,
+            source=("amqp", "replay")[i % 2],
+            received_at=now + timedelta(seconds=i % 2),
+            applied_at=None if i % 9 == 0 else now,
+            outcome=("applied", "rejected", "duplicate")[i % 3],
+            reason="r" * (i % 4) + "é",
+            replay_of_id=None if i % 3 else i,
+            pk=i + 1,
+        )
+        for i in range(60)
+    ]
+    for batch in (rows, rows[:1], rows[::-1], []):
+        expected = writes._COPY_HEADER + b"".join(map(_journal_row_bytes, batch)) + writes._COPY_TRAILER
+        assert writes._journal_copy_data(batch) == expected
