@@ -55,7 +55,7 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.feed_ingest import TS_PLACEHOLDER, make_messages, reset_db
-    from feeds.services import descriptions, ingest, state, store
+    from feeds.services import descriptions, ingest, rows, state, store
 
     reset_db()
     messages = make_messages(6000, 500)
@@ -85,7 +85,7 @@ def main() -> None:
         parsed = ingest.parse_batch(items[start : start + size])
         t = tick("parse", t)
         with transaction.atomic():
-            ws = state.Workspace(now=timezone.now(), groups=descriptions.market_groups, cache=store.CACHE)
+            ws = rows.Workspace(now=timezone.now(), groups=descriptions.market_groups, cache=store.CACHE)
             store.load(ws, [p.message for p in parsed])
             t = tick("load", t)
             journal = []

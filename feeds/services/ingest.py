@@ -25,7 +25,7 @@ from feeds.models import FeedMessage
 from feeds.protocol import messages as m
 from feeds.protocol.errors import UofError
 from feeds.protocol.routing import parse_routing_key
-from feeds.services import descriptions, state, store
+from feeds.services import descriptions, rows, state, store
 
 logger = logging.getLogger("touchline.feeds.ingest")
 
@@ -142,14 +142,14 @@ def _apply(parsed: Sequence[Parsed], *, use_cache: bool = True, consumer: str = 
         with transaction.atomic():
             # No global lock: store.load locks the batch's events and producers (see store.py).
             cache = store.CACHE if use_cache else None
-            ws = state.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
+            ws = rows.Workspace(now=now, groups=descriptions.market_groups, cache=cache)
             ws.consumer = consumer
             store.load(ws, [p.message for p in parsed if p.message is not None])
             new_events = {urn for urn, e in ws.events.items() if e.fixture_needed}
             for index, p in enumerate(parsed):
                 ws.message_index = index
                 if p.message is None:
-                    outcome = state.Result(FeedMessage.Outcome.REJECTED, p.error)
+                    outcome = rows.Result(FeedMessage.Outcome.REJECTED, p.error)
                 else:
                     outcome = state.apply_message(ws, p.message, sport_id=p.sport_id)
                 journal.append(_journal_row(p, outcome.outcome, outcome.reason, now))

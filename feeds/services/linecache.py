@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from itertools import filterfalse
 
-from feeds.services.state import EventRow, MarketRow, Workspace
+from feeds.services.rows import EventRow, MarketRow, Workspace
 
 
 class MarketCache:

@@ -11,20 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from feeds.protocol import messages as m
-from feeds.services.state import (
-    APPLIED,
-    DUPLICATE,
-    IGNORED,
-    STALE,
-    CancelRow,
-    HistoryEntry,
-    MarketRow,
-    Result,
-    SettlementRow,
-    Workspace,
-    _summary,
-    window_key,
-)
+from feeds.services.rows import CancelRow, HistoryEntry, MarketRow, Result, SettlementRow, Workspace, window_key
+from feeds.services.state import APPLIED, DUPLICATE, IGNORED, STALE, _summary
 
 # --- settlements -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-from feeds.services.state import MarketRow
+from feeds.services.rows import MarketRow
 from feeds.services.writes import (
     _COPY_HEADER,
     _COPY_TRAILER,

@@ -39,9 +39,9 @@ from feeds.models import (
 from feeds.protocol import messages as m
 from feeds.protocol.producers import DEFAULT_WINDOW_MINUTES, KNOWN_PRODUCERS
 from feeds.services.linecache import CACHE, MarketCache, _stamp_writer  # noqa: F401 - callers use store.CACHE
+from feeds.services.rows import CancelRow, EventRow, MarketRow, SettlementRow, Workspace
 from feeds.services.stage import STAGE_COLUMNS as _STAGE_COLUMNS
 from feeds.services.stage import _stage_copy_data, _stage_copy_rows  # noqa: F401 - tests compare them
-from feeds.services.state import CancelRow, EventRow, MarketRow, SettlementRow, Workspace
 from feeds.services.writes import (  # noqa: F401 - callers use store.JournalRow, store._write_journal_pg
     _COPY_HEADER,
     _COPY_TRAILER,

@@ -18,7 +18,7 @@ from json.encoder import c_make_encoder, encode_basestring
 from django.db import connection
 
 from feeds.models import BetCancel, FeedMessage, MarketSettlement
-from feeds.services.state import Workspace
+from feeds.services.rows import Workspace
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # The C encoder behind json.dumps, built once: JSONEncoder.encode builds a new one per call

@@ -268,10 +268,10 @@ def test_outcomes_json_built_with_the_outcomes_is_what_the_store_would_encode():
     """_apply_market_odds builds the usual line's JSON text itself: it must equal the encoding
     of the outcomes dict, and it is dropped whenever it could differ."""
     from feeds.protocol import messages as m
-    from feeds.services import state, store
+    from feeds.services import rows, state, store
 
-    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
-    ws.events[EVENT] = state.EventRow(1, EVENT)
+    ws = rows.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = rows.EventRow(1, EVENT)
     built = 0
     for ts, market in enumerate(_outcome_json_cases(), start=1):
         msg = m.OddsChange(product=1, event_urn=EVENT, timestamp=ts, request_id=None, markets=(market,), has_odds=True)
@@ -303,13 +303,13 @@ def test_outcomes_json_built_with_the_outcomes_is_what_the_store_would_encode():
 
 def test_shared_samples_outcomes_json_matches_the_encoder():
     from feeds.protocol import messages as m
-    from feeds.services import state, store
+    from feeds.services import rows, state, store
     from feeds.simulator import SIMDATA
 
     for path in sorted(SIMDATA.glob("odds_change*.xml")):
         msg = m.parse_message(path.read_bytes())
-        ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
-        ws.events[msg.event_urn] = state.EventRow(1, msg.event_urn)
+        ws = rows.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+        ws.events[msg.event_urn] = rows.EventRow(1, msg.event_urn)
         state.apply_message(ws, msg)
         for row in ws.markets.values():
             if row.outcomes_json is not None:

@@ -16,17 +16,17 @@ from feeds.protocol import fastodds
 from feeds.protocol import messages as m
 from feeds.protocol.odds import Listed
 from feeds.protocol.xmlsafe import parse_prepared
-from feeds.services import state, store
+from feeds.services import rows, state, store
 from feeds.simulator import FEED_SAMPLES
 from tests.feeds.helpers import sample
 
 EVENT = "sr:match:1"
 
 
-def _dict_built(market: m.MarketOdds) -> state.MarketRow:
+def _dict_built(market: m.MarketOdds) -> rows.MarketRow:
     """The line as the state builds it from the outcome tuples (no text given)."""
-    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
-    ws.events[EVENT] = state.EventRow(1, EVENT)
+    ws = rows.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = rows.EventRow(1, EVENT)
     plain = market._replace(outcomes=tuple(market.outcomes))
     state.apply_message(ws, m.OddsChange(1, EVENT, 1, None, (plain,), has_odds=True))
     return ws.markets[(EVENT, market.id, market.specifiers)]
@@ -99,10 +99,10 @@ def test_a_market_that_needs_the_dicts_carries_no_text():
 
 
 def test_the_state_keeps_the_text_and_builds_the_dicts_when_read():
-    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
-    ws.events[EVENT] = state.EventRow(1, EVENT)
+    ws = rows.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = rows.EventRow(1, EVENT)
 
-    def apply(ts: int, outcomes: str) -> tuple[state.Result, state.MarketRow]:
+    def apply(ts: int, outcomes: str) -> tuple[rows.Result, rows.MarketRow]:
         body = _doc(outcomes).replace(b"1700000000000", str(ts).encode())
         result = state.apply_message(ws, m.parse_message(body))
         return result, ws.markets[(EVENT, 18, "total=2.5")]
@@ -185,8 +185,8 @@ def test_a_markets_ids_are_one_tuple_per_shape_and_the_state_does_not_need_it():
     assert type(m.parse_message(_doc(twice)).markets[0].outcomes) is not Listed
     assert ("1", "1") not in fastodds._IDS
     # Emptied (bounded) between two messages: equal ids, other tuples; the state still takes the text.
-    ws = state.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
-    ws.events[EVENT] = state.EventRow(1, EVENT)
+    ws = rows.Workspace(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws.events[EVENT] = rows.EventRow(1, EVENT)
     for ts, prices in enumerate([(2, 3), (2.5, 3.5), (2.6, 3.6)], start=1):
         fastodds._IDS.clear()
         body = _doc(_PRICED.format(*prices)).replace(b"1700000000000", str(ts).encode())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from feeds.services import stage, writes
-from feeds.services.state import MarketRow
+from feeds.services.rows import MarketRow
 
 
 def _row(pk: int, **kw) -> MarketRow:
