@@ -209,13 +209,28 @@ def format_time(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds: 2026-05-01T12:00:00.123Z."""
     if moment.tzinfo is not UTC:  # timezone.now() is UTC already: no conversion on each answer
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    # Every answer carries the time: `replace` and `isoformat` cost ~20k instructions (issue #18),
+    # so the text up to the second is kept for the second it names (one slot, replaced whole).
+    second = (moment.second, moment.minute, moment.hour, moment.day, moment.month, moment.year)
+    kept = _second[0]
+    if kept[0] != second:
+        kept = (second, moment.replace(tzinfo=None).isoformat(timespec="seconds"))
+        _second[0] = kept
+    return kept[1] + _MILLISECONDS[moment.microsecond // 1000]
+
+
+_second: list[tuple[tuple[int, ...], str]] = [((), "")]
+_MILLISECONDS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 def render_transaction(transaction_id: str, moment: datetime) -> bytes:
     """The success body of every /payment/bet operation (§6, observed): the same bytes as
-    `dumps({"transactionId": …, "transactionTime": …})`, written directly (on every callback)."""
-    return f'{{"transactionId":{json.dumps(transaction_id)},"transactionTime":"{format_time(moment)}"}}'.encode()
+    `dumps({"transactionId": …, "transactionTime": …})`, written directly (on every callback).
+    Our ids (`123`, `S45`) need no JSON escaping."""
+    quoted = (
+        f'"{transaction_id}"' if transaction_id.isalnum() and transaction_id.isascii() else json.dumps(transaction_id)
+    )
+    return f'{{"transactionId":{quoted},"transactionTime":"{format_time(moment)}"}}'.encode()
 
 
 def render_balance(user_id: str, currency: str, amount: Decimal) -> bytes:
