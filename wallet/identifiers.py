@@ -22,6 +22,7 @@ TRANSACTION_ID_MAX = 128
 CHARACTERS = "A-Z a-z 0-9 _ . : @ -"
 REGEX = r"^[A-Za-z0-9_.:@-]+$"  # for validators that take a pattern (the operator API's fields)
 _ALLOWED = re.compile(r"[A-Za-z0-9_.:@-]+")
+fullmatch = _ALLOWED.fullmatch  # the characters alone, for a caller that checks type and length inline
 
 
 class InvalidIdentifier(InvalidRequest):

@@ -71,7 +71,14 @@ def preload_sql(reads: tuple[events.BetRead, ...], step_id: bool = False) -> str
 def bet_reads() -> tuple[events.BetRead, ...]:
     """The subscribers' reads the first statement carries: none on SQLite, which has no LATERAL
     join (the subscribers then read for themselves)."""
-    return events.bet_reads() if rows.db().vendor == "postgresql" else ()
+    return events.bet_reads() if _postgresql() else ()
+
+
+@functools.cache
+def _postgresql() -> bool:
+    # The default database's engine is the process's for good: asked once, not per settle
+    # (reading the connection is an asgiref lookup, ~11k instructions; issue #18).
+    return rows.db().vendor == "postgresql"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from wallet import identifiers, money
+from wallet import currencies, identifiers, money
 from wallet.betsy.protocol import BetsyError, Code
 from wallet.errors import InvalidRequest
 
@@ -39,6 +39,22 @@ _RESULT_TYPE = re.compile(r"^[A-Za-z_-]{1,16}$")
 _EVENT_DATE = "%Y-%m-%d %H:%M:%S"
 _CANONICAL_EVENT_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)  # fullmatch
 MAX_SELECTIONS = 100
+
+# parse_bet's inline readings (issue #18). An amount of exactly the currency's precision (its
+# exponent the currency's: finite, within the ledger's places) that is positive and below the
+# maximum is what money.parse_amount and parse_payout return for it, value and exponent; an
+# integer 0 is the payout Decimal(0). The usual result types pass `_RESULT_TYPE` as they are; a
+# currency with such a quantum is supported. Anything else goes to the readers.
+_QUANTA = {
+    code: currencies.quantum(code)
+    for code, places in currencies.CURRENCIES.items()
+    if places <= currencies.LEDGER_SCALE
+}
+_NO_QUANTUM = Decimal("NaN")  # same_quantum with it is False for every finite amount
+_MAX = money.MAX_AMOUNT
+_ZERO = Decimal(0)
+_ID = identifiers.fullmatch  # identifiers.is_identifier, its length and type checks inline
+_RESULT_TYPES = frozenset({"won", "lost", "win", "lose", "loss", "refund", "cashout", "void"})
 
 # ticketType -> Bet.bet_type. Only "single" is documented; the rest are the usual names.
 _TICKET_TYPES = {
@@ -396,15 +412,26 @@ def parse_bet(method: str, body: bytes) -> BetCall:
     if operation is None:
         raise _invalid(f"type {type_} is not valid with {method.upper()}")
 
-    currency = _currency(data)
+    currency = data.get("currency")
+    if type(currency) is not str or currency not in _QUANTA:
+        currency = _currency(data)
     # Place debits a positive stake; a settle of 0 is a lost bet; unsettle and rollback act on
     # the stored amounts, so their `amount` is only checked for shape.
-    amount = _amount(data, "amount", currency, allow_zero=operation != PLACE, payout=operation != PLACE)
+    amount = data.get("amount")
+    if type(amount) is Decimal and amount.same_quantum(_QUANTA.get(currency, _NO_QUANTUM)) and 0 < amount < _MAX:
+        pass  # written at the currency's precision, positive: what both readers return for it
+    elif type(amount) is int and amount == 0 and operation != PLACE:
+        amount = _ZERO  # a lost bet's settle
+    else:
+        amount = _amount(data, "amount", currency, allow_zero=operation != PLACE, payout=operation != PLACE)
     assert amount is not None
     token_required = operation == PLACE
     result_type = ""
     if operation == SETTLE:
-        result_type = _required_text(data, "resultType", pattern=_RESULT_TYPE).lower()
+        result_type = data.get("resultType")
+        if type(result_type) is not str or result_type not in _RESULT_TYPES:
+            result_type = _required_text(data, "resultType", pattern=_RESULT_TYPE)
+        result_type = result_type.lower()
         token_required = result_type == "cashout"  # only the player-initiated settlement (§7)
     # The usual values (a string token, ticket type or sub-partner; no bonus; a plain Decimal
     # coefficient) are taken inline, in the readers' order; any other value goes to its reader,
@@ -428,9 +455,13 @@ def parse_bet(method: str, body: bytes) -> BetCall:
         ticket_type = _text(data, "ticketType", min_len=0, max_len=32, required=False) or ""
     error_code = _optional_int(data, "errorCode") if operation == ROLLBACK else None
 
-    transaction_id = _identifier(data, "transactionId", TRANSACTION_ID_MAX)
-    request_id = _identifier(data, "requestId")
-    user_id = _identifier(data, "userId")
+    transaction_id, request_id, user_id = get("transactionId"), get("requestId"), get("userId")
+    if not (type(transaction_id) is str and 0 < len(transaction_id) <= TRANSACTION_ID_MAX and _ID(transaction_id)):
+        transaction_id = _identifier(data, "transactionId", TRANSACTION_ID_MAX)
+    if not (type(request_id) is str and 0 < len(request_id) <= identifiers.PLAYER_ID_MAX and _ID(request_id)):
+        request_id = _identifier(data, "requestId")
+    if not (type(user_id) is str and 0 < len(user_id) <= identifiers.PLAYER_ID_MAX and _ID(user_id)):
+        user_id = _identifier(data, "userId")
     sub_partner_id = get("subPartnerId")
     if sub_partner_id is not None and not (type(sub_partner_id) is str and 1 <= len(sub_partner_id) <= 64):
         sub_partner_id = _text(data, "subPartnerId", max_len=64, required=False, allow_int=True)

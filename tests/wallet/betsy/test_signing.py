@@ -64,17 +64,51 @@ def test_signing_matches_the_textbook_hmac_and_base64url(size):
 @pytest.mark.parametrize("key_size", [0, 1, 32, 63, 64, 65, 200])
 def test_the_hand_keyed_hmac_is_the_standard_one_for_any_key_length(key_size):
     """RFC 2104 by hand (a key longer than SHA-256's 64-byte block is hashed first, a shorter one
-    padded with zeros): the same digest as hmac.digest, message in one part or several, and the
-    pads copied, never consumed."""
+    padded with zeros), the header segment hashed once per secret: the same signature as
+    hmac.digest over the whole signing input, and the keyed states copied, never consumed."""
+    import base64
     import hashlib
     import hmac
     import random
+    import string
 
     rng = random.Random(key_size)
-    key, message = rng.randbytes(key_size), rng.randbytes(300)
-    for _ in range(2):
-        assert protocol._mac(key, message) == hmac.digest(key, message, hashlib.sha256)
-        assert protocol._mac(key, message[:7], message[7:]) == hmac.digest(key, message, hashlib.sha256)
+    key = "".join(rng.choice(string.printable) for _ in range(key_size))
+    for header in (DEMO_HEADER, b64url(b'{"alg":"HS256"}')):
+        for size in (0, 300):
+            message = rng.randbytes(size)
+            signing_input = header.encode() + b"." + base64.urlsafe_b64encode(message).rstrip(b"=")
+            expected = hmac.digest(key.encode(), signing_input, hashlib.sha256)
+            for _ in range(2):
+                assert protocol._signature(header, message, key) == b64url(expected)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXbs", None),  # the good one
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXbt", "invalid signature"),
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXb", "invalid signature"),
+        ("", "invalid signature"),
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty+HZhVjhkFPRXbs", "signature is not base64url"),
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXbs=", "signature is not base64url"),
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXbé", "signature is not base64url"),
+        ("ü" * 43, "signature is not base64url"),
+        ("3siG0YndUOiR7HRecGQMe87nuL3ty_HZhVjhkFPRXbs\x00", "signature is not base64url"),
+    ],
+)
+def test_signature_refusals_name_what_is_wrong(given, message):
+    """The signature is compared before its alphabet is looked at (one check fewer on every
+    good callback): a malformed one is still refused as malformed, a well-formed wrong one as
+    invalid, whatever the order."""
+    body, _ = VECTORS[0]
+    if message is None:
+        protocol.verify(f"{DEMO_HEADER}..{given}", body, DEMO_SECRET)
+        return
+    with pytest.raises(BetsyError) as caught:
+        protocol.verify(f"{DEMO_HEADER}..{given}", body, DEMO_SECRET)
+    assert caught.value.code == Code.INVALID_SIGNATURE
+    assert caught.value.message == message
 
 
 def test_signature_covers_the_exact_bytes():
