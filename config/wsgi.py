@@ -44,6 +44,7 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after django.setup())
 
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
+from wallet.betsy import conf as betsy_conf  # noqa: E402
 from wallet.betsy import protocol as betsy_protocol  # noqa: E402
 from wallet.betsy import views as betsy_views  # noqa: E402
 from wallet.igpx import protocol as igpx_protocol  # noqa: E402
@@ -94,13 +95,14 @@ class DirectCallback:
     """The sender of the request signals for direct callbacks (Django's is the handler class)."""
 
 
-def _body(environ: dict) -> bytes | None:
-    """The request body as Django would read it; None when it is over the size limit."""
+def _body(environ: dict, source: Any = settings) -> bytes | None:
+    """The request body as Django would read it; None when it is over the size limit (read
+    from `source`: Betsy's route passes its kept settings, wallet/betsy/conf.py)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = source.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and length > limit:
         return None
     return environ["wsgi.input"].read(length) if length > 0 else b""
@@ -183,7 +185,7 @@ SECURITY = Security()
 
 def _is_secure(environ: dict) -> bool:
     """HttpRequest.is_secure() on the raw environ (SECURE_PROXY_SSL_HEADER, else the scheme)."""
-    proxy = settings.SECURE_PROXY_SSL_HEADER
+    proxy = betsy_conf.DJANGO.SECURE_PROXY_SSL_HEADER
     if proxy:
         header, secure_value = proxy
         value = environ.get(header)
@@ -208,7 +210,7 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
             environ["PATH_INFO"],
             environ.get("REMOTE_ADDR"),
             environ.get(_BETSY_SIGNATURE_META),
-            lambda: _body(environ),
+            lambda: _body(environ, betsy_conf.DJANGO),
         )
     except Exception:
         # answer() turns every failure of the callback into Betsy's code 100; this is for a

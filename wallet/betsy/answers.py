@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from django.utils import timezone
+from datetime import UTC, datetime
 
 from wallet import errors
 from wallet.betsy.parsing import PLACE
@@ -80,4 +79,6 @@ def answer(reply: idempotency.Reply) -> Answer:
 
 
 def success(transaction_id: str) -> str:
-    return render_transaction(transaction_id, timezone.now()).decode()
+    # The answer is in UTC whatever USE_TZ says (format_time converts): timezone.now() would
+    # read the setting on every callback (issue #18).
+    return render_transaction(transaction_id, datetime.now(UTC)).decode()

@@ -6,7 +6,11 @@ with nothing set. Tests change the module attributes (monkeypatch), never the en
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from config.env import env_bool, env_choice, env_int, env_list
 from wallet import allowlist
@@ -63,3 +67,27 @@ def resettle_policy(brand: str | None) -> str:
     if brand and brand in RESETTLE_POLICY_BY_BRAND:
         return RESETTLE_POLICY_BY_BRAND[brand]
     return RESETTLE_POLICY
+
+
+class _DjangoSettings:
+    """The Django settings Betsy's route reads on every callback (the partner secret, the body
+    limit, the proxy's HTTPS header), as plain attributes of this object once read: a read of
+    `django.conf.settings` goes through LazyObject.__getattribute__ each time (~1-1.5k
+    instructions, issue #18). Forgotten whenever a setting changes (override_settings,
+    pytest-django's `settings` fixture: Django's setting_changed signal), so a test's change is
+    seen by the next callback."""
+
+    def __getattr__(self, name: str) -> Any:  # only on a miss: a kept value is found before
+        value = getattr(settings, name)
+        self.__dict__[name] = value
+        return value
+
+
+DJANGO = _DjangoSettings()
+
+
+def _forget(**kwargs: object) -> None:
+    DJANGO.__dict__.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="wallet.betsy.conf.DJANGO")

@@ -102,7 +102,7 @@ def verify(token: str | None, *, external_id: str, currency: str | None = None, 
     """
     if not token:
         raise BetsyError(Code.INVALID_TOKEN, "token is required")
-    key = settings.SECRET_KEY
+    key = conf.DJANGO.SECRET_KEY  # kept: read on every place (issue #18)
     claims = _genuine.get((token, external_id, key))
     if claims is None:
         claims, mac = read(token)

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -34,7 +33,7 @@ def _headers(body: bytes) -> Headers:
     the length and the security headers on the direct route)."""
     headers = [("Content-Type", "application/json")]
     if conf.SIGN_RESPONSES:
-        headers.append((protocol.HEADER_NAME, protocol.sign(body, settings.BETSY_PARTNER_SECRET)))
+        headers.append((protocol.HEADER_NAME, protocol.sign(body, conf.DJANGO.BETSY_PARTNER_SECRET)))
     return headers
 
 
@@ -99,7 +98,7 @@ def answer(
             raise BetsyError(Code.VALIDATION, "request body too large")
         body = raw
         try:
-            protocol.verify(signature, body, settings.BETSY_PARTNER_SECRET)  # constant-time comparison
+            protocol.verify(signature, body, conf.DJANGO.BETSY_PARTNER_SECRET)  # constant-time comparison
         except BetsyError as error:
             _bad_signatures.warning(f"{path}:{address}", "betsy %s refused: %s (from %s)", path, error, address)
             raise
