@@ -79,14 +79,19 @@ class BetRead:
 
 
 _bet_reads: dict[str, BetRead] = {}
+_bet_reads_now: tuple[BetRead, ...] = ()
 
 
 def read_with_bet(read: BetRead) -> None:
+    global _bet_reads_now
     _bet_reads[read.name] = read
+    _bet_reads_now = tuple(_bet_reads.values())
 
 
 def bet_reads() -> tuple[BetRead, ...]:
-    return tuple(_bet_reads.values())
+    """The same tuple until a read is added: Betsy's settle keeps its statement by the tuple's
+    identity (wallet/betsy/locked.py `preload_statement`)."""
+    return _bet_reads_now
 
 
 Subscriber = Callable[[WalletEvent], None]

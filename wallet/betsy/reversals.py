@@ -10,7 +10,7 @@ from django.db import connection
 
 from wallet import money, rows
 from wallet.betsy.answers import PROVIDER, Answer, answer, error_renderer, logger, success
-from wallet.betsy.locked import Locked, bet_reads, check_owner, execute_locked, preload_sql, read_locked
+from wallet.betsy.locked import Locked, bet_reads, check_owner, execute_locked, preload_statement, read_locked
 from wallet.betsy.parsing import ROLLBACK, UNSETTLE, BetCall
 from wallet.betsy.protocol import BetsyError, Code
 from wallet.ledger import _to_decimal
@@ -117,7 +117,7 @@ def rollback_bet(call: BetCall) -> Answer:
     key = RequestKey(PROVIDER, call.transaction_id, "rollback")
     content: dict[str, object] = {"userId": call.user_id, "currency": call.currency}
     reads = bet_reads()
-    preload = idempotency.Preload(preload_sql(reads), (PROVIDER, call.transaction_id))
+    preload = idempotency.Preload(preload_statement(reads), (PROVIDER, call.transaction_id))
     seen: list[Locked] = []
 
     def check(row: tuple | None, key: RequestKey) -> None:
