@@ -137,7 +137,7 @@ def measure(args: argparse.Namespace, env: dict[str, str]) -> None:
         for kind in kinds:
             print(f"    {kind:13s} {statistics.median(r['kinds'][kind] for r in runs):.3f}")
     ratio = statistics.median(r["betsy"] / r["igpx"] for r in runs)
-    print(f"  Betsy / IGPX = {ratio:.2f}  (goal <= {GOAL:.2f}: {'met' if ratio <= GOAL else 'not met'})")
+    print(f"  Betsy / IGPX = {ratio:.3f}  (goal <= {GOAL:.2f}: {'met' if ratio <= GOAL else 'not met'})")
     if any(r["refused"] for r in runs):
         raise SystemExit("some callbacks were refused: the figures do not measure the success path")
 
@@ -170,7 +170,7 @@ def callgrind(args: argparse.Namespace, env: dict[str, str]) -> None:
     if args.only:
         return
     ratio = per_callback["betsy"] / per_callback["igpx"]
-    print(f"  Betsy / IGPX = {ratio:.2f}  (goal <= {GOAL:.2f}: {'met' if ratio <= GOAL else 'not met'})")
+    print(f"  Betsy / IGPX = {ratio:.3f}  (goal <= {GOAL:.2f}: {'met' if ratio <= GOAL else 'not met'})")
 
 
 def callgrind_total(path: Path) -> int:

@@ -28,6 +28,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("TOUCHLINE_DEMO", "true")  # demo secrets, plain HTTP (config/security.py)
 
 
+def _create_if_missing(database_url: str) -> None:
+    """A scratch PostgreSQL database named by DATABASE_URL is created when it does not exist yet
+    (the migration below then builds it)."""
+    if not database_url.startswith("postgres"):
+        return
+    from bench._http_db import admin_connect
+
+    name = database_url.rsplit("/", 1)[1]
+    with admin_connect(database_url) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            print(f"database {name}: created", flush=True)
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> None:
     import argparse
 
@@ -41,6 +55,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     size = args.batch
+    _create_if_missing(os.environ.get("DATABASE_URL", ""))
     import django
 
     django.setup()
