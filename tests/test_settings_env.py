@@ -47,3 +47,22 @@ def test_startup_fails_loudly_on_bad_value():
     )
     assert result.returncode != 0
     assert "DEBUG='maybe' is invalid" in result.stderr
+
+
+def test_the_suite_ignores_the_shells_redis_and_broker():
+    """A developer who exported REDIS_URL to run the product on Redis still gets the suite CI
+    runs: eager tasks and a local cache (a queued task would wait for a worker that is not there)."""
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CELERY_TASK_ALWAYS_EAGER, settings.CACHES['default']['BACKEND'], bool(settings.CELERY_BROKER_URL))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    }
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "django.core.cache.backends.locmem.LocMemCache", "False"]
+    assert "REDIS_URL and CELERY_BROKER_URL ignored" in result.stderr
