@@ -12,6 +12,7 @@ decimal text.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -41,6 +42,18 @@ def shown(value: object, max_length: int = TRANSACTION_ID_MAX) -> str:
     if is_identifier(value, max_length):
         return value  # type: ignore[return-value]
     return repr(value)[:max_length]
+
+
+def peek(body: bytes, *names: str) -> tuple[Any, ...] | None:
+    """The values of `names` in a JSON object body that a callback refused, as far as they can be
+    read (for telling staff which callback it was); None when the body is no JSON object."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return tuple(map(data.get, names))
 
 
 def parse_identifier(value: Any, field: str, max_length: int = PLAYER_ID_MAX, *, allow_int: bool = True) -> str:

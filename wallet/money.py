@@ -109,7 +109,7 @@ def _fast(raw: bytes) -> Any:
     so in its re-encoding: a colon outside strings is one key, and the re-encoding has as many
     colons as `raw` unless an object named a key twice (its first value dropped, with its colon).
     """
-    if b"\\" in raw:
+    if raw.find(b"\\") >= 0:  # find(), not `in`: bytes' `in` formats and clears a TypeError first
         return _SLOW
     if len(raw) > 2 * _FAST_MAX_DEPTH and raw.count(b"{") + raw.count(b"[") > _FAST_MAX_DEPTH:
         return _SLOW

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import c_make_encoder, encode_basestring
+from typing import Any
 
 from django.db import connection
 
@@ -175,7 +177,8 @@ def _journal_copy_data(journal: list[JournalRow]) -> bytes:
     return b"".join(parts)
 
 
-def _cached(cache: dict, pack, value) -> bytes:
+def _cached(cache: dict[Any, bytes], pack: Callable[[Any], bytes], value: Any) -> bytes:
+    """`pack(value)`, kept in `cache` for the batch's next row with the same value."""
     packed = cache[value] = pack(value)
     return packed
 

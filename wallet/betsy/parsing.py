@@ -7,7 +7,6 @@ a refusal is a BetsyError with Betsy's own code and a message naming the field.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -497,12 +496,9 @@ def parse_bet(method: str, body: bytes) -> BetCall:
 def peek(body: bytes) -> tuple[str, str]:
     """(operation, transactionId) of a PUT /payment/bet body that did not parse, as far as they
     can be read, for telling staff which callback was refused; ("", "") when they cannot."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+    fields = identifiers.peek(body, "type", "transactionId")
+    if fields is None:
         return "", ""
-    if not isinstance(data, dict):
-        return "", ""
-    type_, transaction_id = data.get("type"), data.get("transactionId")
+    type_, transaction_id = fields
     operation = BET_OPERATIONS.get(("PUT", type_), "") if isinstance(type_, int) else ""
     return operation, identifiers.shown(transaction_id)

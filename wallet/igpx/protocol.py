@@ -213,13 +213,10 @@ def parse_rollback(body: bytes) -> Rollback:
 def peek(body: bytes) -> tuple[str, str]:
     """(action, transaction_id) of a body that did not parse, as far as they can be read, for
     telling staff which callback was refused; ("", "") when they cannot."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
+    fields = identifiers.peek(body, "action", "transaction_id")
+    if fields is None:
         return "", ""
-    if not isinstance(data, dict):
-        return "", ""
-    action, transaction_id = data.get("action"), data.get("transaction_id")
+    action, transaction_id = fields
     return (action if action in (BET, RESULT, ROLLBACK) else "", identifiers.shown(transaction_id))
 
 
