@@ -32,7 +32,14 @@ from bench._http_db import admin_connect, create_database, run_manage, seed
 from bench._http_delivery import Delivery
 from bench._http_load import Provider, Round, Scenario, Stats, Step, drive
 from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench
-from bench._http_report import CpuMeter, connections_per_process, report, start_profile, summarize_profile
+from bench._http_report import (
+    CpuMeter,
+    connections_per_process,
+    report,
+    report_wrk,
+    start_profile,
+    summarize_profile,
+)
 from bench._http_server import (
     ASGI_SERVERS,
     DEFAULT_SIZES,
@@ -42,6 +49,8 @@ from bench._http_server import (
     wait_listeners,
     wait_ready,
 )
+from bench._http_wrk import WrkLoop
+from bench._http_wrk import available as wrk_available
 
 # What the bench scripts import from here (bench/wallet_http*.py, bench/callback_*.py).
 __all__ = [
@@ -58,7 +67,7 @@ GOAL_P99_MS = 25.0
 
 
 def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env: dict[str, str], seeded: dict,
-                   paced: float, extra_cpu: dict[str, int]) -> dict:  # fmt: skip
+                   paced: float, extra_cpu: dict[str, int], ceiling: float) -> dict:  # fmt: skip
     env = dict(env)
     variant = "default"
     if kind in ASGI_SERVERS:
@@ -78,6 +87,10 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     def run(warmup: float, duration: float, rate: float) -> Stats:
         return asyncio.run(drive(provider, port, args.clients, seeded, warmup, duration, rate, args.decline_share))
 
+    loop = None
+    if args.loadgen == "wrk":
+        loop = WrkLoop(provider, args.clients, seeded, args.decline_share)
+        loop.prepare(args.warmup, args.duration, ceiling)
     with running_server(cmd, env, log_path) as proc:
         wait_ready(port, proc)
         if kind == "granian-reuseport":
@@ -88,7 +101,11 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         shares: list[list[int]] = []
         sampler = threading.Timer(args.warmup + 1.0, lambda: shares.append(connections_per_process(port)))
         sampler.start()
-        stats = run(args.warmup, args.duration, 0.0)
+        if loop is None:
+            stats = run(args.warmup, args.duration, 0.0)
+        else:
+            stats, figures = loop.closed_loop(port)
+            loop.close()
         sampler.cancel()
         cpu = meter.per_request_ms(stats.sent)
         if spy is not None:
@@ -99,8 +116,9 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
             "server": kind,
             "workers": workers,
             "threads": threads,
-            **report(f"{label} closed loop", stats, args.duration, cpu),
-        }
+            **(report(f"{label} closed loop", stats, args.duration, cpu) if loop is None
+               else report_wrk(f"{label} closed loop", stats, figures, cpu)),
+        }  # fmt: skip
         result["machine_busy"] = meter.busy_share
         result["connections_per_process"] = shares[0] if shares else []
         print(f"      connections per server process: {result['connections_per_process']}", flush=True)
@@ -138,6 +156,13 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
     parser.add_argument("--threads", type=int, default=0, help="override the threads per worker (gthread)")
     parser.add_argument("--database-url", default=f"postgres://postgres@127.0.0.1:5432/{database}")
     parser.add_argument("--pgbench-duration", type=float, default=8.0)
+    parser.add_argument(
+        "--loadgen",
+        choices=("wrk", "python"),
+        default="wrk" if wrk_available() else "python",
+        help="what drives the closed loop: wrk (C, like pgbench; apt-get install wrk; the default when"
+        " installed) or the Python asyncio client (bench/_http_load.py). The paced phases are always Python's",
+    )
     parser.add_argument(
         "--paced-duration",
         type=float,
@@ -272,6 +297,7 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     _steady_state(args.database_url)
 
     print(f"HTTP: {args.clients} clients, {args.warmup:.0f}s warm-up + {args.duration:.0f}s closed loop"
+          + (" (wrk: a thread and a connection per client)" if args.loadgen == "wrk" else " (Python client)")
           + (f", then {args.paced_duration:.0f}s paced at 35% of pgbench ({paced:.0f} req/s)" if paced else "")
           + f"; mix: {provider.mix_text}"
           + (f"; {args.decline_share:.1%} of rounds start with a declined bet" if args.decline_share else ""),
@@ -286,7 +312,7 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         if check.returncode != 0 or any(r["errors"] for r in results):
             raise SystemExit(1)
         return
-    results = [measure_server(provider, kind, args, env, seeded, paced, extra_cpu) for kind in servers]
+    results = [measure_server(provider, kind, args, env, seeded, paced, extra_cpu, pg["tps"]) for kind in servers]
     check = _check_after(args, env, delivery)
 
     # pgbench again, after the HTTP runs: this VM's speed drifts by tens of percent within
@@ -351,7 +377,7 @@ def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, 
                 _steady_state(args.database_url)
             last = number == args.pairs
             paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
-            r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu)
+            r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu, pg["tps"])
             results.append(r)
             ratios.append(r["rps"] / pg["tps"])
             print(f"  pair {number}: {r['rps']:.1f} / {pg['tps']:.1f} = {ratios[-1]:.1%} of pgbench", flush=True)

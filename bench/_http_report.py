@@ -5,6 +5,7 @@ latency figures of a phase, and where the server's time goes (a py-spy profile).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,12 @@ def connections_per_process(port: int) -> list[int]:
     return sorted(counts.values(), reverse=True)
 
 
+def children_cpu() -> float:
+    """user + system CPU of this process's waited-for children so far (wrk, once it exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def backend_pids(database_url: str) -> list[int]:
     name = database_url.rsplit("/", 1)[1]
     with admin_connect(database_url) as conn:
@@ -89,7 +96,8 @@ def backend_pids(database_url: str) -> list[int]:
 
 
 class CpuMeter:
-    """CPU spent by the server's processes, the database backends, this load generator, any
+    """CPU spent by the server's processes, the database backends, the load generator (this
+    process and the children it waited for: wrk), any
     `extra` process group (the Celery worker), Redis and the broker, and what the rest of the
     machine spent meanwhile ("unattributed": other processes, interrupts, the kernel's own)."""
 
@@ -99,7 +107,7 @@ class CpuMeter:
         self.before = {label: cpu_seconds(group_pids(pgid)) for label, pgid in self.groups.items()}
         self.backends = cpu_seconds(backend_pids(database_url))
         self.services = {label: cpu_seconds(named_pids(names)) for label, names in SERVICES.items()}
-        self.me = time.process_time()
+        self.me = time.process_time() + children_cpu()
         self.machine = machine_busy_seconds()
         self.started = time.monotonic()
         self.busy_share = 0.0  # of all cores over the measured phase, set by per_request_ms
@@ -114,7 +122,7 @@ class CpuMeter:
         for label, names in SERVICES.items():
             now = cpu_seconds(named_pids(names))
             used[label] = sum(v - self.services[label].get(pid, 0.0) for pid, v in now.items())
-        used["client"] = time.process_time() - self.me
+        used["client"] = time.process_time() + children_cpu() - self.me
         busy = machine_busy_seconds() - self.machine
         used["unattributed"] = max(busy - sum(used.values()), 0.0)
         # Below ~95% the run was not CPU-bound: the gap to pgbench is waiting (locks, round
@@ -140,6 +148,30 @@ def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | No
     )
     for k, v in sorted(stats.latencies.items()):
         print(f"      {k:16s} {len(v):6d}  p50 {pct(v, 0.5):6.2f} ms  p99 {pct(v, 0.99):6.2f} ms")
+    _cpu(result, cpu)
+    return result
+
+
+def report_wrk(label: str, stats: Stats, figures: dict, cpu: dict[str, float]) -> dict:
+    """The figures of a closed loop wrk drove (bench/_http_wrk.py): its count over its own clock."""
+    result = {
+        "requests": figures["answered"],
+        "rps": figures["answered"] / (figures["duration_us"] / 1e6),
+        "p50": figures["p50_us"] / 1000,
+        "p99": figures["p99_us"] / 1000,
+        "errors": dict(stats.errors),
+        "connections": 0,
+    }
+    print(
+        f"  {label} (wrk): {result['rps']:7.1f} req/s  p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms"
+        f"  ({result['requests']} requests, errors {result['errors'] or 0}, timeouts {figures['timeouts']})",
+        flush=True,
+    )
+    _cpu(result, cpu)
+    return result
+
+
+def _cpu(result: dict, cpu: dict[str, float] | None) -> None:
     if cpu:
         total = sum(v for k, v in cpu.items() if k != "unattributed")
         result["cpu_ms"] = cpu
@@ -149,7 +181,6 @@ def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | No
             + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items())
             + f"; 2 cores could serve at most {result['capacity']:.0f} req/s at this cost"
         )
-    return result
 
 
 def start_profile(pid: int, seconds: float, out: Path) -> tuple[subprocess.Popen, Path]:

@@ -14,8 +14,9 @@ What it does, in one run (default about 60 s):
    transaction, the round's player and ids varied per round): the ceiling;
 5. starts the production server as a subprocess (default granian, 6 single-threaded WSGI
    workers: config.wsgi, which hands the IGPX callbacks straight to their handler), drives POST
-   /api/igpx/transaction and /transaction-rollback with N concurrent keep-alive clients in a
-   closed loop and a realistic mix (bets, results, result retries, rollbacks, rollback
+   /api/igpx/transaction and /transaction-rollback with N concurrent keep-alive clients (wrk,
+   a C load generator like pgbench, when installed: bench/_http_wrk.py) in a closed loop and a
+   realistic mix (bets, results, result retries, rollbacks, rollback
    retries), and prints requests/s, p50/p99, the ratio to pgbench and the CPU each request cost
    (server processes, Celery worker, PostgreSQL backends, this load generator);
 6. the same clients paced at 35% of pgbench's rate (the goal), then at half the measured max

@@ -14,7 +14,7 @@ Measures what bench/wallet_http.py measures for IGPX, the same way (bench/_http_
    transaction, the round's player and request ids varied per round): the ceiling;
 5. starts the production server as a subprocess (README "Processes": granian, 6 single-threaded
    WSGI workers; `/api/betsy/` goes through config.wsgi's lean callback stack) and drives the mix
-   with N keep-alive clients in a closed loop, then paced at 35% of pgbench's rate and at half
+   with N keep-alive clients (wrk when installed) in a closed loop, then paced at 35% of pgbench's rate and at half
    the measured max (latency counted from when each request was due); prints requests/s,
    p50/p99 per kind, the ratio to pgbench and the CPU per request of every process;
 6. proves the ledger sound (manage.py check_ledger), runs pgbench again (the ceiling is the better

@@ -1,0 +1,187 @@
+"""The closed loop driven by wrk (Debian's `wrk`, C) instead of the Python client.
+
+pgbench, the ceiling every ratio is taken against, is a C program that costs PostgreSQL's host
+little; the Python asyncio client of bench/_http_load.py costs 0.14-0.15 ms of CPU a request on
+the same two cores (session 11), about a tenth of what the server and PostgreSQL need together.
+That share is the harness's, not the wallet's, so the closed loop is driven by a load generator
+of pgbench's kind: wrk, one thread and one keep-alive connection per client.
+
+The requests are the Python client's: the same mix, rounds, ids and signatures, built here
+before the run (`Round`, `Step`, `Provider.pick`) and written one file per client. A client's
+connection sends its file's requests in order, one at a time, so a round's result follows its
+bet on the same connection as with the Python client. Each request carries whether its answer
+must be an error (a declined bet); wrk's Lua checks each answer against that and reports the
+mismatches with a sample of the answers. wrk cannot pace, so the paced phases stay Python's.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bench._http_load import Provider, Round, Stats, request_of
+
+WRK = shutil.which("wrk")
+SEPARATOR = b"\x1e"  # ASCII record separator: never in a JSON body or an HTTP head
+
+# One thread per client, one connection per thread (so its requests go in file order). Each
+# answer is an error (not 200, or a JSON body whose "error" is a string) or not; the request's first
+# byte says which it must be.
+LUA = r"""
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  local f = assert(io.open(args[1] .. "/client_" .. id .. ".req", "rb"))
+  local data = f:read("*a")
+  f:close()
+  reqs, expect = {}, {}
+  for record in data:gmatch("([^\30]+)") do
+    table.insert(expect, record:sub(1, 1) == "E")
+    table.insert(reqs, record:sub(2))
+  end
+  sent, answered, mismatched, exhausted, sample = 0, 0, 0, 0, ""
+  -- wrk asks the first thread's request() once more before the run, to check that it parses
+  -- (script_verify_request): that call must not use up a request.
+  verifying = id == 0
+end
+function request()
+  if verifying then
+    verifying = false
+    return reqs[1]
+  end
+  if sent >= #reqs then  -- stop; the request asked for meanwhile repeats the last one
+    exhausted = 1
+    wrk.thread:stop()
+    return reqs[#reqs]
+  end
+  sent = sent + 1
+  return reqs[sent]
+end
+function response(status, headers, body)
+  answered = answered + 1
+  local is_error = status ~= 200 or (body and body:find('"error":%s*"') ~= nil)
+  if answered <= #expect and is_error ~= expect[answered] then
+    mismatched = mismatched + 1
+    if #sample < 600 then sample = sample .. " | " .. status .. " " .. (body or ""):sub(1, 160) end
+  end
+end
+function done(summary, latency, requests)
+  local answered_all, mismatched_all, exhausted_all = 0, 0, 0
+  for _, t in ipairs(threads) do
+    local n = t:get("answered")
+    answered_all = answered_all + n
+    mismatched_all = mismatched_all + t:get("mismatched")
+    exhausted_all = exhausted_all + t:get("exhausted")
+    local s = t:get("sample")
+    if s ~= "" then io.write("SAMPLE", s, "\n") end
+  end
+  io.write(string.format("RESULT answered=%d mismatched=%d exhausted=%d duration_us=%d p50_us=%d p99_us=%d"
+    .. " connect_errors=%d read_errors=%d write_errors=%d timeouts=%d\n",
+    answered_all, mismatched_all, exhausted_all, summary.duration, latency:percentile(50),
+    latency:percentile(99), summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout))
+end
+"""
+
+
+def available() -> bool:
+    return WRK is not None
+
+
+def write_requests(provider: Provider, clients: int, seeded: dict, per_client: int, folder: Path, seed: str,
+                   decline_share: float) -> None:  # fmt: skip
+    """`per_client` requests for each client, built as bench/_http_load.client_loop builds them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for cid in range(clients):
+        rnd = random.Random(f"{cid}-{seed}")
+        records: list[bytes] = []
+        while len(records) < per_client:
+            this = Round(rnd, rnd.randrange(seeded["players"]), seeded)
+            steps = []
+            if provider.decline is not None and decline_share and rnd.random() < decline_share:
+                steps.extend(provider.decline.steps)
+            steps.extend(provider.pick(rnd).steps)
+            for step in steps:
+                method, path, body = request_of(step, this)
+                name, value = provider.sign(body)
+                head = (
+                    f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n{name}: {value}\r\n\r\n"
+                ).encode()
+                records.append((b"E" if step.expect_error else b"O") + head + body)
+        (folder / f"client_{cid}.req").write_bytes(SEPARATOR.join(records[:per_client]))
+
+
+_RESULT = re.compile(rb"RESULT (.*)")
+
+
+def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
+    """wrk for `seconds` against the server; its figures (latencies in ms)."""
+    script = folder / "closed.lua"
+    script.write_text(LUA)
+    # --timeout: a request waiting this long is counted, not silently dropped (wrk's default 2 s).
+    out = subprocess.run(
+        [WRK, "-t", str(clients), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s", "-s", str(script),
+         f"http://127.0.0.1:{port}/", "--", str(folder)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    found = _RESULT.search(out.stdout)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(
+            f"wrk failed ({out.returncode}):\n{out.stdout.decode()[-2000:]}\n{out.stderr.decode()[-2000:]}"
+        )
+    figures = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
+    samples = [line[6:] for line in out.stdout.decode().splitlines() if line.startswith("SAMPLE")]
+    return {**figures, "samples": samples}
+
+
+class WrkLoop:
+    """The closed loop's warm-up and measured run, each on requests of its own, built by
+    `prepare` before the CPU meter starts (building them is not the load generator's work)."""
+
+    def __init__(self, provider: Provider, clients: int, seeded: dict, decline_share: float) -> None:
+        self.provider, self.clients, self.seeded, self.decline_share = provider, clients, seeded, decline_share
+        self.folder = Path(tempfile.mkdtemp(prefix=f"wrk_{provider.name}_"))
+        self.runs = 0
+
+    def prepare(self, warmup: float, duration: float, ceiling_rps: float) -> None:
+        """`ceiling_rps` (pgbench's rate) bounds how many requests a client can need: the server
+        stays below 60% of it, and a client gets four times its fair share of that (a client
+        alone on a worker runs ahead of the others)."""
+        self.phases = []
+        for phase, seconds in (("warm-up", warmup), ("measured", duration)):
+            self.runs += 1
+            per_client = int(ceiling_rps * 0.6 * seconds / max(self.clients, 1) * 4) + 200
+            folder = self.folder / f"run{self.runs}"
+            write_requests(self.provider, self.clients, self.seeded, per_client, folder, f"{self.runs}-{self.folder}",
+                           self.decline_share)  # fmt: skip
+            self.phases.append((phase, seconds, folder))
+
+    def closed_loop(self, port: int) -> tuple[Stats, dict]:
+        stats = Stats()
+        figures: dict = {}
+        for phase, seconds, folder in self.phases:
+            result = run(port, folder, self.clients, seconds)
+            shutil.rmtree(folder, ignore_errors=True)
+            stats.sent += result["answered"]
+            if result["exhausted"]:
+                # They stopped early: the run's rate is understated, never overstated.
+                print(f"      wrk: {result['exhausted']} clients ran out of prepared requests ({phase}): the rate"
+                      " is understated; raise the count in bench/_http_wrk.py", flush=True)  # fmt: skip
+            figures = result
+        errors = figures["mismatched"] + sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors"))
+        if errors:
+            stats.errors["unexpected answers or socket errors"] = errors
+            for sample in figures["samples"]:
+                print(f"      wrk sample of unexpected answers:{sample}", flush=True)
+        return stats, figures
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
