@@ -290,8 +290,8 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     pg = analysed_pgbench()
     print(
         f"  pgbench: {pg['rounds_per_s']:.1f} rounds/s = {pg['tps']:.1f} requests/s, round latency avg"
-        f" {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms"
-        " (at least: the last 0.25 s are not sampled)"
+        f" {pg['latency_ms']:.2f} ms, failed {pg['failed']:.0f}; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms,"
+        f" pgbench's own {pg['client_cpu_ms']:.3f} ms (at least: the last 0.25 s are not sampled)"
     )
     paced = 0.0 if args.paced_duration <= 0 else pg["tps"] * GOAL_RATIO
     _steady_state(args.database_url)
@@ -320,7 +320,8 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     # after, never a run that happened to catch a slow moment.
     pg_after = analysed_pgbench()
     print(
-        f"pgbench again: {pg_after['tps']:.1f} requests/s; postgres CPU per request {pg_after['pg_cpu_ms']:.2f} ms;"
+        f"pgbench again: {pg_after['tps']:.1f} requests/s; postgres CPU per request {pg_after['pg_cpu_ms']:.2f} ms,"
+        f" pgbench's own {pg_after['client_cpu_ms']:.3f} ms;"
         f" ceiling = the better run, {max(pg['tps'], pg_after['tps']):.1f} requests/s"
     )
     pg = pg if pg["tps"] >= pg_after["tps"] else pg_after
@@ -373,7 +374,8 @@ def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, 
                 pg, unused = unused, None
             else:
                 pg = pgbench()
-                print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms")
+                print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms,"
+                      f" pgbench's own {pg['client_cpu_ms']:.3f} ms")  # fmt: skip
                 _steady_state(args.database_url)
             last = number == args.pairs
             paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench._http_db import EXT0
 from bench._http_load import Provider, Round, Scenario, request_of
-from bench._http_report import backend_pids, cpu_seconds
+from bench._http_report import backend_pids, children_cpu, cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -122,11 +122,13 @@ def run_pgbench(database_url: str, clients: int, duration: float, script: Path, 
     # PostgreSQL's CPU per pgbench request, to set beside the HTTP run's: sample the backends
     # while they live (they exit with pgbench).
     seen: dict[int, float] = {}
+    children_before = children_cpu()
     proc = subprocess.Popen([*args, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
         seen.update(cpu_seconds(backend_pids(database_url)))
         time.sleep(0.25)
     stdout, stderr = proc.communicate()
+    client = children_cpu() - children_before  # pgbench's own, the load generator of the ceiling
     done = re.search(r"number of transactions actually processed: (\d+)", stdout)
     if proc.returncode != 0 or done is None or "aborted" in stdout + stderr:
         raise SystemExit(f"pgbench failed (script {script}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
@@ -139,4 +141,5 @@ def run_pgbench(database_url: str, clients: int, duration: float, script: Path, 
         "latency_ms": latency,
         "failed": float(failed.group(1)) if failed else 0.0,
         "pg_cpu_ms": sum(seen.values()) * 1000 / max(int(done.group(1)) * per_round, 1),
+        "client_cpu_ms": client * 1000 / max(int(done.group(1)) * per_round, 1),
     }

@@ -1,10 +1,11 @@
 """The closed loop driven by wrk (Debian's `wrk`, C) instead of the Python client.
 
-pgbench, the ceiling every ratio is taken against, is a C program that costs PostgreSQL's host
-little; the Python asyncio client of bench/_http_load.py costs 0.14-0.15 ms of CPU a request on
-the same two cores (session 11), about a tenth of what the server and PostgreSQL need together.
-That share is the harness's, not the wallet's, so the closed loop is driven by a load generator
-of pgbench's kind: wrk, one thread and one keep-alive connection per client.
+Every ratio is taken against pgbench, whose client is a C program: on the same two cores it
+costs 0.09-0.10 ms of CPU per request it stands for (session 11, printed by every run as
+"pgbench's own"). The Python asyncio client of bench/_http_load.py cost 0.14-0.15 ms a request,
+half as much again, and that CPU is taken from the server under test. wrk, one thread and one
+keep-alive connection per client, is a load generator of pgbench's kind (its CPU is printed as
+"client").
 
 The requests are the Python client's: the same mix, rounds, ids and signatures, built here
 before the run (`Round`, `Step`, `Provider.pick`) and written one file per client. A client's
