@@ -77,6 +77,9 @@ class Statement:
     names: list[str] = field(default_factory=list)  # result columns
     rows: list[tuple] = field(default_factory=list)
     command: bool = False
+    # Sent with the COMMIT after it in one round trip (config/postgresql/commit.py): pgbench's
+    # pipeline mode does the same with the two.
+    piped: bool = False
 
 
 class Recorder:
@@ -89,6 +92,8 @@ class Recorder:
 
     def install(self) -> None:
         from django.db import connections
+
+        from config.postgresql import commit as piped
 
         conn = connections["default"]
         if conn.vendor != "postgresql":
@@ -133,10 +138,20 @@ class Recorder:
 
         raw._exec_command = recording_exec_command
 
+        def recording_piped(sql: str, params: Any) -> None:
+            if recorder.on:
+                recorder.statements.append(Statement(sql, list(params or []), piped=True))
+                recorder.statements.append(Statement("COMMIT", command=True, piped=True))
+
+        piped.observer = recording_piped
+
     def uninstall(self) -> None:
+        from config.postgresql import commit as piped
+
         raw, base = self._installed
         raw.cursor_factory = base
         del raw._exec_command  # the instance attribute: psycopg's own method shows again
+        piped.observer = None
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
@@ -270,7 +285,11 @@ class Script:
             if st.command:
                 word = st.sql.strip().upper()
                 lines.append("END;" if word == "COMMIT" else f"{st.sql.strip()};")
+                if st.piped:
+                    lines.append("\\endpipeline")
                 continue
+            if st.piped:
+                lines.append("\\startpipeline")
             sql = " ".join(st.sql.split())
             if _PGBENCH_VARIABLE_IN_SQL.search(sql.replace("%s", "")):
                 raise CaptureError(f"pgbench would read ':name' in this statement as a variable: {sql[:300]}")

@@ -41,8 +41,10 @@ from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttrib
 
 try:  # what Django's PostgreSQL backend wraps JSON in (psycopg 3 or psycopg2); absent without either
     from django.db.backends.postgresql.psycopg_any import Jsonb
+
+    from config.postgresql import commit as _piped
 except ImportError:  # pragma: no cover - SQLite-only installs
-    Jsonb = None
+    Jsonb = _piped = None
 
 M = TypeVar("M", bound=models.Model)
 
@@ -82,6 +84,18 @@ def cursor() -> Iterator[Any]:
 def _send_pending(raw: Any) -> None:
     sql, params = carrying("SELECT 1", [])
     raw.execute(sql, params)
+
+
+def execute_and_commit(sql: str, params: list[Any]) -> bool:
+    """Send the transaction's last statement (it reads nothing back) with its COMMIT, in one
+    round trip (PostgreSQL: config/postgresql/commit.py). False, having sent nothing, where that
+    does not apply (SQLite, a savepoint, a test's wrapping transaction): the caller then runs
+    `sql` itself and the atomic block commits as usual. Call it as the atomic block's last act."""
+    conn = db()
+    if conn.vendor != "postgresql" or not _piped.usable(conn):
+        return False
+    _piped.execute_and_commit(conn, sql, params)
+    return True
 
 
 @contextmanager

@@ -154,3 +154,22 @@ def test_piped_commit_sends_a_last_statement_that_reads_nothing_with_its_end(tmp
         "INSERT INTO t VALUES (1) RETURNING id \\aset r2_",  # pgbench allows no \aset in a pipeline
         "END;",
     ]
+
+
+def test_a_statement_sent_with_its_commit_is_piped_with_it_in_pgbench() -> None:
+    lines = script().round(
+        [
+            Statement("BEGIN", command=True),
+            Statement("SELECT 1 AS one", [], ["one"], [(1,)]),
+            Statement("UPDATE t SET note = %s WHERE id = %s", ["x", 5], piped=True),
+            Statement("COMMIT", command=True, piped=True),
+        ]
+    )
+    assert lines == [
+        "BEGIN;",
+        "SELECT 1 AS one;",
+        "\\startpipeline",
+        "UPDATE t SET note = :c0 WHERE id = :c1::int2;",
+        "END;",
+        "\\endpipeline",
+    ]

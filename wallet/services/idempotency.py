@@ -189,12 +189,15 @@ def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
 
 
 def _store(record_id: int, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
-    # The transaction's last statement: it carries the rows held back by rows.write_behind().
+    # The transaction's last statement: it carries the rows held back by rows.write_behind(),
+    # and travels with the COMMIT where it can (rows.execute_and_commit).
     sql, params = rows.carrying(
         "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
         " transaction_id = %s, error_code = %s WHERE id = %s",
         [outcome, status, body, transaction_id, error_code, record_id],
     )
+    if rows.execute_and_commit(sql, params):
+        return
     with rows.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -1,0 +1,127 @@
+"""A transaction's last statement and its COMMIT in one round trip (libpq's pipeline mode).
+
+A wallet callback is one transaction of 3-4 statements between BEGIN and COMMIT, each a round
+trip to PostgreSQL: the web worker sleeps and wakes, and so does the backend, at each one. The
+last statement (the idempotency record's answer, carrying the CRM outbox rows) reads nothing
+back, so it and COMMIT can travel together: libpq's pipeline mode sends both and a Sync, and
+one read brings back both results. That is one wait fewer per callback and about 50,000
+instructions fewer (docs/benchmarks/igpx.md, session 11).
+
+psycopg's own `Connection.pipeline()` does this at a CPU cost above the round trip it saves
+(measured in sessions 2 and 4), so this talks to libpq through psycopg's `pgconn` directly,
+and keeps psycopg's prepared-statement cache true: the statement is prepared, or not, exactly
+as a psycopg cursor would at that point, under psycopg's own names, so a later ROLLBACK (which
+makes psycopg forget them all) or a cache eviction applies to it too.
+
+Afterwards the connection is as if the statement had run and `commit()` been called: idle,
+outside any transaction. Django's atomic block then calls `commit()`, which psycopg skips on
+an idle connection, and runs the on-commit hooks as usual. A statement that fails leaves the
+transaction aborted (COMMIT is not run: the pipeline stops at the error) and raises; a COMMIT
+that fails (a deferred constraint) has rolled the transaction back and raises. Either way the
+atomic block's rollback follows and nothing of the transaction stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+from psycopg import errors, pq
+from psycopg._preparing import Prepare
+from psycopg._queries import PostgresQuery
+from psycopg.adapt import Transformer
+from psycopg.waiting import Wait
+
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_FATAL = pq.ExecStatus.FATAL_ERROR
+_INTRANS = pq.TransactionStatus.INTRANS
+
+# bench/_capture.py sets this to see the statement and the COMMIT (it records what psycopg's
+# cursors and commands send, and this sends through neither).
+observer: Callable[[str, Sequence[Any]], None] | None = None
+
+
+def usable(connection: Any) -> bool:
+    """The open transaction is the connection's own outermost atomic block with a transaction
+    open on the server: no savepoint, not inside a test's wrapping transaction, no psycopg
+    transaction block, pipeline or two-phase commit in charge."""
+    raw = connection.connection
+    return (
+        raw is not None
+        and connection.in_atomic_block
+        and not connection.savepoint_ids
+        and len(connection.atomic_blocks) == 1
+        and not connection.needs_rollback
+        and not raw._num_transactions
+        and raw._pipeline is None
+        and raw._tpc is None
+        and raw.pgconn.transaction_status == _INTRANS
+    )
+
+
+def execute_and_commit(connection: Any, sql: str, params: Sequence[Any]) -> None:
+    """Run `sql` (%s placeholders, no rows read back) and commit, in one round trip. The caller
+    checked `usable(connection)`; errors are raised as Django's, like any statement's."""
+    raw = connection.connection
+    if observer is not None:
+        observer(sql, params)
+    with connection.wrap_database_errors, raw.lock:
+        query = PostgresQuery(Transformer(raw))
+        query.convert(sql, params)
+        cache = raw._prepared
+        prep, name = cache.get(query, None)
+        pgconn = raw.pgconn
+        pgconn.enter_pipeline_mode()
+        try:
+            if prep is Prepare.NO:
+                pgconn.send_query_params(query.query, query.params, param_types=query.types,
+                                         param_formats=query.formats)  # fmt: skip
+            else:
+                if prep is Prepare.SHOULD:
+                    pgconn.send_prepare(name, query.query, param_types=query.types)
+                pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
+            pgconn.send_query_params(b"COMMIT", None)
+            pgconn.pipeline_sync()
+            groups = raw.wait(_results(pgconn))
+        except BaseException:
+            # The socket or the protocol failed midway: no use can be made of this connection.
+            raw.close()
+            raise
+        pgconn.exit_pipeline_mode()
+        if prep is Prepare.SHOULD:
+            prepared, groups = groups[0], groups[1:]
+            _raise_first_error(prepared, raw)
+        statement, committed = groups
+        key = cache.maybe_add_to_cache(query, prep, name)
+        if key is not None:
+            cache.validate(key, prep, name, statement)
+        _raise_first_error(statement, raw)
+        _raise_first_error(committed, raw)
+
+
+def _raise_first_error(results: Sequence[Any], raw: Any) -> None:
+    for result in results:
+        if result.status == _FATAL:
+            raise errors.error_from_result(result, encoding=raw.info.encoding)
+
+
+def _results(pgconn: Any) -> Generator[Wait, Any, list[list[Any]]]:
+    """Send what is queued, then read every command's results up to the Sync: one list per
+    command (a command after a failed one comes back as PIPELINE_ABORTED)."""
+    while pgconn.flush():
+        yield Wait.RW
+        pgconn.consume_input()
+    groups: list[list[Any]] = []
+    current: list[Any] = []
+    while True:
+        while pgconn.is_busy():
+            yield Wait.R
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:  # the end of one command's results
+            groups.append(current)
+            current = []
+        elif result.status == _SYNC:
+            return groups
+        else:
+            current.append(result)
