@@ -31,7 +31,7 @@ from pathlib import Path
 from bench._http_db import admin_connect, create_database, run_manage, seed
 from bench._http_delivery import Delivery
 from bench._http_load import Provider, Round, Scenario, Stats, Step, drive
-from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench, with_commit_piped
+from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench
 from bench._http_report import (
     CpuMeter,
     connections_per_process,
@@ -206,13 +206,6 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         " speed drifts by tens of percent within minutes, so a ratio is fair only between neighbours."
         " Default 1: pgbench, HTTP, pgbench again, the ceiling the better pgbench",
     )
-    parser.add_argument(
-        "--piped-commit",
-        action="store_true",
-        help="no HTTP: pgbench on the captured statements, then on the same with each transaction's last"
-        " statement and COMMIT in one round trip (pipeline mode), alternating --pairs times: what that design"
-        " step would give PostgreSQL's side",
-    )
     parser.add_argument("--capture", default="", help=argparse.SUPPRESS)  # internal: the capture subprocess
     return parser
 
@@ -292,9 +285,6 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
             )
         return result
 
-    if args.piped_commit:
-        _piped_commit_pairs(args, analysed_pgbench, pgbench_script)
-        return
     print(f"pgbench: {args.clients} clients, {args.pgbench_duration:.0f}s, -M prepared, the captured statements",
           flush=True)  # fmt: skip
     pg = analysed_pgbench()
@@ -355,23 +345,6 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
-
-
-def _piped_commit_pairs(args: argparse.Namespace, pgbench: Callable[..., dict[str, float]], script: Path) -> None:
-    piped = with_commit_piped(script)
-    print(f"pgbench, {args.clients} clients, {args.pgbench_duration:.0f}s each: {script.name} against {piped.name}"
-          " (each transaction's last statement and COMMIT in one round trip)", flush=True)  # fmt: skip
-    gains = []
-    for number in range(1, args.pairs + 1):
-        plain, together = pgbench(script), pgbench(piped)
-        gains.append(together["tps"] / plain["tps"] - 1)
-        print(
-            f"  pair {number}: {plain['tps']:.1f} -> {together['tps']:.1f} requests/s ({gains[-1]:+.1%}); postgres CPU"
-            f" per request {plain['pg_cpu_ms']:.3f} -> {together['pg_cpu_ms']:.3f} ms, pgbench's own"
-            f" {plain['client_cpu_ms']:.3f} -> {together['client_cpu_ms']:.3f} ms",
-            flush=True,
-        )
-    print(f"median gain {statistics.median(gains):+.1%}")
 
 
 def _steady_state(database_url: str) -> None:

@@ -106,26 +106,6 @@ def capture_main(provider: Provider, directory: Path) -> None:
 # --- pgbench ------------------------------------------------------------------------------------
 
 
-def with_commit_piped(script: Path) -> Path:
-    """The script with each transaction's last statement and its END sent in one round trip
-    (pgbench's pipeline mode), where that statement reads nothing back (no \\aset): what the
-    ceiling would be if the wallet sent its last statement and COMMIT together (--piped-commit;
-    docs/benchmarks/igpx.md, session 11). Written beside `script`."""
-    lines, out, i = script.read_text().split("\n"), [], 0
-    while i < len(lines):
-        line = lines[i]
-        last = i + 1 < len(lines) and lines[i + 1] == "END;" and line.endswith(";")
-        if last and line[:1] != "\\" and line != "BEGIN;":
-            out += ["\\startpipeline", line, "END;", "\\endpipeline"]
-            i += 2
-            continue
-        out.append(line)
-        i += 1
-    piped = script.with_name(script.stem + "_piped_commit.sql")
-    piped.write_text("\n".join(out))
-    return piped
-
-
 def run_pgbench(database_url: str, clients: int, duration: float, script: Path, defines: dict[str, str],
                 per_round: float) -> dict[str, float]:  # fmt: skip
     """pgbench on `script` (one round of the HTTP mix per transaction), -M prepared as the

@@ -126,36 +126,6 @@ def test_no_aset_statement_is_pgbench_s_128th_command() -> None:
     ]
 
 
-def test_piped_commit_sends_a_last_statement_that_reads_nothing_with_its_end(tmp_path) -> None:
-    from bench._http_pgbench import with_commit_piped
-
-    script = tmp_path / "round.sql"
-    script.write_text(
-        "\n".join(
-            [
-                "BEGIN;",
-                "SELECT 1 \\aset r1_",
-                "UPDATE t SET v = :r1_id;",
-                "END;",
-                "BEGIN;",
-                "INSERT INTO t VALUES (1) RETURNING id \\aset r2_",
-                "END;",
-            ]
-        )
-    )
-    assert with_commit_piped(script).read_text().split("\n") == [
-        "BEGIN;",
-        "SELECT 1 \\aset r1_",
-        "\\startpipeline",
-        "UPDATE t SET v = :r1_id;",
-        "END;",
-        "\\endpipeline",
-        "BEGIN;",
-        "INSERT INTO t VALUES (1) RETURNING id \\aset r2_",  # pgbench allows no \aset in a pipeline
-        "END;",
-    ]
-
-
 def test_a_statement_sent_with_its_commit_is_piped_with_it_in_pgbench() -> None:
     lines = script().round(
         [
