@@ -143,3 +143,12 @@ def test_a_callback_answers_and_commits_in_its_last_round_trip(client, settings)
     stored = IdempotencyRecord.objects.filter(provider="igpx").order_by("id")
     assert [record.outcome for record in stored] == ["applied", "applied"]
     assert idle()
+
+
+def test_a_psycopg_without_these_internals_goes_the_usual_way() -> None:
+    from types import SimpleNamespace
+
+    from config.postgresql import commit
+
+    django_side = {"in_atomic_block": True, "savepoint_ids": [], "atomic_blocks": [1], "needs_rollback": False}
+    assert not commit.usable(SimpleNamespace(connection=object(), **django_side))

@@ -46,17 +46,21 @@ def usable(connection: Any) -> bool:
     open on the server: no savepoint, not inside a test's wrapping transaction, no psycopg
     transaction block, pipeline or two-phase commit in charge."""
     raw = connection.connection
-    return (
-        raw is not None
-        and connection.in_atomic_block
-        and not connection.savepoint_ids
-        and len(connection.atomic_blocks) == 1
-        and not connection.needs_rollback
-        and not raw._num_transactions
-        and raw._pipeline is None
-        and raw._tpc is None
-        and raw.pgconn.transaction_status == _INTRANS
-    )
+    try:
+        return (
+            raw is not None
+            and connection.in_atomic_block
+            and not connection.savepoint_ids
+            and len(connection.atomic_blocks) == 1
+            and not connection.needs_rollback
+            and not raw._num_transactions
+            and raw._pipeline is None
+            and raw._tpc is None
+            and raw._prepared is not None
+            and raw.pgconn.transaction_status == _INTRANS
+        )
+    except AttributeError:  # a psycopg whose internals moved (requirements.txt pins 3.3.9): go the usual way
+        return False
 
 
 def execute_and_commit(connection: Any, sql: str, params: Sequence[Any]) -> None:
