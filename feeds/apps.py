@@ -27,9 +27,10 @@ class FeedsConfig(AppConfig):
 
         from config import dashboard
         from feeds.dashboard import metrics
-        from feeds.reconcile import on_wallet_event
+        from feeds.reconcile import BET_READ, on_wallet_event
         from wallet import events
 
         dashboard.register("odds feed", metrics)
         # Provider settlements that disagree with Betradar go to the review queue.
         events.subscribe(on_wallet_event)
+        events.read_with_bet(BET_READ)

@@ -45,6 +45,18 @@ def _mapped_legs(bet: Bet) -> list[dict] | None:
     return legs
 
 
+# Whether a bet may have mapped legs: one of them names a Betradar event (a necessary condition of
+# `_mapped_legs`: `->>` gives a string as written, any other JSON value a text that cannot start
+# with "sr:"). Sent with the statement that locks the bet (Betsy's settle), so that the common
+# unmapped bet is passed over without its selections being read and decoded (issue #18).
+_MAY_BE_MAPPED = (
+    "SELECT EXISTS (SELECT 1 FROM wallet_bet fb CROSS JOIN LATERAL jsonb_array_elements(CASE"
+    " jsonb_typeof(fb.selections) WHEN 'array' THEN fb.selections ELSE '[]'::jsonb END) leg"
+    " WHERE fb.id = {bet} AND leg->>'event_id' LIKE 'sr:%%')"
+)
+BET_READ = events.BetRead("feeds", _MAY_BE_MAPPED, 1)
+
+
 def betradar_verdict(bet: Bet) -> bool | None:
     """True if Betradar says every leg won, False if any leg lost, None when it cannot say."""
     legs = _mapped_legs(bet)
@@ -116,7 +128,12 @@ def on_wallet_event(event: events.WalletEvent) -> None:
     step = event.settlement
     if step is None:
         step = Settlement.objects.select_related("bet").get(pk=event.settlement_id)
-    if step.bet_id is not None and _mapped_legs(step.bet) is not None:
+    if step.bet_id is None:
+        return
+    known = (event.prefetched or {}).get(BET_READ.name)
+    if known is not None and not known[0]:
+        return  # no leg names a Betradar event: not mapped
+    if _mapped_legs(step.bet) is not None:
         check_settlement(step)
 
 

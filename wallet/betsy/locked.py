@@ -28,6 +28,13 @@ _WALLET_COLUMNS = (
 _WALLET_WIDTH = len(_WALLET_COLUMNS.split(","))
 _ATTEMPTS = 3  # a step whose bet changed under it reads again; the last attempt goes on regardless
 
+# The bet's fields the first statement reads: all but its selections, which neither the steps
+# (settle, unsettle, rollback) nor their subscribers read (the CRM delivery reads the bet again),
+# and which cost a JSON decode of the legs on every settle (with the text's transfer, ~45k
+# instructions, issue #18). Deferred, as with QuerySet.defer(): reading bet.selections loads them.
+BET_FIELDS = tuple(f for f in Bet._meta.concrete_fields if f.name != "selections")
+_BET_NAMES = tuple(f.attname for f in BET_FIELDS)
+
 
 # A settlement step's id taken from its sequence: a step that moves no money has no posting to
 # travel with, and knowing its id beforehand lets it ride on the answer's statement instead of
@@ -37,15 +44,14 @@ _STEP_ID = "nextval(pg_get_serial_sequence('wallet_settlement', 'id'))"
 
 @functools.cache
 def preload_sql(reads: tuple[events.BetRead, ...], step_id: bool = False) -> str:
-    """The bet (every column), its unsettle count, its wallet, whether the bet changed while this
+    """The bet (`BET_FIELDS`), its unsettle count, its wallet, whether the bet changed while this
     statement waited for its lock (its locked version against the statement's snapshot), and
     the subscribers' reads about the bet; with `step_id` (PostgreSQL), a new settlement step's id.
     The bet's alias is one no subscriber's SQL would use for its own tables: `{bet}` must not be
     captured by an inner alias."""
-    bet_sql, _ = rows.select_sql(Bet, ())
-    bet_columns = bet_sql[len("SELECT ") : bet_sql.index(" FROM ")]
-    bet_columns = ", ".join(f"betsy_bet.{column.strip()}" for column in bet_columns.split(","))
-    postgres = rows.db().vendor == "postgresql"
+    connection = rows.db()
+    bet_columns = ", ".join(f"betsy_bet.{connection.ops.quote_name(f.column)}" for f in BET_FIELDS)
+    postgres = connection.vendor == "postgresql"
     changed = (
         "betsy_bet.xmin::text <> (SELECT x.xmin::text FROM wallet_bet x WHERE x.id = betsy_bet.id)"
         if postgres
@@ -114,8 +120,8 @@ def read_locked(row: tuple, call: BetCall, reads: tuple[events.BetRead, ...]) ->
     """What a row of `preload_sql` holds, and whether the bet changed while the statement waited
     for its lock (the locked rows are then their latest versions, the subscribers' reads may not be:
     they are left out)."""
-    width = len(Bet._meta.concrete_fields)
-    bet = rows.instance(Bet, row[:width])
+    width = len(_BET_NAMES)
+    bet = rows.partial(Bet, _BET_NAMES, row[:width])
     at = width + 1
     wallet = wallet_from_row(row[at : at + _WALLET_WIDTH], who=call.user_id, currency=bet.currency)
     at += _WALLET_WIDTH
