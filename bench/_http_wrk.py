@@ -154,12 +154,12 @@ class WrkLoop:
 
     def prepare(self, warmup: float, duration: float, ceiling_rps: float) -> None:
         """`ceiling_rps` (pgbench's rate) bounds how many requests a client can need: the server
-        stays below 60% of it, and a client gets four times its fair share of that (a client
-        alone on a worker runs ahead of the others)."""
+        stays below 60% of it, and a client gets eight times its fair share of that (a client
+        alone on a worker runs ahead of the others: four times was once not enough)."""
         self.phases = []
         for phase, seconds in (("warm-up", warmup), ("measured", duration)):
             self.runs += 1
-            per_client = int(ceiling_rps * 0.6 * seconds / max(self.clients, 1) * 4) + 200
+            per_client = int(ceiling_rps * 0.6 * seconds / max(self.clients, 1) * 8) + 200
             folder = self.folder / f"run{self.runs}"
             write_requests(self.provider, self.clients, self.seeded, per_client, folder, f"{self.runs}-{self.folder}",
                            self.decline_share)  # fmt: skip
