@@ -5,7 +5,7 @@ nothing kept and a usable connection on any failure, psycopg's statement cache k
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from psycopg import pq
 
 from tests.factories import fund, make_player
@@ -152,3 +152,18 @@ def test_a_psycopg_without_these_internals_goes_the_usual_way() -> None:
 
     django_side = {"in_atomic_block": True, "savepoint_ids": [], "atomic_blocks": [1], "needs_rollback": False}
     assert not commit.usable(SimpleNamespace(connection=object(), **django_side))
+
+
+def test_a_connection_lost_before_the_pair_fails_that_transaction_only(table) -> None:
+    from tests.test_db_recovery import backend_pid, terminate
+
+    with pytest.raises(OperationalError), transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute(INSERT, [1, "first", None])
+        terminate(backend_pid())  # as a restart would, mid-transaction: the provider retries
+        rows.execute_and_commit(INSERT, [2, "last", None])
+    # The next transaction runs on a new connection, and nothing of the lost one stayed.
+    with transaction.atomic(durable=True):
+        assert ids() == []
+        assert rows.execute_and_commit(INSERT, [3, "after", None])
+    assert ids() == [3]
