@@ -402,7 +402,8 @@ def parse_check(body: bytes) -> CheckRequest:
 
 
 def parse_bet(method: str, body: bytes) -> BetCall:
-    """Parse a /payment/bet request; the operation is chosen by (HTTP method, type)."""
+    """Parse a /payment/bet request; the operation is chosen by (HTTP method, type). The view
+    calls `fastparse.parse_bet`, which reads the usual body itself and hands any other here."""
     data = _load_object(body)
     type_ = data.get("type")
     if isinstance(type_, bool) or not isinstance(type_, int):
