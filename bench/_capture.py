@@ -138,12 +138,18 @@ class Recorder:
 
         raw._exec_command = recording_exec_command
 
-        def recording_piped(sql: str, params: Any) -> None:
+        # The last statement and its COMMIT go through neither a cursor nor psycopg's commands
+        # (config/postgresql/commit.py): the function that sends them is wrapped instead.
+        send_piped = piped.execute_and_commit
+
+        def recording_piped(connection: Any, sql: str, params: Any) -> None:
             if recorder.on:
                 recorder.statements.append(Statement(sql, list(params or []), piped=True))
                 recorder.statements.append(Statement("COMMIT", command=True, piped=True))
+            send_piped(connection, sql, params)
 
-        piped.observer = recording_piped
+        piped.execute_and_commit = recording_piped
+        self._send_piped = send_piped
 
     def uninstall(self) -> None:
         from config.postgresql import commit as piped
@@ -151,7 +157,7 @@ class Recorder:
         raw, base = self._installed
         raw.cursor_factory = base
         del raw._exec_command  # the instance attribute: psycopg's own method shows again
-        piped.observer = None
+        piped.execute_and_commit = self._send_piped
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:

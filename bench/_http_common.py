@@ -362,28 +362,23 @@ def _steady_state(database_url: str) -> None:
 def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
                    servers: list[str], first_pg: dict[str, float], pgbench: Callable[[], dict[str, float]],
                    extra_cpu: dict[str, int]) -> list[dict]:  # fmt: skip
-    """pgbench then the closed loop, `args.pairs` times per server; each ratio is against the
-    pgbench run just before it (the first: `first_pg`, already run and settled). The paced
-    phases follow the last pair."""
+    """pgbench then the closed loop, `args.pairs` times per server, after one closed loop that is
+    not counted (its ceiling: `first_pg`); each ratio is against the pgbench run just before it.
+    The paced phases follow the last pair."""
     results = []
-    unused: dict[str, float] | None = first_pg
     # pgbench on the new database, before any HTTP run, gave 15-25% fewer requests/s than every
     # pgbench after one (a warm-up pgbench or a checkpoint did not change it), so each run's
     # first pair read several points better than the rest (docs/benchmarks/igpx.md, session 11).
     # One closed loop first, not counted, brings the database to the state of the later pairs.
     print("warm-up: one closed loop, not counted", flush=True)
     measure_server(provider, servers[0], args, env, seeded, 0.0, extra_cpu, first_pg["tps"])
-    unused = None
     for kind in servers:
         ratios = []
         for number in range(1, args.pairs + 1):
-            if unused is not None:
-                pg, unused = unused, None
-            else:
-                pg = pgbench()
-                print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms,"
-                      f" pgbench's own {pg['client_cpu_ms']:.3f} ms")  # fmt: skip
-                _steady_state(args.database_url)
+            pg = pgbench()
+            print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms,"
+                  f" pgbench's own {pg['client_cpu_ms']:.3f} ms")  # fmt: skip
+            _steady_state(args.database_url)
             last = number == args.pairs
             paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
             r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu, pg["tps"])

@@ -124,7 +124,7 @@ def test_not_inside_a_test_s_wrapping_transaction() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_callback_answers_and_commits_in_its_last_round_trip(client, settings) -> None:
+def test_a_callback_answers_and_commits_in_its_last_round_trip(client, settings, monkeypatch) -> None:
     settings.IGPX_SECURITY_HASH = SECRET
     provider = Provider(client)
     alice = make_player("alice")
@@ -132,13 +132,17 @@ def test_a_callback_answers_and_commits_in_its_last_round_trip(client, settings)
     sent = []
     from config.postgresql import commit
 
-    commit.observer = lambda sql, params: sent.append(sql)
-    try:
-        assert provider.bet("b-1", "1.00").error is None
-        assert provider.result("r-1", "3.00").error is None
-        assert provider.result("r-1", "3.00").error is None  # a replay: nothing to store
-    finally:
-        commit.observer = None
+    send = commit.execute_and_commit
+
+    def recording(connection, sql, params) -> None:
+        sent.append(sql)
+        send(connection, sql, params)
+
+    monkeypatch.setattr(commit, "execute_and_commit", recording)
+    assert provider.bet("b-1", "1.00").error is None
+    assert provider.result("r-1", "3.00").error is None
+    assert provider.result("r-1", "3.00").error is None  # a replay: nothing to store
+    monkeypatch.undo()
     assert len(sent) == 2 and all("UPDATE wallet_idempotencyrecord" in sql for sql in sent)
     stored = IdempotencyRecord.objects.filter(provider="igpx").order_by("id")
     assert [record.outcome for record in stored] == ["applied", "applied"]

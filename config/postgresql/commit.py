@@ -23,7 +23,7 @@ atomic block's rollback follows and nothing of the transaction stays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from psycopg import errors, pq
@@ -35,10 +35,6 @@ from psycopg.waiting import Wait
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _FATAL = pq.ExecStatus.FATAL_ERROR
 _INTRANS = pq.TransactionStatus.INTRANS
-
-# bench/_capture.py sets this to see the statement and the COMMIT (it records what psycopg's
-# cursors and commands send, and this sends through neither).
-observer: Callable[[str, Sequence[Any]], None] | None = None
 
 
 def usable(connection: Any) -> bool:
@@ -67,8 +63,6 @@ def execute_and_commit(connection: Any, sql: str, params: Sequence[Any]) -> None
     """Run `sql` (%s placeholders, no rows read back) and commit, in one round trip. The caller
     checked `usable(connection)`; errors are raised as Django's, like any statement's."""
     raw = connection.connection
-    if observer is not None:
-        observer(sql, params)
     with connection.wrap_database_errors, raw.lock:
         query = PostgresQuery(Transformer(raw))
         query.convert(sql, params)
