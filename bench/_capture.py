@@ -80,6 +80,9 @@ class Statement:
     # Sent with the COMMIT after it in one round trip (config/postgresql/commit.py): pgbench's
     # pipeline mode does the same with the two.
     piped: bool = False
+    # BEGIN sent with the statement after it in one round trip (config/postgresql/lean.py): on
+    # the BEGIN, and on that statement (whose rows pgbench then cannot read back: see `round`).
+    opens: bool = False
 
 
 class Recorder:
@@ -92,8 +95,10 @@ class Recorder:
 
     def install(self) -> None:
         from django.db import connections
+        from psycopg import pq
 
         from config.postgresql import commit as piped
+        from config.postgresql import lean
 
         conn = connections["default"]
         if conn.vendor != "postgresql":
@@ -151,13 +156,39 @@ class Recorder:
         piped.execute_and_commit = recording_piped
         self._send_piped = send_piped
 
+        # wallet.rows.cursor()'s statements go through config/postgresql/lean.py, BEGIN with
+        # the transaction's first one.
+        send_lean = lean.run
+
+        def recording_lean(connection: Any, sql: str, params: Any) -> Any:
+            if not recorder.on or connection is not raw:
+                return send_lean(connection, sql, params)
+            opens = lean.begins(connection)
+            begin = connection._get_tx_start_command().decode() if opens else ""
+            result, tx = send_lean(connection, sql, params)
+            names: list[str] = []
+            rows: list[tuple] = []
+            if result.status == pq.ExecStatus.TUPLES_OK:
+                names = [result.fname(i).decode() for i in range(result.nfields)]
+                tx.set_pgresult(result)
+                rows = tx.load_rows(0, result.ntuples, tuple)
+            if opens:
+                recorder.statements.append(Statement(begin, command=True, opens=True))
+            recorder.statements.append(Statement(sql, list(params or []), names, rows, opens=opens))
+            return result, tx
+
+        lean.run = recording_lean
+        self._send_lean = send_lean
+
     def uninstall(self) -> None:
         from config.postgresql import commit as piped
+        from config.postgresql import lean
 
         raw, base = self._installed
         raw.cursor_factory = base
         del raw._exec_command  # the instance attribute: psycopg's own method shows again
         piped.execute_and_commit = self._send_piped
+        lean.run = self._send_lean
 
     @contextmanager
     def recording(self) -> Iterator[list[Statement]]:
@@ -206,6 +237,32 @@ def _renamed(sql: str, width: int) -> str:
         ctes, main = _split_with(sql)
         return f"{ctes}, q_ AS ({main}) SELECT * FROM q_ AS q__({columns})"
     return f"WITH q_ AS ({sql}) SELECT * FROM q_ AS q__({columns})"
+
+
+def _begin_with_the_previous_end(lines: list[str], index: int) -> None:
+    """pgbench reads no rows inside a pipeline (no \\aset there), so the statement at `index`
+    cannot go with its BEGIN as the server sends it. Its BEGIN goes instead with the previous
+    transaction's end (END or ROLLBACK, piped or alone): the same statements in the same number
+    of round trips. The first transaction of a round has no previous end in the script (pgbench
+    refuses a script that ends inside a transaction): there it cannot be mirrored."""
+    assert (
+        lines[index - 2] == "\\startpipeline"
+        and lines[index - 1].startswith("BEGIN")
+        and lines[index + 1] == "\\endpipeline"
+    )
+    begin = lines[index - 1]
+    del lines[index + 1]
+    del lines[index - 2 : index]
+    previous = index - 3
+    if previous >= 0 and lines[previous] == "\\endpipeline" and lines[previous - 1] in ("END;", "ROLLBACK;"):
+        lines.insert(previous, begin)
+    elif previous >= 0 and lines[previous] in ("END;", "ROLLBACK;"):
+        lines[previous : previous + 1] = ["\\startpipeline", lines[previous], begin, "\\endpipeline"]
+    else:
+        raise CaptureError(
+            "a later statement uses what the round's first transaction's first statement returned;"
+            f" pgbench could not send it with its BEGIN as the server does: {lines[index - 2][:300]}"
+        )
 
 
 class Script:
@@ -290,6 +347,8 @@ class Script:
         for number, st in enumerate(statements):
             if st.command:
                 word = st.sql.strip().upper()
+                if st.opens:
+                    lines.append("\\startpipeline")
                 lines.append("END;" if word == "COMMIT" else f"{st.sql.strip()};")
                 if st.piped:
                     lines.append("\\endpipeline")
@@ -309,20 +368,28 @@ class Script:
                     used.add(int(variable[1:].split("_", 1)[0]))
                 out += rendered + piece
             out = out.replace("\0", "%")
-            pending[len(lines)] = (number, False)
+            at = len(lines)
+            pending[at] = (number, False)
             lines.append(out)
+            if st.opens:
+                lines.append("\\endpipeline")
             if st.rows:
                 valid = all(_VARIABLE.match(n) for n in st.names) and len(set(st.names)) == len(st.names)
-                pending[len(lines) - 1] = (number, not valid)
+                pending[at] = (number, not valid)
                 for j, value in enumerate(st.rows[-1]):
                     if type(value) is int and value >= ID_FLOOR and value not in found:
                         found[value] = f"r{number}_{st.names[j] if valid else f'c{j}'}"
+        read_back: list[int] = []  # lines of statements sent with their BEGIN whose rows are used
         for index, (number, renamed) in pending.items():
             if number in used:
                 sql = _renamed(lines[index], len(statements[number].names)) if renamed else lines[index]
                 lines[index] = f"{sql} \\aset r{number}_"
+                if statements[number].opens:
+                    read_back.append(index)
             else:
                 lines[index] += ";"
+        for index in sorted(read_back, reverse=True):
+            _begin_with_the_previous_end(lines, index)
         return lines
 
     def branch(self, name: str, weight: float, statements: list[Statement], requests: int) -> None:

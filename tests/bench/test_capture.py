@@ -143,3 +143,78 @@ def test_a_statement_sent_with_its_commit_is_piped_with_it_in_pgbench() -> None:
         "END;",
         "\\endpipeline",
     ]
+
+
+def _opening(sql: str, params: list, names: list[str], rows: list[tuple]) -> list[Statement]:
+    return [Statement("BEGIN", command=True, opens=True), Statement(sql, params, names, rows, opens=True)]
+
+
+def test_begin_sent_with_a_transaction_s_first_statement_is_piped_with_it_in_pgbench() -> None:
+    lines = script().round(
+        [
+            *_opening("INSERT INTO t VALUES (%s) RETURNING id", [PLAYER], ["id"], [(BET,)]),
+            Statement("UPDATE t SET note = 'x' WHERE player = %s", [PLAYER], piped=True),
+            Statement("COMMIT", command=True, piped=True),
+        ]
+    )
+    assert lines == [
+        "\\startpipeline",
+        "BEGIN;",
+        "INSERT INTO t VALUES (:pid::int8) RETURNING id;",  # nothing reads its rows back
+        "\\endpipeline",
+        "\\startpipeline",
+        "UPDATE t SET note = 'x' WHERE player = :pid::int8;",
+        "END;",
+        "\\endpipeline",
+    ]
+
+
+def test_a_first_statement_whose_rows_are_used_takes_its_begin_from_the_previous_end() -> None:
+    """pgbench allows no \\aset in a pipeline: BEGIN then rides with the previous transaction's end,
+    in the same number of round trips as the server's."""
+    first = [
+        *_opening("SELECT %s AS a", [PLAYER], ["a"], [(PLAYER,)]),
+        Statement("UPDATE t SET a = 1 WHERE p = %s", [PLAYER], piped=True),
+        Statement("COMMIT", command=True, piped=True),
+    ]
+
+    def second(bet: int) -> list[Statement]:
+        return [
+            *_opening("INSERT INTO s VALUES (%s) RETURNING id", [PLAYER], ["id"], [(bet,)]),
+            Statement("UPDATE s SET b = 2 WHERE id = %s", [bet], piped=True),
+            Statement("COMMIT", command=True, piped=True),
+        ]
+
+    repeat = [*_opening("SELECT %s AS r", [PLAYER], ["r"], [(PLAYER,)]), Statement("COMMIT", command=True)]
+    lines = script().round(first + second(BET) + repeat + second(BET + 1))
+    assert lines == [
+        "\\startpipeline",
+        "BEGIN;",
+        "SELECT :pid::int8 AS a;",
+        "\\endpipeline",
+        "\\startpipeline",
+        "UPDATE t SET a = 1 WHERE p = :pid::int8;",
+        "END;",
+        "BEGIN;",  # the second transaction's
+        "\\endpipeline",
+        "INSERT INTO s VALUES (:pid::int8) RETURNING id \\aset r5_",
+        "\\startpipeline",
+        "UPDATE s SET b = 2 WHERE id = :r5_id::int8;",
+        "END;",
+        "\\endpipeline",
+        "\\startpipeline",
+        "BEGIN;",
+        "SELECT :pid::int8 AS r;",
+        "\\endpipeline",
+        "\\startpipeline",  # a lone END takes the next BEGIN into a pipeline of its own
+        "END;",
+        "BEGIN;",
+        "\\endpipeline",
+        "INSERT INTO s VALUES (:pid::int8) RETURNING id \\aset r12_",
+        "\\startpipeline",
+        "UPDATE s SET b = 2 WHERE id = :r12_id::int8;",
+        "END;",
+        "\\endpipeline",
+    ]
+    with pytest.raises(CaptureError, match="round's first transaction"):
+        script().round(second(BET))

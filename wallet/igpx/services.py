@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from config.logthrottle import Throttled
-from wallet import events, money, rows
+from wallet import events, ledger, money, rows
 from wallet.errors import (
     AlreadyRolledBack,
     CurrencyMismatch,
@@ -149,23 +149,31 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
     the player's status. The Settlement row is the record staff and the CRM export follow."""
     wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
     paid = money.payable(request.amount, request.currency)  # the amount itself unless finer than the currency
+    settlement = Settlement(
+        bet=None,
+        player_id=wallet.player_id,
+        kind=Settlement.Kind.RESULT,
+        result="paid" if paid > 0 else "lost",
+        amount=paid,
+        external_id=request.transaction_id,
+        transaction_id=None,
+    )
     transaction_id = spendable = None
     if paid > 0:
+        # The settlement row travels in the payout's own statement where it can (ledger.post(step=…)).
         credited = postings.credit_apply(
-            provider=PROVIDER, external_id=request.transaction_id, wallet=wallet, amount=paid
+            provider=PROVIDER,
+            external_id=request.transaction_id,
+            wallet=wallet,
+            amount=paid,
+            step=rows.new_row(settlement, {"transaction_id": ledger.TRANSACTION_ID}),
         )
         transaction_id, spendable = credited.transaction_id, credited.spendable
-    settlement = rows.insert(
-        Settlement(
-            bet=None,
-            player_id=wallet.player_id,
-            kind=Settlement.Kind.RESULT,
-            result="paid" if paid > 0 else "lost",
-            amount=paid,
-            external_id=request.transaction_id,
-            transaction_id=transaction_id,
-        )
-    )
+        settlement.transaction_id = transaction_id
+        if credited.step_id is not None:
+            rows.saved(settlement, credited.step_id)
+    if settlement.pk is None:
+        rows.insert(settlement)
     # Published once the settlement exists, so subscribers (CRM export, review queue) can
     # follow it; a lost bet (nothing moved) is news too.
     events.publish(

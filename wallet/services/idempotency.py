@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -135,22 +136,16 @@ def _claim_and_read(
             return None, _load(key), preloaded, key
         return record_id, None, preloaded, key
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
-    columns, lateral, lateral_params = _lateral(preload)
+    lateral_params = () if preload is None else preload.params
     if key_sql is None:
         key_params = [key.provider, key.external_id, key.operation]
-        head, claim, params = "", _CLAIM, [*key_params, print_, PENDING, now]
-        source, named, join_id, join_params = "(SELECT 1) AS one", "", "%s", key_params
+        params = [*key_params, print_, PENDING, now, *key_params, *lateral_params]
     else:
-        head = f"k AS (SELECT ({key_sql.sql})::varchar AS external_id), "
-        claim = _CLAIM.replace("VALUES (%s, %s, %s", "SELECT %s, k.external_id, %s").replace("%s)", "%s FROM k", 1)
-        params = [*key_sql.params, key.provider, key.operation, print_, PENDING, now]
-        source, named, join_id, join_params = "k", ", k.external_id", "k.external_id", [key.provider, key.operation]
+        key_params = [key.provider, key.operation]
+        params = [*key_sql.params, *key_params, print_, PENDING, now, *key_params, *lateral_params]
     with rows.cursor() as cursor:
         cursor.execute(
-            f"WITH {head}claim AS ({claim}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
-            f" r.response, r.transaction_id{named}{columns} FROM {source} LEFT JOIN wallet_idempotencyrecord r"
-            f" ON r.provider = %s AND r.external_id = {join_id} AND r.operation = %s" + lateral,
-            [*params, *join_params, *lateral_params],
+            _claim_sql(None if key_sql is None else key_sql.sql, None if preload is None else preload.sql), params
         )
         row = cursor.fetchone()
     record_id, existing, rest = row[0], row[1:6], row[6:]
@@ -160,6 +155,26 @@ def _claim_and_read(
     if record_id is None:
         return None, existing if existing[0] is not None else _load(key), preloaded, key
     return record_id, None, preloaded, key
+
+
+@lru_cache(maxsize=256)
+def _claim_sql(key_sql: str | None, preload_sql: str | None) -> str:
+    """The claim statement of `_claim_and_read` for a key expression and a preload (each SQL
+    text or None). Built once per pair: a Betsy settle's is some 2,300 characters, and the same
+    string object each time also spares psycopg re-hashing it to find its parsed form."""
+    columns, lateral, _ = _lateral(None if preload_sql is None else Preload(preload_sql, ()))
+    if key_sql is None:
+        head, claim = "", _CLAIM
+        source, named, join_id = "(SELECT 1) AS one", "", "%s"
+    else:
+        head = f"k AS (SELECT ({key_sql})::varchar AS external_id), "
+        claim = _CLAIM.replace("VALUES (%s, %s, %s", "SELECT %s, k.external_id, %s").replace("%s)", "%s FROM k", 1)
+        source, named, join_id = "k", ", k.external_id", "k.external_id"
+    return (
+        f"WITH {head}claim AS ({claim}) SELECT (SELECT id FROM claim), r.fingerprint, r.outcome, r.status_code,"
+        f" r.response, r.transaction_id{named}{columns} FROM {source} LEFT JOIN wallet_idempotencyrecord r"
+        f" ON r.provider = %s AND r.external_id = {join_id} AND r.operation = %s" + lateral
+    )
 
 
 def _lateral(preload: Preload | None) -> tuple[str, str, tuple[Any, ...]]:
@@ -188,13 +203,16 @@ def _load(key: RequestKey) -> tuple[str, str, int, str, int | None]:
         return cursor.fetchone()
 
 
-def _store(record_id: int, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
+def _store(key: RequestKey, outcome: str, status: int, body: str, transaction_id: int | None, error_code: str) -> None:
     # The transaction's last statement: it carries the rows held back by rows.write_behind(),
-    # and travels with the COMMIT where it can (rows.execute_and_commit).
+    # and travels with the COMMIT where it can (rows.execute_and_commit). The record is found
+    # by its key, not by the id the claim returned: nothing later in the transaction then needs
+    # the claim's answer, which is what lets the bench's pgbench send its claim with its BEGIN
+    # in one round trip, as config/postgresql/lean.py does (bench/_capture.py).
     sql, params = rows.carrying(
         "UPDATE wallet_idempotencyrecord SET outcome = %s, status_code = %s, response = %s,"
-        " transaction_id = %s, error_code = %s WHERE id = %s",
-        [outcome, status, body, transaction_id, error_code, record_id],
+        " transaction_id = %s, error_code = %s WHERE provider = %s AND external_id = %s AND operation = %s",
+        [outcome, status, body, transaction_id, error_code, key.provider, key.external_id, key.operation],
     )
     if rows.execute_and_commit(sql, params):
         return
@@ -275,7 +293,7 @@ def execute_once(
                 # Subscribers' outbox rows ride on the answer's UPDATE (rows.write_behind).
                 with rows.write_behind():
                     result = apply() if preload is None else apply(preloaded)
-                    _store(record_id, APPLIED, result.status, result.body, result.transaction_id, "")
+                    _store(key, APPLIED, result.status, result.body, result.transaction_id, "")
         # A repeat wrote nothing: its transaction commits rather than rolls back, because
         # psycopg forgets every prepared statement of the connection on a ROLLBACK, and
         # repeats are a fifth of a provider's traffic (docs/benchmarks/igpx.md).
@@ -289,7 +307,7 @@ def execute_once(
                 record_id = _claim(key, print_)
                 if record_id is None:
                     raise _Existing(_load(key))
-                _store(record_id, DECLINED, status, body, None, error.code)
+                _store(key, DECLINED, status, body, None, error.code)
         except _Existing as existing:
             return _answer_existing(key, print_, existing.row, render_error, request_body)
         return Reply(status=status, body=body, outcome=DECLINED)
