@@ -4,6 +4,7 @@ success body. Shared by services.py (profile, balance, place, settle, check) and
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ def code_for(error: errors.WalletError, operation: str = "") -> Code:
     return Code.SYSTEM_ERROR
 
 
+@functools.cache  # one per operation, not a new closure per callback (issue #18)
 def error_renderer(operation: str) -> Callable[[errors.WalletError], tuple[int, str]]:
     def render(error: errors.WalletError) -> tuple[int, str]:
         return 400, render_error(code_for(error, operation), error.message).decode()

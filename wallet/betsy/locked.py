@@ -167,6 +167,13 @@ def _locked(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...],
     return locked
 
 
+@functools.cache
+def _key(operation: str) -> RequestKey:
+    """The key `execute_locked` passes: its external id is `key_sql`'s, so the key is the same for
+    every step of one operation (frozen: shared, not made per callback; issue #18)."""
+    return RequestKey(PROVIDER, "", operation)
+
+
 def execute_locked(
     call: BetCall,
     operation: str,
@@ -189,7 +196,7 @@ def execute_locked(
     while True:
         try:
             reply = execute_once(
-                key=RequestKey(PROVIDER, "", operation),
+                key=_key(operation),
                 key_sql=key_sql,
                 content=content,
                 apply=lambda row: apply(seen[0]),
