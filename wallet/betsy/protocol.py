@@ -223,8 +223,8 @@ def format_time_ns(ns: int) -> str:
     """`format_time(datetime.now(UTC))` for the instant `ns = time.time_ns()`: the same clock,
     floored the same way (datetime.now floors it to the microsecond, format_time that to the
     millisecond). The success answer's time: `datetime.now` and the datetime's attributes cost
-    ~8k instructions a callback that two integer divisions do not (issue #18). The second's
-    text is kept as format_time keeps it (one slot, replaced whole)."""
+    ~5k instructions a callback more than two integer divisions (issue #18). The second's text
+    is kept as format_time keeps it (one slot, replaced whole)."""
     second = ns // _NS_PER_SECOND
     kept = _epoch_second[0]
     if kept[0] != second:
