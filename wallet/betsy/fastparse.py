@@ -96,8 +96,26 @@ _PLAYER_ID_MAX = identifiers.PLAYER_ID_MAX
 _RESULT_TYPES = parsing._RESULT_TYPES
 _TICKET_TYPES = parsing._TICKET_TYPES
 _ID_INT_LIMIT = parsing._ID_INT_LIMIT
-_plain_odds = parsing._plain_odds
+_ODDS_MAX = parsing._ODDS_MAX
+_ODDS_QUANTUM = parsing._ODDS_QUANTUM
 _new = object.__new__
+
+# Ids (transactionId, userId) that passed the identifier rule's characters (`_ID`): a player's
+# userId comes back on each of their callbacks, a bet's transactionId on its settle, and a
+# membership test costs a sixth of the regex (issue #18). Only ids that passed are kept, so an
+# id that breaks the rule is always read again, and refused by parsing. Bounded: emptied when full.
+_known_ids: dict[str, None] = {}
+_KNOWN_IDS_KEPT = 4096
+
+
+def _known_id(value: str) -> bool:
+    """`_ID(value)`, remembering `value` when it passes."""
+    if _ID(value) is None:
+        return False
+    if len(_known_ids) >= _KNOWN_IDS_KEPT:
+        _known_ids.clear()
+    _known_ids[value] = None
+    return True
 
 
 def parse_bet(method: str, body: bytes) -> BetCall:
@@ -187,11 +205,16 @@ def _usual_bet(method: str, body: bytes) -> BetCall | None:
         elif error_code is not None and type(error_code) is not int:
             return None
     transaction_id, request_id, user_id = data.transaction_id, data.request_id, data.user_id
-    if not (type(transaction_id) is str and 0 < len(transaction_id) <= TRANSACTION_ID_MAX and _ID(transaction_id)):
+    known = _known_ids
+    if not (
+        type(transaction_id) is str
+        and 0 < len(transaction_id) <= TRANSACTION_ID_MAX
+        and (transaction_id in known or _known_id(transaction_id))
+    ):
         return None
     if not (type(request_id) is str and 0 < len(request_id) <= _PLAYER_ID_MAX and _ID(request_id)):
-        return None
-    if not (type(user_id) is str and 0 < len(user_id) <= _PLAYER_ID_MAX and _ID(user_id)):
+        return None  # a new one on every callback: not remembered
+    if not (type(user_id) is str and 0 < len(user_id) <= _PLAYER_ID_MAX and (user_id in known or _known_id(user_id))):
         return None
     sub_partner_id = data.sub_partner_id
     if sub_partner_id is UNSET:
@@ -201,7 +224,12 @@ def _usual_bet(method: str, body: bytes) -> BetCall | None:
     coefficient = data.coefficient
     if coefficient is UNSET:
         coefficient = None
-    elif coefficient is not None and not (type(coefficient) is Decimal and _plain_odds(coefficient)):
+    elif coefficient is not None and not (
+        # parsing._plain_odds inline; a decoded Decimal is finite (JSON has no NaN nor Infinity)
+        type(coefficient) is Decimal
+        and _ZERO < coefficient < _ODDS_MAX
+        and coefficient == coefficient.quantize(_ODDS_QUANTUM)
+    ):
         return None
     bonus_id, bonus_template_id = data.bonus_id, data.bonus_template_id
     if bonus_id is UNSET:
@@ -323,7 +351,7 @@ def _usual_legs(metadata: list[_Leg]) -> list[dict[str, Any]] | None:
         elif value is not None and value is not UNSET:
             return None
         value = item.coefficient
-        if type(value) is Decimal and _plain_odds(value):
+        if type(value) is Decimal and _ZERO < value < _ODDS_MAX and value == value.quantize(_ODDS_QUANTUM):
             leg["odds"] = format(value, "f")
         elif value is not None and value is not UNSET:
             return None

@@ -132,8 +132,19 @@ def read_locked(row: tuple, call: BetCall, reads: tuple[events.BetRead, ...]) ->
         if prefetched is not None:
             prefetched[read.name] = tuple(row[at : at + read.width])
         at += read.width
-    step_id = row[at] if len(row) > at else None
-    return Locked(bet, row[width], wallet, prefetched, step_id), changed
+    made = _new(Locked)  # its slots set directly: the frozen dataclass's __init__ costs twice as much (issue #18)
+    _set_bet(made, bet)
+    _set_epoch(made, row[width])
+    _set_wallet(made, wallet)
+    _set_prefetched(made, prefetched)
+    _set_step_id(made, row[at] if len(row) > at else None)
+    return made, changed
+
+
+_new = object.__new__
+_set_bet, _set_epoch, _set_wallet, _set_prefetched, _set_step_id = (
+    getattr(Locked, name).__set__ for name in ("bet", "epoch", "wallet", "prefetched", "step_id")
+)
 
 
 def check_owner(locked: Locked, call: BetCall) -> None:
@@ -154,6 +165,13 @@ def _locked(row: tuple | None, call: BetCall, reads: tuple[events.BetRead, ...],
     if locked.bet.status == Bet.Status.ROLLED_BACK:
         raise BetsyError(Code.VALIDATION, f"bet {call.transaction_id} was rolled back")
     return locked
+
+
+@functools.cache
+def _key(operation: str) -> RequestKey:
+    """The key `execute_locked` passes: its external id is `key_sql`'s, so the key is the same for
+    every step of one operation (frozen: shared, not made per callback; issue #18)."""
+    return RequestKey(PROVIDER, "", operation)
 
 
 def execute_locked(
@@ -178,7 +196,7 @@ def execute_locked(
     while True:
         try:
             reply = execute_once(
-                key=RequestKey(PROVIDER, "", operation),
+                key=_key(operation),
                 key_sql=key_sql,
                 content=content,
                 apply=lambda row: apply(seen[0]),

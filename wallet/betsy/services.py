@@ -25,6 +25,7 @@ that found it open, `R<n>` our record of a rollback that had nothing to refund.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import transaction
@@ -103,8 +104,7 @@ def balance_get(request: BalanceRequest) -> Answer:
 
 
 def bet_execute(call: BetCall) -> Answer:
-    handler = {PLACE: place_bet, SETTLE: settle_bet, UNSETTLE: unsettle_bet, ROLLBACK: rollback_bet}[call.operation]
-    return handler(call)
+    return _HANDLERS[call.operation](call)
 
 
 def _verify_token_or_replay(
@@ -290,6 +290,15 @@ def _note_stale_settle(call: BetCall, bet: Bet) -> None:
             " in force: a late retry, or a correction back to that result. Compare with Betsy.",
             data={"amount": str(call.amount), "resultType": call.result_type, "in_force": str(bet.payout)},
         )
+
+
+# Built once, not per callback (issue #18).
+_HANDLERS: dict[str, Callable[[BetCall], Answer]] = {
+    PLACE: place_bet,
+    SETTLE: settle_bet,
+    UNSETTLE: unsettle_bet,
+    ROLLBACK: rollback_bet,
+}
 
 
 # --- /payment/check -----------------------------------------------------------------------------

@@ -273,3 +273,32 @@ def test_random_bodies_read_the_same(data):
     if data.draw(st.booleans()):
         pairs.append(("metadata", legs))
     _same(method, _render(pairs, data.draw).encode())
+
+
+# --- The ids remembered (transactionId, userId) ---------------------------------------------------
+
+
+def test_only_ids_that_pass_the_rule_are_remembered(monkeypatch):
+    monkeypatch.setattr(fastparse, "_known_ids", {})
+    method, body = _body("place", transactionId="cpu9-t-1", userId="cpu9-1", requestId="r-9")
+    assert _same(method, protocol.dumps(body))
+    assert set(fastparse._known_ids) == {"cpu9-t-1", "cpu9-1"}  # not the requestId, new on every callback
+    for _ in range(2):  # an id that breaks the rule is read again each time, and refused by parsing
+        for field in ("userId", "transactionId"):
+            method, body = _body("won", **{field: "cpu9/1"})
+            assert not _same(method, protocol.dumps(body))
+            with pytest.raises(BetsyError) as refused:
+                fastparse.parse_bet(method, protocol.dumps(body))
+            assert refused.value.message.startswith(f"{field} must be 1-64 characters")
+    assert "cpu9/1" not in fastparse._known_ids
+    method, body = _body("won", transactionId="cpu9-t-1", userId="cpu9-1")
+    assert _same(method, protocol.dumps(body))  # remembered: the same answer
+
+
+def test_the_remembered_ids_are_emptied_when_full(monkeypatch):
+    monkeypatch.setattr(fastparse, "_known_ids", {})
+    monkeypatch.setattr(fastparse, "_KNOWN_IDS_KEPT", 3)
+    for n in range(4):
+        method, body = _body("won", transactionId=f"cpu9-t-{n}", userId="cpu9-1")
+        assert _same(method, protocol.dumps(body))
+    assert set(fastparse._known_ids) == {"cpu9-t-2", "cpu9-1", "cpu9-t-3"}  # emptied at the third id

@@ -4,6 +4,7 @@ of them still loads them (deferred, as with QuerySet.defer)."""
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from decimal import Decimal
 
 import pytest
@@ -66,6 +67,12 @@ def test_no_step_reads_the_selections(betsy, alice, monkeypatch, step: str) -> N
     else:  # SQLite sends no subscribers' reads: feeds.reconcile reads the selections itself
         assert loaded == [{"selections"}]
     assert seen and seen[-1].bet.get_deferred_fields() == (set() if loaded else {"selections"})
+    made = seen[-1]  # its slots set directly (issue #18): the object Locked's own __init__ makes, still frozen
+    assert type(made) is locked.Locked
+    assert made == locked.Locked(made.bet, made.epoch, made.wallet, made.prefetched, made.step_id)
+    assert made.wallet.external_id == "alice" and made.epoch == 0
+    with pytest.raises(FrozenInstanceError):
+        made.epoch = 7  # type: ignore[misc]
     monkeypatch.undo()
     # Deferred, not lost: a read loads what the place stored.
     bet = seen[-1].bet
