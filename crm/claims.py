@@ -57,6 +57,30 @@ _FOLLOWERS_SQL = (
     "     AND d.status = 'dead')) ranked WHERE n <= %s)"
 )
 
+# What delivery reads of a claimed outbox row (and of the row a Rollback cancels): the payload
+# (crm.services.PayloadBuilder, crm/mapping.py), the log lines and the record of a failure. The
+# other columns (status, lease, claim token, next attempt, delivery time…) stay deferred: each
+# timestamp read is a Python call in Django's psycopg loader, and the lease alone was one an event
+# (issue #18). player_id third: `_a_run_was_cut` counts rows by it.
+_OUTBOX = (
+    "id",
+    "activity_id",
+    "player_id",
+    "currency",
+    "event_type",
+    "event_status",
+    "bet_id",
+    "settlement_id",
+    "transaction_id",
+    "reverses_id",
+    "unlinked",
+    "balance_before",
+    "balance_after",
+    "exchange_rate",
+    "occurred_at",
+    "attempts",
+    "body",
+)
 # What a payload reads besides the outbox row (crm.services.PayloadBuilder, crm/mapping.py);
 # the other fields of these rows stay deferred.
 _PLAYER = ("id", "external_id")
@@ -83,7 +107,7 @@ def _columns(model: type, alias: str, names: tuple[str, ...]) -> list[str]:
 
 @cache
 def _claimed_sql() -> tuple[str, tuple[str, ...]]:
-    outbox = tuple(f.attname for f in OutboxEvent._meta.concrete_fields)
+    outbox = _OUTBOX
     columns = [
         *_columns(OutboxEvent, "o", outbox),
         *_columns(Player, "p", _PLAYER),
@@ -143,7 +167,7 @@ def claim(*, token: str, now: datetime, limit: int | None = None, run: int | Non
 
 def _a_run_was_cut(found: list[tuple], run: int) -> bool:
     """Some player got its head and `run` followers: it may have more rows due."""
-    player_index = 2  # OutboxEvent's concrete fields: id, activity_id, player_id, …
+    player_index = _OUTBOX.index("player_id")
     return run > 0 and max(Counter(row[player_index] for row in found).values()) > run
 
 
@@ -263,18 +287,16 @@ def record(
                 )
             else:
                 attempts = row.attempts + 1
-                dead = outcome == DEAD or attempts >= conf.MAX_ATTEMPTS
+                if outcome == DEAD or attempts >= conf.MAX_ATTEMPTS:  # dead: its next attempt stays as it was
+                    status, due = OutboxEvent.Status.DEAD.value, ""
+                    params = [status, attempts, error[:2000], row.id, token]
+                else:
+                    status, due = OutboxEvent.Status.PENDING.value, " next_attempt_at = %s,"
+                    params = [status, attempts, error[:2000], now + backoff(attempts), row.id, token]
                 cursor.execute(
-                    "UPDATE crm_outboxevent SET status = %s, attempts = %s, last_error = %s, next_attempt_at = %s,"
+                    f"UPDATE crm_outboxevent SET status = %s, attempts = %s, last_error = %s,{due}"
                     f" claim_token = '', leased_until = NULL WHERE id = %s{_MINE}",
-                    [
-                        (OutboxEvent.Status.DEAD if dead else OutboxEvent.Status.PENDING).value,
-                        attempts,
-                        error[:2000],
-                        row.next_attempt_at if dead else now + backoff(attempts),
-                        row.id,
-                        token,
-                    ],
+                    params,
                 )
             owned += cursor.rowcount
         store_bodies(other_bodies, cursor)

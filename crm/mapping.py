@@ -60,7 +60,11 @@ def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if utc.year < 1000:  # strftime does not pad the year (isoformat would: 0999)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as `microsecond // 1000` does, at a fraction of
+    # strftime's cost (two timestamps an event on the delivery worker: issue #18).
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 _LOOSE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?$")
@@ -436,8 +440,13 @@ def _reject_floats(value: Any) -> None:
         # anything else is default()'s to accept or refuse
 
 
+_ENCODER = json.JSONEncoder(default=_number, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(payload: Mapping[str, Any]) -> str:
     """Compact JSON with Decimals written as exact JSON numbers (never via binary floats)."""
     _reject_floats(payload)
-    text = json.dumps(payload, default=_number, ensure_ascii=False, separators=(",", ":"))
+    # json.dumps(payload, default=_number, ensure_ascii=False, separators=(",", ":")) would build
+    # this same encoder for every event; it keeps no state between calls.
+    text = _ENCODER.encode(payload)
     return text.replace('"' + _OPEN, "").replace(_CLOSE + '"', "")

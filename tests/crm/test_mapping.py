@@ -10,6 +10,7 @@ import re
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -411,6 +412,21 @@ def test_timestamps_are_zero_padded_utc_with_milliseconds():
     assert mapping.format_timestamp(moment) == "2015-03-02T02:27:58.100Z"
     assert mapping.parse_event_date("2015-03-02 8:27:58") == datetime(2015, 3, 2, 8, 27, 58, tzinfo=UTC)
     assert mapping.parse_event_date("not a date") is None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 1, 15, 8, 27, 58, 721999, tzinfo=UTC),
+        datetime(2025, 1, 15, 8, 27, 58, tzinfo=UTC),
+        datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2030, 6, 1, 0, 0, 0, 1000, tzinfo=ZoneInfo("Europe/Malta")),
+        datetime(999, 1, 1, 0, 0, 0, 500, tzinfo=UTC),
+    ],
+)
+def test_timestamps_are_what_strftime_writes(moment):
+    utc = moment.astimezone(UTC)
+    assert mapping.format_timestamp(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def test_encoder_refuses_floats_and_cannot_be_fooled_by_provider_text():
