@@ -10,9 +10,9 @@ Delivery, one batch at a time:
    first failure of a player stops that player's run; the rest are released untouched. An
    outage of the endpoint stops the round and opens the circuit breaker (crm/breaker.py):
    nothing is counted, nothing claimed until a probe finds the endpoint back.
-3. **Record** (one short transaction after each wave, and at the end): delivered rows are
-   marked, failed rows get their backoff or the dead letter, released rows go back to
-   pending, the lease of the rest is renewed; only rows still carrying our claim token are
+3. **Record** (after each wave, and at the end: one statement, or one short transaction
+   when it takes several): delivered rows are marked, failed rows get their backoff or the
+   dead letter, released rows go back to pending, the lease of the rest is renewed; only rows still carrying our claim token are
    touched (a worker that outlived its lease changes nothing). A worker that dies leaves
    unrecorded only what it had in flight.
 
