@@ -12,9 +12,9 @@ Delivery, one batch at a time:
    nothing is counted, nothing claimed until a probe finds the endpoint back.
 3. **Record** (after each wave, and at the end: one statement, or one short transaction
    when it takes several): delivered rows are marked, failed rows get their backoff or the
-   dead letter, released rows go back to pending, the lease of the rest is renewed; only rows still carrying our claim token are
-   touched (a worker that outlived its lease changes nothing). A worker that dies leaves
-   unrecorded only what it had in flight.
+   dead letter, released rows go back to pending, the lease of the rest is renewed; only
+   rows still carrying our claim token are touched (a worker that outlived its lease changes
+   nothing). A worker that dies leaves unrecorded only what it had in flight.
 
 A dead row stays open: it blocks its player's later rows until staff retry or skip it.
 Exactly once on our side: a delivered row is never claimed again unless staff retry it.
