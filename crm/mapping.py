@@ -1,7 +1,7 @@
 """Fast Track SPORTSBOOK events from wallet facts: pure functions, no database, no I/O.
 
 The outbox (crm/outbox.py) gathers the facts (a bet, a settlement, the balances frozen when
-the money moved) into the dataclasses below; these functions turn them into the event
+the money moved) into the named tuples below; these functions turn them into the event
 dictionary and the exact bytes sent. Rules and the decisions behind them are in
 docs/fasttrack.md; the shape is checked by crm/schema/sportsbook.schema.json.
 """
@@ -12,10 +12,10 @@ import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from wallet import currencies
 
@@ -255,8 +255,11 @@ def total_odds(odds: Decimal | None, selections: Sequence[Mapping[str, Any]]) ->
 # --- Events -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BetFacts:
+# Named tuples, not frozen dataclasses: as immutable, and built without an object.__setattr__
+# per field; the delivery worker builds one or two for every event it sends (issue #18).
+
+
+class BetFacts(NamedTuple):
     """The bet as placed: these columns of wallet.Bet never change after placement."""
 
     provider: str
@@ -270,8 +273,7 @@ class BetFacts:
     placed_at: datetime
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """What every event carries: identity, time, player, balances, rate."""
 
     activity_id: str
@@ -285,7 +287,7 @@ class Envelope:
     balance_after: Decimal
     exchange_rate: Decimal
     origin: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 def _head(env: Envelope, bet_type: str, amount: Decimal, real: Decimal, bonus: Decimal, odds: Decimal) -> dict:

@@ -88,6 +88,7 @@ class PayloadBuilder:
     (`claims.Claimed`), or is fetched here once for the rows given."""
 
     def __init__(self, rows: Iterable[OutboxEvent], claimed: claims.Claimed | None = None) -> None:
+        self.origin = settings.FASTTRACK_ORIGIN  # read once a batch: a settings read is a LazyObject call
         if claimed is not None:
             self.bet_rows, self.providers = claimed.bet_rows, claimed.providers
             return
@@ -122,7 +123,7 @@ class PayloadBuilder:
             balance_before=row.balance_before,
             balance_after=row.balance_after,
             exchange_rate=_rate(row.exchange_rate, row.currency),
-            origin=settings.FASTTRACK_ORIGIN,
+            origin=self.origin,
         )
 
     def _bet_row(self, row: OutboxEvent) -> OutboxEvent:
