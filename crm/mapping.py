@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -107,8 +108,13 @@ def parse_event_date(value: Any) -> datetime | None:
 
 def money(amount: Decimal, currency: str) -> Decimal:
     """An amount at its currency's precision (the ledger stores 8 places)."""
-    quantum = currencies.quantum(currency) if currencies.is_supported(currency) else Decimal("0.00000001")
-    return amount.quantize(quantum)
+    return amount.quantize(_quantum(currency))
+
+
+@lru_cache(maxsize=256)
+def _quantum(currency: str) -> Decimal:
+    # Made once per currency, not for each of an event's eight amounts (issue #18).
+    return currencies.quantum(currency) if currencies.is_supported(currency) else Decimal("0.00000001")
 
 
 def parse_odds(value: Any) -> Decimal | None:
