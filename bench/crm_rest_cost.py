@@ -80,18 +80,9 @@ def main() -> None:
 
     import crm_export
 
-    crm_export.recreate_database(args.database_url)
-    crm_export.setup_django(args.database_url)
-    from django.core.management import call_command
-
-    from crm.models import OutboxEvent
+    players = prepare(args)
     from crm.services import deliver_pending
     from crm.transports.rest import RestTransport
-
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: migrate, seed {args.players} players", flush=True)
-    call_command("migrate", verbosity=0)
-    players = crm_export.seed_players(args.players)
-    OutboxEvent.objects.all().delete()
 
     sim = subprocess.Popen([sys.executable, "-c", FAST_TRACK.format(root=str(ROOT))], stdout=subprocess.PIPE, text=True)
     try:
@@ -130,6 +121,23 @@ def main() -> None:
             print(f"profile: {args.profile}")
     finally:
         sim.kill()
+
+
+def prepare(args: argparse.Namespace) -> list[str]:
+    """A fresh database with funded players and an empty outbox; the players' external ids."""
+    import crm_export
+
+    crm_export.recreate_database(args.database_url)
+    crm_export.setup_django(args.database_url)
+    from django.core.management import call_command
+
+    from crm.models import OutboxEvent
+
+    print(f"database {args.database_url.rsplit('/', 1)[1]}: migrate, seed {args.players} players", flush=True)
+    call_command("migrate", verbosity=0)
+    players = crm_export.seed_players(args.players)
+    OutboxEvent.objects.all().delete()
+    return players
 
 
 def deliver_on_demand(database_url: str, url: str) -> None:
@@ -173,17 +181,9 @@ def write_igpx_events(players: list[str], count: int, tag: str) -> None:
 def callgrind(args: argparse.Namespace) -> None:
     """Instructions per delivered event: (I(4R rounds) - I(R rounds)) / (events(4R) - events(R))."""
     import crm_export
+    from callback_cpu import callgrind_total
 
-    crm_export.recreate_database(args.database_url)
-    crm_export.setup_django(args.database_url)
-    from django.core.management import call_command
-
-    from crm.models import OutboxEvent
-
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: migrate, seed {args.players} players", flush=True)
-    call_command("migrate", verbosity=0)
-    players = crm_export.seed_players(args.players)
-    OutboxEvent.objects.all().delete()
+    players = prepare(args)
     sink = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "_fast_track_sink.py")], stdout=subprocess.PIPE, text=True
     )
@@ -227,13 +227,6 @@ def callgrind(args: argparse.Namespace) -> None:
         sink.kill()
     (small, small_events), (large, large_events) = counted
     print(f"instructions per delivered event (callgrind): {(large - small) / (large_events - small_events):,.0f}")
-
-
-def callgrind_total(path: Path) -> int:
-    for line in path.read_text().splitlines():
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
-    raise SystemExit(f"no instruction total in {path}")
 
 
 if __name__ == "__main__":

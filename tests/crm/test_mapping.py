@@ -332,20 +332,25 @@ def _igpx_result(player, external_id: str, amount: str):
     return credited
 
 
-def test_unlinked_igpx_result_and_its_rollback(alice):
-    """IGPX results carry no bet id: exported with an empty reference and flagged."""
-    credited = _igpx_result(alice, "r-1", "12.00")
+def _igpx_reversal(player, transaction_id: int, external_id: str) -> None:
+    """An IGPX rollback of an unlinked result, as the protocol layer records it."""
     with transaction.atomic():
-        reversed_ = transaction_reverse(original_id=credited.transaction_id, external_id="rb-1")
+        reversed_ = transaction_reverse(original_id=transaction_id, external_id=external_id)
         events.publish(
             events.WalletEvent(
                 kind=events.TRANSACTION_REVERSED,
-                player_id=alice.pk,
+                player_id=player.pk,
                 currency="EUR",
                 provider="igpx",
                 transaction_ids=(reversed_.transaction_id,),
             )
         )
+
+
+def test_unlinked_igpx_result_and_its_rollback(alice):
+    """IGPX results carry no bet id: exported with an empty reference and flagged."""
+    credited = _igpx_result(alice, "r-1", "12.00")
+    _igpx_reversal(alice, credited.transaction_id, "rb-1")
 
     result, undo = payloads()
     assert result["activity_id"] == f"tl-result-{credited.transaction_id}"

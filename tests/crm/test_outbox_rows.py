@@ -13,12 +13,13 @@ from django.db import connection, transaction
 from crm import outbox
 from crm.models import OutboxEvent
 from tests.crm.conftest import SELECTION, place, rollback, settle, unsettle
+from tests.crm.test_mapping import _igpx_reversal
 from tests.factories import fund, make_player
 from wallet import events
 from wallet.igpx import protocol as igpx_protocol
 from wallet.igpx import services as igpx_services
 from wallet.models import Settlement
-from wallet.services.postings import bet_settle_apply, transaction_reverse
+from wallet.services.postings import bet_settle_apply
 
 pytestmark = pytest.mark.django_db
 
@@ -80,18 +81,7 @@ def test_every_kind_of_event_writes_what_model_save_would(monkeypatch):
         bet_settle_apply(bet_id=other.bet.pk, amount=Decimal(0), kind=Settlement.Kind.REVERSAL, actor_id=staff.pk)
     _igpx(alice, "rows-b", "bet", "2.50")  # through the provider: held back (write_behind) on PostgreSQL
     _igpx(alice, "rows-r", "result", "7.25")  # an unlinked result
-    credited = OutboxEvent.objects.get(source=events.RESULT_CREDITED)
-    with transaction.atomic():
-        reversed_ = transaction_reverse(original_id=credited.transaction_id, external_id="rows-rb")
-        events.publish(
-            events.WalletEvent(
-                kind=events.TRANSACTION_REVERSED,
-                player_id=alice.pk,
-                currency="EUR",
-                provider="igpx",
-                transaction_ids=(reversed_.transaction_id,),
-            )
-        )
+    _igpx_reversal(alice, OutboxEvent.objects.get(source=events.RESULT_CREDITED).transaction_id, "rows-rb")
 
     stored = {row.activity_id: row for row in OutboxEvent.objects.all()}
     kinds = {(r.event_type, r.event_status, r.unlinked, r.source, r.currency) for r in stored.values()}
