@@ -437,6 +437,6 @@ def on_wallet_event(event: events.WalletEvent) -> None:
 
 @cache
 def _kick() -> Callable[[], None]:
-    from crm.tasks import kick  # crm.tasks imports the delivery side, which imports this module
+    from crm.tasks import kick  # Celery and the delivery side: imported on first use, not with the subscriber
 
     return kick
