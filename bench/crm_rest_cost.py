@@ -8,15 +8,28 @@ real subscriber), then delivered in this process by crm.services.deliver_pending
 transport to the Fast Track simulator running in its own process. Prints the delivering
 process's CPU (time.process_time) per event for each round and the median: what the Celery
 worker spends per event in production, without Celery's own per-task cost.
+
+    python bench/crm_rest_cost.py --callgrind [--events 100 --rounds 10 --kind igpx]
+
+--callgrind counts instructions instead (valgrind; deterministic whatever the load): the events
+are written by this process, and delivered by a worker process run under callgrind, one batch
+per round of --events (as a worker kicked under load takes them: ~100 events a task at 400
+IGPX callbacks a second), to a Fast Track stand-in that answers 200 (bench/_fast_track_sink.py,
+as in the HTTP benchmarks). The worker runs --rounds and 4 x --rounds rounds; the difference
+divided by the extra events delivered is its instructions per event, so start-up cancels.
+--kind igpx writes what an IGPX load exports (a bet without selections, then a paying result:
+an unlinked Settlement), betsy (the default) a bet with one selection and its settlement.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,8 +53,8 @@ time.sleep(3600)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/tl_bench_crm_rest")
-    parser.add_argument("--events", type=int, default=1500, help="events per round")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--events", type=int, help="events per round (default 1500; --callgrind: 100)")
+    parser.add_argument("--rounds", type=int, help="default 4; --callgrind: 10 and 40")
     parser.add_argument("--players", type=int, default=100)
     parser.add_argument(
         "--batch",
@@ -51,22 +64,25 @@ def main() -> None:
         " 0: write the round's events, then deliver them all",
     )
     parser.add_argument("--profile", help="write a cProfile of the delivery calls to this file")
+    parser.add_argument("--callgrind", action="store_true", help="count the worker's instructions per event (valgrind)")
+    parser.add_argument("--kind", choices=("betsy", "igpx"), default="betsy", help="--callgrind: what the events are")
+    parser.add_argument("--callgrind-dir", default="", help="keep callgrind's output files here (callgrind_annotate)")
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # the Fast Track URL: deliver on each line read
     args = parser.parse_args()
+    if args.worker:
+        deliver_on_demand(args.database_url, args.worker)
+        return
+    if args.callgrind:
+        args.events, args.rounds = args.events or 100, args.rounds or 10
+        callgrind(args)
+        return
+    args.events, args.rounds = args.events or 1500, args.rounds or 4
 
     import crm_export
 
-    crm_export.recreate_database(args.database_url)
-    crm_export.setup_django(args.database_url)
-    from django.core.management import call_command
-
-    from crm.models import OutboxEvent
+    players = prepare(args)
     from crm.services import deliver_pending
     from crm.transports.rest import RestTransport
-
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: migrate, seed {args.players} players", flush=True)
-    call_command("migrate", verbosity=0)
-    players = crm_export.seed_players(args.players)
-    OutboxEvent.objects.all().delete()
 
     sim = subprocess.Popen([sys.executable, "-c", FAST_TRACK.format(root=str(ROOT))], stdout=subprocess.PIPE, text=True)
     try:
@@ -105,6 +121,112 @@ def main() -> None:
             print(f"profile: {args.profile}")
     finally:
         sim.kill()
+
+
+def prepare(args: argparse.Namespace) -> list[str]:
+    """A fresh database with funded players and an empty outbox; the players' external ids."""
+    import crm_export
+
+    crm_export.recreate_database(args.database_url)
+    crm_export.setup_django(args.database_url)
+    from django.core.management import call_command
+
+    from crm.models import OutboxEvent
+
+    print(f"database {args.database_url.rsplit('/', 1)[1]}: migrate, seed {args.players} players", flush=True)
+    call_command("migrate", verbosity=0)
+    players = crm_export.seed_players(args.players)
+    OutboxEvent.objects.all().delete()
+    return players
+
+
+def deliver_on_demand(database_url: str, url: str) -> None:
+    """The worker of --callgrind: one delivery (as one task: on until nothing is due) per line on
+    stdin, answering with the number of events delivered."""
+    import crm_export
+
+    crm_export.setup_django(database_url)
+    from crm.services import deliver_pending
+    from crm.transports.rest import RestTransport
+
+    transport = RestTransport(url, "bench")
+    for _ in sys.stdin:
+        delivered = 0
+        while True:
+            result = deliver_pending(transport=transport, time_budget=600.0)
+            delivered += len(result.delivered)
+            if not result.more:
+                break
+        print(delivered, flush=True)
+    transport.close()
+
+
+def write_igpx_events(players: list[str], count: int, tag: str) -> None:
+    """`count` events as an IGPX load exports them: a bet (no selections), then a paying result."""
+    import json
+
+    from wallet.igpx import protocol, services
+
+    for n in range(count // 2):
+        base = {"user_id": players[n % len(players)], "currency": "EUR"}
+        for action, amount in (("bet", "2.50"), ("result", "5.00")):
+            body = json.dumps({"transaction_id": f"{tag}-{action}-{n}", "action": action, "amount": amount, **base})
+            answer = json.loads(
+                services.transaction_process(request=protocol.parse_transaction(body.encode()), raw=body)
+            )
+            if answer["error"] is not None:
+                raise SystemExit(f"IGPX {action} refused: {answer}")
+
+
+def callgrind(args: argparse.Namespace) -> None:
+    """Instructions per delivered event: (I(4R rounds) - I(R rounds)) / (events(4R) - events(R))."""
+    import crm_export
+    from callback_cpu import callgrind_total
+
+    players = prepare(args)
+    sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "_fast_track_sink.py")], stdout=subprocess.PIPE, text=True
+    )
+    # One string-hash seed for both workers: dict and set layouts (and so instructions) then do
+    # not vary between the R and the 4R process of a difference.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    counted: list[tuple[int, int]] = []
+    try:
+        url = sink.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise SystemExit("the Fast Track stand-in did not start")
+        with tempfile.TemporaryDirectory(prefix="tl-callgrind-") as temporary:
+            out_dir = Path(args.callgrind_dir or temporary)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for rounds in (args.rounds, 4 * args.rounds):
+                out_file = out_dir / f"deliver-{args.kind}-{rounds}.out"
+                command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", sys.executable]
+                command += [str(Path(__file__).resolve()), "--worker", url, "--database-url", args.database_url]
+                worker = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+                delivered = 0
+                for n in range(rounds + 1):  # the first round warms up (connection, statements): counted in both
+                    tag = f"{rounds}-{n}"
+                    if args.kind == "igpx":
+                        write_igpx_events(players, args.events, tag)
+                    else:
+                        crm_export.write_events(players, args.events, 1, tag)
+                    worker.stdin.write("deliver\n")
+                    worker.stdin.flush()
+                    got = int(worker.stdout.readline())
+                    if got != args.events:
+                        raise SystemExit(f"round {n}: {got} events delivered, {args.events} written")
+                    delivered += got
+                worker.stdin.close()
+                if worker.wait() != 0:
+                    raise SystemExit("the delivery worker failed")
+                total = callgrind_total(out_file)
+                counted.append((total, delivered))
+                print(f"  {rounds:4d} rounds of {args.events} {args.kind} events: {total:,} instructions", flush=True)
+    finally:
+        sink.kill()
+    (small, small_events), (large, large_events) = counted
+    print(f"instructions per delivered event (callgrind): {(large - small) / (large_events - small_events):,.0f}")
 
 
 if __name__ == "__main__":

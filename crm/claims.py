@@ -16,6 +16,7 @@ released rows and one per failure when there are any).
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -57,6 +58,30 @@ _FOLLOWERS_SQL = (
     "     AND d.status = 'dead')) ranked WHERE n <= %s)"
 )
 
+# What delivery reads of a claimed outbox row (and of the row a Rollback cancels): the payload
+# (crm.services.PayloadBuilder, crm/mapping.py), the log lines and the record of a failure. The
+# other columns (status, lease, claim token, next attempt, delivery time…) stay deferred: each
+# timestamp read is a Python call in Django's psycopg loader, and the lease alone was one an event
+# (issue #18). player_id third: `_a_run_was_cut` counts rows by it.
+_OUTBOX = (
+    "id",
+    "activity_id",
+    "player_id",
+    "currency",
+    "event_type",
+    "event_status",
+    "bet_id",
+    "settlement_id",
+    "transaction_id",
+    "reverses_id",
+    "unlinked",
+    "balance_before",
+    "balance_after",
+    "exchange_rate",
+    "occurred_at",
+    "attempts",
+    "body",
+)
 # What a payload reads besides the outbox row (crm.services.PayloadBuilder, crm/mapping.py);
 # the other fields of these rows stay deferred.
 _PLAYER = ("id", "external_id")
@@ -83,7 +108,7 @@ def _columns(model: type, alias: str, names: tuple[str, ...]) -> list[str]:
 
 @cache
 def _claimed_sql() -> tuple[str, tuple[str, ...]]:
-    outbox = tuple(f.attname for f in OutboxEvent._meta.concrete_fields)
+    outbox = _OUTBOX
     columns = [
         *_columns(OutboxEvent, "o", outbox),
         *_columns(Player, "p", _PLAYER),
@@ -143,7 +168,7 @@ def claim(*, token: str, now: datetime, limit: int | None = None, run: int | Non
 
 def _a_run_was_cut(found: list[tuple], run: int) -> bool:
     """Some player got its head and `run` followers: it may have more rows due."""
-    player_index = 2  # OutboxEvent's concrete fields: id, activity_id, player_id, …
+    player_index = _OUTBOX.index("player_id")
     return run > 0 and max(Counter(row[player_index] for row in found).values()) > run
 
 
@@ -234,66 +259,84 @@ def record(
             released.append(row.id)
         else:
             failed.append((row, outcome, error))
-    owned = 0
-    with transaction.atomic(), sql_rows.cursor() as cursor:
-        for chunk in _chunks(delivered):
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            cursor.execute(
+    # (sql, params, whether its rowcount counts rows we still owned)
+    statements: list[tuple[str, list, bool]] = []
+    for chunk in _chunks(delivered):
+        values = ", ".join(["(%s, %s)"] * len(chunk))
+        statements.append(
+            (
                 "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = %s, attempts = attempts + 1,"
                 " last_error = '', claim_token = '', leased_until = NULL,"
                 " body = CASE WHEN v.column2 IS NULL THEN crm_outboxevent.body ELSE v.column2 END"
                 f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1"
                 " AND crm_outboxevent.claim_token = %s AND crm_outboxevent.status = 'sending'",
                 [now, *(item for pair in chunk for item in pair), token],
+                True,
             )
-            owned += cursor.rowcount
-        for chunk in _chunks(released):
-            cursor.execute(
+        )
+    for chunk in _chunks(released):
+        statements.append(
+            (
                 "UPDATE crm_outboxevent SET status = 'pending', claim_token = '', leased_until = NULL"
                 f" WHERE id IN ({', '.join(['%s'] * len(chunk))}){_MINE}",
                 [*chunk, token],
+                True,
             )
-            owned += cursor.rowcount
-        for row, outcome, error in failed:
-            if outcome == OUTAGE:  # not the event's fault: nothing counted, due again at once
-                cursor.execute(
-                    "UPDATE crm_outboxevent SET status = 'pending', last_error = %s, claim_token = '',"
-                    f" leased_until = NULL WHERE id = %s{_MINE}",
-                    [error[:2000], row.id, token],
-                )
-            else:
-                attempts = row.attempts + 1
-                dead = outcome == DEAD or attempts >= conf.MAX_ATTEMPTS
-                cursor.execute(
-                    "UPDATE crm_outboxevent SET status = %s, attempts = %s, last_error = %s, next_attempt_at = %s,"
-                    f" claim_token = '', leased_until = NULL WHERE id = %s{_MINE}",
-                    [
-                        (OutboxEvent.Status.DEAD if dead else OutboxEvent.Status.PENDING).value,
-                        attempts,
-                        error[:2000],
-                        row.next_attempt_at if dead else now + backoff(attempts),
-                        row.id,
-                        token,
-                    ],
-                )
-            owned += cursor.rowcount
-        store_bodies(other_bodies, cursor)
-        if renew_until is not None:
-            cursor.execute("UPDATE crm_outboxevent SET leased_until = %s WHERE claim_token = %s AND status = 'sending'",
-                           [renew_until, token])  # fmt: skip
+        )
+    for row, outcome, error in failed:
+        if outcome == OUTAGE:  # not the event's fault: nothing counted, due again at once
+            sql = (
+                "UPDATE crm_outboxevent SET status = 'pending', last_error = %s, claim_token = '',"
+                f" leased_until = NULL WHERE id = %s{_MINE}"
+            )
+            statements.append((sql, [error[:2000], row.id, token], True))
+            continue
+        attempts = row.attempts + 1
+        if outcome == DEAD or attempts >= conf.MAX_ATTEMPTS:  # dead: its next attempt stays as it was
+            status, due = OutboxEvent.Status.DEAD.value, ""
+            params = [status, attempts, error[:2000], row.id, token]
+        else:
+            status, due = OutboxEvent.Status.PENDING.value, " next_attempt_at = %s,"
+            params = [status, attempts, error[:2000], now + backoff(attempts), row.id, token]
+        sql = (
+            f"UPDATE crm_outboxevent SET status = %s, attempts = %s, last_error = %s,{due}"
+            f" claim_token = '', leased_until = NULL WHERE id = %s{_MINE}"
+        )
+        statements.append((sql, params, True))
+    statements += [(sql, params, False) for sql, params in _body_statements(other_bodies)]
+    if renew_until is not None:
+        statements.append(
+            (
+                "UPDATE crm_outboxevent SET leased_until = %s WHERE claim_token = %s AND status = 'sending'",
+                [renew_until, token],
+                False,
+            )
+        )
+    owned = 0
+    # One statement (a wave that all went through, the commonest record) is atomic by itself:
+    # without transaction.atomic() it costs no BEGIN and no COMMIT, each a round trip (issue #18).
+    with transaction.atomic() if len(statements) > 1 else nullcontext(), sql_rows.cursor() as cursor:
+        for sql, params, counts in statements:
+            cursor.execute(sql, params)
+            if counts:
+                owned += cursor.rowcount
     return len(rows) - owned
 
 
-def store_bodies(bodies: list[tuple[int, str]], cursor) -> None:
+def _body_statements(bodies: list[tuple[int, str]]) -> list[tuple[str, list]]:
     """Freeze bodies: one UPDATE … FROM (VALUES …) per chunk.
 
     (Django's bulk_update writes a CASE per row and column, which PostgreSQL evaluates row by
     row: quadratic, 25 s for 3,000 rows in the benchmark.)
     """
+    statements = []
     for chunk in _chunks(bodies):
         values = ", ".join(["(%s, %s)"] * len(chunk))
-        cursor.execute(
-            "UPDATE crm_outboxevent SET body = v.column2"
-            f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1",
-            [item for pair in chunk for item in pair],
+        statements.append(
+            (
+                "UPDATE crm_outboxevent SET body = v.column2"
+                f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1",
+                [item for pair in chunk for item in pair],
+            )
         )
+    return statements

@@ -1,7 +1,7 @@
 """Fast Track SPORTSBOOK events from wallet facts: pure functions, no database, no I/O.
 
 The outbox (crm/outbox.py) gathers the facts (a bet, a settlement, the balances frozen when
-the money moved) into the dataclasses below; these functions turn them into the event
+the money moved) into the named tuples below; these functions turn them into the event
 dictionary and the exact bytes sent. Rules and the decisions behind them are in
 docs/fasttrack.md; the shape is checked by crm/schema/sportsbook.schema.json.
 """
@@ -12,10 +12,11 @@ import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from wallet import currencies
 
@@ -60,7 +61,11 @@ def format_timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if utc.year < 1000:  # strftime does not pad the year (isoformat would: 0999)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as `microsecond // 1000` does, at a fraction of
+    # strftime's cost (two timestamps an event on the delivery worker: issue #18).
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 _LOOSE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?$")
@@ -103,8 +108,13 @@ def parse_event_date(value: Any) -> datetime | None:
 
 def money(amount: Decimal, currency: str) -> Decimal:
     """An amount at its currency's precision (the ledger stores 8 places)."""
-    quantum = currencies.quantum(currency) if currencies.is_supported(currency) else Decimal("0.00000001")
-    return amount.quantize(quantum)
+    return amount.quantize(_quantum(currency))
+
+
+@lru_cache(maxsize=256)
+def _quantum(currency: str) -> Decimal:
+    # Made once per currency, not for each of an event's eight amounts (issue #18).
+    return currencies.quantum(currency) if currencies.is_supported(currency) else Decimal("0.00000001")
 
 
 def parse_odds(value: Any) -> Decimal | None:
@@ -251,8 +261,11 @@ def total_odds(odds: Decimal | None, selections: Sequence[Mapping[str, Any]]) ->
 # --- Events -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BetFacts:
+# Named tuples, not frozen dataclasses: as immutable, and built without an object.__setattr__
+# per field; the delivery worker builds one or two for every event it sends (issue #18).
+
+
+class BetFacts(NamedTuple):
     """The bet as placed: these columns of wallet.Bet never change after placement."""
 
     provider: str
@@ -266,8 +279,7 @@ class BetFacts:
     placed_at: datetime
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):
     """What every event carries: identity, time, player, balances, rate."""
 
     activity_id: str
@@ -281,7 +293,7 @@ class Envelope:
     balance_after: Decimal
     exchange_rate: Decimal
     origin: str
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
 
 def _head(env: Envelope, bet_type: str, amount: Decimal, real: Decimal, bonus: Decimal, odds: Decimal) -> dict:
@@ -436,8 +448,13 @@ def _reject_floats(value: Any) -> None:
         # anything else is default()'s to accept or refuse
 
 
+_ENCODER = json.JSONEncoder(default=_number, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(payload: Mapping[str, Any]) -> str:
     """Compact JSON with Decimals written as exact JSON numbers (never via binary floats)."""
     _reject_floats(payload)
-    text = json.dumps(payload, default=_number, ensure_ascii=False, separators=(",", ":"))
+    # json.dumps(payload, default=_number, ensure_ascii=False, separators=(",", ":")) would build
+    # this same encoder for every event; it keeps no state between calls.
+    text = _ENCODER.encode(payload)
     return text.replace('"' + _OPEN, "").replace(_CLOSE + '"', "")

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import models
 from django.utils import timezone
 
 from crm import conf, mapping
@@ -263,59 +265,96 @@ def _state(amount: Decimal, result: str) -> tuple[Decimal, str | None, bool]:
     return (amount, mapping.settlement_type(result, amount), mapping.is_cashout(result))
 
 
-def _new_row(**values: Any) -> Row:
-    """A new outbox row, built as `Row(**values)` would be but without Model.__init__ (wallet.rows.build)."""
-    return sql_rows.build(Row, None, **values)
+# A new outbox row, as the INSERT's columns: what _plan decides, in this order, then the
+# constant start of every row (pending, no attempt, claim or body yet), written as SQL literals.
+# Not Model instances through wallet.rows.insert_many: building one per row and preparing its 23
+# fields one by one was most of the subscriber's cost on a callback (issue #18).
+# tests/crm/test_outbox_rows.py checks both against what Model.save() would write.
+COLUMNS = (
+    "activity_id",
+    "player_id",
+    "currency",
+    "event_type",
+    "event_status",
+    "source",
+    "bet_id",
+    "settlement_id",
+    "transaction_id",
+    "reverses_id",
+    "unlinked",
+    "balance_before",
+    "balance_after",
+    "exchange_rate",
+    "occurred_at",
+    "next_attempt_at",
+)
+CONSTANTS = {
+    "status": Row.Status.PENDING.value,
+    "attempts": 0,
+    "claim_token": "",
+    "leased_until": None,
+    "last_error": "",
+    "body": "",
+    "delivered_at": None,
+}
 
 
-def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
-    """The rows for one wallet event, in the order Fast Track must receive them."""
+def _literal(value: str | int | None) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(int(value))
+
+
+@cache
+def _insert_sql(count: int) -> str:
+    """The INSERT of `count` new rows; a repeated wallet event's rows (same activity_id) are skipped."""
+    columns = ", ".join([*COLUMNS, *CONSTANTS])
+    one = "(" + ", ".join(["%s"] * len(COLUMNS) + [_literal(v) for v in CONSTANTS.values()]) + ")"
+    return f"INSERT INTO {Row._meta.db_table} ({columns}) VALUES {', '.join([one] * count)} ON CONFLICT DO NOTHING"
+
+
+@cache
+def _fields() -> tuple[models.Field, ...]:
+    by_attname = {f.attname: f for f in Row._meta.concrete_fields}
+    return tuple(by_attname[name] for name in COLUMNS)
+
+
+def insert_params(conn: Any, rows: list[tuple]) -> list[Any]:
+    """The INSERT's parameters for `rows` (tuples in COLUMNS order). On PostgreSQL the values as
+    they are: str, int, bool, finite Decimal, aware datetime or None, which the fields' own
+    preparation returns unchanged (wallet.rows._UNCHANGED); elsewhere through that preparation."""
+    if conn.vendor == "postgresql":
+        return [value for row in rows for value in row]
+    return [f.get_db_prep_save(value, conn) for row in rows for f, value in zip(_fields(), row, strict=True)]
+
+
+def _plan(event: events.WalletEvent, ctx: _Context) -> list[tuple]:
+    """The rows for one wallet event, in the order Fast Track must receive them (tuples in
+    COLUMNS order)."""
     prefix = conf.ACTIVITY_PREFIX
-    txns = list(event.transaction_ids)
-    base = {"player_id": event.player_id, "currency": event.currency, "source": event.kind}
-    rows: list[Row] = []
+    txns = event.transaction_ids
+    first_txn = txns[0] if txns else None
+    bet_id, settlement_id = event.bet_id, event.settlement_id
+    # (activity_id, event_type, event_status, bet_id, settlement_id, transaction_id, reverses_id, unlinked)
+    heads: list[tuple] = []
     rolls_back_payout = False  # the first ledger transaction belongs to the first row
 
     if event.kind == events.BET_PLACED:
-        rows.append(
-            _new_row(
-                activity_id=mapping.bet_activity_id(prefix, event.bet_id),
-                event_type=BET,
-                event_status=APPROVED,
-                bet_id=event.bet_id,
-                transaction_id=txns[0] if txns else None,
-                **base,
-            )
-        )
+        heads.append((mapping.bet_activity_id(prefix, bet_id), BET, APPROVED, bet_id, None, first_txn, None, False))
     elif event.kind == events.RESULT_CREDITED:
         if not txns:
             # An unlinked zero result (IGPX: a lost bet, no bet reference, nothing paid): it
             # names no bet Fast Track could attach it to and moves no money. Not exported.
             return []
-        rows.append(
-            _new_row(
-                activity_id=mapping.result_activity_id(prefix, txns[0]),
-                event_type=SETTLEMENT,
-                event_status=APPROVED,
-                unlinked=True,
-                transaction_id=txns[0],
-                **base,
-            )
-        )
+        activity = mapping.result_activity_id(prefix, first_txn)
+        heads.append((activity, SETTLEMENT, APPROVED, None, None, first_txn, None, True))
     elif event.kind == events.TRANSACTION_REVERSED:
         if ctx.unlinked_id is None:
             return []
-        rows.append(
-            _new_row(
-                activity_id=mapping.rollback_activity_id(ctx.unlinked_activity),
-                event_type=SETTLEMENT,
-                event_status=ROLLBACK,
-                unlinked=True,
-                reverses_id=ctx.unlinked_id,
-                transaction_id=txns[0] if txns else None,
-                **base,
-            )
-        )
+        activity = mapping.rollback_activity_id(ctx.unlinked_activity)
+        heads.append((activity, SETTLEMENT, ROLLBACK, None, None, first_txn, ctx.unlinked_id, True))
     else:
         if ctx.bet_row_id is None:
             return []  # Fast Track never saw this bet (test player, or placed before the export)
@@ -328,68 +367,45 @@ def _plan(event: events.WalletEvent, ctx: _Context) -> list[Row]:
         if event.kind in _SETTLING and current == desired:
             return []  # a repeat of the settlement in force: Fast Track already has it
         if in_force:
-            rows.append(
-                _new_row(
-                    activity_id=mapping.rollback_activity_id(ctx.force_activity),
-                    event_type=SETTLEMENT,
-                    event_status=ROLLBACK,
-                    bet_id=event.bet_id,
-                    settlement_id=event.settlement_id,
-                    reverses_id=ctx.force_id,
-                    **base,
-                )
-            )
             rolls_back_payout = ctx.payout_reversal_id is not None
-            if rolls_back_payout:
-                rows[-1].transaction_id = ctx.payout_reversal_id
+            activity = mapping.rollback_activity_id(ctx.force_activity)
+            heads.append(
+                (activity, SETTLEMENT, ROLLBACK, bet_id, settlement_id, ctx.payout_reversal_id, ctx.force_id, False)
+            )
         if desired is not None:
-            rows.append(
-                _new_row(
-                    activity_id=mapping.settlement_activity_id(prefix, event.settlement_id),
-                    event_type=SETTLEMENT,
-                    event_status=APPROVED,
-                    bet_id=event.bet_id,
-                    settlement_id=event.settlement_id,
-                    transaction_id=ctx.credit_id,
-                    **base,
-                )
-            )
+            activity = mapping.settlement_activity_id(prefix, settlement_id)
+            heads.append((activity, SETTLEMENT, APPROVED, bet_id, settlement_id, ctx.credit_id, None, False))
         if event.kind == events.BET_ROLLED_BACK:
-            rows.append(
-                _new_row(
-                    activity_id=mapping.rollback_activity_id(ctx.bet_row_activity),
-                    event_type=BET,
-                    event_status=ROLLBACK,
-                    bet_id=event.bet_id,
-                    settlement_id=event.settlement_id,
-                    reverses_id=ctx.bet_row_id,
-                    transaction_id=ctx.refund_id,
-                    **base,
-                )
-            )
-    if not rows:
-        return rows
+            activity = mapping.rollback_activity_id(ctx.bet_row_activity)
+            heads.append((activity, BET, ROLLBACK, bet_id, settlement_id, ctx.refund_id, ctx.bet_row_id, False))
+    if not heads:
+        return []
 
     # Balances: walk back from the balance now. The first row (the rollback of the payout in
     # force) takes what the payout's reversal moved; the last row takes the rest; rows in
     # between moved nothing. Fast Track sees take-back then pay-out, whatever order the
     # ledger wrote them in.
-    moved = [Decimal(0)] * len(rows)
-    if rolls_back_payout and len(rows) > 1:
+    moved = [Decimal(0)] * len(heads)
+    if rolls_back_payout and len(heads) > 1:
         moved[0] = ctx.moved_first
         moved[-1] = ctx.moved_all - ctx.moved_first
     else:
         moved[-1] = ctx.moved_all
     now = timezone.now()
     rate = conf.exchange_rate(event.currency)
+    player_id, currency, source = event.player_id, event.currency, event.kind
+    rows: list[tuple] = []
     after = ctx.balance
-    for row, delta in zip(reversed(rows), reversed(moved), strict=True):
-        row.balance_after = after
-        row.balance_before = after - delta
-        after = row.balance_before
-        row.exchange_rate = rate
-        row.occurred_at = now
-        row.next_attempt_at = now
+    for (activity, kind, status, bet, settlement, txn, reverses, unlinked), delta in zip(
+        reversed(heads), reversed(moved), strict=True
+    ):
+        before = after - delta
+        rows.append(
+            (activity, player_id, currency, kind, status, source, bet, settlement, txn, reverses, unlinked)
+            + (before, after, rate, now, now)
+        )
+        after = before
+    rows.reverse()
     return rows
 
 
@@ -409,10 +425,18 @@ def on_wallet_event(event: events.WalletEvent) -> None:
     if not rows:
         return
     # activity_id is deterministic, so a repeated wallet event is a no-op, not a duplicate.
-    # rows.insert_many, not bulk_create: the ORM's compiler cost ~0.3 ms per event on the
-    # wallet's hot path (docs/benchmarks/igpx.md). Inside a provider callback the INSERT is
-    # held back and travels with the callback's last statement (wallet.rows.write_behind).
-    sql_rows.insert_many(rows, ignore_conflicts=True, write_behind=True)
-    from crm.tasks import kick
+    # Inside a provider callback the INSERT is held back and travels with the callback's last
+    # statement (wallet.rows.write_behind).
+    conn = sql_rows.db()
+    sql, params = _insert_sql(len(rows)), insert_params(conn, rows)
+    if not sql_rows.hold(sql, params):
+        with sql_rows.cursor() as cursor:
+            cursor.execute(sql, params)
+    conn.on_commit(_kick(), robust=True)  # transaction.on_commit's own call, without its second connection lookup
 
-    transaction.on_commit(kick, robust=True)
+
+@cache
+def _kick() -> Callable[[], None]:
+    from crm.tasks import kick  # Celery and the delivery side: imported on first use, not with the subscriber
+
+    return kick

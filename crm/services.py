@@ -10,11 +10,11 @@ Delivery, one batch at a time:
    first failure of a player stops that player's run; the rest are released untouched. An
    outage of the endpoint stops the round and opens the circuit breaker (crm/breaker.py):
    nothing is counted, nothing claimed until a probe finds the endpoint back.
-3. **Record** (one short transaction after each wave, and at the end): delivered rows are
-   marked, failed rows get their backoff or the dead letter, released rows go back to
-   pending, the lease of the rest is renewed; only rows still carrying our claim token are
-   touched (a worker that outlived its lease changes nothing). A worker that dies leaves
-   unrecorded only what it had in flight.
+3. **Record** (after each wave, and at the end: one statement, or one short transaction
+   when it takes several): delivered rows are marked, failed rows get their backoff or the
+   dead letter, released rows go back to pending, the lease of the rest is renewed; only
+   rows still carrying our claim token are touched (a worker that outlived its lease changes
+   nothing). A worker that dies leaves unrecorded only what it had in flight.
 
 A dead row stays open: it blocks its player's later rows until staff retry or skip it.
 Exactly once on our side: a delivered row is never claimed again unless staff retry it.
@@ -88,6 +88,7 @@ class PayloadBuilder:
     (`claims.Claimed`), or is fetched here once for the rows given."""
 
     def __init__(self, rows: Iterable[OutboxEvent], claimed: claims.Claimed | None = None) -> None:
+        self.origin = settings.FASTTRACK_ORIGIN  # read once a batch: a settings read is a LazyObject call
         if claimed is not None:
             self.bet_rows, self.providers = claimed.bet_rows, claimed.providers
             return
@@ -122,7 +123,7 @@ class PayloadBuilder:
             balance_before=row.balance_before,
             balance_after=row.balance_after,
             exchange_rate=_rate(row.exchange_rate, row.currency),
-            origin=settings.FASTTRACK_ORIGIN,
+            origin=self.origin,
         )
 
     def _bet_row(self, row: OutboxEvent) -> OutboxEvent:

@@ -13,15 +13,14 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 
 EVENT_TYPE = "SPORTSBOOK"
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):  # immutable, and made without an object.__setattr__ per field: one an event
     activity_id: str
     user_id: str
     body: bytes  # the exact JSON

@@ -106,10 +106,11 @@ def test_fast_track_down_then_back(alice, bob, simulator, rest):
 def test_4xx_is_permanent_and_blocks_only_that_player(alice, bob, simulator, rest):
     activity([(alice, 1), (bob, 1)])
     simulator.fail_with(400, count=1)  # the first request (alice's bet) is refused
+    due = rows(player=alice)[0].next_attempt_at
 
     deliver_pending(transport=rest)
     alice_bet, alice_settlement = rows(player=alice)
-    assert (alice_bet.status, alice_bet.attempts) == (Status.DEAD, 1)
+    assert (alice_bet.status, alice_bet.attempts, alice_bet.next_attempt_at) == (Status.DEAD, 1, due)
     assert "HTTP 400" in alice_bet.last_error
     assert alice_settlement.status == Status.PENDING  # held back behind the dead letter
     assert {r.status for r in rows(player=bob)} == {Status.DELIVERED}

@@ -49,6 +49,9 @@ def test_a_batch_is_three_statements_and_one_a_wave_however_many_players(recorde
     statements = sent(recorder.statements)
     assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE", "SELECT"] + ["UPDATE"] * waves, statements
     assert not any("wallet_" in s for s in statements[3:])  # the payloads read nothing more
+    # A transaction (here a savepoint in the test's) for the claim only: a record of one statement
+    # is atomic by itself, and a BEGIN and a COMMIT are a round trip each.
+    assert sum(s.sql.lstrip().upper().startswith("SAVEPOINT") for s in recorder.statements) == 1
     assert len(simulator.received) == expected
 
 

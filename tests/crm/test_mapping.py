@@ -10,6 +10,7 @@ import re
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -331,20 +332,25 @@ def _igpx_result(player, external_id: str, amount: str):
     return credited
 
 
-def test_unlinked_igpx_result_and_its_rollback(alice):
-    """IGPX results carry no bet id: exported with an empty reference and flagged."""
-    credited = _igpx_result(alice, "r-1", "12.00")
+def _igpx_reversal(player, transaction_id: int, external_id: str) -> None:
+    """An IGPX rollback of an unlinked result, as the protocol layer records it."""
     with transaction.atomic():
-        reversed_ = transaction_reverse(original_id=credited.transaction_id, external_id="rb-1")
+        reversed_ = transaction_reverse(original_id=transaction_id, external_id=external_id)
         events.publish(
             events.WalletEvent(
                 kind=events.TRANSACTION_REVERSED,
-                player_id=alice.pk,
+                player_id=player.pk,
                 currency="EUR",
                 provider="igpx",
                 transaction_ids=(reversed_.transaction_id,),
             )
         )
+
+
+def test_unlinked_igpx_result_and_its_rollback(alice):
+    """IGPX results carry no bet id: exported with an empty reference and flagged."""
+    credited = _igpx_result(alice, "r-1", "12.00")
+    _igpx_reversal(alice, credited.transaction_id, "rb-1")
 
     result, undo = payloads()
     assert result["activity_id"] == f"tl-result-{credited.transaction_id}"
@@ -411,6 +417,21 @@ def test_timestamps_are_zero_padded_utc_with_milliseconds():
     assert mapping.format_timestamp(moment) == "2015-03-02T02:27:58.100Z"
     assert mapping.parse_event_date("2015-03-02 8:27:58") == datetime(2015, 3, 2, 8, 27, 58, tzinfo=UTC)
     assert mapping.parse_event_date("not a date") is None
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 1, 15, 8, 27, 58, 721999, tzinfo=UTC),
+        datetime(2025, 1, 15, 8, 27, 58, tzinfo=UTC),
+        datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2030, 6, 1, 0, 0, 0, 1000, tzinfo=ZoneInfo("Europe/Malta")),
+        datetime(999, 1, 1, 0, 0, 0, 500, tzinfo=UTC),
+    ],
+)
+def test_timestamps_are_what_strftime_writes(moment):
+    utc = moment.astimezone(UTC)
+    assert mapping.format_timestamp(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def test_encoder_refuses_floats_and_cannot_be_fooled_by_provider_text():

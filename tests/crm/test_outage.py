@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from config.logthrottle import Throttled
-from crm import breaker, conf, services, tasks
+from crm import breaker, claims, conf, services, tasks
 from crm.models import OutboxEvent
 from crm.services import deliver_pending, recover_expired_leases
 from crm.transports import Message, Transport, set_override
@@ -116,9 +116,13 @@ def test_an_event_that_fails_while_others_go_through_is_counted_and_backed_off(p
     for attempt in (1, 2, 3):
         place(players[1], "1.00", f"ben-more-{attempt}")  # the endpoint keeps taking ben's events
         simulator.fail_with(500, count=1)  # the first request of each round: ann's head
-        deliver_pending(transport=rest, now=later(3600 * attempt))
+        due = first.next_attempt_at
+        now = later(3600 * attempt)
+        deliver_pending(transport=rest, now=now)
         first.refresh_from_db()
         assert first.attempts == attempt
+        # backed off from now; a dead letter keeps the due time it had
+        assert first.next_attempt_at == (due if attempt == 3 else now + claims.backoff(attempt))
     assert first.status == Status.DEAD  # it keeps failing while the others are accepted
     assert not breaker.is_open()
     assert {r.status for r in rows(player=players[1])} == {Status.DELIVERED}
