@@ -8,7 +8,8 @@ one read brings back both results. That is one wait fewer per callback and about
 instructions fewer (docs/benchmarks/igpx.md, session 11).
 
 psycopg's own `Connection.pipeline()` does this at a CPU cost above the round trip it saves
-(measured in sessions 2 and 4), so this talks to libpq through psycopg's `pgconn` directly,
+(measured in sessions 2 and 4), so this talks to libpq through psycopg's `pgconn` directly
+(the pipeline of `config/postgresql/lean.py`, which sends a transaction's BEGIN the same way),
 and keeps psycopg's prepared-statement cache true: the statement is prepared, or not, exactly
 as a psycopg cursor would at that point, under psycopg's own names, so a later ROLLBACK (which
 makes psycopg forget them all) or a cache eviction applies to it too.
@@ -23,17 +24,13 @@ atomic block's rollback follows and nothing of the transaction stays.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from psycopg import errors, pq
-from psycopg._preparing import Prepare
-from psycopg._queries import PostgresQuery
-from psycopg.adapt import Transformer
-from psycopg.waiting import Wait
+from psycopg import pq
 
-_SYNC = pq.ExecStatus.PIPELINE_SYNC
-_FATAL = pq.ExecStatus.FATAL_ERROR
+from config.postgresql import lean
+
 _INTRANS = pq.TransactionStatus.INTRANS
 
 
@@ -64,62 +61,8 @@ def execute_and_commit(connection: Any, sql: str, params: Sequence[Any]) -> None
     checked `usable(connection)`; errors are raised as Django's, like any statement's."""
     raw = connection.connection
     with connection.wrap_database_errors, raw.lock:
-        query = PostgresQuery(Transformer(raw))
-        query.convert(sql, params)
-        cache = raw._prepared
-        prep, name = cache.get(query, None)
-        pgconn = raw.pgconn
-        pgconn.enter_pipeline_mode()
-        try:
-            if prep is Prepare.NO:
-                pgconn.send_query_params(query.query, query.params, param_types=query.types,
-                                         param_formats=query.formats)  # fmt: skip
-            else:
-                if prep is Prepare.SHOULD:
-                    pgconn.send_prepare(name, query.query, param_types=query.types)
-                pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
-            pgconn.send_query_params(b"COMMIT", None)
-            pgconn.pipeline_sync()
-            groups = raw.wait(_results(pgconn))
-        except BaseException:
-            # The socket or the protocol failed midway: no use can be made of this connection.
-            raw.close()
-            raise
-        pgconn.exit_pipeline_mode()
-        if prep is Prepare.SHOULD:
-            prepared, groups = groups[0], groups[1:]
-            _raise_first_error(prepared, raw)
-        statement, committed = groups
-        key = cache.maybe_add_to_cache(query, prep, name)
-        if key is not None:
-            cache.validate(key, prep, name, statement)
-        _raise_first_error(statement, raw)
-        _raise_first_error(committed, raw)
-
-
-def _raise_first_error(results: Sequence[Any], raw: Any) -> None:
-    for result in results:
-        if result.status == _FATAL:
-            raise errors.error_from_result(result, encoding=raw.info.encoding)
-
-
-def _results(pgconn: Any) -> Generator[Wait, Any, list[list[Any]]]:
-    """Send what is queued, then read every command's results up to the Sync: one list per
-    command (a command after a failed one comes back as PIPELINE_ABORTED)."""
-    while pgconn.flush():
-        yield Wait.RW
-        pgconn.consume_input()
-    groups: list[list[Any]] = []
-    current: list[Any] = []
-    while True:
-        while pgconn.is_busy():
-            yield Wait.R
-            pgconn.consume_input()
-        result = pgconn.get_result()
-        if result is None:  # the end of one command's results
-            groups.append(current)
-            current = []
-        elif result.status == _SYNC:
-            return groups
-        else:
-            current.append(result)
+        _, query, prep, name = lean.statement(raw, sql, params)
+        statement, committed = lean.piped(raw, query, prep, name, then=b"COMMIT")
+        lean.cached(raw, query, prep, name, statement)
+        lean.raise_first_error(statement, raw)
+        lean.raise_first_error(committed, raw)

@@ -28,7 +28,7 @@ internals moved: requirements.txt pins 3.3.9), `usable()` says no and psycopg's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from psycopg import errors, pq
@@ -36,11 +36,12 @@ from psycopg._preparing import Prepare
 from psycopg._queries import PostgresQuery
 from psycopg.adapt import Transformer
 from psycopg.generators import execute as _execute
-
-from config.postgresql.commit import _raise_first_error, _results
+from psycopg.waiting import Wait
 
 _IDLE = pq.TransactionStatus.IDLE
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_FATAL = pq.ExecStatus.FATAL_ERROR
 _NO = Prepare.NO
 _SHOULD = Prepare.SHOULD
 
@@ -111,41 +112,97 @@ def begins(raw: Any) -> bool:
 def run(raw: Any, sql: str, params: Sequence[Any] | None) -> tuple[Any, Transformer]:
     """Send the statement (with BEGIN where `begins`), wait; its last result and the transformer
     that loads it. The caller holds `raw.lock`."""
-    tx = Transformer(raw)
-    query = PostgresQuery(tx)
-    query.convert(sql, params)
-    cache = raw._prepared
-    prep, name = cache.get(query, None)
-    pgconn = raw.pgconn
+    tx, query, prep, name = statement(raw, sql, params)
     begin = raw._get_tx_start_command() if begins(raw) else None
     if begin is None and prep is not _SHOULD:
-        _send(pgconn, query, prep, name)
-        results = raw.wait(_execute(pgconn))
+        _send(raw.pgconn, query, prep, name)
+        results = raw.wait(_execute(raw.pgconn))
     else:
-        pgconn.enter_pipeline_mode()
-        try:
-            if begin is not None:
-                pgconn.send_query_params(begin, None)
-            if prep is _SHOULD:
-                pgconn.send_prepare(name, query.query, param_types=query.types)
-            _send(pgconn, query, prep, name)
-            pgconn.pipeline_sync()
-            groups = raw.wait(_results(pgconn))
-        except BaseException:
-            # The socket or the protocol failed midway: no use can be made of this connection.
-            raw.close()
-            raise
-        pgconn.exit_pipeline_mode()
-        *before, results = groups
-        for group in before:  # BEGIN, then the PREPARE: the first failure is the one to report
-            _raise_first_error(group, raw)
-    key = cache.maybe_add_to_cache(query, prep, name)
-    if key is not None:
-        cache.validate(key, prep, name, results)
-    _raise_first_error(results, raw)
+        results, _ = piped(raw, query, prep, name, begin=begin)
+    cached(raw, query, prep, name, results)
+    raise_first_error(results, raw)
+    cache = raw._prepared
     if cache._to_flush:
         raw.wait(cache.maintain_gen(raw))
     return results[-1], tx
+
+
+def statement(raw: Any, sql: str, params: Sequence[Any] | None) -> tuple[Transformer, PostgresQuery, Prepare, bytes]:
+    """`sql` converted as a psycopg cursor converts it, and whether psycopg's cache says to
+    prepare it, and under which name."""
+    tx = Transformer(raw)
+    query = PostgresQuery(tx)
+    query.convert(sql, params)
+    prep, name = raw._prepared.get(query, None)
+    return tx, query, prep, name
+
+
+def piped(
+    raw: Any, query: PostgresQuery, prep: Prepare, name: bytes, *, begin: bytes | None = None, then: bytes | None = None
+) -> tuple[list[Any], list[Any] | None]:
+    """Send `begin`, the PREPARE where psycopg's cache asks for one, the statement, `then` and
+    one Sync in libpq's pipeline mode, and read everything back in one round trip: the
+    statement's results and `then`'s. A failed BEGIN or PREPARE is raised here (the commands
+    after it come back aborted); the statement's and `then`'s errors are the caller's to raise,
+    after `cached`."""
+    pgconn = raw.pgconn
+    pgconn.enter_pipeline_mode()
+    try:
+        if begin is not None:
+            pgconn.send_query_params(begin, None)
+        if prep is _SHOULD:
+            pgconn.send_prepare(name, query.query, param_types=query.types)
+        _send(pgconn, query, prep, name)
+        if then is not None:
+            pgconn.send_query_params(then, None)
+        pgconn.pipeline_sync()
+        groups = raw.wait(_results(pgconn))
+    except BaseException:
+        # The socket or the protocol failed midway: no use can be made of this connection.
+        raw.close()
+        raise
+    pgconn.exit_pipeline_mode()
+    after = groups.pop() if then is not None else None
+    *before, results = groups
+    for group in before:  # BEGIN, then the PREPARE: the first failure is the one to report
+        raise_first_error(group, raw)
+    return results, after
+
+
+def cached(raw: Any, query: PostgresQuery, prep: Prepare, name: bytes, results: list[Any]) -> None:
+    """psycopg's statement cache told what became of the statement, as a cursor tells it."""
+    cache = raw._prepared
+    key = cache.maybe_add_to_cache(query, prep, name)
+    if key is not None:
+        cache.validate(key, prep, name, results)
+
+
+def raise_first_error(results: Sequence[Any], raw: Any) -> None:
+    for result in results:
+        if result.status == _FATAL:
+            raise errors.error_from_result(result, encoding=raw.info.encoding)
+
+
+def _results(pgconn: Any) -> Generator[Wait, Any, list[list[Any]]]:
+    """Send what is queued, then read every command's results up to the Sync: one list per
+    command (a command after a failed one comes back as PIPELINE_ABORTED)."""
+    while pgconn.flush():
+        yield Wait.RW
+        pgconn.consume_input()
+    groups: list[list[Any]] = []
+    current: list[Any] = []
+    while True:
+        while pgconn.is_busy():
+            yield Wait.R
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:  # the end of one command's results
+            groups.append(current)
+            current = []
+        elif result.status == _SYNC:
+            return groups
+        else:
+            current.append(result)
 
 
 def _send(pgconn: Any, query: PostgresQuery, prep: Prepare, name: bytes) -> None:

@@ -162,7 +162,7 @@ def _claim_sql(key_sql: str | None, preload_sql: str | None) -> str:
     """The claim statement of `_claim_and_read` for a key expression and a preload (each SQL
     text or None). Built once per pair: a Betsy settle's is some 2,300 characters, and the same
     string object each time also spares psycopg re-hashing it to find its parsed form."""
-    columns, lateral, _ = _lateral(None if preload_sql is None else Preload(preload_sql, ()))
+    columns, lateral = _lateral(preload_sql)
     if key_sql is None:
         head, claim = "", _CLAIM
         source, named, join_id = "(SELECT 1) AS one", "", "%s"
@@ -177,11 +177,11 @@ def _claim_sql(key_sql: str | None, preload_sql: str | None) -> str:
     )
 
 
-def _lateral(preload: Preload | None) -> tuple[str, str, tuple[Any, ...]]:
-    """A preload's place in a claim statement: its columns, its join and its parameters."""
-    if preload is None:
-        return "", "", ()
-    return ", w.*", f" LEFT JOIN LATERAL ({preload.sql}) w ON true", preload.params
+def _lateral(preload_sql: str | None) -> tuple[str, str]:
+    """A preload's place in a claim statement: its columns and its join."""
+    if preload_sql is None:
+        return "", ""
+    return ", w.*", f" LEFT JOIN LATERAL ({preload_sql}) w ON true"
 
 
 def _found(preloaded: tuple) -> tuple | None:
@@ -335,7 +335,8 @@ def tombstone_or_find(key: RequestKey, preload: Preload | None = None) -> tuple[
     now = rows.db().ops.adapt_datetimefield_value(timezone.now())
     key_params = [key.provider, key.external_id, key.operation]
     sql, fields = rows.select_sql(IdempotencyRecord, ("provider", "external_id", "operation"))
-    columns, lateral, lateral_params = _lateral(preload)
+    columns, lateral = _lateral(None if preload is None else preload.sql)
+    lateral_params = () if preload is None else preload.params
     with rows.cursor() as cursor:
         cursor.execute(
             f"WITH claim AS ({_CLAIM}) SELECT (SELECT id FROM claim), r.*{columns} FROM"
