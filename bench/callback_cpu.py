@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Server CPU per wallet callback, IGPX against Betsy, in one process and one run.
 
-    .venv/bin/python bench/callback_cpu.py [--rounds 1000] [--block 50] [--players 50] [--repeat 3]
+    .venv/bin/python bench/callback_cpu.py [--rounds 1000] [--block 1] [--players 50] [--repeat 3]
     .venv/bin/python bench/callback_cpu.py --callgrind [--rounds 100]   # instructions (valgrind)
     .venv/bin/python bench/callback_cpu.py --rounds 20 --repeat 1 --players 4   # does it run?
 
@@ -9,7 +9,10 @@ The goal of issue #18: Betsy's server CPU per callback at most 1.1 x IGPX's. A w
 1. makes its players through the operator API with an API key (create with EUR and USD wallets,
    deposit, launch a Betsy session for its token), each request passed to the WSGI app;
 2. warms up, then runs interleaved blocks of --block rounds: IGPX bet + result, then Betsy
-   place + settle, half of the results/settles paying; every request goes straight to
+   place + settle, half of the results/settles paying (by default one round of each in turn:
+   this VM's speed swings within a fraction of a second, and blocks of 50 rounds, ~150 ms each,
+   gave run ratios from 1.02 to 1.21 where single rounds gave 1.08 to 1.11 in the same quarter
+   hour, docs/benchmarks/betsy.md, session 13); every request goes straight to
    `config.wsgi.application` (what a granian worker calls: no HTTP, no network between load
    and server) and is timed with `time.process_time()`, the CPU of this process only, which is
    what the 2 cores run out of and far less disturbed by other load than wall time;
@@ -74,7 +77,7 @@ def _env(database_url: str) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=1000, help="rounds per provider (2 callbacks each)")
-    parser.add_argument("--block", type=int, default=50, help="rounds of one provider before switching")
+    parser.add_argument("--block", type=int, default=1, help="rounds of one provider before switching")
     parser.add_argument("--players", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead")
