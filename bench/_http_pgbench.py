@@ -8,6 +8,7 @@ import json
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -106,16 +107,23 @@ def capture_main(provider: Provider, directory: Path) -> None:
 # --- pgbench ------------------------------------------------------------------------------------
 
 
+_PROGRESS = re.compile(r"progress: ([\d.]+) s, ([\d.]+) tps")
+
+
 def run_pgbench(database_url: str, clients: int, duration: float, script: Path, defines: dict[str, str],
-                per_round: float) -> dict[str, float]:  # fmt: skip
+                per_round: float, warmup: int = 0) -> dict[str, float]:  # fmt: skip
     """pgbench on `script` (one round of the HTTP mix per transaction), -M prepared as the
-    server's psycopg prepares; requests/s = rounds/s x the requests a round stands for."""
+    server's psycopg prepares; requests/s = rounds/s x the requests a round stands for.
+    `warmup` seconds first, not counted (the rate is then the mean of pgbench's per-second
+    progress after them): a new backend's first statements load its catalog caches and plans,
+    which a run of a second or two would count as a large share of its work (the server's
+    connections are warm)."""
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise SystemExit("pgbench is not installed (it comes with the PostgreSQL client packages)")
     name = database_url.rsplit("/", 1)[1]
     args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
-    args += ["-T", str(max(int(duration), 1))]
+    args += ["-T", str(max(int(duration), 1) + warmup)] + (["-P", "1"] if warmup else [])
     for key, value in defines.items():
         args += ["-D", f"{key}={value}"]
     args += ["-f", str(script)]
@@ -133,6 +141,9 @@ def run_pgbench(database_url: str, clients: int, duration: float, script: Path, 
     if proc.returncode != 0 or done is None or "aborted" in stdout + stderr:
         raise SystemExit(f"pgbench failed (script {script}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", stdout).group(1))
+    progress = [(float(at), float(rate)) for at, rate in _PROGRESS.findall(stderr)]
+    if warmup and [rate for at, rate in progress if at > warmup]:
+        tps = statistics.fmean(rate for at, rate in progress if at > warmup)
     latency = float(re.search(r"latency average = ([\d.]+) ms", stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", stdout)
     return {
