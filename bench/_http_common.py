@@ -253,6 +253,12 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         help="run with the Fast Track transport off: no delivery kick after each commit, no Celery worker",
     )
     parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the Celery worker under `nice -n N` (its delivery waves then yield the cores to the callbacks)",
+    )
+    parser.add_argument(
         "--redis-url",
         default=f"redis://127.0.0.1:6379/{redis_db}",
         help="Redis for the CRM kicks (cache flag, Celery broker)",
@@ -317,7 +323,7 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
 
     distinct_sequences(args.database_url)
     seeded = seed(env, provider, args.players)
-    delivery = Delivery(env, args.redis_url) if args.crm_kick else None
+    delivery = Delivery(env, args.redis_url, args.worker_nice) if args.crm_kick else None
     work = Path(tempfile.mkdtemp(prefix=f"bench_{provider.name}_"))
     try:
         extra_cpu = {}
@@ -354,6 +360,8 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         # second to warm up first (run_pgbench's `warmup`).
         if steady:
             _steady_state(args.database_url)
+        elif delivery is not None:  # the HTTP slice's last deliveries are its own, not pgbench's slice's
+            delivery.wait_idle(args.database_url, timeout=5)
         result = run_pgbench(args.database_url, args.clients, duration, pgbench_script, defines, per_round,
                              warmup=0 if steady else 1)  # fmt: skip
         with psycopg.connect(args.database_url, autocommit=True) as conn:

@@ -41,8 +41,8 @@ class Delivery:
     answers 200 for next to no CPU, bench/_fast_track_sink.py): each kick
     clears its flag when its task starts, so every later kick is a real one, as in production."""
 
-    def __init__(self, env: dict[str, str], redis_url: str) -> None:
-        self.env, self.redis_url = dict(env), redis_url
+    def __init__(self, env: dict[str, str], redis_url: str, nice: int = 0) -> None:
+        self.env, self.redis_url, self.nice = dict(env), redis_url, nice
         self.procs: list[subprocess.Popen] = []
         self.worker: subprocess.Popen | None = None
 
@@ -64,7 +64,9 @@ class Delivery:
         }
         self.env.update(extra)
         self.log = open(Path(tempfile.gettempdir()) / f"bench_celery_{os.getpid()}.log", "wb")  # noqa: SIM115
-        self.worker = subprocess.Popen([PY, "-m", "celery", "-A", "config", "worker", "-l", "warning"], cwd=ROOT,
+        command = [PY, "-m", "celery", "-A", "config", "worker", "-l", "warning"]
+        command = ["nice", "-n", str(self.nice), *command] if self.nice else command
+        self.worker = subprocess.Popen(command, cwd=ROOT,
                                        env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)  # fmt: skip
         self.procs.append(self.worker)
         return extra
