@@ -20,9 +20,22 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
     sent: int = 0  # every request, warm-up included (for CPU per request)
+    due: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the phase, ms) of each counted
 
-    def add(self, kind: str, ms: float) -> None:
+    def add(self, kind: str, ms: float, at: float = 0.0) -> None:
         self.latencies.setdefault(kind, []).append(ms)
+        self.due.append((at, ms))
+
+    def slowest_windows(self, share: float = 0.01, window: float = 0.1) -> tuple[int, int, int]:
+        """(the slowest `share` of requests, the `window`-second windows they fell in, the windows
+        the phase spans): a few windows mean stalls of the machine or a process, many mean the
+        slow requests are spread (queueing, scheduling)."""
+        if not self.due:
+            return 0, 0, 0
+        count = max(1, int(len(self.due) * share))
+        slowest = sorted(self.due, key=lambda d: d[1])[-count:]
+        span = max(at for at, _ in self.due) - min(at for at, _ in self.due)
+        return count, len({int(at / window) for at, _ in slowest}), int(span / window) + 1
 
     @property
     def all(self) -> list[float]:
@@ -167,7 +180,7 @@ async def client_loop(provider: Provider, cid: int, port: int, seeded: dict, sta
         t1 = time.perf_counter()
         stats.sent += 1
         if t0 >= warm and t1 <= end:
-            stats.add(step.kind, (t1 - t0) * 1000)
+            stats.add(step.kind, (t1 - t0) * 1000, t0 - start)
             error = provider.error_of(status, answer)
             if error != step.expect_error:
                 key = f"{step.kind}: {error}"

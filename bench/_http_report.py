@@ -148,6 +148,9 @@ def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | No
     )
     for k, v in sorted(stats.latencies.items()):
         print(f"      {k:16s} {len(v):6d}  p50 {pct(v, 0.5):6.2f} ms  p99 {pct(v, 0.99):6.2f} ms")
+    slow, windows, span = stats.slowest_windows()
+    if slow:
+        print(f"      the slowest 1% ({slow} requests) were due in {windows} of the phase's {span} windows of 100 ms")
     _cpu(result, cpu)
     return result
 
