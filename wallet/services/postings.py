@@ -428,7 +428,7 @@ def _apply_step(
     if balance is None:
         balance = wallet_get(player_id=bet.player_id, currency=bet.currency).balance
     events.publish(
-        events.WalletEvent(
+        events.event(  # WalletEvent(...) without its __init__, a 24-field frozen dataclass's (issue #18)
             kind=_EVENT_FOR_SETTLEMENT[settlement.kind],
             player_id=bet.player_id,
             currency=bet.currency,
