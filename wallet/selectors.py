@@ -63,8 +63,8 @@ def wallet_from_row(row: tuple | None, *, who: str, currency: str) -> WalletRef:
     if row[2] is None:
         raise CurrencyMismatch(f"player {who!r} has no {currency} wallet")
     # Its slots set directly: WalletRef(**15 keywords) builds a keyword dict and sets each field
-    # with object.__setattr__, ~32k instructions against ~9k; once per bet callback, twice on a
-    # Betsy bet's two (issue #18). Every field is set, in order (tests/wallet/test_wallet_ref.py).
+    # with object.__setattr__, ~32k instructions against ~14k; run on every IGPX bet and on both
+    # of a Betsy bet's callbacks (issue #18). Every field set, in order (tests/wallet/test_wallet_ref.py).
     made = _new(WalletRef)
     _set_player_id(made, row[0])
     _set_external_id(made, row[6])
