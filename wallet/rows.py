@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import threading
+from asyncio import _get_running_loop
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
+from asgiref.local import Local
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
@@ -64,8 +66,26 @@ _pending = _Pending()
 def db() -> Any:
     """The default database connection itself. Hot-path code reads its attributes through this
     rather than `django.db.connection`: every attribute read through that proxy is an asgiref
-    context-local lookup, about 12,000 instructions (docs/benchmarks/igpx.md, session 3)."""
+    context-local lookup, about 12,000 instructions (docs/benchmarks/igpx.md, session 3).
+
+    `connections[alias]` itself is such a lookup: asgiref asks `asyncio.get_running_loop()`,
+    which raises (and is caught) in every sync thread, ~10,700 instructions, some 9 times per
+    callback (issue #18). In a thread with no running event loop asgiref's answer is the
+    thread's plain `threading.local`; this reads that one directly, and asks `connections`
+    whenever anything else holds (an event loop, no connection yet, another asgiref)."""
+    local = connections._connections
+    if type(local) is _THREAD_LOCAL and _get_running_loop() is None:
+        conn = getattr(local._storage, DEFAULT_DB_ALIAS, None)
+        if conn is not None:
+            return conn
     return connections[DEFAULT_DB_ALIAS]
+
+
+# asgiref's Local(thread_critical=True), which Django's ConnectionHandler keeps connections in:
+# in a sync thread its storage is the `_storage` threading.local (asgiref/local.py).
+_THREAD_LOCAL = type(Local(thread_critical=True))
+if not isinstance(getattr(Local(thread_critical=True), "_storage", None), threading.local):
+    _THREAD_LOCAL = type(None)  # a layout this does not know: always ask `connections`
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from unittest import mock
@@ -335,3 +337,54 @@ def test_json_is_dumped_as_django_would_have_psycopg_dump_it():
             return super().encode(o)
 
     assert rows._json_dumps(Custom) is None
+
+
+# --- rows.db(): the thread's connection without asgiref's lookup (issue #18) -----------------
+
+
+def test_db_is_django_s_connection_of_the_thread_that_asks() -> None:
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    assert rows.db() is connections[DEFAULT_DB_ALIAS]
+    seen: dict[str, object] = {}
+
+    def other_thread() -> None:
+        seen["db"], seen["django"] = rows.db(), connections[DEFAULT_DB_ALIAS]
+        connections.close_all()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert seen["db"] is seen["django"]
+    assert seen["db"] is not rows.db()  # each thread its own, as Django keeps them
+
+
+def test_db_inside_an_event_loop_is_asgiref_s_answer_there() -> None:
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    async def ask() -> tuple[object, object]:
+        return rows.db(), connections[DEFAULT_DB_ALIAS]
+
+    mine, django_s = asyncio.run(ask())
+    assert mine is django_s
+    assert mine is not rows.db()  # asgiref's storage under a loop is not the sync thread's
+
+
+def test_db_does_not_go_through_the_connection_handler_once_the_thread_has_its_connection(monkeypatch) -> None:
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.utils import ConnectionHandler
+
+    first = rows.db()
+    asked: list[str] = []
+    original = ConnectionHandler.__getitem__
+    monkeypatch.setattr(
+        ConnectionHandler, "__getitem__", lambda self, alias: asked.append(alias) or original(self, alias)
+    )
+    assert rows.db() is first and asked == []
+    del connections[DEFAULT_DB_ALIAS]  # gone: db() asks Django, which makes a new one
+    try:
+        fresh = rows.db()
+        assert asked == [DEFAULT_DB_ALIAS] and fresh is not first
+    finally:
+        connections[DEFAULT_DB_ALIAS] = first
+        fresh.close()
