@@ -36,7 +36,6 @@ from bench._http_report import (
     CpuMeter,
     connections_per_process,
     report,
-    report_slices,
     report_wrk,
     start_profile,
     summarize_profile,
@@ -129,87 +128,18 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         )
         result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
-            _paced(provider, port, args, seeded, label, paced, result)
+            # At the goal's rate (35% of pgbench), then at half of what we just sustained: the
+            # latency a provider sees when the wallet has headroom.
+            stats = run(1.0, args.paced_duration, paced)
+            result["paced"] = report(f"{label} paced at {paced:.0f} req/s", stats, args.paced_duration)
+            for fraction in args.fractions:
+                rate = result["rps"] * fraction
+                stats = run(1.0, args.paced_duration, rate)
+                name = "half" if fraction == 0.5 else f"at {fraction:.0%} of max"
+                key = "half" if fraction == 0.5 else f"f{fraction}"
+                result[key] = report(f"{label} paced at {rate:.0f} req/s ({name})", stats, args.paced_duration)
+                result[key]["rate"] = rate
     return result
-
-
-def _paced(provider: Provider, port: int, args: argparse.Namespace, seeded: dict, label: str, paced: float,
-           result: dict) -> None:  # fmt: skip
-    """At the goal's rate (35% of pgbench), then at each of `--fractions` of what the closed loop
-    just sustained (half by default: the latency a provider sees when the wallet has headroom)."""
-
-    def run(rate: float) -> Stats:
-        return asyncio.run(drive(provider, port, args.clients, seeded, 1.0, args.paced_duration, rate,
-                                 args.decline_share))  # fmt: skip
-
-    result["paced"] = report(f"{label} paced at {paced:.0f} req/s", run(paced), args.paced_duration)
-    for fraction in args.fractions:
-        rate = result["rps"] * fraction
-        name = "half" if fraction == 0.5 else f"at {fraction:.0%} of max"
-        key = "half" if fraction == 0.5 else f"f{fraction}"
-        result[key] = report(f"{label} paced at {rate:.0f} req/s ({name})", run(rate), args.paced_duration)
-        result[key]["rate"] = rate
-
-
-def sliced_pair(provider: Provider, kind: str, args: argparse.Namespace, env: dict[str, str], seeded: dict,
-                extra_cpu: dict[str, int], ceiling: float, pgbench: Callable[[float], dict[str, float]],
-                last: bool) -> tuple[dict, dict[str, float]]:  # fmt: skip
-    """One pair in `args.slices` turns against one running server: pgbench for a slice of
-    --pgbench-duration, then the closed loop for a slice of --duration, again and again. Both
-    meet the machine at the same moments, where a pair of one long run each met this VM at
-    speeds a quarter apart (docs/benchmarks/igpx.md, session 13). The rates are each side's
-    requests over its own seconds; the CPU per request is the HTTP slices' alone. With `last`,
-    the paced phases follow at 35% of this pair's pgbench and at --fractions of its max.
-    Returns the HTTP figures and pgbench's."""
-    workers, threads = DEFAULT_SIZES[kind]
-    workers, threads = args.workers or workers, args.threads or threads
-    port = free_port()
-    cmd = server_command(kind, port, workers, threads)
-    log_path = Path(tempfile.gettempdir()) / f"wallet_http_{provider.name}_{kind}_{port}.log"
-    label = f"{kind} w={workers} t={threads}"
-    slices = args.slices
-    loop = WrkLoop(provider, args.clients, seeded, args.decline_share)
-    loop.prepare(args.warmup, args.duration / slices, ceiling, measured=slices)
-    stats, answered, seconds, busy = Stats(), 0, 0.0, 0.0
-    cpu: dict[str, float] = {}
-    pg_runs: list[dict[str, float]] = []
-    latencies: list[tuple[float, float]] = []
-    with running_server(cmd, env, log_path) as proc:
-        wait_ready(port, proc)
-        if kind == "granian-reuseport":
-            wait_listeners(port, workers)
-        loop.run_phase(port, 0, stats)
-        shares: list[list[int]] = []
-        for index in range(1, slices + 1):
-            pg_runs.append(pgbench(args.pgbench_duration / slices))
-            if index == 1:  # where the clients' connections landed, a second into the first slice
-                threading.Timer(1.0, lambda: shares.append(connections_per_process(port))).start()
-            meter = CpuMeter(proc.pid, args.database_url, extra_cpu)
-            figures = loop.run_phase(port, index, stats)
-            share = meter.per_request_ms(figures["answered"])
-            for name, ms in share.items():  # weighted by the slice's requests
-                cpu[name] = cpu.get(name, 0.0) + ms * figures["answered"]
-            answered += figures["answered"]
-            seconds += figures["duration_us"] / 1e6
-            busy += meter.busy_share
-            latencies.append((figures["p50_us"] / 1000, figures["p99_us"] / 1000))
-            print(f"      slice {index}: pgbench {pg_runs[-1]['tps']:.1f} requests/s, HTTP"
-                  f" {figures['answered'] / (figures['duration_us'] / 1e6):.1f} req/s", flush=True)  # fmt: skip
-        loop.close()
-        pg = {key: statistics.fmean(run[key] for run in pg_runs) for key in pg_runs[0]}  # equal slices
-        result = {"variant": "default", "server": kind, "workers": workers, "threads": threads}
-        # wrk gives each slice's percentiles, not its latencies: the median slice's p50, the worst p99.
-        p50, p99 = statistics.median(x for x, _ in latencies), max(y for _, y in latencies)
-        result |= report_slices(f"{label} closed loop in {slices} slices", answered, seconds, p50, p99,
-                                dict(stats.errors), {k: v / max(answered, 1) for k, v in cpu.items()})  # fmt: skip
-        result["machine_busy"] = busy / slices
-        result["connections_per_process"] = shares[0] if shares else []
-        print(f"      connections per server process: {result['connections_per_process']}", flush=True)
-        print(f"      machine busy {result['machine_busy']:.0%} of {os.cpu_count()} cores over the HTTP slices",
-              flush=True)  # fmt: skip
-        if last and args.paced_duration > 0:
-            _paced(provider, port, args, seeded, label, pg["tps"] * GOAL_RATIO, result)
-    return result, pg
 
 
 # --- The whole run ------------------------------------------------------------------------------
@@ -282,14 +212,6 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         " speed drifts by tens of percent within minutes, so a ratio is fair only between neighbours."
         " Default 1: pgbench, HTTP, pgbench again, the ceiling the better pgbench",
     )
-    parser.add_argument(
-        "--slices",
-        type=int,
-        default=1,
-        help="with --pairs and wrk: run each pair as N turns of pgbench (--pgbench-duration / N seconds) and"
-        " the closed loop (--duration / N) against one running server, so that both meet the machine's"
-        " swings at the same moments. Default 1: one run of each",
-    )
     parser.add_argument("--capture", default="", help=argparse.SUPPRESS)  # internal: the capture subprocess
     return parser
 
@@ -352,18 +274,12 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
                  extra_cpu: dict[str, int], delivery: Delivery | None) -> None:  # fmt: skip
     import psycopg
 
-    def analysed_pgbench(duration: float = args.pgbench_duration, steady: bool = True) -> dict[str, float]:
+    def analysed_pgbench(script: Path = pgbench_script) -> dict[str, float]:
         # The same start as every HTTP run's (_steady_state): planner statistics for the tables
         # as they are (on a freshly seeded database the cached plans of the foreign-key checks
-        # would seq-scan), and a checkpoint. A slice of a pair (`steady` false) follows the
-        # server's slice as it is, as the server's follows it, and its new connections get a
-        # second to warm up first (run_pgbench's `warmup`).
-        if steady:
-            _steady_state(args.database_url)
-        elif delivery is not None:  # the HTTP slice's last deliveries are its own, not pgbench's slice's
-            delivery.wait_idle(args.database_url, timeout=5)
-        result = run_pgbench(args.database_url, args.clients, duration, pgbench_script, defines, per_round,
-                             warmup=0 if steady else 1)  # fmt: skip
+        # would seq-scan), and a checkpoint.
+        _steady_state(args.database_url)
+        result = run_pgbench(args.database_url, args.clients, args.pgbench_duration, script, defines, per_round)
         with psycopg.connect(args.database_url, autocommit=True) as conn:
             # pgbench's outbox rows had no kick: out of the worker's way, so that what it does
             # during an HTTP run is that run's delivery. The worker may be claiming some of them
@@ -396,8 +312,6 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
     print(f"CRM delivery: kicks on (at most one per server worker per {interval} ms), a Celery worker on"
           f" {args.redis_url} delivering to a fake Fast Track" if delivery else "CRM delivery: off (--no-crm-kick)",
           flush=True)  # fmt: skip
-    if args.slices > 1 and (args.pairs <= 1 or args.loadgen != "wrk"):
-        raise SystemExit("--slices needs --pairs 2 or more and --loadgen wrk")
     if args.pairs > 1:
         results = _measure_pairs(provider, args, env, seeded, servers, pg, analysed_pgbench, extra_cpu)
         check = _check_after(args, env, delivery)
@@ -452,12 +366,11 @@ def _steady_state(database_url: str) -> None:
 
 
 def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
-                   servers: list[str], first_pg: dict[str, float], pgbench: Callable[..., dict[str, float]],
+                   servers: list[str], first_pg: dict[str, float], pgbench: Callable[[], dict[str, float]],
                    extra_cpu: dict[str, int]) -> list[dict]:  # fmt: skip
     """pgbench then the closed loop, `args.pairs` times per server, after one closed loop that is
-    not counted (its ceiling: `first_pg`); each ratio is against the pgbench run just before it,
-    or with --slices, against the pgbench slices between its own (`sliced_pair`). The paced
-    phases follow the last pair."""
+    not counted (its ceiling: `first_pg`); each ratio is against the pgbench run just before it.
+    The paced phases follow the last pair."""
     results = []
     # pgbench on the new database, before any HTTP run, gave 15-25% fewer requests/s than every
     # pgbench after one (a warm-up pgbench or a checkpoint did not change it), so each run's
@@ -468,19 +381,13 @@ def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, 
     for kind in servers:
         ratios = []
         for number in range(1, args.pairs + 1):
-            last = number == args.pairs
-            if args.slices > 1:
-                _steady_state(args.database_url)
-                r, pg = sliced_pair(provider, kind, args, env, seeded, extra_cpu, first_pg["tps"],
-                                    lambda seconds: pgbench(seconds, False), last)  # fmt: skip
-            else:
-                pg = pgbench()
+            pg = pgbench()
             print(f"pgbench: {pg['tps']:.1f} requests/s; postgres CPU per request {pg['pg_cpu_ms']:.2f} ms,"
                   f" pgbench's own {pg['client_cpu_ms']:.3f} ms")  # fmt: skip
-            if args.slices <= 1:
-                _steady_state(args.database_url)
-                paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
-                r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu, pg["tps"])
+            _steady_state(args.database_url)
+            last = number == args.pairs
+            paced = pg["tps"] * GOAL_RATIO if last and args.paced_duration > 0 else 0.0
+            r = measure_server(provider, kind, args, env, seeded, paced, extra_cpu, pg["tps"])
             results.append(r)
             ratios.append(r["rps"] / pg["tps"])
             print(f"  pair {number}: {r['rps']:.1f} / {pg['tps']:.1f} = {ratios[-1]:.1%} of pgbench", flush=True)

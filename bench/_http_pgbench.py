@@ -8,7 +8,6 @@ import json
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -107,33 +106,29 @@ def capture_main(provider: Provider, directory: Path) -> None:
 # --- pgbench ------------------------------------------------------------------------------------
 
 
-_PROGRESS = re.compile(r"progress: ([\d.]+) s, ([\d.]+) tps")
-
-
 def run_pgbench(database_url: str, clients: int, duration: float, script: Path, defines: dict[str, str],
-                per_round: float, warmup: int = 0) -> dict[str, float]:  # fmt: skip
+                per_round: float) -> dict[str, float]:  # fmt: skip
     """pgbench on `script` (one round of the HTTP mix per transaction), -M prepared as the
-    server's psycopg prepares; requests/s = rounds/s x the requests a round stands for.
-    `warmup` seconds first, not counted (the rate is then the mean of pgbench's per-second
-    progress after them): a new backend's first statements load its catalog caches and plans,
-    which a run of a second or two would count as a large share of its work (the server's
-    connections are warm)."""
+    server's psycopg prepares; requests/s = rounds/s x the requests a round stands for."""
     pgbench = shutil.which("pgbench")
     if pgbench is None:
         raise SystemExit("pgbench is not installed (it comes with the PostgreSQL client packages)")
     name = database_url.rsplit("/", 1)[1]
     args = [pgbench, "-n", "-h", "127.0.0.1", "-U", "postgres", "-M", "prepared", "-c", str(clients), "-j", "2"]
-    args += ["-T", str(max(int(duration), 1) + warmup)] + (["-P", "1"] if warmup else [])
+    args += ["-T", str(max(int(duration), 1))]
     for key, value in defines.items():
         args += ["-D", f"{key}={value}"]
     args += ["-f", str(script)]
     # PostgreSQL's CPU per pgbench request, to set beside the HTTP run's: sample the backends
     # while they live (they exit with pgbench).
     seen: dict[int, float] = {}
+    # Backends alive before pgbench are someone else's (a sliced pair's server, the CRM worker):
+    # only what they spend meanwhile would count, and they are idle; pgbench's own are new.
+    others = set(backend_pids(database_url))
     children_before = children_cpu()
     proc = subprocess.Popen([*args, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
-        seen.update(cpu_seconds(backend_pids(database_url)))
+        seen.update(cpu_seconds([pid for pid in backend_pids(database_url) if pid not in others]))
         time.sleep(0.25)
     stdout, stderr = proc.communicate()
     client = children_cpu() - children_before  # pgbench's own, the load generator of the ceiling
@@ -141,9 +136,6 @@ def run_pgbench(database_url: str, clients: int, duration: float, script: Path, 
     if proc.returncode != 0 or done is None or "aborted" in stdout + stderr:
         raise SystemExit(f"pgbench failed (script {script}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", stdout).group(1))
-    progress = [(float(at), float(rate)) for at, rate in _PROGRESS.findall(stderr)]
-    if warmup and [rate for at, rate in progress if at > warmup]:
-        tps = statistics.fmean(rate for at, rate in progress if at > warmup)
     latency = float(re.search(r"latency average = ([\d.]+) ms", stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", stdout)
     return {

@@ -174,21 +174,6 @@ def report_wrk(label: str, stats: Stats, figures: dict, cpu: dict[str, float]) -
     return result
 
 
-def report_slices(label: str, answered: int, seconds: float, p50: float, p99: float, errors: dict[str, int],
-                  cpu: dict[str, float]) -> dict:  # fmt: skip
-    """The figures of a closed loop run in slices (bench/_http_common.sliced_pair): its requests
-    over its seconds; p50 the median slice's, p99 the worst slice's."""
-    result = {"requests": answered, "rps": answered / seconds, "p50": p50, "p99": p99, "errors": errors,
-              "connections": 0}  # fmt: skip
-    print(
-        f"  {label} (wrk): {result['rps']:7.1f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
-        f"  ({answered} requests in {seconds:.1f} s, errors {errors or 0})",
-        flush=True,
-    )
-    _cpu(result, cpu)
-    return result
-
-
 def _cpu(result: dict, cpu: dict[str, float] | None) -> None:
     if cpu:
         total = sum(v for k, v in cpu.items() if k != "unattributed")

@@ -144,23 +144,20 @@ def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
 
 
 class WrkLoop:
-    """The closed loop's warm-up and measured runs, each on requests of its own, built by
+    """The closed loop's warm-up and measured run, each on requests of its own, built by
     `prepare` before the CPU meter starts (building them is not the load generator's work)."""
 
     def __init__(self, provider: Provider, clients: int, seeded: dict, decline_share: float) -> None:
         self.provider, self.clients, self.seeded, self.decline_share = provider, clients, seeded, decline_share
         self.folder = Path(tempfile.mkdtemp(prefix=f"wrk_{provider.name}_"))
         self.runs = 0
-        self.phases: list[tuple[str, float, Path]] = []
 
-    def prepare(self, warmup: float, duration: float, ceiling_rps: float, measured: int = 1) -> None:
-        """A warm-up of `warmup` seconds, then `measured` runs of `duration` seconds each (more
-        than one: the slices of a pair, bench/_http_common.sliced_pair). `ceiling_rps` (pgbench's
-        rate) bounds how many requests a client can need: the server stays below 60% of it, and a
-        client gets eight times its fair share of that (a client alone on a worker runs ahead of
-        the others: four times was once not enough)."""
+    def prepare(self, warmup: float, duration: float, ceiling_rps: float) -> None:
+        """`ceiling_rps` (pgbench's rate) bounds how many requests a client can need: the server
+        stays below 60% of it, and a client gets eight times its fair share of that (a client
+        alone on a worker runs ahead of the others: four times was once not enough)."""
         self.phases = []
-        for phase, seconds in [("warm-up", warmup)] + [("measured", duration)] * measured:
+        for phase, seconds in (("warm-up", warmup), ("measured", duration)):
             self.runs += 1
             per_client = int(ceiling_rps * 0.6 * seconds / max(self.clients, 1) * 8) + 200
             folder = self.folder / f"run{self.runs}"
@@ -168,31 +165,23 @@ class WrkLoop:
                            self.decline_share)  # fmt: skip
             self.phases.append((phase, seconds, folder))
 
-    def run_phase(self, port: int, index: int, stats: Stats) -> dict:
-        """Phase `index` of `prepare`'s (0: the warm-up): wrk's figures; what it sent and any
-        unexpected answers or socket errors go into `stats`."""
-        phase, seconds, folder = self.phases[index]
-        result = run(port, folder, self.clients, seconds)
-        shutil.rmtree(folder, ignore_errors=True)
-        stats.sent += result["answered"]
-        if result["exhausted"]:
-            # They stopped early: the run's rate is understated, never overstated.
-            print(f"      wrk: {result['exhausted']} clients ran out of prepared requests ({phase}): the rate"
-                  " is understated; raise the count in bench/_http_wrk.py", flush=True)  # fmt: skip
-        errors = result["mismatched"] + sum(result[k] for k in ("connect_errors", "read_errors", "write_errors"))
-        if errors and phase == "measured":
-            key = "unexpected answers or socket errors"
-            stats.errors[key] = stats.errors.get(key, 0) + errors
-            for sample in result["samples"]:
-                print(f"      wrk sample of unexpected answers:{sample}", flush=True)
-        return result
-
     def closed_loop(self, port: int) -> tuple[Stats, dict]:
-        """Every prepared phase in turn: the last one's figures."""
         stats = Stats()
         figures: dict = {}
-        for index in range(len(self.phases)):
-            figures = self.run_phase(port, index, stats)
+        for phase, seconds, folder in self.phases:
+            result = run(port, folder, self.clients, seconds)
+            shutil.rmtree(folder, ignore_errors=True)
+            stats.sent += result["answered"]
+            if result["exhausted"]:
+                # They stopped early: the run's rate is understated, never overstated.
+                print(f"      wrk: {result['exhausted']} clients ran out of prepared requests ({phase}): the rate"
+                      " is understated; raise the count in bench/_http_wrk.py", flush=True)  # fmt: skip
+            figures = result
+        errors = figures["mismatched"] + sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors"))
+        if errors:
+            stats.errors["unexpected answers or socket errors"] = errors
+            for sample in figures["samples"]:
+                print(f"      wrk sample of unexpected answers:{sample}", flush=True)
         return stats, figures
 
     def close(self) -> None:
