@@ -122,7 +122,7 @@ def run_pgbench(database_url: str, clients: int, duration: float, script: Path, 
     # PostgreSQL's CPU per pgbench request, to set beside the HTTP run's: sample the backends
     # while they live (they exit with pgbench).
     seen: dict[int, float] = {}
-    # Backends alive before pgbench are someone else's (a sliced pair's server, the CRM worker):
+    # Backends alive before pgbench are someone else's (the Celery worker's, a server's):
     # only what they spend meanwhile would count, and they are idle; pgbench's own are new.
     others = set(backend_pids(database_url))
     children_before = children_cpu()

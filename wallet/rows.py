@@ -346,7 +346,7 @@ def new_row(
     primary key afterwards with `saved`. `expressions`: columns (by attname) whose value is an
     SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`.
     `with_pk`: the row's primary key is `obj.pk`, taken beforehand (e.g. from its sequence).
-    `conn`: `db()`, when the caller has it already (each lookup is ~11k instructions)."""
+    `conn`: `db()`, when the caller has it already (a lookup, cheap since `db()` reads the thread's connection directly)."""
     sql, fields = _insert_with_pk_sql(type(obj)) if with_pk else _insert_sql(type(obj))
     params = _values(obj, fields, True, db() if conn is None else conn)
     if not expressions:
@@ -427,7 +427,7 @@ def _loaded(model: type[M], names: Sequence[str], conversions: tuple, direct: bo
     """The instance of `row` (values of the fields `names`, as the database returns them), its
     __dict__ set as Model.__init__ would set it, through Model.from_db when that cannot be done."""
     values = list(row)
-    conn = db() if conversions else None  # an asgiref lookup (~11k instructions): only when a value needs it
+    conn = db() if conversions else None  # only when a value needs it
     for index, f, converters in conversions:
         value = values[index]
         for converter in converters:

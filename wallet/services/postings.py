@@ -304,7 +304,7 @@ def _record_step(settlement: Settlement, bet: Bet) -> None:
     """Insert the step and write the bet's new state: one statement on PostgreSQL; none of its own
     when the step's id was taken beforehand and the transaction's last statement can carry both
     (rows.write_behind: a settle that pays nothing, issue #18)."""
-    conn = rows.db()  # looked up once for the three uses (~11k instructions each; issue #18)
+    conn = rows.db()  # looked up once for the three uses (issue #18)
     if conn.vendor != "postgresql":
         rows.insert(settlement)
         rows.update(bet, _BET_STATE)
@@ -390,7 +390,7 @@ def _apply_step(
             if wallet is None:
                 wallet = wallet_get(player_id=bet.player_id, currency=bet.currency)
             alone = not refund_stake and prior is None  # the step's only posting: it carries the step
-            conn = rows.db() if alone else None  # one lookup (~11k instructions) for the step and the bet
+            conn = rows.db() if alone else None  # one lookup for the step and the bet
             step = rows.new_row(settlement, {"transaction_id": ledger.TRANSACTION_ID}, conn=conn) if alone else None
             credited = credit_apply(
                 provider=bet.provider,
