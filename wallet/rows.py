@@ -83,9 +83,10 @@ def db() -> Any:
 
 # asgiref's Local(thread_critical=True), which Django's ConnectionHandler keeps connections in:
 # in a sync thread its storage is the `_storage` threading.local (asgiref/local.py).
-_THREAD_LOCAL = type(Local(thread_critical=True))
-if not isinstance(getattr(Local(thread_critical=True), "_storage", None), threading.local):
-    _THREAD_LOCAL = type(None)  # a layout this does not know: always ask `connections`
+_probe = Local(thread_critical=True)
+# A layout this does not know: NoneType, which no ConnectionHandler's storage is, so `db()` always asks `connections`.
+_THREAD_LOCAL = type(_probe) if isinstance(getattr(_probe, "_storage", None), threading.local) else type(None)
+del _probe
 
 
 @contextmanager
@@ -346,7 +347,7 @@ def new_row(
     primary key afterwards with `saved`. `expressions`: columns (by attname) whose value is an
     SQL expression of the larger statement instead, e.g. `{"transaction_id": "(SELECT id FROM txn)"}`.
     `with_pk`: the row's primary key is `obj.pk`, taken beforehand (e.g. from its sequence).
-    `conn`: `db()`, when the caller has it already (a lookup, cheap since `db()` reads the thread's connection directly)."""
+    `conn`: `db()`, when the caller has it already."""
     sql, fields = _insert_with_pk_sql(type(obj)) if with_pk else _insert_sql(type(obj))
     params = _values(obj, fields, True, db() if conn is None else conn)
     if not expressions:

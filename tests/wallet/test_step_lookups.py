@@ -1,5 +1,6 @@
 """A settlement step looks the database connection up once for its row and the bet's update
-(`rows.db()`, ~11k instructions a lookup; issue #18), and `rows.new_row` / `rows.update_sql`
+(`rows.db()`; ~11k instructions a lookup before it read the thread's connection directly,
+issue #18), and `rows.new_row` / `rows.update_sql`
 write the same with the connection given as with the one they look up."""
 
 from __future__ import annotations
