@@ -247,7 +247,7 @@ def seed_players(count: int) -> list[str]:
 
     from wallet.selectors import wallet_get
     from wallet.services.players import player_create
-    from wallet.services.postings import deposit_apply
+    from wallet.services.transfers import deposit_apply
 
     players = [f"bench-{n:04d}" for n in range(count)]
     for external_id in players:

@@ -210,7 +210,7 @@ def _work(variant: str, rounds: int, players: int, warmup: int | None = None) ->
     from wallet.igpx.protocol import sign
     from wallet.selectors import wallet_get
     from wallet.services.players import player_create
-    from wallet.services.postings import deposit_apply
+    from wallet.services.transfers import deposit_apply
 
     def call(method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         return wsgi_call(application, method, path, body, headers)

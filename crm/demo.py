@@ -48,12 +48,12 @@ def _ensure_player() -> None:
 def _one_round(n: int, rng: random.Random, run: str = "") -> None:
     """A bet and what happens to it, each step its own money transaction (as in production)."""
     from wallet.selectors import wallet_get
-    from wallet.services import postings
+    from wallet.services import postings, transfers
 
     wallet = wallet_get(external_id=PLAYER, currency="EUR")
     if wallet.balance < 50:
         with transaction.atomic():
-            postings.deposit_apply(
+            transfers.deposit_apply(
                 wallet=wallet, amount=Decimal("200"), reference=f"ft-demo-topup-{run}{n}", actor_id=None
             )
         wallet = wallet_get(external_id=PLAYER, currency="EUR")

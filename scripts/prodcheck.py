@@ -191,7 +191,7 @@ def drive_money(env: dict[str, str], callbacks_url: str) -> str:
     from wallet.models import Bet, Settlement
     from wallet.selectors import wallet_get
     from wallet.services.players import player_create
-    from wallet.services.postings import deposit_apply
+    from wallet.services.transfers import deposit_apply
 
     player = SimPlayer(f"prodcheck-{secrets.token_hex(3)}", "EUR")
     player_create(external_id=player.user_id, currencies=["EUR"], nickname="prod-check")  # not a test player

@@ -10,7 +10,7 @@ from wallet import ledger
 from wallet.models import Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
-from wallet.services.postings import deposit_apply
+from wallet.services.transfers import deposit_apply
 
 
 def user_with(role: str):

@@ -412,7 +412,7 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
     def test_dashboard_updates_live(self):
         from config import dashboard
         from wallet.selectors import wallet_get
-        from wallet.services.postings import deposit_apply
+        from wallet.services.transfers import deposit_apply
 
         context, page = self._page("fiona")
         page.goto(f"{self.live_server_url}/admin/dashboard/")

@@ -14,7 +14,7 @@ from wallet import events
 from wallet.errors import InsufficientFunds, InvalidRequest, NotReversible, PermissionDenied
 from wallet.models import AuditLog, Bet, ReviewItem, Settlement, StaffRequest
 from wallet.selectors import wallet_get
-from wallet.services import backoffice, postings, reviews
+from wallet.services import backoffice, postings, reviews, transfers
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +157,7 @@ def test_reversal_of_a_spent_win_records_debt(rita, fiona):
     alice, bet = placed_bet()
     step = settle(bet, "10")
     with transaction.atomic():
-        postings.withdrawal_apply(
+        transfers.withdrawal_apply(
             wallet=wallet_get(external_id="alice", currency="EUR"), amount=Decimal("20"), reference="w", actor_id=None
         )
     reverse_via_four_eyes(step, rita, fiona)

@@ -19,8 +19,8 @@ from wallet.services.postings import (
     bet_unsettle_apply,
     credit_apply,
     transaction_reverse,
-    withdrawal_apply,
 )
+from wallet.services.transfers import withdrawal_apply
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from wallet.igpx.simulator import ProviderSimulator, SimPlayer
 from wallet.models import Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
-from wallet.services.postings import deposit_apply
+from wallet.services.transfers import deposit_apply
 
 logger = logging.getLogger("touchline.wallet.igpx.demo")
 

@@ -2,7 +2,8 @@
 
 These run inside the caller's transaction (a provider callback wraps them in
 `idempotency.execute_once`, the operator API likewise) and raise WalletError subclasses on
-refusal before they have written anything the caller would keep.
+refusal before they have written anything the caller would keep. The operator's deposits and
+withdrawals are in wallet/services/transfers.py, beside their idempotent API.
 """
 
 from __future__ import annotations
@@ -45,61 +46,6 @@ def ensure_can_bet(wallet: WalletRef) -> None:
         jurisdiction=wallet.jurisdiction,
         verification=wallet.verification,
         date_of_birth=wallet.date_of_birth,
-    )
-
-
-# --- Transfers (operator: deposits and withdrawals) -----------------------------------------
-
-
-@dataclass(frozen=True)
-class TransferResult:
-    transaction_id: int
-    player_external_id: str
-    currency: str
-    amount: Decimal
-    balance: Decimal
-
-
-def deposit_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
-    if wallet.status != Player.Status.ACTIVE:
-        raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}: deposits are refused")
-    posted = ledger.post(
-        kind=Kind.DEPOSIT,
-        currency=wallet.currency,
-        player_id=wallet.player_id,
-        provider="operator",
-        external_id=reference,
-        created_by_id=actor_id,
-        legs=[
-            Leg(wallet.account_id, amount, REAL, tracked=True),
-            Leg(ledger.cash_account_id(wallet.currency), -amount),
-        ],
-    )
-    return TransferResult(
-        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
-    )
-
-
-def withdrawal_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
-    # A self-excluded player must still be able to take their money out; a blocked one may not.
-    if wallet.status == Player.Status.BLOCKED:
-        raise PlayerBlocked(f"player {wallet.external_id} is blocked: withdrawals are refused")
-    if wallet.balance < amount:
-        raise InsufficientFunds(f"withdrawable balance {wallet.balance} is below {amount}")
-    posted = ledger.post(
-        kind=Kind.WITHDRAWAL,
-        currency=wallet.currency,
-        player_id=wallet.player_id,
-        provider="operator",
-        external_id=reference,
-        created_by_id=actor_id,
-        legs=[
-            Leg(wallet.account_id, -amount, REAL, tracked=True),
-            Leg(ledger.cash_account_id(wallet.currency), amount),
-        ],
-    )
-    return TransferResult(
-        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
     )
 
 

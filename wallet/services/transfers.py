@@ -6,18 +6,80 @@ audited with the key, in the transaction that moves the money."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from wallet import money
-from wallet.errors import TransferLimitExceeded, WalletError
-from wallet.selectors import wallet_get
+from wallet import ledger, money
+from wallet.errors import InsufficientFunds, PlayerBlocked, TransferLimitExceeded, WalletError
+from wallet.ledger import REAL, Leg
+from wallet.models import LedgerTransaction, Player
+from wallet.selectors import WalletRef, wallet_get
 from wallet.services.audit import audit_record
 from wallet.services.idempotency import Outcome, Reply, RequestKey, execute_once
-from wallet.services.postings import TransferResult, deposit_apply, withdrawal_apply
 
 DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
+
+
+# --- The postings (one ledger transaction each; they run in the caller's transaction) -----------
+
+Kind = LedgerTransaction.Kind
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transaction_id: int
+    player_external_id: str
+    currency: str
+    amount: Decimal
+    balance: Decimal
+
+
+def deposit_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
+    if wallet.status != Player.Status.ACTIVE:
+        raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}: deposits are refused")
+    posted = ledger.post(
+        kind=Kind.DEPOSIT,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider="operator",
+        external_id=reference,
+        created_by_id=actor_id,
+        legs=[
+            Leg(wallet.account_id, amount, REAL, tracked=True),
+            Leg(ledger.cash_account_id(wallet.currency), -amount),
+        ],
+    )
+    return TransferResult(
+        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
+    )
+
+
+def withdrawal_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
+    # A self-excluded player must still be able to take their money out; a blocked one may not.
+    if wallet.status == Player.Status.BLOCKED:
+        raise PlayerBlocked(f"player {wallet.external_id} is blocked: withdrawals are refused")
+    if wallet.balance < amount:
+        raise InsufficientFunds(f"withdrawable balance {wallet.balance} is below {amount}")
+    posted = ledger.post(
+        kind=Kind.WITHDRAWAL,
+        currency=wallet.currency,
+        player_id=wallet.player_id,
+        provider="operator",
+        external_id=reference,
+        created_by_id=actor_id,
+        legs=[
+            Leg(wallet.account_id, -amount, REAL, tracked=True),
+            Leg(ledger.cash_account_id(wallet.currency), amount),
+        ],
+    )
+    return TransferResult(
+        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
+    )
+
+
+# --- The operator API's transfer, once per reference ------------------------------------------
 
 
 class TransferCaller(Protocol):

@@ -30,7 +30,8 @@ from apikeys.services import tool_key
 from wallet.models import Bet, Player
 from wallet.selectors import wallet_get
 from wallet.services.players import player_create
-from wallet.services.postings import bet_place_apply, bet_settle_apply, deposit_apply
+from wallet.services.postings import bet_place_apply, bet_settle_apply
+from wallet.services.transfers import deposit_apply
 
 logger = logging.getLogger("touchline.demo")
 
