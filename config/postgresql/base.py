@@ -1,5 +1,6 @@
 """Django's PostgreSQL backend, except that rolling back keeps the connection's prepared
-statements, and a connection the server closed is replaced before a transaction starts on it.
+statements, a connection the server closed is replaced before a transaction starts on it, and
+timestamptz values are parsed by psycopg's C loader (config/postgresql/timestamps.py).
 
 psycopg forgets every statement it prepared on a connection, and drops them all on the server
 (DEALLOCATE ALL), whenever a ROLLBACK or ROLLBACK TO SAVEPOINT goes through it: in general a
@@ -39,6 +40,7 @@ from django.db.backends.utils import debug_transaction
 from psycopg import pq
 
 from config.logthrottle import Throttled
+from config.postgresql import timestamps
 
 logger = logging.getLogger("touchline.db")
 throttled = Throttled(logger, interval=60.0)
@@ -97,6 +99,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 self.connection = None
 
     def get_new_connection(self, conn_params: dict) -> Any:
+        connection = self._new_connection(conn_params)
+        timestamps.install(connection, self.timezone)  # psycopg's C parser for timestamptz, not Python's
+        return connection
+
+    def _new_connection(self, conn_params: dict) -> Any:
         connection = super().get_new_connection(conn_params)
         if not self.pool:
             return connection
