@@ -7,6 +7,7 @@ rounds in-process.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import socket
 import time
@@ -21,6 +22,10 @@ class Stats:
     reconnects: int = 0
     sent: int = 0  # every request, warm-up included (for CPU per request)
     due: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the phase, ms) of each counted
+    # The load generator's own delays, which a paced phase counts as the server's latency: how
+    # late its event loop woke for a timer (sampled every LAG_PERIOD), and its garbage collections.
+    loop_lag: list[float] = field(default_factory=list)  # ms
+    gc_pauses: list[float] = field(default_factory=list)  # ms
 
     def add(self, kind: str, ms: float, at: float = 0.0) -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -199,16 +204,50 @@ async def client_loop(provider: Provider, cid: int, port: int, seeded: dict, sta
         await conn.close()
 
 
+LAG_PERIOD = 0.002  # seconds
+
+
+async def watch_loop(stats: Stats, warm: float, end: float) -> None:
+    """How late this event loop wakes for a timer of LAG_PERIOD, in ms, between `warm` and `end`:
+    a request due while the loop was late is sent late, and the paced phases count that delay."""
+    while True:
+        asked = time.perf_counter()
+        if asked >= end:
+            return
+        await asyncio.sleep(LAG_PERIOD)
+        if asked >= warm:
+            stats.loop_lag.append(max(0.0, (time.perf_counter() - asked - LAG_PERIOD) * 1000))
+
+
+class GcWatch:
+    """The load generator's garbage collections (gc.callbacks), in ms, while installed."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats, self.started = stats, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.stats.gc_pauses.append((time.perf_counter() - self.started) * 1000)
+
+
 async def drive(provider: Provider, port: int, clients: int, seeded: dict, warmup: float, duration: float,
                 rate: float, decline_share: float) -> Stats:  # fmt: skip
     stats = Stats()
     start = time.perf_counter()
     warm, end = start + warmup, start + warmup + duration
     interval = clients / rate if rate else 0.0
-    await asyncio.gather(
-        *(
-            client_loop(provider, c, port, seeded, start, warm, end, stats, interval, decline_share)
-            for c in range(clients)
+    watch = GcWatch(stats)
+    gc.callbacks.append(watch)
+    try:
+        await asyncio.gather(
+            watch_loop(stats, warm, end),
+            *(
+                client_loop(provider, c, port, seeded, start, warm, end, stats, interval, decline_share)
+                for c in range(clients)
+            ),
         )
-    )
+    finally:
+        gc.callbacks.remove(watch)
     return stats

@@ -151,6 +151,14 @@ def report(label: str, stats: Stats, duration: float, cpu: dict[str, float] | No
     slow, windows, span = stats.slowest_windows()
     if slow:
         print(f"      the slowest 1% ({slow} requests) were due in {windows} of the phase's {span} windows of 100 ms")
+    if stats.loop_lag:
+        lag, pauses = sorted(stats.loop_lag), stats.gc_pauses
+        print(
+            f"      load generator: its event loop woke late by p99 {pct(lag, 0.99):.2f} ms, max {lag[-1]:.1f} ms"
+            f" ({sum(x > 10 for x in lag)} of {len(lag)} checks over 10 ms); {len(pauses)} garbage collections,"
+            f" longest {max(pauses, default=0.0):.1f} ms",
+            flush=True,
+        )
     _cpu(result, cpu)
     return result
 
