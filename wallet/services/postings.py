@@ -102,7 +102,8 @@ def bet_place_apply(
         wallet = wallet_get(external_id=wallet.external_id, currency=wallet.currency, for_update=True)
         real, bonus = _split(wallet, amount, bonus_amount)
 
-    bet = Bet(
+    bet = rows.build(  # Bet(...) without Model.__init__: ~20 µs of every bet (issue #18)
+        Bet,
         provider=provider,
         external_id=external_id,
         player_id=wallet.player_id,
