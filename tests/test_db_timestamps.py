@@ -49,6 +49,25 @@ def _django_loader(raw: psycopg.Connection, tz: datetime.tzinfo | None) -> objec
     return raw.adapters.get_loader(timestamps.TIMESTAMPTZ_OID, Format.TEXT)
 
 
+@pytest.mark.parametrize("datestyle", ["SQL, DMY", "German"])
+def test_another_datestyle_reads_as_djangos_loader_reads_it(datestyle):
+    """psycopg reads timestamptz text in ISO only: both refuse the same way, neither fails at set-up."""
+
+    def outcome(raw: psycopg.Connection, loader: object) -> tuple:
+        try:
+            return ("read", _read(raw, loader))
+        except Exception as error:  # noqa: BLE001 - the refusal itself is compared
+            return ("refused", type(error).__name__, str(error))
+
+    with _raw("UTC") as raw:
+        raw.execute(f"SET DateStyle = '{datestyle}'")
+        theirs = outcome(raw, _django_loader(raw, datetime.UTC))
+        ours = outcome(raw, timestamps.loader_for(datetime.UTC))
+        assert raw.execute("SELECT NULL::timestamptz").fetchone() == (None,)  # our loader was made
+    assert ours == theirs
+    assert theirs[0] == "refused"
+
+
 @pytest.mark.parametrize("session_zone", ["UTC", "Europe/Rome"])
 @pytest.mark.parametrize("tz", [datetime.UTC, None, "Europe/Rome"], ids=["utc", "naive", "rome"])
 def test_the_same_values_as_djangos_loader(session_zone, tz):

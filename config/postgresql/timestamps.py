@@ -50,7 +50,11 @@ def loader_for(tz: tzinfo | None) -> type[Loader]:
         def __init__(self, oid: int, context: Any = None) -> None:
             super().__init__(oid, context)
             self._parse = parser(oid, context)
-            if self._parse.load(_PROBE).tzinfo is tz:
+            try:  # an ISO text: a session with another DateStyle keeps the relabelling path
+                direct = self._parse.load(_PROBE).tzinfo is tz
+            except Exception:
+                direct = False
+            if direct:
                 self.load = self._parse.load  # type: ignore[method-assign]  # C, called directly
 
         def load(self, data: Any) -> datetime:  # type: ignore[override]
