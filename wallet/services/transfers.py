@@ -1,4 +1,6 @@
-"""Deposits and withdrawals from the casino platform, idempotent by the caller's reference.
+"""Deposits and withdrawals from the casino platform: their postings (`deposit_apply`,
+`withdrawal_apply`, one ledger transaction each, in the caller's transaction) and the operator
+API's transfer, idempotent by the caller's reference.
 
 The caller is an operator API key: each transfer is capped by the key's per-currency limit and
 audited with the key, in the transaction that moves the money."""
