@@ -10,12 +10,12 @@ was some 17 µs of each Betsy callback's ~500 (py-spy, docs/benchmarks/betsy.md,
 and every admin list, report and delivery batch reading times pays the same per value.
 
 `loader_for(tz)` gives the loader Django's would be, with the same `timezone` attribute (Django's
-`create_cursor` compares it and registers its own again when it differs). Each instance wraps
-psycopg's default loader for the connection; when that loader already labels its values with
-`tz` (Django sets the session's TimeZone to the connection's, so the relabelling is a no-op),
-its C `load` is the instance's `load` and psycopg calls it with no Python frame in between.
-Otherwise (USE_TZ off, a session whose time zone was changed by hand) the value is relabelled
-exactly as Django's loader does.
+`create_cursor` compares it and registers its own again when it differs). Asked for a loader,
+it makes psycopg's default one for the connection; when that one already labels its values
+with `tz` (Django sets the session's TimeZone to the connection's, so the relabelling is a
+no-op) psycopg gets it as it is, and runs it in C with no Python frame per value or per
+statement. Otherwise (USE_TZ off, a session whose time zone was changed by hand) psycopg gets
+a loader that relabels each value exactly as Django's does.
 """
 
 from __future__ import annotations
@@ -47,17 +47,19 @@ def loader_for(tz: tzinfo | None) -> type[Loader]:
     class TimestamptzLoader(Loader):
         timezone = tz  # what Django's create_cursor reads
 
-        def __init__(self, oid: int, context: Any = None) -> None:
-            super().__init__(oid, context)
-            self._parse = parser(oid, context)
+        def __new__(cls, oid: int, context: Any = None) -> Any:
+            parse = parser(oid, context)
             try:  # an ISO text: a session with another DateStyle keeps the relabelling path
-                direct = self._parse.load(_PROBE).tzinfo is tz
+                direct = parse.load(_PROBE).tzinfo is tz
             except Exception:
                 direct = False
             if direct:
-                self.load = self._parse.load  # type: ignore[method-assign]  # C, called directly
+                return parse  # psycopg's own loader, which psycopg then runs in C (__init__ skipped)
+            made = super().__new__(cls)
+            made._parse = parse
+            return made
 
-        def load(self, data: Any) -> datetime:  # type: ignore[override]
+        def load(self, data: Any) -> datetime:
             return self._parse.load(data).replace(tzinfo=tz)
 
     return TimestamptzLoader
