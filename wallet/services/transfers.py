@@ -41,21 +41,7 @@ class TransferResult:
 def deposit_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
     if wallet.status != Player.Status.ACTIVE:
         raise PlayerBlocked(f"player {wallet.external_id} is {wallet.status}: deposits are refused")
-    posted = ledger.post(
-        kind=Kind.DEPOSIT,
-        currency=wallet.currency,
-        player_id=wallet.player_id,
-        provider="operator",
-        external_id=reference,
-        created_by_id=actor_id,
-        legs=[
-            Leg(wallet.account_id, amount, REAL, tracked=True),
-            Leg(ledger.cash_account_id(wallet.currency), -amount),
-        ],
-    )
-    return TransferResult(
-        posted.transaction_id, wallet.external_id, wallet.currency, amount, posted.balances[(wallet.account_id, REAL)]
-    )
+    return _post(Kind.DEPOSIT, wallet, amount, amount, reference, actor_id)
 
 
 def withdrawal_apply(*, wallet: WalletRef, amount: Decimal, reference: str, actor_id: int | None) -> TransferResult:
@@ -64,16 +50,24 @@ def withdrawal_apply(*, wallet: WalletRef, amount: Decimal, reference: str, acto
         raise PlayerBlocked(f"player {wallet.external_id} is blocked: withdrawals are refused")
     if wallet.balance < amount:
         raise InsufficientFunds(f"withdrawable balance {wallet.balance} is below {amount}")
+    return _post(Kind.WITHDRAWAL, wallet, amount, -amount, reference, actor_id)
+
+
+def _post(
+    kind: str, wallet: WalletRef, amount: Decimal, moved: Decimal, reference: str, actor_id: int | None
+) -> TransferResult:
+    """`amount` moved onto the player's real balance (`moved` negative: off it), the other side
+    on the house's cash: one ledger transaction."""
     posted = ledger.post(
-        kind=Kind.WITHDRAWAL,
+        kind=kind,
         currency=wallet.currency,
         player_id=wallet.player_id,
         provider="operator",
         external_id=reference,
         created_by_id=actor_id,
         legs=[
-            Leg(wallet.account_id, -amount, REAL, tracked=True),
-            Leg(ledger.cash_account_id(wallet.currency), amount),
+            Leg(wallet.account_id, moved, REAL, tracked=True),
+            Leg(ledger.cash_account_id(wallet.currency), -moved),
         ],
     )
     return TransferResult(
