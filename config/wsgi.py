@@ -16,7 +16,8 @@ The two IGPX paths skip Django's request cycle altogether (request and response 
 resolution, middleware): it was 16% of the instructions of a callback, more than its SQL
 round trips (docs/benchmarks/igpx.md, session 3). What that cycle did for them is done here:
 POST only, the body read up to DATA_UPLOAD_MAX_MEMORY_SIZE, the request_started and
-request_finished signals (which close a database connection that broke or aged out), the
+request_finished signals (which close a database connection that broke or aged out; sent, or
+their Django receivers' work done directly: config/request_signals.py), the
 Prometheus metrics under the same route label, `nosniff`. The handler is the view's own
 (`wallet/igpx/views.py`, `answer`), so the two paths cannot drift apart. Betsy's four paths
 do the same (`BETSY_DIRECT`, `betsy_direct`: the view's own `answer`, Betsy's error format, the
@@ -33,7 +34,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 from django.middleware.security import SecurityMiddleware
@@ -43,6 +43,7 @@ site = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402  (after django.setup())
 
+from config import request_signals  # noqa: E402
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
 from wallet.betsy import conf as betsy_conf  # noqa: E402
 from wallet.betsy import protocol as betsy_protocol  # noqa: E402
@@ -111,7 +112,7 @@ def _body(environ: dict, source: Any = settings) -> bytes | None:
 def direct(environ: dict, start_response: Callable, route: str, answer: Answer) -> Iterable[bytes]:
     started = time.perf_counter()
     try:
-        signals.request_started.send(sender=DirectCallback, environ=environ)
+        request_signals.started(DirectCallback, environ)
         if environ.get("REQUEST_METHOD") != "POST":
             status, body, extra = "405 Method Not Allowed", NOT_ALLOWED.encode(), [("Allow", "POST")]
         else:
@@ -130,7 +131,7 @@ def direct(environ: dict, start_response: Callable, route: str, answer: Answer) 
             [],
         )
     finally:
-        signals.request_finished.send(sender=DirectCallback)
+        request_signals.finished(DirectCallback)
     _latency(route).observe(time.perf_counter() - started)
     _requests(route, status[:3]).inc()
     start_response(status, [*_JSON_HEADERS, ("Content-Length", str(len(body))), *extra])
@@ -204,7 +205,7 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
         return callbacks(environ, start_response)
     started = time.perf_counter()
     try:
-        signals.request_started.send(sender=DirectCallback, environ=environ)
+        request_signals.started(DirectCallback, environ)
         status, body, extra = answer(
             environ.get("REQUEST_METHOD", ""),
             environ["PATH_INFO"],
@@ -218,7 +219,7 @@ def betsy_direct(environ: dict, start_response: Callable, route: str, answer: Be
         logger.exception("callback %s failed", environ.get("PATH_INFO"))
         status, body, extra = 500, betsy_protocol.render_error(betsy_protocol.Code.SYSTEM_ERROR, "system error"), []
     finally:
-        signals.request_finished.send(sender=DirectCallback)
+        request_signals.finished(DirectCallback)
     _latency(route).observe(time.perf_counter() - started)
     _requests(route, str(status)).inc()
     headers = [*betsy_views._headers(body), ("Content-Length", str(len(body))), *extra, *SECURITY.headers[secure]]

@@ -73,12 +73,17 @@ def db() -> Any:
     callback (issue #18). In a thread with no running event loop asgiref's answer is the
     thread's plain `threading.local`; this reads that one directly, and asks `connections`
     whenever anything else holds (an event loop, no connection yet, another asgiref)."""
+    conn = initialized_db()
+    return conn if conn is not None else connections[DEFAULT_DB_ALIAS]
+
+
+def initialized_db() -> Any:
+    """The default connection if this thread (or task) has made it, else None: what Django's
+    `connections.all(initialized_only=True)` gives for the one alias, at `db()`'s cost."""
     local = connections._connections
     if type(local) is _THREAD_LOCAL and _get_running_loop() is None:
-        conn = getattr(local._storage, DEFAULT_DB_ALIAS, None)
-        if conn is not None:
-            return conn
-    return connections[DEFAULT_DB_ALIAS]
+        return getattr(local._storage, DEFAULT_DB_ALIAS, None)
+    return connections[DEFAULT_DB_ALIAS] if hasattr(local, DEFAULT_DB_ALIAS) else None
 
 
 # asgiref's Local(thread_critical=True), which Django's ConnectionHandler keeps connections in:

@@ -136,3 +136,52 @@ def test_a_placed_bet_is_built_without_model_init_and_is_the_orm_s():
     assert {**_fields(placed.bet), **ignored} == {**_fields(made), **ignored}
     stored = Bet.objects.get(pk=placed.bet.pk)
     assert {**_fields(stored), **ignored} == {**_fields(made), **ignored}
+
+
+@pytest.mark.parametrize("amount, result", [("3.00", "paid"), ("0", "lost")])
+def test_an_igpx_result_s_settlement_is_built_without_model_init_and_is_the_orm_s(amount, result):
+    """wallet/igpx/services._result_apply builds its Settlement with rows.build (every IGPX
+    result, issue #18): stored as Settlement(bet=None, ...) would be."""
+    from wallet.igpx import protocol as igpx_protocol
+    from wallet.igpx import services as igpx_services
+
+    player = make_player("build-igpx")
+    body = f'{{"transaction_id":"r-{result}","action":"result","user_id":"build-igpx","currency":"EUR","amount":"{amount}"}}'
+    with mock.patch.object(Settlement, "__init__", side_effect=AssertionError("Settlement.__init__ on a result")):
+        answer = igpx_services.transaction_process(request=igpx_protocol.parse_transaction(body.encode()), raw=body)
+    assert '"error": null' in answer
+    stored = Settlement.objects.get(external_id=f"r-{result}")
+    made = Settlement(bet=None, player_id=player.pk, kind=Settlement.Kind.RESULT, result=result,
+                      amount=Decimal(amount), external_id=f"r-{result}", transaction_id=stored.transaction_id)  # fmt: skip
+    ignored = {"id": None, "created_at": None}
+    assert {**_fields(stored), **ignored} == {**_fields(made), **ignored}
+    assert (stored.transaction_id is None) == (result == "lost")
+
+
+@pytest.mark.parametrize("target", ["bet", "nothing"])
+def test_an_igpx_rollback_s_settlement_is_built_without_model_init_and_is_the_orm_s(target):
+    """A rollback of a bet (its step, postings.bet_rollback_apply) and of a transaction never seen
+    (recorded, moving nothing: _rollback_record)."""
+    from tests.factories import fund
+    from wallet.igpx import protocol as igpx_protocol
+    from wallet.igpx import services as igpx_services
+
+    player = make_player("build-igpx-rb")
+    fund(player, "10.00")
+    bet = None
+    if target == "bet":
+        body = b'{"transaction_id":"rb-bet","action":"bet","user_id":"build-igpx-rb","currency":"EUR","amount":"2.00"}'
+        igpx_services.transaction_process(request=igpx_protocol.parse_transaction(body), raw=body.decode())
+        bet = Bet.objects.get(external_id="rb-bet")
+    body = (b'{"transaction_id":"rb-1","action":"rollback","user_id":"build-igpx-rb","currency":"EUR","amount":"2.00",'
+            b'"rollback_transaction_id":"' + (b"rb-bet" if bet else b"never-seen") + b'"}')  # fmt: skip
+    with mock.patch.object(Settlement, "__init__", side_effect=AssertionError("Settlement.__init__ on a rollback")):
+        answer = igpx_services.rollback_process(request=igpx_protocol.parse_rollback(body), raw=body.decode())
+    assert '"error": null' in answer
+    stored = Settlement.objects.get(external_id="rb-1")
+    made = Settlement(bet=bet, player_id=player.pk, kind=Settlement.Kind.ROLLBACK, amount=Decimal(0),
+                      previous_amount=stored.previous_amount, external_id="rb-1", transaction_id=stored.transaction_id,
+                      status_after=Bet.Status.ROLLED_BACK if bet else "")  # fmt: skip
+    ignored = {"id": None, "created_at": None}
+    assert {**_fields(stored), **ignored} == {**_fields(made), **ignored}
+    assert stored.bet_id == (bet.pk if bet else None)

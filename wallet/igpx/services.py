@@ -149,8 +149,10 @@ def _result_apply(request: protocol.Transaction, row: tuple | None) -> Outcome:
     the player's status. The Settlement row is the record staff and the CRM export follow."""
     wallet = _wallet(row, request.user_id, request.currency, store_refusal=False)
     paid = money.payable(request.amount, request.currency)  # the amount itself unless finer than the currency
-    settlement = Settlement(
-        bet=None,
+    settlement = rows.build(  # Settlement(bet=None, ...) without Model.__init__ (issue #18)
+        Settlement,
+        {"bet": None},
+        bet_id=None,
         player_id=wallet.player_id,
         kind=Settlement.Kind.RESULT,
         result="paid" if paid > 0 else "lost",
@@ -237,8 +239,10 @@ def _rollback_record(
     transaction_id: int | None = None,
 ) -> Settlement:
     return rows.insert(
-        Settlement(
-            bet=bet,
+        rows.build(  # Settlement(bet=bet, ...) without Model.__init__
+            Settlement,
+            {"bet": bet},
+            bet_id=None if bet is None else bet.pk,
             player_id=player_id,
             kind=Settlement.Kind.ROLLBACK,
             amount=Decimal(0),
