@@ -69,7 +69,8 @@ def test_any_other_receiver_gets_the_signals(settings, listener):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("sent", [False, True], ids=["shortcut", "signals"])
-def test_an_aged_connection_is_replaced_and_the_query_log_cleared(settings, request, sent):
+def test_an_aged_connection_is_replaced_and_the_query_log_cleared(settings, request, sent, postgres_only):
+    # PostgreSQL: Django never closes the suite's in-memory SQLite database.
     if sent:
         request.getfixturevalue("listener")
     settings.IGPX_SECURITY_HASH = SECRET
@@ -84,7 +85,7 @@ def test_an_aged_connection_is_replaced_and_the_query_log_cleared(settings, requ
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("sent", [False, True], ids=["shortcut", "signals"])
-def test_a_connection_that_broke_during_the_request_is_closed_at_its_end(settings, request, sent):
+def test_a_connection_that_broke_during_the_request_is_closed_at_its_end(settings, request, sent, postgres_only):
     if sent:
         request.getfixturevalue("listener")
     settings.IGPX_SECURITY_HASH = SECRET
@@ -98,7 +99,7 @@ def test_a_connection_that_broke_during_the_request_is_closed_at_its_end(setting
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_healthy_connection_is_kept(settings):
+def test_a_healthy_connection_is_kept(settings, postgres_only):
     settings.IGPX_SECURITY_HASH = SECRET
     connection.ensure_connection()
     connection.close_at = None  # no maximum age
