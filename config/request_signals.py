@@ -3,9 +3,10 @@
 What the two signals do for a callback is Django's own receivers' work: clear each open database
 connection's query log and close the connection if it broke or aged out (`reset_queries`,
 `close_old_connections`), close the caches (`close_caches`) and forget the request's urlconf
-(`reset_urlconf`). Sending them was a tenth of an IGPX callback's CPU (py-spy, issue #18): the
+(`reset_urlconf`). Sending them was 11.7% of an IGPX callback's samples (py-spy, issue #18): the
 dispatcher resolves every weak reference, and each receiver finds the connections and caches
-through asgiref's context-local storage, about 10,000 instructions a lookup.
+through asgiref's context-local storage, about 10,000 instructions a lookup. Done directly, a
+callback's CPU fell by 17-18% for both providers (docs/benchmarks/igpx.md, session 15).
 
 So while those are the only receivers, `started()` and `finished()` do that work directly on
 the one open connection (`wallet.rows.initialized_db`, the lookup at `rows.db()`'s cost). The
@@ -13,8 +14,9 @@ moment anything else is connected (a library, a test, a project receiver), they 
 signals exactly as Django's handler does. The check is made on every request and costs a set of
 two or three keys.
 
-Not repeated: `close_caches` when every configured cache's `close()` is BaseCache's no-op (the
-local-memory, Redis, database and file caches; a memcached cache sends the signal), and
+Not repeated: `close_caches` when every configured cache's `close()` is BaseCache's no-op (as
+the local-memory and Redis caches' are; a cache whose `close()` does something, memcached's,
+makes the routes send the signals), and
 `reset_urlconf`, since a direct callback never sets a urlconf (Django's handler resets the one
 it set at its own request_finished). Several databases also send the signals.
 """
