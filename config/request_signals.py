@@ -18,13 +18,15 @@ Not repeated: `close_caches` when every configured cache's `close()` is BaseCach
 the local-memory and Redis caches' are; a cache whose `close()` does something, memcached's,
 makes the routes send the signals), and
 `reset_urlconf`, since a direct callback never sets a urlconf (Django's handler resets the one
-it set at its own request_finished). Several databases also send the signals.
+it set at its own request_finished). Several databases, or a Django other than the one whose
+receivers this repeats (`DJANGO_READ`), also send the signals.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import django
 from django.conf import settings
 from django.core import signals
 from django.core.cache import close_caches
@@ -51,8 +53,13 @@ def _caches_close_nothing() -> bool:
     return all(import_string(cache["BACKEND"]).close is BaseCache.close for cache in settings.CACHES.values())
 
 
+# The receivers' work below is Django 5.2's: on another Django the signals are sent until
+# someone rereads django/db/__init__.py, django/core/cache/__init__.py and
+# django/core/handlers/base.py and moves this (tests/test_request_signals.py fails meanwhile).
+DJANGO_READ = (5, 2)
+
 # Read once, at start-up, as Django's handler reads its settings.
-SHORTCUT = len(settings.DATABASES) == 1 and _caches_close_nothing()
+SHORTCUT = django.VERSION[:2] == DJANGO_READ and len(settings.DATABASES) == 1 and _caches_close_nothing()
 
 
 def _only_djangos(signal: Signal, known: frozenset) -> bool:
