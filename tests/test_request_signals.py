@@ -70,14 +70,19 @@ def test_any_other_receiver_gets_the_signals(settings, listener):
     assert listener == ["started", "finished"]
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("sent", [False, True], ids=["shortcut", "signals"])
-def test_an_aged_connection_is_replaced_and_the_query_log_cleared(settings, request, sent, postgres_only):
-    # PostgreSQL: Django never closes the suite's in-memory SQLite database.
-    if sent:
+@pytest.fixture(params=[False, True], ids=["shortcut", "signals"])
+def either_way(request, settings, postgres_only):
+    """Each connection test twice: with Django's receivers alone (the shortcut), and with a
+    receiver of ours connected (the signals sent). PostgreSQL: Django never closes the suite's
+    in-memory SQLite database."""
+    if request.param:
         request.getfixturevalue("listener")
     settings.IGPX_SECURITY_HASH = SECRET
     connection.ensure_connection()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_aged_connection_is_replaced_and_the_query_log_cleared(either_way):
     aged = connection.connection
     connection.close_at = time.monotonic() - 1  # past CONN_MAX_AGE
     connection.queries_log.append({"sql": "SELECT 1", "time": "0.000"})
@@ -87,12 +92,7 @@ def test_an_aged_connection_is_replaced_and_the_query_log_cleared(settings, requ
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("sent", [False, True], ids=["shortcut", "signals"])
-def test_a_connection_that_broke_during_the_request_is_closed_at_its_end(settings, request, sent, postgres_only):
-    if sent:
-        request.getfixturevalue("listener")
-    settings.IGPX_SECURITY_HASH = SECRET
-    connection.ensure_connection()
+def test_a_connection_that_broke_during_the_request_is_closed_at_its_end(either_way):
     connection.close_at = None
     broken = connection.connection
     broken.close()  # as if the server went away; Django marks errors_occurred when a statement fails
