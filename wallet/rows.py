@@ -30,7 +30,7 @@ import json
 import threading
 from asyncio import _get_running_loop
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,17 +39,19 @@ from typing import Any, TypeVar
 
 from asgiref.local import Local
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
 try:  # what Django's PostgreSQL backend wraps JSON in (psycopg 3 or psycopg2); absent without either
     from django.db.backends.postgresql.psycopg_any import Jsonb
 
+    from config.postgresql import atomic as _atomic
     from config.postgresql import commit as _piped
     from config.postgresql import lean as _lean
+    from config.postgresql.base import DatabaseWrapper as _OurPostgres
 except ImportError:  # pragma: no cover - SQLite-only installs
-    Jsonb = _piped = _lean = None
+    Jsonb = _atomic = _piped = _lean = _OurPostgres = None
 
 M = TypeVar("M", bound=models.Model)
 
@@ -121,6 +123,15 @@ def cursor() -> Iterator[Any]:
 def _send_pending(cur: Any) -> None:
     sql, params = carrying("SELECT 1", [])
     cur.execute(sql, params)
+
+
+def durable() -> AbstractContextManager[None]:
+    """`transaction.atomic(durable=True)` on the default database; on Touchline's PostgreSQL
+    backend at about a third of its CPU (config/postgresql/atomic.py)."""
+    conn = db()
+    if _OurPostgres is not None and isinstance(conn, _OurPostgres):
+        return _atomic.Durable(conn)
+    return transaction.atomic(durable=True)
 
 
 def execute_and_commit(sql: str, params: list[Any]) -> bool:

@@ -285,7 +285,7 @@ def execute_once(
     """
     print_ = fingerprint(content)
     try:
-        with transaction.atomic(durable=True):
+        with rows.durable():
             record_id, existing, preloaded, key = _claim_and_read(key, print_, preload, key_sql)
             if check is not None:
                 check(preloaded, key)
@@ -303,7 +303,7 @@ def execute_once(
     except WalletError as error:
         status, body = render_error(error)
         try:
-            with transaction.atomic(durable=True):
+            with rows.durable():
                 record_id = _claim(key, print_)
                 if record_id is None:
                     raise _Existing(_load(key))
