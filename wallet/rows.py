@@ -127,7 +127,7 @@ def _send_pending(cur: Any) -> None:
 
 def durable() -> AbstractContextManager[None]:
     """`transaction.atomic(durable=True)` on the default database; on Touchline's PostgreSQL
-    backend at about a third of its CPU (config/postgresql/atomic.py)."""
+    backend at under half its CPU (config/postgresql/atomic.py)."""
     conn = db()
     if _OurPostgres is not None and isinstance(conn, _OurPostgres):
         return _atomic.Durable(conn)

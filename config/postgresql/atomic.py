@@ -1,12 +1,13 @@
-"""`transaction.atomic(durable=True)` for the wallet's hot path, at a third of its CPU.
+"""`transaction.atomic(durable=True)` for the wallet's hot path, at under half its CPU.
 
 Every wallet callback is one durable transaction. Django's `Atomic` opens it by turning the
 connection's autocommit off and closes it by committing and turning autocommit back on: each
 turn goes through Django's `set_autocommit` (validation, health check, `ensure_connection`)
 and psycopg's autocommit setter, which runs a generator through `Connection.wait` to check,
 under the connection's lock, what is already known here: that the connection is idle. With the
-commit, and the context-local lookups of the connection on the way in and out, that was about
-8% of an IGPX callback's server CPU (py-spy, docs/benchmarks/igpx.md, session 16).
+commit, and the context-local lookups of the connection on the way in and out, that was 8.5% of
+an IGPX callback's py-spy samples; this block is 3.6% of them, and a callback's server
+instructions fell 7.6% (docs/benchmarks/igpx.md, session 16).
 
 `Durable` is Django's `Atomic` (a subclass: nested blocks, `on_commit` and
 `get_rollback()` see an ordinary outermost atomic block) that takes the short way only where
