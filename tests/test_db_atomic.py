@@ -8,6 +8,7 @@ on the server)."""
 
 from __future__ import annotations
 
+import django
 import pytest
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -226,6 +227,19 @@ def test_django_s_atomic_while_queries_are_logged(table) -> None:
     sent = [query["sql"] for query in logged.captured_queries]
     assert (sent[0], sent[-1]) == ("BEGIN", "COMMIT")
     assert state() == AT_REST
+    assert ids() == [1]
+
+
+def test_the_short_way_is_bound_to_the_django_it_was_read_against(table, monkeypatch) -> None:
+    """On another Django the short way is not taken; and this fails until someone rereads
+    django/db/transaction.py and moves `DJANGO_READ` (the scenarios above compare outcomes,
+    not every line of `Atomic`)."""
+    assert django.VERSION[:2] == atomic.DJANGO_READ, "reread Django's Atomic, then move atomic.DJANGO_READ"
+    monkeypatch.setattr(atomic, "_SAME_DJANGO", False)
+    block = rows.durable()
+    with block:
+        insert(1)
+    assert not block._short
     assert ids() == [1]
 
 

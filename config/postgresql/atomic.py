@@ -9,18 +9,21 @@ commit, and the context-local lookups of the connection on the way in and out, t
 an IGPX callback's py-spy samples; this block is 3.6% of them, and a callback's server
 instructions fell 7.6% (docs/benchmarks/igpx.md, session 16).
 
-`Durable` is Django's `Atomic` (a subclass: nested blocks, `on_commit` and
-`get_rollback()` see an ordinary outermost atomic block) that takes the short way only where
-its outcome is known to equal `Atomic`'s:
+`Durable` is Django's `Atomic` (a subclass: nested blocks, `on_commit` and `get_rollback()` see
+an ordinary outermost atomic block) that takes the short way only where its outcome is known to
+equal `Atomic`'s:
 - the block is outermost (nothing is open: the durable check holds by construction);
-- the connection (opened first if need be) is in autocommit, idle on the server, not psycopg's transaction
-  block, pipeline or two-phase commit, and queries are not being logged (Django's debug
-  cursor records BEGIN and COMMIT, which only `Atomic` writes);
+- the connection (opened first if need be) is in autocommit and idle on the server, and not in
+  psycopg's transaction block, pipeline or two-phase commit;
+- queries are not being logged (Django's debug cursor records BEGIN and COMMIT, which only
+  `Atomic` writes);
 - the stale-connection check runs first, as `config/postgresql/base.py`'s `set_autocommit`
-  does before every transaction.
+  does before every transaction;
+- the Django is the one whose `Atomic` this repeats (`DJANGO_READ`; on another the short way is
+  not taken, and tests/test_db_atomic.py fails until someone rereads django/db/transaction.py).
 
-Everywhere else (a test's wrapping transaction, SQLite, `DEBUG`), it is
-`Atomic` itself. On the short way:
+Everywhere else (a test's wrapping transaction, `DEBUG`; `rows.durable()` gives SQLite Django's
+own) it is `Atomic` itself. On the short way:
 - entering sets the two autocommit flags (Django's and psycopg's) and the block's state as
   `Atomic.__enter__` does;
 - leaving without an error commits. A transaction whose last statement went with its COMMIT
@@ -39,6 +42,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+import django
 from django.db import DatabaseError, Error
 from django.db.transaction import Atomic
 from psycopg import pq
@@ -46,6 +50,8 @@ from psycopg import pq
 from config.postgresql.lean import usable
 
 _IDLE = pq.TransactionStatus.IDLE
+DJANGO_READ = (5, 2)  # the Django whose Atomic.__enter__/__exit__ the short way repeats
+_SAME_DJANGO = django.VERSION[:2] == DJANGO_READ
 
 
 class Durable(Atomic):
@@ -96,7 +102,7 @@ class Durable(Atomic):
 def _short_way(conn: Any) -> bool:
     """The connection is as the short way needs it (module docstring); first replaced if the
     server closed it."""
-    if conn.in_atomic_block or conn.queries_logged:
+    if not _SAME_DJANGO or conn.in_atomic_block or conn.queries_logged:
         return False
     conn.validate_thread_sharing()
     if conn.connection is None:
