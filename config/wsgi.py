@@ -44,6 +44,7 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after django.setup())
 
 from config import request_signals  # noqa: E402
+from config.gcfreeze import freeze_startup_objects  # noqa: E402
 from config.ops import HTTP_LATENCY, HTTP_REQUESTS  # noqa: E402
 from wallet.betsy import conf as betsy_conf  # noqa: E402
 from wallet.betsy import protocol as betsy_protocol  # noqa: E402
@@ -266,3 +267,7 @@ def application(environ, start_response):
         # Betsy's own URLconf answers its unknown paths and wrong methods in Betsy's format.
         return callbacks(environ, start_response)
     return not_served(path, start_response)
+
+
+# Last: everything above lives as long as the worker; full collections need not walk it.
+freeze_startup_objects()
