@@ -4,10 +4,12 @@ seeded with funded players whose ids are consecutive (the pgbench script compute
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,21 @@ def create_database(database_url: str) -> None:
     with admin_connect(database_url) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
+
+
+@contextlib.contextmanager
+def migrated_database(database_url: str, env: dict[str, str], keep: bool = False) -> Iterator[None]:
+    """A bench's own database, created afresh and migrated; dropped afterwards unless `keep`."""
+    name = database_url.rsplit("/", 1)[1]
+    print(f"database {name}: create, migrate", flush=True)
+    create_database(database_url)
+    run_manage(env, "migrate", "-v0")
+    try:
+        yield
+    finally:
+        if not keep:
+            with admin_connect(database_url) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def run_manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:

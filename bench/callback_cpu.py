@@ -94,22 +94,14 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
-    from bench._http_common import admin_connect, create_database, run_manage
+    from bench._http_db import migrated_database
 
     env = _env(args.database_url)
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: create, migrate", flush=True)
-    create_database(args.database_url)
-    run_manage(env, "migrate", "-v0")
-    try:
+    with migrated_database(args.database_url, env, keep=args.keep_db):
         if args.callgrind:
             callgrind(args, env)
         else:
             measure(args, env)
-    finally:
-        if not args.keep_db:
-            name = args.database_url.rsplit("/", 1)[1]
-            with admin_connect(args.database_url) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def run_worker(args: argparse.Namespace, env: dict[str, str], providers: str, rounds: int,

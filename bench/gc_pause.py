@@ -44,14 +44,11 @@ def main() -> None:
         print(json.dumps(child(args)))
         return
 
-    from bench._http_db import admin_connect, create_database, run_manage
+    from bench._http_db import migrated_database
     from bench.callback_cpu import _env
 
     env = _env(args.database_url)
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: create, migrate", flush=True)
-    create_database(args.database_url)
-    run_manage(env, "migrate", "-v0")
-    try:
+    with migrated_database(args.database_url, env):
         pause = run_child(args, env, "pause")
         print(f"1. a full collection right after `import config.wsgi` (median of {args.repeat}):")
         print(f"   frozen (as shipped): {pause['frozen_ms']:.2f} ms, {pause['tracked']:,} objects walked;"
@@ -63,9 +60,6 @@ def main() -> None:
             print(f"   {'as shipped' if way == 'shipped' else 'before (no freeze)'}:")
             print(f"     while importing config.wsgi: {_text(seen['import'])}")
             print(f"     while serving:               {_text(seen['collections'])}", flush=True)
-    finally:
-        with admin_connect(args.database_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {args.database_url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def run_child(args: argparse.Namespace, env: dict[str, str], way: str) -> dict:
