@@ -93,7 +93,7 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     if known_max:
         with running_server(cmd, env, log_path) as proc:
             wait_ready(port, proc)
-            return _paced_phases(provider, args, label, run, paced, {"server": kind, "rps": known_max})
+            return _paced_phases(args, label, run, paced, {"server": kind, "rps": known_max})
     if args.loadgen == "wrk":
         loop = WrkLoop(provider, args.clients, seeded, args.decline_share)
         loop.prepare(args.warmup, args.duration, ceiling)
@@ -134,12 +134,12 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         )
         result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
-            _paced_phases(provider, args, label, run, paced, result)
+            _paced_phases(args, label, run, paced, result)
     return result
 
 
-def _paced_phases(provider: Provider, args: argparse.Namespace, label: str, run: Callable[[float, float, float], Stats],
-                  paced: float, result: dict) -> dict:  # fmt: skip
+def _paced_phases(args: argparse.Namespace, label: str, run: Callable[[float, float, float], Stats], paced: float,
+                  result: dict) -> dict:  # fmt: skip
     """At the goal's rate (35% of pgbench), then at fractions (half) of the closed loop's max
     (`result["rps"]`): the latency a provider sees when the wallet has headroom. Into `result`."""
     stats = run(1.0, args.paced_duration, paced)
@@ -416,7 +416,11 @@ def _measure_pairs(provider: Provider, args: argparse.Namespace, env: dict[str, 
                   f" ({ceilings[-2]:.1f}, {ceilings[-1]:.1f})", flush=True)  # fmt: skip
         if args.paced_duration > 0:
             paced = statistics.mean(ceilings[-2:]) * GOAL_RATIO
-            measure_server(provider, kind, args, env, seeded, paced, extra_cpu, ceilings[-1], known_max=loops[-1])
+            phases = measure_server(provider, kind, args, env, seeded, paced, extra_cpu, ceilings[-1],
+                                    known_max=loops[-1])  # fmt: skip
+            # A wrong answer in a paced phase fails the run, as one in a closed loop does.
+            results.append({"errors": {k: v for phase in phases.values() if isinstance(phase, dict)
+                                       for k, v in phase["errors"].items()}})  # fmt: skip
         _print_pairs(kind, loops, ceilings)
     return results
 
