@@ -34,18 +34,13 @@ def main() -> None:
         return
     import subprocess
 
-    from bench._http_common import admin_connect, create_database, run_manage
+    from bench._http_db import migrated_database
     from bench.callback_cpu import _env
 
     env = _env(args.database_url)
-    create_database(args.database_url)
-    run_manage(env, "migrate", "-v0")
-    try:
+    with migrated_database(args.database_url, env):
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--rounds", str(args.rounds)]
         subprocess.run(command + (["--show"] if args.show else []), cwd=ROOT, env=env, check=True)
-    finally:
-        with admin_connect(args.database_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {args.database_url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def count(rounds: int, show: bool) -> None:

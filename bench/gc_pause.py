@@ -97,11 +97,9 @@ def child(args: argparse.Namespace) -> dict:
                 "unfrozen_ms": _median_collect_ms(args.repeat)}  # fmt: skip
     from bench.callback_cpu import work
 
-    gc.callbacks.remove(watch)
     during_import = {g: list(v) for g, v in collections.items()}
     for v in collections.values():
         v.clear()
-    gc.callbacks.append(watch)
     work(["igpx", "betsy"], args.rounds, 1, args.players)
     gc.callbacks.remove(watch)
     return {

@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._http_db import admin_connect, create_database, run_manage  # noqa: E402
+from bench._http_db import migrated_database  # noqa: E402
 from bench._http_server import free_port, wait_ready  # noqa: E402
 from bench.callback_cpu import BETSY_SECRET, IGPX_SECRET, _env, callgrind_total  # noqa: E402
 
@@ -64,10 +64,7 @@ def main() -> None:
         return
 
     env = {**_env(args.database_url), "PYTHONHASHSEED": "0"}
-    print(f"database {args.database_url.rsplit('/', 1)[1]}: create, migrate, {PLAYERS} players", flush=True)
-    create_database(args.database_url)
-    run_manage(env, "migrate", "-v0")
-    try:
+    with migrated_database(args.database_url, env):
         subprocess.run([sys.executable, __file__, "--client", args.provider, "0", "0", "0"], cwd=ROOT, env=env,
                        check=True, capture_output=True)  # fmt: skip
         rows = []
@@ -87,10 +84,6 @@ def main() -> None:
             print(f"  {threads:7d} {instructions:13,.0f} {cpu['user_us']:9.0f} {cpu['sys_us']:8.0f}"
                   f" {cpu['voluntary']:20.2f} {cpu['involuntary']:13.2f}")  # fmt: skip
         print(f"in-process, for comparison: .venv/bin/python bench/callback_cpu.py --callgrind --only {args.provider}")
-    finally:
-        name = args.database_url.rsplit("/", 1)[1]
-        with admin_connect(args.database_url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _granian(port: int, wrap: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
