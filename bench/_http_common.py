@@ -49,6 +49,7 @@ from bench._http_server import (
     wait_listeners,
     wait_ready,
 )
+from bench._http_trace import MachineTrace
 from bench._http_wrk import WrkLoop
 from bench._http_wrk import available as wrk_available
 
@@ -93,7 +94,8 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     if known_max:
         with running_server(cmd, env, log_path) as proc:
             wait_ready(port, proc)
-            return _paced_phases(args, label, run, paced, {"server": kind, "rps": known_max})
+            groups = {"server": proc.pid, **extra_cpu}
+            return _paced_phases(args, label, run, paced, {"server": kind, "rps": known_max}, groups)
     if args.loadgen == "wrk":
         loop = WrkLoop(provider, args.clients, seeded, args.decline_share)
         loop.prepare(args.warmup, args.duration, ceiling)
@@ -134,22 +136,34 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         )
         result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
-            _paced_phases(args, label, run, paced, result)
+            _paced_phases(args, label, run, paced, result, {"server": proc.pid, **extra_cpu})
     return result
 
 
 def _paced_phases(args: argparse.Namespace, label: str, run: Callable[[float, float, float], Stats], paced: float,
-                  result: dict) -> dict:  # fmt: skip
+                  result: dict, groups: dict[str, int]) -> dict:  # fmt: skip
     """At the goal's rate (35% of pgbench), then at fractions (half) of the closed loop's max
-    (`result["rps"]`): the latency a provider sees when the wallet has headroom. Into `result`."""
-    stats = run(1.0, args.paced_duration, paced)
-    result["paced"] = report(f"{label} paced at {paced:.0f} req/s", stats, args.paced_duration)
+    (`result["rps"]`): the latency a provider sees when the wallet has headroom. Into `result`.
+    With --trace, each phase runs under a machine trace (`groups`: label -> process group id)."""
+
+    def phase(key: str, title: str, rate: float) -> None:
+        if not args.trace:
+            stats = run(1.0, args.paced_duration, rate)
+            result[key] = report(title, stats, args.paced_duration)
+            return
+        out = Path(tempfile.gettempdir()) / f"wallet_http_trace_{os.getpid()}_{key}.jsonl"
+        with MachineTrace(groups, out) as trace:
+            stats = run(1.0, args.paced_duration, rate)
+        result[key] = report(title, stats, args.paced_duration)
+        result[key]["trace"] = trace.explain(stats.due, stats.started)
+        out.unlink(missing_ok=True)
+
+    phase("paced", f"{label} paced at {paced:.0f} req/s", paced)
     for fraction in args.fractions:
         rate = result["rps"] * fraction
-        stats = run(1.0, args.paced_duration, rate)
         name = "half" if fraction == 0.5 else f"at {fraction:.0%} of max"
         key = "half" if fraction == 0.5 else f"f{fraction}"
-        result[key] = report(f"{label} paced at {rate:.0f} req/s ({name})", stats, args.paced_duration)
+        phase(key, f"{label} paced at {rate:.0f} req/s ({name})", rate)
         result[key]["rate"] = rate
     return result
 
@@ -223,6 +237,13 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         help="alternate pgbench and the HTTP closed loop N times and give each pair's ratio: this VM's"
         " speed drifts by tens of percent within minutes, so a ratio is fair only between neighbours."
         " Default 1: pgbench, HTTP, pgbench again, the ceiling the better pgbench",
+    )
+    parser.add_argument(
+        "--no-trace",
+        dest="trace",
+        action="store_false",
+        help="run the paced phases without the machine trace (bench/_http_trace.py: a sampler process that"
+        " tells what the windows of the slowest 1%% of requests had that the others did not; ~1%% of a core)",
     )
     parser.add_argument("--capture", default="", help=argparse.SUPPRESS)  # internal: the capture subprocess
     return parser

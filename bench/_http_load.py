@@ -26,6 +26,7 @@ class Stats:
     # late its event loop woke for a timer (sampled every LAG_PERIOD), and its garbage collections.
     loop_lag: list[float] = field(default_factory=list)  # ms
     gc_pauses: list[float] = field(default_factory=list)  # ms
+    started: float = 0.0  # perf_counter at the phase's start, what `due` counts from
 
     def add(self, kind: str, ms: float, at: float = 0.0) -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -235,7 +236,7 @@ class GcWatch:
 async def drive(provider: Provider, port: int, clients: int, seeded: dict, warmup: float, duration: float,
                 rate: float, decline_share: float) -> Stats:  # fmt: skip
     stats = Stats()
-    start = time.perf_counter()
+    start = stats.started = time.perf_counter()
     warm, end = start + warmup, start + warmup + duration
     interval = clients / rate if rate else 0.0
     watch = GcWatch(stats)
