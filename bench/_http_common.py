@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -109,11 +110,13 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         shares: list[list[int]] = []
         sampler = threading.Timer(args.warmup + 1.0, lambda: shares.append(connections_per_process(port)))
         sampler.start()
-        if loop is None:
-            stats = run(args.warmup, args.duration, 0.0)
-        else:
-            stats, figures = loop.closed_loop(port)
-            loop.close()
+        trace = MachineTrace({"server": proc.pid, **extra_cpu}, Path(log_path).with_suffix(".trace.jsonl"))
+        with trace if args.trace else contextlib.nullcontext():
+            if loop is None:
+                stats = run(args.warmup, args.duration, 0.0)
+            else:
+                stats, figures = loop.closed_loop(port)
+                loop.close()
         sampler.cancel()
         cpu = meter.per_request_ms(stats.sent)
         if spy is not None:
@@ -127,6 +130,9 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
             **(report(f"{label} closed loop", stats, args.duration, cpu) if loop is None
                else report_wrk(f"{label} closed loop", stats, figures, cpu)),
         }  # fmt: skip
+        if args.trace:  # warm-up included: the per-request figures hold for a closed loop
+            result["trace"] = trace.per_request("closed loop and its warm-up", stats.sent)
+            trace.out.unlink(missing_ok=True)
         result["machine_busy"] = meter.busy_share
         result["connections_per_process"] = shares[0] if shares else []
         print(f"      connections per server process: {result['connections_per_process']}", flush=True)

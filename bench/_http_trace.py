@@ -57,7 +57,7 @@ class _Counters:
         self.pgids, self.loadgen = pgids, loadgen
         self.names = {name: label for label, names in NAMED.items() for name in names}
         self.files: dict[str, tuple[str, int]] = {}  # path -> (group, fd)
-        self.last: dict[str, tuple[int, int]] = {}
+        self.last: dict[str, tuple[int, int, int]] = {}
 
     def rescan(self) -> None:
         seen = set()
@@ -84,20 +84,20 @@ class _Counters:
             self.last.pop(path, None)
 
     def sample(self) -> dict[str, list[int]]:
-        """group -> [ns on a core, ns waiting for one] since the last sample."""
+        """group -> [ns on a core, ns waiting for one, times put on a core] since the last sample."""
         deltas: dict[str, list[int]] = {}
         for path, (group, fd) in self.files.items():
             try:
                 fields = os.pread(fd, 128, 0).split()
             except OSError:
                 continue
-            now = (int(fields[0]), int(fields[1]))
+            now = (int(fields[0]), int(fields[1]), int(fields[2]))
             before = self.last.get(path)
             self.last[path] = now
             if before is not None:
-                delta = deltas.setdefault(group, [0, 0])
-                delta[0] += now[0] - before[0]
-                delta[1] += now[1] - before[1]
+                delta = deltas.setdefault(group, [0, 0, 0])
+                for i in range(3):
+                    delta[i] += now[i] - before[i]
         return deltas
 
 
@@ -183,9 +183,21 @@ class MachineTrace:
             for key in ("cpu some", "io some", "io full"):
                 if key in sample:
                     window[f"psi {key}"] = window.get(f"psi {key}", 0.0) + sample[key] / 1000
-            for group, (on_cpu, waiting) in sample["groups"].items():
+            for group, (on_cpu, waiting, *switches) in sample["groups"].items():
                 window[f"{group} cpu"] = window.get(f"{group} cpu", 0.0) + on_cpu / 1e6
                 window[f"{group} runq"] = window.get(f"{group} runq", 0.0) + waiting / 1e6
+                window[f"{group} switches"] = window.get(f"{group} switches", 0.0) + sum(switches)
+        return result
+
+    def per_request(self, label: str, requests: int) -> dict[str, float]:
+        """Every counter's total over the trace, per request (`requests` answered meanwhile)."""
+        totals: dict[str, float] = {}
+        for window in self.windows(0.0).values():
+            for key, value in window.items():
+                totals[key] = totals.get(key, 0.0) + value
+        result = {key: value / max(requests, 1) for key, value in sorted(totals.items())}
+        print(f"      machine trace of the {label}, per request: "
+              + ", ".join(f"{key} {value:.2f}" for key, value in result.items() if not key.startswith("psi")))  # fmt: skip
         return result
 
     def explain(self, due: list[tuple[float, float]], start: float, share: float = 0.01) -> dict:
@@ -207,12 +219,17 @@ class MachineTrace:
             return sum(windows[w].get(key, 0.0) for w in numbers) / max(len(numbers), 1)
 
         table = {key: (mean(sorted(slow), key), mean(rest, key)) for key in keys}
-        print(f"      machine trace, ms per 100-ms window: the {len(slow)} windows the slowest {count} requests"
-              f" spanned against the other {len(rest)}:")  # fmt: skip
+        phase = [w for w in windows if first <= w <= last]
+        # What a request cost over the whole phase: against the closed loop's figures, it shows
+        # what the machine spends per request when the load comes in ones and twos.
+        per_request = {key: sum(windows[w].get(key, 0.0) for w in phase) / len(due) for key in keys}
+        print(f"      machine trace, ms (switches: times a thread was put on a core) per 100-ms window: the"
+              f" {len(slow)} windows the slowest {count} requests spanned, the other {len(rest)}, and per request"
+              f" over the phase:")  # fmt: skip
         for key, (in_slow, elsewhere) in table.items():
-            flag = "  <-" if in_slow > 2 * elsewhere + 5 else ""
-            print(f"        {key:22s} {in_slow:8.1f} {elsewhere:8.1f}{flag}")
-        return {"slow_windows": len(slow), "other_windows": len(rest), "means": table}
+            flag = "  <-" if in_slow > 2 * elsewhere + 5 else "    "
+            print(f"        {key:22s} {in_slow:8.1f} {elsewhere:8.1f}{flag} {per_request[key]:8.2f}")
+        return {"slow_windows": len(slow), "other_windows": len(rest), "means": table, "per_request": per_request}
 
 
 if __name__ == "__main__":

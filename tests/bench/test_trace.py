@@ -13,8 +13,9 @@ import pytest
 from bench._http_trace import MachineTrace
 
 
-def _sample(t: float, steal: int = 0, server: tuple[int, int] = (20_000_000, 1_000_000)) -> dict:
-    # 10-ms samples as the sampler writes them: ticks of steal, ns of each group's CPU and wait.
+def _sample(t: float, steal: int = 0, server: tuple[int, int, int] = (20_000_000, 1_000_000, 4)) -> dict:
+    # 10-ms samples as the sampler writes them: ticks of steal; each group's ns on a core, ns
+    # waiting for one, and times put on one.
     return {"t": t, "steal": steal, "iowait": 0, "busy": 2, "cpu some": 500, "groups": {"server": list(server)}}
 
 
@@ -27,7 +28,7 @@ def test_the_windows_the_slowest_requests_spanned_are_compared_with_the_rest(cap
         _sample(
             start + (i + 0.5) / 100,
             steal=1 if 50 <= i < 58 else 0,
-            server=(20_000_000, 30_000_000 if 50 <= i < 58 else 0),
+            server=(20_000_000, 30_000_000 if 50 <= i < 58 else 0, 4),
         )
         for i in range(100)
     ]
@@ -44,6 +45,9 @@ def test_the_windows_the_slowest_requests_spanned_are_compared_with_the_rest(cap
     runq_slow, runq_rest = explained["means"]["server runq"]
     assert runq_slow == pytest.approx(120.0) and runq_rest == 0.0
     assert explained["means"]["server cpu"] == (pytest.approx(200.0), pytest.approx(200.0))
+    # Over the whole phase, per request: 2 s of CPU and 400 switches for 100 requests.
+    assert explained["per_request"]["server cpu"] == pytest.approx(20.0)
+    assert explained["per_request"]["server switches"] == pytest.approx(4.0)
     assert "steal" in capsys.readouterr().out
 
 
