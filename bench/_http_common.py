@@ -51,7 +51,7 @@ from bench._http_server import (
     wait_ready,
 )
 from bench._http_trace import MachineTrace
-from bench._http_wrk import WrkLoop
+from bench._http_wrk import WrkLoop, prepare_paced, run_paced
 from bench._http_wrk import available as wrk_available
 
 # What the bench scripts import from here (bench/wallet_http*.py, bench/callback_*.py).
@@ -88,8 +88,21 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     label = f"{kind} w={workers} t={threads}" + ("" if variant == "default" else f" [{variant}]")
     spy = None
 
-    def run(warmup: float, duration: float, rate: float) -> Stats:
-        return asyncio.run(drive(provider, port, args.clients, seeded, warmup, duration, rate, args.decline_share))
+    def run(warmup: float, duration: float, rate: float) -> Callable[[], Stats]:
+        """A phase, ready to go: a paced one's requests for wrk are built now, outside what is measured."""
+        if rate and args.loadgen == "wrk":
+            folder = prepare_paced(provider, args.clients, seeded, args.decline_share, warmup + duration + 1.0, rate)
+
+            def paced_by_wrk() -> Stats:
+                try:
+                    return run_paced(port, folder, args.clients, warmup, duration, rate)
+                finally:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+            return paced_by_wrk
+        return lambda: asyncio.run(
+            drive(provider, port, args.clients, seeded, warmup, duration, rate, args.decline_share)
+        )
 
     loop = None
     if known_max:
@@ -113,7 +126,7 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         trace = MachineTrace({"server": proc.pid, **extra_cpu}, Path(log_path).with_suffix(".trace.jsonl"))
         with trace if args.trace else contextlib.nullcontext():
             if loop is None:
-                stats = run(args.warmup, args.duration, 0.0)
+                stats = run(args.warmup, args.duration, 0.0)()
             else:
                 stats, figures = loop.closed_loop(port)
                 loop.close()
@@ -146,20 +159,22 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     return result
 
 
-def _paced_phases(args: argparse.Namespace, label: str, run: Callable[[float, float, float], Stats], paced: float,
+def _paced_phases(args: argparse.Namespace, label: str, run: Callable[[float, float, float], Callable[[], Stats]],
+                  paced: float,
                   result: dict, groups: dict[str, int]) -> dict:  # fmt: skip
     """At the goal's rate (35% of pgbench), then at fractions (half) of the closed loop's max
     (`result["rps"]`): the latency a provider sees when the wallet has headroom. Into `result`.
     With --trace, each phase runs under a machine trace (`groups`: label -> process group id)."""
 
     def phase(key: str, title: str, rate: float) -> None:
+        ready = run(1.0, args.paced_duration, rate)
         if not args.trace:
-            stats = run(1.0, args.paced_duration, rate)
+            stats = ready()
             result[key] = report(title, stats, args.paced_duration)
             return
         out = Path(tempfile.gettempdir()) / f"wallet_http_trace_{os.getpid()}_{key}.jsonl"
         with MachineTrace(groups, out) as trace:
-            stats = run(1.0, args.paced_duration, rate)
+            stats = ready()
         result[key] = report(title, stats, args.paced_duration)
         result[key]["trace"] = trace.explain(stats.due, stats.started)
         out.unlink(missing_ok=True)
@@ -192,8 +207,8 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         "--loadgen",
         choices=("wrk", "python"),
         default="wrk" if wrk_available() else "python",
-        help="what drives the closed loop: wrk (C, like pgbench; apt-get install wrk; the default when"
-        " installed) or the Python asyncio client (bench/_http_load.py). The paced phases are always Python's",
+        help="what drives the closed loop and the paced phases: wrk (C, like pgbench; apt-get install wrk; the"
+        " default when installed) or the Python asyncio client (bench/_http_load.py)",
     )
     parser.add_argument(
         "--paced-duration",

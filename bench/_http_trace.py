@@ -8,8 +8,9 @@ every `PERIOD`:
 - /proc/stat: the machine's steal and iowait;
 - /proc/pressure/cpu and io: how long some task waited for a core, or all waited for the disk;
 - /proc/<pid>/task/<tid>/schedstat of every thread of each process group (the server's workers,
-  the Celery worker, ...), of PostgreSQL, Redis, the broker and the load generator: time on a
-  core and time runnable but waiting for one.
+  the Celery worker, the load generator: the benchmark's own group, wrk included, ...), of
+  PostgreSQL, Redis and the broker: time on a core, time runnable but waiting for one, and how
+  many times a thread was put on a core.
 It keeps one open file per counter (pread: ~1 us a read) so that sampling costs ~1% of a core.
 
 `MachineTrace.explain` puts the samples into the phase's 100-ms windows and compares the windows
@@ -38,10 +39,8 @@ NAMED = {"postgres": ("postgres",), "redis": ("redis-server",), "rabbitmq": ("be
 # --- The sampler (its own process) ---------------------------------------------------------------
 
 
-def _group_of(pid: str, pgids: dict[int, str], names: dict[str, str], loadgen: int) -> str | None:
+def _group_of(pid: str, pgids: dict[int, str], names: dict[str, str]) -> str | None:
     try:
-        if int(pid) == loadgen:
-            return "load generator"
         stat = Path(f"/proc/{pid}/stat").read_text()
         label = pgids.get(int(stat.rsplit(")", 1)[1].split()[2]))
         return label or names.get(stat[stat.index("(") + 1 : stat.rindex(")")])
@@ -53,8 +52,8 @@ class _Counters:
     """An open file per thread's schedstat, by group; deltas summed over the threads seen twice
     (a thread that ended between two samples drops out rather than going negative)."""
 
-    def __init__(self, pgids: dict[int, str], loadgen: int) -> None:
-        self.pgids, self.loadgen = pgids, loadgen
+    def __init__(self, pgids: dict[int, str]) -> None:
+        self.pgids = pgids
         self.names = {name: label for label, names in NAMED.items() for name in names}
         self.files: dict[str, tuple[str, int]] = {}  # path -> (group, fd)
         self.last: dict[str, tuple[int, int, int]] = {}
@@ -64,7 +63,7 @@ class _Counters:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
-            group = _group_of(pid, self.pgids, self.names, self.loadgen)
+            group = _group_of(pid, self.pgids, self.names)
             if group is None:
                 continue
             try:
@@ -113,11 +112,11 @@ def _machine(stat_fd: int, psi: dict[str, int]) -> dict[str, int]:
     return result
 
 
-def sample_main(out: Path, pgids: dict[int, str], loadgen: int) -> None:
+def sample_main(out: Path, pgids: dict[int, str]) -> None:
     """Sample until SIGTERM, then write one JSON line per sample to `out`."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    counters = _Counters(pgids, loadgen)
+    counters = _Counters(pgids)
     stat_fd = os.open("/proc/stat", os.O_RDONLY)
     psi = {}
     for name in ("cpu", "io"):
@@ -159,8 +158,11 @@ class MachineTrace:
         self.samples: list[dict] = []
 
     def __enter__(self) -> MachineTrace:
-        pgids = json.dumps({str(pgid): label for label, pgid in self.groups.items()})
-        self.proc = subprocess.Popen([sys.executable, __file__, str(self.out), pgids, str(os.getpid())])
+        # The load generator: this process's group (the benchmark and the wrk it runs); the
+        # sampler gets a session of its own, so that its own CPU is not counted as the load's.
+        groups = {"load generator": os.getpgid(0), **self.groups}
+        pgids = json.dumps({str(pgid): label for label, pgid in groups.items()})
+        self.proc = subprocess.Popen([sys.executable, __file__, str(self.out), pgids], start_new_session=True)
         time.sleep(0.05)  # its first scan, before the phase's first requests
         return self
 
@@ -233,4 +235,4 @@ class MachineTrace:
 
 
 if __name__ == "__main__":
-    sample_main(Path(sys.argv[1]), {int(k): v for k, v in json.loads(sys.argv[2]).items()}, int(sys.argv[3]))
+    sample_main(Path(sys.argv[1]), {int(k): v for k, v in json.loads(sys.argv[2]).items()})

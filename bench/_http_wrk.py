@@ -12,16 +12,26 @@ before the run (`Round`, `Step`, `Provider.pick`) and written one file per clien
 connection sends its file's requests in order, one at a time, so a round's result follows its
 bet on the same connection as with the Python client. Each request carries whether its answer
 must be an error (a declined bet); wrk's Lua checks each answer against that and reports the
-mismatches with a sample of the answers. wrk cannot pace, so the paced phases stay Python's.
+mismatches with a sample of the answers.
+
+The paced phases (`run_paced`) use the same files: each client sends one request every
+`interval` seconds, at due times spread evenly over the clients. wrk's Lua `delay()` holds each
+request until it is due (rounded up to wrk's millisecond timer), and LuaJIT's FFI reads
+CLOCK_MONOTONIC (Python's `perf_counter`) so that a latency counts from the moment the request
+was due, as the Python client's does: a request due while the previous one was still
+unanswered waits, and that wait is counted. The Python client cost ~0.3 ms of CPU a paced
+request on the same 2 cores (session 18, bench/_http_trace.py); wrk costs what pgbench does.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from bench._http_load import Provider, Round, Stats, request_of
@@ -98,11 +108,14 @@ def available() -> bool:
 
 def write_requests(provider: Provider, clients: int, seeded: dict, per_client: int, folder: Path, seed: str,
                    decline_share: float) -> None:  # fmt: skip
-    """`per_client` requests for each client, built as bench/_http_load.client_loop builds them."""
+    """`per_client` requests for each client, built as bench/_http_load.client_loop builds them
+    (`client_<n>.req`), and each request's kind, one a line (`client_<n>.kinds`, for the paced
+    phases' figures by kind)."""
     folder.mkdir(parents=True, exist_ok=True)
     for cid in range(clients):
         rnd = random.Random(f"{cid}-{seed}")
         records: list[bytes] = []
+        kinds: list[str] = []
         while len(records) < per_client:
             this = Round(rnd, rnd.randrange(seeded["players"]), seeded)
             steps = []
@@ -117,7 +130,9 @@ def write_requests(provider: Provider, clients: int, seeded: dict, per_client: i
                     f"Content-Length: {len(body)}\r\n{name}: {value}\r\n\r\n"
                 ).encode()
                 records.append((b"E" if step.expect_error else b"O") + head + body)
+                kinds.append(step.kind)
         (folder / f"client_{cid}.req").write_bytes(SEPARATOR.join(records[:per_client]))
+        (folder / f"client_{cid}.kinds").write_text("\n".join(kinds[:per_client]) + "\n")
 
 
 _RESULT = re.compile(rb"RESULT (.*)")
@@ -141,6 +156,145 @@ def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
     figures = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
     samples = [line[6:] for line in out.stdout.decode().splitlines() if line.startswith("SAMPLE")]
     return {**figures, "samples": samples}
+
+
+# The paced phases: one request per `interval` on each connection, held until due; each answer's
+# latency from its due time (LuaJIT's FFI: CLOCK_MONOTONIC, which Python's perf_counter reads).
+LUA_PACED = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } tl_timespec;
+int clock_gettime(int clock, tl_timespec *now);
+]]
+local clock = ffi.new("tl_timespec")
+local function now()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) + tonumber(clock.tv_nsec) * 1e-9
+end
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  local f = assert(io.open(args[1] .. "/client_" .. id .. ".req", "rb"))
+  local data = f:read("*a")
+  f:close()
+  reqs, expect, kinds = {}, {}, {}
+  for record in data:gmatch("([^\30]+)") do
+    table.insert(expect, record:sub(1, 1) == "E")
+    table.insert(reqs, record:sub(2))
+  end
+  for line in io.lines(args[1] .. "/client_" .. id .. ".kinds") do table.insert(kinds, line) end
+  start, interval, clients, stop = tonumber(args[2]), tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
+  due = start + interval * id / clients  -- the clients' due times spread evenly
+  sent, exhausted, sample, log = 0, 0, "", {}
+  verifying = id == 0  -- as in the closed loop: wrk's start-up check must not use up a request
+end
+function delay()
+  local wait = (due - now()) * 1000
+  if wait <= 0 then return 0 end
+  return math.ceil(wait)  -- wrk's timer counts whole ms: never send early
+end
+function request()
+  if verifying then
+    verifying = false
+    return reqs[1]
+  end
+  if due > stop then  -- the phase is over: nothing due later is counted
+    wrk.thread:stop()
+    return reqs[math.max(sent, 1)]
+  end
+  if sent >= #reqs then
+    exhausted = 1
+    wrk.thread:stop()
+    return reqs[#reqs]
+  end
+  sent = sent + 1
+  sent_due = due
+  due = due + interval
+  return reqs[sent]
+end
+function response(status, headers, body)
+  local answered = now()
+  if sent == 0 or sent > #reqs then return end
+  local is_error = status ~= 200 or (body and body:find('"error":%s*"') ~= nil)
+  local wrong = 0
+  if is_error ~= expect[sent] then
+    wrong = 1
+    if #sample < 600 then sample = sample .. " | " .. status .. " " .. (body or ""):sub(1, 160) end
+  end
+  log[#log + 1] = string.format("%s %.6f %.3f %d", kinds[sent], sent_due - start, (answered - sent_due) * 1000, wrong)
+end
+function done(summary, latency, requests)
+  local exhausted_all = 0
+  for _, t in ipairs(threads) do
+    exhausted_all = exhausted_all + t:get("exhausted")
+    local s = t:get("sample")
+    if s ~= "" then io.write("SAMPLE", s, "\n") end
+    local l = t:get("log")
+    for i = 1, #l do io.write("L ", l[i], "\n") end
+  end
+  io.write(string.format("RESULT exhausted=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d\n",
+    exhausted_all, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def run_paced(port: int, folder: Path, clients: int, warmup: float, duration: float, rate: float) -> Stats:
+    """wrk paced at `rate` requests/s over `clients` connections, on the requests in `folder`;
+    what was due after `warmup` and answered within `duration` after it is counted, as by
+    bench/_http_load.client_loop (latency from the moment each request was due)."""
+    script = folder / "paced.lua"
+    script.write_text(LUA_PACED)
+    interval = clients / rate
+    lead = 0.3  # wrk's threads read their files and connect before the first request is due
+    start = time.perf_counter() + lead
+    stop = start + warmup + duration
+    # wrk's duration is whole seconds: the clients stop themselves once their next request would
+    # be due after `stop`; the duration only bounds a run whose answers never come.
+    out = subprocess.run(
+        [WRK, "-t", str(clients), "-c", str(clients), "-d", f"{math.ceil(lead + warmup + duration) + 2}s",
+         "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/", "--", str(folder), f"{start:.6f}",
+         f"{interval:.9f}", str(clients), f"{stop:.6f}"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    found = _RESULT.search(out.stdout)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(
+            f"wrk failed ({out.returncode}):\n{out.stdout.decode()[-2000:]}\n{out.stderr.decode()[-2000:]}"
+        )
+    figures = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
+    stats = Stats()
+    stats.started = start
+    stats.reconnects = clients  # one keep-alive connection each, for the whole phase
+    for line in out.stdout.decode().splitlines():
+        if line.startswith("L "):
+            _, kind, due, ms, wrong = line.split()
+            stats.sent += 1
+            at, latency = float(due), float(ms)
+            if at >= warmup and at + latency / 1000 <= warmup + duration:
+                stats.add(kind, latency, at)
+                if wrong == "1":
+                    key = f"{kind}: unexpected answer"
+                    stats.errors[key] = stats.errors.get(key, 0) + 1
+        elif line.startswith("SAMPLE"):
+            print(f"      wrk sample of unexpected answers:{line[6:]}", flush=True)
+    if figures["exhausted"]:
+        raise SystemExit(f"wrk: {figures['exhausted']} paced clients ran out of prepared requests")
+    errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    if errors:
+        stats.errors["socket errors or timeouts"] = errors
+    return stats
+
+
+def prepare_paced(provider: Provider, clients: int, seeded: dict, decline_share: float, seconds: float,
+                  rate: float) -> Path:  # fmt: skip
+    """A folder of requests for a paced phase of `seconds` at `rate` (fresh ids: a folder's own seed)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"wrk_paced_{provider.name}_"))
+    per_client = int(rate * seconds / clients) + 50
+    write_requests(provider, clients, seeded, per_client, folder, str(folder), decline_share)
+    return folder
 
 
 class WrkLoop:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import random
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -97,3 +98,53 @@ def test_wrk_sends_every_client_s_requests_in_order_and_counts_wrong_answers(tmp
         # uses none); the request asked for after the last repeats it.
         assert got[:20] == bodies
         assert got[20:] in ([], [bodies[-1]])
+
+
+class _Timed(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the head and the body are two writes: no 40 ms wait for an ACK
+    arrivals: dict[int, list[float]] = {}
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.lock:
+            self.arrivals.setdefault(self.client_address[1], []).append(time.perf_counter())
+        answer = b'{"error": "DECLINED"}' if b"decline" in body else b'{"error": null}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.skipif(not _http_wrk.available(), reason="wrk is not installed (apt-get install wrk)")
+def test_wrk_paces_each_client_and_counts_latency_from_the_due_time(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Timed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for cid in range(2):
+            bodies = [f'{{"client": {cid}, "n": {n}}}'.encode() for n in range(200)]
+            bodies[30] = b'{"decline": 1}'  # due at ~0.6 s: counted, and answered as an error unasked
+            (tmp_path / f"client_{cid}.req").write_bytes(
+                _http_wrk.SEPARATOR.join(
+                    b"OPOST /x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(body) + body for body in bodies
+                )
+            )
+            (tmp_path / f"client_{cid}.kinds").write_text("".join(f"kind{n % 2}\n" for n in range(200)))
+        # 100 requests/s over 2 connections: one every 20 ms on each, 0.3 s not counted, then 1 s.
+        stats = _http_wrk.run_paced(server.server_address[1], tmp_path, 2, 0.3, 1.0, 100.0)
+    finally:
+        server.shutdown()
+    # Due 10 ms apart across the two clients: ~100 counted, each due within the counted second.
+    ats = sorted(at for at, _ in stats.due)
+    assert 95 <= len(ats) <= 101
+    assert 0.3 <= ats[0] < 0.32 and 1.28 < ats[-1] <= 1.3
+    assert all(0.0 < ms < 50.0 for _, ms in stats.due)  # never sent before its due time
+    assert set(stats.latencies) == {"kind0", "kind1"}
+    assert stats.errors == {"kind0: unexpected answer": 2}  # request 30 of each client (kind0), declined
+    for arrivals in _Timed.arrivals.values():
+        gaps = [b - a for a, b in zip(arrivals[5:], arrivals[6:], strict=False)]
+        assert 0.015 < sorted(gaps)[len(gaps) // 2] < 0.025  # one request every 20 ms on each connection
