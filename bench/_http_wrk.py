@@ -224,7 +224,7 @@ function response(status, headers, body)
     wrong = 1
     if #sample < 600 then sample = sample .. " | " .. status .. " " .. (body or ""):sub(1, 160) end
   end
-  log[#log + 1] = string.format("%s %.6f %.3f %d", kinds[sent], sent_due - start, (answered - sent_due) * 1000, wrong)
+  log[#log + 1] = string.format("%s\t%.6f\t%.3f\t%d", kinds[sent], sent_due - start, (answered - sent_due) * 1000, wrong)
 end
 function done(summary, latency, requests)
   local exhausted_all = 0
@@ -233,7 +233,7 @@ function done(summary, latency, requests)
     local s = t:get("sample")
     if s ~= "" then io.write("SAMPLE", s, "\n") end
     local l = t:get("log")
-    for i = 1, #l do io.write("L ", l[i], "\n") end
+    for i = 1, #l do io.write("L\t", l[i], "\n") end
   end
   io.write(string.format("RESULT exhausted=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d\n",
     exhausted_all, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
@@ -269,8 +269,8 @@ def run_paced(port: int, folder: Path, clients: int, warmup: float, duration: fl
     stats.started = start
     stats.reconnects = clients  # one keep-alive connection each, for the whole phase
     for line in out.stdout.decode().splitlines():
-        if line.startswith("L "):
-            _, kind, due, ms, wrong = line.split()
+        if line.startswith("L\t"):  # tabs: a kind's name may hold spaces ("settle won")
+            _, kind, due, ms, wrong = line.split("\t")
             stats.sent += 1
             at, latency = float(due), float(ms)
             if at >= warmup and at + latency / 1000 <= warmup + duration:
