@@ -20,7 +20,9 @@ What it does, in one run (default about 60 s):
    retries), and prints requests/s, p50/p99, the ratio to pgbench and the CPU each request cost
    (server processes, Celery worker, PostgreSQL backends, this load generator);
 6. the same clients paced at 35% of pgbench's rate (the goal), then at half the measured max
-   (latency with headroom), latency counted from when each request was due;
+   (latency with headroom), latency counted from when each request was due (wrk again, when
+   installed), each phase under a machine trace (bench/_http_trace.py) that says what the
+   windows of its slowest 1% had that the others did not (--no-trace: without);
 7. proves the ledger sound afterwards (manage.py check_ledger), runs pgbench once more (the
    ceiling is the better of the two pgbench runs) and drops the database.
 
