@@ -16,7 +16,7 @@ mismatches with a sample of the answers.
 
 The paced phases (`run_paced`) use the same files: each client sends one request every
 `interval` seconds, at due times spread evenly over the clients. wrk's Lua `delay()` holds each
-request until it is due (rounded up to wrk's millisecond timer), and LuaJIT's FFI reads
+request until it is due (wrk's timer counts whole ms: it goes 0-2 ms late), and LuaJIT's FFI reads
 CLOCK_MONOTONIC (Python's `perf_counter`) so that a latency counts from the moment the request
 was due, as the Python client's does: a request due while the previous one was still
 unanswered waits, and that wait is counted. The Python client cost ~0.3 ms of CPU a paced
@@ -42,14 +42,16 @@ SEPARATOR = b"\x1e"  # ASCII record separator: never in a JSON body or an HTTP h
 # One thread per client, one connection per thread (so its requests go in file order). Each
 # answer is an error (not 200, or a JSON body whose "error" is a string) or not; the request's first
 # byte says which it must be.
-LUA = r"""
+# What both scripts share: each thread's number, its client's requests and their marks, and
+# whether an answer is an error.
+LUA_COMMON = r"""
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
-function init(args)
-  local f = assert(io.open(args[1] .. "/client_" .. id .. ".req", "rb"))
+function load_requests(folder)
+  local f = assert(io.open(folder .. "/client_" .. id .. ".req", "rb"))
   local data = f:read("*a")
   f:close()
   reqs, expect = {}, {}
@@ -57,16 +59,33 @@ function init(args)
     table.insert(expect, record:sub(1, 1) == "E")
     table.insert(reqs, record:sub(2))
   end
+end
+function start_up_check()
+  -- wrk asks the first thread's request() once more before the run, to check that it parses
+  -- (script_verify_request): that call must not use up a request.
+  if verifying then
+    verifying = false
+    return true
+  end
+  return false
+end
+function is_error(status, body)
+  return status ~= 200 or (body and body:find('"error":%s*"') ~= nil)
+end
+"""
+
+LUA = (
+    LUA_COMMON
+    + r"""
+function init(args)
+  load_requests(args[1])
   sent, answered, mismatched, exhausted, sample = 0, 0, 0, 0, ""
   -- wrk asks the first thread's request() once more before the run, to check that it parses
   -- (script_verify_request): that call must not use up a request.
   verifying = id == 0
 end
 function request()
-  if verifying then
-    verifying = false
-    return reqs[1]
-  end
+  if start_up_check() then return reqs[1] end
   if sent >= #reqs then  -- stop; the request asked for meanwhile repeats the last one
     exhausted = 1
     wrk.thread:stop()
@@ -77,8 +96,7 @@ function request()
 end
 function response(status, headers, body)
   answered = answered + 1
-  local is_error = status ~= 200 or (body and body:find('"error":%s*"') ~= nil)
-  if answered <= #expect and is_error ~= expect[answered] then
+  if answered <= #expect and is_error(status, body) ~= expect[answered] then
     mismatched = mismatched + 1
     if #sample < 600 then sample = sample .. " | " .. status .. " " .. (body or ""):sub(1, 160) end
   end
@@ -100,6 +118,7 @@ function done(summary, latency, requests)
     summary.errors.timeout))
 end
 """
+)
 
 
 def available() -> bool:
@@ -138,14 +157,15 @@ def write_requests(provider: Provider, clients: int, seeded: dict, per_client: i
 _RESULT = re.compile(rb"RESULT (.*)")
 
 
-def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
-    """wrk for `seconds` against the server; its figures (latencies in ms)."""
-    script = folder / "closed.lua"
-    script.write_text(LUA)
+def _wrk(lua: str, port: int, folder: Path, clients: int, seconds: int, *args: str) -> tuple[str, dict[str, int]]:
+    """wrk with script `lua` for `seconds`, one thread and connection per client, `folder` and
+    `args` passed to the script; its output and the figures of its RESULT line."""
+    script = folder / "script.lua"
+    script.write_text(lua)
     # --timeout: a request waiting this long is counted, not silently dropped (wrk's default 2 s).
     out = subprocess.run(
-        [WRK, "-t", str(clients), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s", "-s", str(script),
-         f"http://127.0.0.1:{port}/", "--", str(folder)],
+        [WRK, "-t", str(clients), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "30s", "-s", str(script),
+         f"http://127.0.0.1:{port}/", "--", str(folder), *args],
         capture_output=True, check=False,
     )  # fmt: skip
     found = _RESULT.search(out.stdout)
@@ -153,14 +173,21 @@ def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
         raise SystemExit(
             f"wrk failed ({out.returncode}):\n{out.stdout.decode()[-2000:]}\n{out.stderr.decode()[-2000:]}"
         )
-    figures = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
-    samples = [line[6:] for line in out.stdout.decode().splitlines() if line.startswith("SAMPLE")]
+    return out.stdout.decode(), {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
+
+
+def run(port: int, folder: Path, clients: int, seconds: float) -> dict:
+    """wrk for `seconds` against the server; its figures (latencies in ms)."""
+    text, figures = _wrk(LUA, port, folder, clients, round(seconds))
+    samples = [line[6:] for line in text.splitlines() if line.startswith("SAMPLE")]
     return {**figures, "samples": samples}
 
 
 # The paced phases: one request per `interval` on each connection, held until due; each answer's
 # latency from its due time (LuaJIT's FFI: CLOCK_MONOTONIC, which Python's perf_counter reads).
-LUA_PACED = r"""
+LUA_PACED = (
+    LUA_COMMON
+    + r"""
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } tl_timespec;
@@ -171,20 +198,9 @@ local function now()
   ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
   return tonumber(clock.tv_sec) + tonumber(clock.tv_nsec) * 1e-9
 end
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
 function init(args)
-  local f = assert(io.open(args[1] .. "/client_" .. id .. ".req", "rb"))
-  local data = f:read("*a")
-  f:close()
-  reqs, expect, kinds = {}, {}, {}
-  for record in data:gmatch("([^\30]+)") do
-    table.insert(expect, record:sub(1, 1) == "E")
-    table.insert(reqs, record:sub(2))
-  end
+  load_requests(args[1])
+  kinds = {}
   for line in io.lines(args[1] .. "/client_" .. id .. ".kinds") do table.insert(kinds, line) end
   start, interval, clients, stop = tonumber(args[2]), tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
   due = start + interval * id / clients  -- the clients' due times spread evenly
@@ -194,13 +210,13 @@ end
 function delay()
   local wait = (due - now()) * 1000
   if wait <= 0 then return 0 end
-  return math.ceil(wait)  -- wrk's timer counts whole ms: never send early
+  -- wrk's timer counts whole ms of a clock read to the ms, so it can fire up to 1 ms before the
+  -- delay asked: one ms more, so that a request is never sent early (it goes 0-2 ms late, and
+  -- that lateness counts in its latency, as the Python client's sleep's does).
+  return math.ceil(wait) + 1
 end
 function request()
-  if verifying then
-    verifying = false
-    return reqs[1]
-  end
+  if start_up_check() then return reqs[1] end
   if due > stop then  -- the phase is over: nothing due later is counted
     wrk.thread:stop()
     return reqs[math.max(sent, 1)]
@@ -218,9 +234,8 @@ end
 function response(status, headers, body)
   local answered = now()
   if sent == 0 or sent > #reqs then return end
-  local is_error = status ~= 200 or (body and body:find('"error":%s*"') ~= nil)
   local wrong = 0
-  if is_error ~= expect[sent] then
+  if is_error(status, body) ~= expect[sent] then
     wrong = 1
     if #sample < 600 then sample = sample .. " | " .. status .. " " .. (body or ""):sub(1, 160) end
   end
@@ -239,36 +254,26 @@ function done(summary, latency, requests)
     exhausted_all, summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout))
 end
 """
+)
 
 
 def run_paced(port: int, folder: Path, clients: int, warmup: float, duration: float, rate: float) -> Stats:
     """wrk paced at `rate` requests/s over `clients` connections, on the requests in `folder`;
     what was due after `warmup` and answered within `duration` after it is counted, as by
     bench/_http_load.client_loop (latency from the moment each request was due)."""
-    script = folder / "paced.lua"
-    script.write_text(LUA_PACED)
     interval = clients / rate
     lead = 0.3  # wrk's threads read their files and connect before the first request is due
     start = time.perf_counter() + lead
     stop = start + warmup + duration
     # wrk's duration is whole seconds: the clients stop themselves once their next request would
     # be due after `stop`; the duration only bounds a run whose answers never come.
-    out = subprocess.run(
-        [WRK, "-t", str(clients), "-c", str(clients), "-d", f"{math.ceil(lead + warmup + duration) + 2}s",
-         "--timeout", "30s", "-s", str(script), f"http://127.0.0.1:{port}/", "--", str(folder), f"{start:.6f}",
-         f"{interval:.9f}", str(clients), f"{stop:.6f}"],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    found = _RESULT.search(out.stdout)
-    if out.returncode != 0 or found is None:
-        raise SystemExit(
-            f"wrk failed ({out.returncode}):\n{out.stdout.decode()[-2000:]}\n{out.stderr.decode()[-2000:]}"
-        )
-    figures = {k: int(v) for k, v in (pair.split("=") for pair in found.group(1).decode().split())}
+    seconds = math.ceil(lead + warmup + duration) + 2
+    text, figures = _wrk(LUA_PACED, port, folder, clients, seconds, f"{start:.6f}", f"{interval:.9f}", str(clients),
+                         f"{stop:.6f}")  # fmt: skip
     stats = Stats()
     stats.started = start
     stats.reconnects = clients  # one keep-alive connection each, for the whole phase
-    for line in out.stdout.decode().splitlines():
+    for line in text.splitlines():
         if line.startswith("L\t"):  # tabs: a kind's name may hold spaces ("settle won")
             _, kind, due, ms, wrong = line.split("\t")
             stats.sent += 1
