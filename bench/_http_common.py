@@ -160,24 +160,20 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
 
 
 def _paced_phases(args: argparse.Namespace, label: str, run: Callable[[float, float, float], Callable[[], Stats]],
-                  paced: float,
-                  result: dict, groups: dict[str, int]) -> dict:  # fmt: skip
+                  paced: float, result: dict, groups: dict[str, int]) -> dict:  # fmt: skip
     """At the goal's rate (35% of pgbench), then at fractions (half) of the closed loop's max
     (`result["rps"]`): the latency a provider sees when the wallet has headroom. Into `result`.
     With --trace, each phase runs under a machine trace (`groups`: label -> process group id)."""
 
     def phase(key: str, title: str, rate: float) -> None:
         ready = run(1.0, args.paced_duration, rate)
-        if not args.trace:
-            stats = ready()
-            result[key] = report(title, stats, args.paced_duration)
-            return
-        out = Path(tempfile.gettempdir()) / f"wallet_http_trace_{os.getpid()}_{key}.jsonl"
-        with MachineTrace(groups, out) as trace:
+        trace = MachineTrace(groups, Path(tempfile.gettempdir()) / f"wallet_http_trace_{os.getpid()}_{key}.jsonl")
+        with trace if args.trace else contextlib.nullcontext():
             stats = ready()
         result[key] = report(title, stats, args.paced_duration)
-        result[key]["trace"] = trace.explain(stats.due, stats.started)
-        out.unlink(missing_ok=True)
+        if args.trace:
+            result[key]["trace"] = trace.explain(stats.due, stats.started)
+            trace.out.unlink(missing_ok=True)
 
     phase("paced", f"{label} paced at {paced:.0f} req/s", paced)
     for fraction in args.fractions:
@@ -263,8 +259,9 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
         "--no-trace",
         dest="trace",
         action="store_false",
-        help="run the paced phases without the machine trace (bench/_http_trace.py: a sampler process that"
-        " tells what the windows of the slowest 1%% of requests had that the others did not; ~1%% of a core)",
+        help="run without the machine trace (bench/_http_trace.py: a sampler process that tells what the"
+        " windows of a paced phase's slowest 1%% of requests had that the others did not, and what a request"
+        " cost each process; ~1%% of a core)",
     )
     parser.add_argument("--capture", default="", help=argparse.SUPPRESS)  # internal: the capture subprocess
     return parser
