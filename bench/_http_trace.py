@@ -148,8 +148,9 @@ def sample_main(out: Path, pgids: dict[int, str]) -> None:
 
 
 class MachineTrace:
-    """`with MachineTrace(groups) as trace:` samples while the block runs; then
-    `trace.explain(stats, start)` prints what the slow requests' windows had that others did not.
+    """`with MachineTrace(groups, out) as trace:` samples while the block runs (into `out`); then
+    `trace.explain(stats.due, stats.started)` prints what the slow requests' windows had that the
+    others did not, and `trace.per_request(...)` what a request cost each process.
     `groups`: label -> process group id (the server, the Celery worker, ...)."""
 
     def __init__(self, groups: dict[str, int], out: Path) -> None:
