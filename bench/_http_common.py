@@ -108,7 +108,7 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
     if known_max:
         with running_server(cmd, env, log_path) as proc:
             wait_ready(port, proc)
-            groups = {"server": proc.pid, **extra_cpu}
+            groups = {"server": proc.pid, **extra_cpu}  # process groups, for the machine trace
             return _paced_phases(args, label, run, paced, {"server": kind, "rps": known_max}, groups)
     if args.loadgen == "wrk":
         loop = WrkLoop(provider, args.clients, seeded, args.decline_share)
@@ -123,7 +123,8 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         shares: list[list[int]] = []
         sampler = threading.Timer(args.warmup + 1.0, lambda: shares.append(connections_per_process(port)))
         sampler.start()
-        trace = MachineTrace({"server": proc.pid, **extra_cpu}, Path(log_path).with_suffix(".trace.jsonl"))
+        groups = {"server": proc.pid, **extra_cpu}
+        trace = MachineTrace(groups, Path(log_path).with_suffix(".trace.jsonl"))
         with trace if args.trace else contextlib.nullcontext():
             if loop is None:
                 stats = run(args.warmup, args.duration, 0.0)()
@@ -155,7 +156,7 @@ def measure_server(provider: Provider, kind: str, args: argparse.Namespace, env:
         )
         result["config"] = " ".join(cmd[cmd.index("-m") + 1 :] if "-m" in cmd else [Path(cmd[0]).name, *cmd[1:]])
         if paced:
-            _paced_phases(args, label, run, paced, result, {"server": proc.pid, **extra_cpu})
+            _paced_phases(args, label, run, paced, result, groups)
     return result
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from bench._http_db import admin_connect
 from bench._http_load import Stats, pct
+from bench._http_trace import CLK_TCK, SERVICES
 
 PY = sys.executable
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
@@ -53,11 +52,6 @@ def group_pids(pgid: int) -> list[int]:
 def named_pids(names: tuple[str, ...]) -> list[int]:
     """Processes whose command name is one of `names` (the services the callbacks use)."""
     return _pids(lambda entry: (entry / "comm").read_text().strip() in names)
-
-
-# The services a callback touches besides PostgreSQL: Redis (the kick's flag, the cache) and the
-# Celery broker (the delivery task). Counted so that no CPU of the run goes unexplained.
-SERVICES = {"redis": ("redis-server",), "rabbitmq": ("beam.smp", "erl_child_setup", "epmd")}
 
 
 def machine_busy_seconds() -> float:

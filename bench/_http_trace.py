@@ -32,8 +32,12 @@ RESCAN = 0.5  # seconds between looks for new processes and threads
 WINDOW = 0.1  # seconds, the windows `explain` compares (as Stats.slowest_windows)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Processes found by name rather than by process group: the services every run uses.
-NAMED = {"postgres": ("postgres",), "redis": ("redis-server",), "rabbitmq": ("beam.smp",)}
+# The services a callback touches besides PostgreSQL: Redis (the kick's flag, the cache) and the
+# Celery broker (the delivery task). Counted so that no CPU of the run goes unexplained (here and
+# in bench/_http_report.CpuMeter). This module is also run as a script: it imports no project code.
+SERVICES = {"redis": ("redis-server",), "rabbitmq": ("beam.smp", "erl_child_setup", "epmd")}
+# Processes the trace finds by name rather than by process group.
+NAMED = {"postgres": ("postgres",), **SERVICES}
 
 
 # --- The sampler (its own process) ---------------------------------------------------------------

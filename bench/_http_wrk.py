@@ -80,9 +80,7 @@ LUA = (
 function init(args)
   load_requests(args[1])
   sent, answered, mismatched, exhausted, sample = 0, 0, 0, 0, ""
-  -- wrk asks the first thread's request() once more before the run, to check that it parses
-  -- (script_verify_request): that call must not use up a request.
-  verifying = id == 0
+  verifying = id == 0  -- start_up_check()
 end
 function request()
   if start_up_check() then return reqs[1] end
@@ -205,7 +203,7 @@ function init(args)
   start, interval, clients, stop = tonumber(args[2]), tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
   due = start + interval * id / clients  -- the clients' due times spread evenly
   sent, exhausted, sample, log = 0, 0, "", {}
-  verifying = id == 0  -- as in the closed loop: wrk's start-up check must not use up a request
+  verifying = id == 0  -- start_up_check()
 end
 function delay()
   local wait = (due - now()) * 1000
