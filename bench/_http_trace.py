@@ -10,7 +10,8 @@ every `PERIOD`:
 - /proc/<pid>/task/<tid>/schedstat of every thread of each process group (the server's workers,
   the Celery worker, the load generator: the benchmark's own group, wrk included, ...), of
   PostgreSQL, Redis and the broker: time on a core, time runnable but waiting for one, and how
-  many times a thread was put on a core.
+  many times a thread was put on a core. PostgreSQL's autovacuum workers are counted apart from
+  its backends (a vacuum of a hot table takes a core for a second or more).
 It keeps one open file per counter (pread: ~1 us a read) so that sampling costs ~1% of a core.
 
 `MachineTrace.explain` puts the samples into the phase's 100-ms windows and compares the windows
@@ -47,7 +48,11 @@ def _group_of(pid: str, pgids: dict[int, str], names: dict[str, str]) -> str | N
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         label = pgids.get(int(stat.rsplit(")", 1)[1].split()[2]))
-        return label or names.get(stat[stat.index("(") + 1 : stat.rindex(")")])
+        label = label or names.get(stat[stat.index("(") + 1 : stat.rindex(")")])
+        # PostgreSQL titles its processes ("postgres: autovacuum worker tl_bench_igpx").
+        if label == "postgres" and b"autovacuum" in Path(f"/proc/{pid}/cmdline").read_bytes()[:60]:
+            return "postgres autovacuum"
+        return label
     except (OSError, ValueError):
         return None
 
