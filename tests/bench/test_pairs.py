@@ -18,3 +18,17 @@ def test_a_closed_loop_is_measured_against_the_mean_of_the_pgbench_runs_either_s
 def test_every_closed_loop_needs_a_pgbench_run_after_it() -> None:
     with pytest.raises(ValueError, match="2 closed loops need 3 pgbench runs, not 2"):
         pair_ratios([360.0, 252.0], [1000.0, 800.0])
+
+
+def test_an_a_b_variant_is_environment_variables_off_or_as_shipped() -> None:
+    from bench.wallet_http_ab import variant_env
+
+    base = {"FASTTRACK_TRANSPORT": "off", "X": "1"}
+    assert variant_env(base, "FASTTRACK_REST_CONNECTIONS=1+X=2") == {
+        **base,
+        "FASTTRACK_REST_CONNECTIONS": "1",
+        "X": "2",
+    }
+    assert variant_env(base, "") == variant_env(base, "off") == base
+    with pytest.raises(SystemExit, match="expected NAME=VALUE"):
+        variant_env(base, "FASTTRACK_REST_CONNECTIONS")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench._http_trace import MachineTrace
+from bench._http_trace import MachineTrace, _group_of
 
 
 def _sample(t: float, steal: int = 0, server: tuple[int, int, int] = (20_000_000, 1_000_000, 4)) -> dict:
@@ -76,3 +76,19 @@ def test_the_sampler_counts_a_busy_process_group_and_the_load_generator(tmp_path
     mine = sum(s["groups"].get("load generator", [0, 0])[0] for s in trace.samples) / 1e9
     assert server > 0.1 and mine > 0.1  # seconds on a core, each spinning for 0.5 s
     assert os.getpid() != busy.pid
+
+
+def test_postgres_autovacuum_workers_are_a_group_of_their_own() -> None:
+    # PostgreSQL titles each process in its command line; the name it runs under stays "postgres".
+    titled = subprocess.Popen(["bash", "-c", 'exec -a "postgres: 15/main: autovacuum worker tl_bench" sleep 5'])
+    backend = subprocess.Popen(["bash", "-c", 'exec -a "postgres: 15/main: postgres tl_bench idle" sleep 5'])
+    try:
+        time.sleep(0.2)  # bash has exec'd
+        names = {"sleep": "postgres"}
+        assert _group_of(str(titled.pid), {}, names) == "postgres autovacuum"
+        assert _group_of(str(backend.pid), {}, names) == "postgres"
+        assert _group_of(str(backend.pid), {}, {}) is None
+    finally:
+        for proc in (titled, backend):
+            proc.kill()
+            proc.wait()

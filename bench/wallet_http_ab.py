@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Set-ups side by side at one paced rate: the p99 a wallet callback gets under each, alternating.
+
+A paced phase's p99 is set by its slowest 1%: a few windows of 100 ms. One phase of 6 s per run
+(bench/wallet_http.py) says little about a change; this runs long phases of each set-up in turn,
+round after round, on one database, so that a drift of the VM lands on all of them alike:
+
+    .venv/bin/python bench/wallet_http_ab.py --rate 400 --duration 20 --rounds 5 \\
+        --variant FASTTRACK_REST_CONNECTIONS=1 --variant FASTTRACK_REST_CONNECTIONS=8
+    .venv/bin/python bench/wallet_http_ab.py --variant off --variant ''   # delivery off, as shipped
+
+A variant is environment variables for the server and the delivery worker (`A=1+B=2`), `off`
+(Fast Track transport off: no kicks; the worker idles) or '' (as shipped). Each measurement
+starts a fresh delivery worker and server (production's: granian, the README's worker count),
+paces the IGPX mix (`--provider betsy`: Betsy's) with wrk at `--rate` for `--duration` seconds
+under the machine trace (bench/_http_trace.py), waits for the worker to deliver what the phase
+exported, and prints the phase and the trace. The end prints each variant's p99s and median.
+Same needs as bench/wallet_http.py; the database (tl_bench_ab) is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import _http_common as common  # noqa: E402
+from bench._capture import distinct_sequences  # noqa: E402
+from bench._http_db import admin_connect, create_database, run_manage, seed  # noqa: E402
+from bench._http_delivery import Delivery  # noqa: E402
+
+
+def variant_env(base: dict[str, str], variant: str) -> dict[str, str]:
+    env = dict(base)
+    if variant in ("", "off"):
+        return env
+    for item in variant.split("+"):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--variant {variant!r}: expected NAME=VALUE[+NAME=VALUE...], 'off' or ''")
+        env[name] = value
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--provider", choices=("igpx", "betsy"), default="igpx")
+    parser.add_argument("--rate", type=float, default=400.0, help="requests/s, every variant (default 400)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase (default 20)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--variant", action="append", required=True, help="repeat: one set-up each")
+    parser.add_argument("--players", type=int, default=1000)
+    cli = parser.parse_args()
+    if cli.provider == "igpx":
+        from bench.wallet_http import PROVIDER
+    else:
+        from bench.wallet_http_betsy import PROVIDER
+    args = common.parser("", "tl_bench_ab", redis_db=12, players=cli.players).parse_args([])
+    args.paced_duration, args.fractions = cli.duration, []
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "TOUCHLINE_DEMO": "true",
+        "LOG_LEVEL": "warning",
+        "PYTHONPATH": str(ROOT),
+        "FASTTRACK_TRANSPORT": "off",
+        **PROVIDER.env,
+    }
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    print(f"database tl_bench_ab: create, migrate, seed {args.players} players", flush=True)
+    create_database(args.database_url)
+    run_manage(env, "migrate", "-v0")
+    distinct_sequences(args.database_url)
+    seeded = seed(env, PROVIDER, args.players)
+    p99s: dict[str, list[float]] = {v: [] for v in cli.variant}
+    try:
+        for number in range(1, cli.rounds + 1):
+            for variant in cli.variant:
+                name = variant or "as shipped"
+                print(f"round {number}/{cli.rounds}, {name}:", flush=True)
+                server_env = variant_env(env, variant)
+                delivery = Delivery(server_env, args.redis_url)
+                try:
+                    server_env.update(delivery.start())
+                    if variant == "off":
+                        server_env["FASTTRACK_TRANSPORT"] = "off"
+                    groups = {"crm worker": delivery.worker.pid, "fake fast track": delivery.procs[0].pid}
+                    common._steady_state(args.database_url)
+                    result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, cli.rate, groups,
+                                                   0.0, known_max=cli.rate * 2)  # fmt: skip
+                    delivery.wait_idle(args.database_url, timeout=30)
+                finally:
+                    delivery.stop()
+                if any(result["paced"]["errors"].values()):
+                    raise SystemExit(f"wrong answers under {name}: {result['paced']['errors']}")
+                p99s[variant].append(result["paced"]["p99"])
+        check = run_manage(env, "check_ledger", check=False)
+        print(f"check_ledger: {'OK' if check.returncode == 0 else 'FAILED'}")
+        print(f"\nsummary, {cli.provider} paced at {cli.rate:.0f} requests/s, {cli.duration:.0f} s a phase:")
+        for variant, values in p99s.items():
+            print(f"  {variant or 'as shipped':40s} p99 {' / '.join(f'{v:.1f}' for v in values)} ms;"
+                  f" median {statistics.median(values):.1f} ms")  # fmt: skip
+        if check.returncode != 0:
+            raise SystemExit(1)
+    finally:
+        with admin_connect(args.database_url) as conn:
+            conn.execute("DROP DATABASE IF EXISTS tl_bench_ab WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
