@@ -9,8 +9,9 @@ round after round, on one database, so that a drift of the VM lands on all of th
         --variant FASTTRACK_REST_CONNECTIONS=1 --variant FASTTRACK_REST_CONNECTIONS=8
     .venv/bin/python bench/wallet_http_ab.py --variant off --variant ''   # delivery off, as shipped
 
-A variant is environment variables for the server and the delivery worker (`A=1+B=2`), `off`
-(Fast Track transport off: no kicks; the worker idles) or '' (as shipped). Each measurement
+A variant is environment variables for the server and the delivery worker (`A=1+B=2`), with
+`nice:N` among them to run the worker under `nice -n N`, `off` (Fast Track transport off: no
+kicks; the worker idles) or '' (as shipped). Each measurement
 starts a fresh delivery worker and server (production's: granian, the README's worker count),
 paces the IGPX mix (`--provider betsy`: Betsy's) with wrk at `--rate` for `--duration` seconds
 under the machine trace (bench/_http_trace.py), waits for the worker to deliver what the phase
@@ -35,16 +36,20 @@ from bench._http_db import admin_connect, create_database, run_manage, seed  # n
 from bench._http_delivery import Delivery  # noqa: E402
 
 
-def variant_env(base: dict[str, str], variant: str) -> dict[str, str]:
-    env = dict(base)
+def variant_env(base: dict[str, str], variant: str) -> tuple[dict[str, str], int]:
+    """The environment of a variant, and the worker's niceness."""
+    env, nice = dict(base), 0
     if variant in ("", "off"):
-        return env
+        return env, nice
     for item in variant.split("+"):
+        if item.startswith("nice:") and item[5:].lstrip("-").isdigit():
+            nice = int(item[5:])
+            continue
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise SystemExit(f"--variant {variant!r}: expected NAME=VALUE[+NAME=VALUE...], 'off' or ''")
+            raise SystemExit(f"--variant {variant!r}: expected NAME=VALUE or nice:N, joined by +; 'off' or ''")
         env[name] = value
-    return env
+    return env, nice
 
 
 def main() -> None:
@@ -86,8 +91,8 @@ def main() -> None:
             for variant in cli.variant:
                 name = variant or "as shipped"
                 print(f"round {number}/{cli.rounds}, {name}:", flush=True)
-                server_env = variant_env(env, variant)
-                delivery = Delivery(server_env, args.redis_url)
+                server_env, nice = variant_env(env, variant)
+                delivery = Delivery(server_env, args.redis_url, nice)
                 try:
                     server_env.update(delivery.start())
                     if variant == "off":

@@ -58,7 +58,7 @@ SWEEP_SECONDS = env_int("FASTTRACK_SWEEP_SECONDS", 10, minimum=1)
 HTTP_CONNECT_TIMEOUT = env_int("FASTTRACK_HTTP_CONNECT_TIMEOUT", 3, minimum=1)
 HTTP_TIMEOUT = env_int("FASTTRACK_HTTP_TIMEOUT", 10, minimum=1)
 # REST: requests in flight at once within a wave (one connection each, kept alive).
-REST_CONNECTIONS = env_int("FASTTRACK_REST_CONNECTIONS", 8, minimum=1, maximum=64)
+REST_CONNECTIONS = env_int("FASTTRACK_REST_CONNECTIONS", 16, minimum=1, maximum=64)
 
 # RabbitMQ: where messages go (FT supplies both at onboarding).
 AMQP_EXCHANGE = env_str("FASTTRACK_AMQP_EXCHANGE", "fasttrack")

@@ -24,11 +24,10 @@ def test_an_a_b_variant_is_environment_variables_off_or_as_shipped() -> None:
     from bench.wallet_http_ab import variant_env
 
     base = {"FASTTRACK_TRANSPORT": "off", "X": "1"}
-    assert variant_env(base, "FASTTRACK_REST_CONNECTIONS=1+X=2") == {
-        **base,
-        "FASTTRACK_REST_CONNECTIONS": "1",
-        "X": "2",
-    }
-    assert variant_env(base, "") == variant_env(base, "off") == base
+    assert variant_env(base, "FASTTRACK_REST_CONNECTIONS=1+X=2+nice:10") == (
+        {**base, "FASTTRACK_REST_CONNECTIONS": "1", "X": "2"},
+        10,
+    )
+    assert variant_env(base, "") == variant_env(base, "off") == (base, 0)
     with pytest.raises(SystemExit, match="expected NAME=VALUE"):
         variant_env(base, "FASTTRACK_REST_CONNECTIONS")

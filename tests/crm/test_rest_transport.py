@@ -15,12 +15,14 @@ from crm.transports.rest import RestTransport
 
 
 class _Endpoint:
-    """Answers each POST after `delay` seconds with the status its body names (b"422"), else 200;
-    records how many requests were in flight as each arrived, and the client ports."""
+    """Answers each POST with the status its body names (b"422"), else 200, after `delay` seconds
+    or as soon as `hold` requests are in flight; records how many requests were in flight as
+    each arrived, and the client ports."""
 
-    def __init__(self, delay: float = 0.02) -> None:
-        self.delay = delay
+    def __init__(self, delay: float = 0.02, hold: int = 0) -> None:
+        self.delay, self.hold = delay, hold
         self.lock = threading.Lock()
+        self.crowd = threading.Condition(self.lock)
         self.in_flight = 0
         self.seen: list[tuple[bytes, int]] = []  # (body, requests in flight with it, itself included)
         self.finished: list[bytes] = []
@@ -36,7 +38,10 @@ class _Endpoint:
                     endpoint.in_flight += 1
                     endpoint.seen.append((body, endpoint.in_flight))
                     endpoint.ports.add(self.client_address[1])
-                time.sleep(endpoint.delay)
+                    endpoint.crowd.notify_all()
+                    endpoint.crowd.wait_for(
+                        lambda: endpoint.hold and endpoint.in_flight >= endpoint.hold, timeout=endpoint.delay
+                    )
                 status = int(body) if body.isdigit() else 200
                 answer = b'{"status":"ok"}'
                 self.send_response(status)
@@ -71,15 +76,17 @@ def messages(*bodies: bytes) -> list[Message]:
     return [Message(activity_id=f"tl-bet-{i}", user_id=str(i), body=body) for i, body in enumerate(bodies)]
 
 
-def test_a_wave_goes_out_on_several_connections_at_once_and_keeps_them(endpoint):
+def test_a_wave_goes_out_on_several_connections_at_once_and_keeps_them():
+    endpoint = _Endpoint(delay=0.3, hold=4)  # a request waits for 3 others, or 0.3 s
     transport = RestTransport(endpoint.url, "key", connections=4)
     try:
-        wave = messages(*[b"{}"] * 20)
-        assert transport.send_many(wave) == [None] * 20
-        assert transport.send_many(wave) == [None] * 20
+        wave = messages(*[b"{}"] * 19)  # 1, 2, then 4 at a time
+        assert transport.send_many(wave) == [None] * 19
+        assert transport.send_many(wave) == [None] * 19
     finally:
         transport.close()
-    assert len(endpoint.seen) == 40
+        endpoint.close()
+    assert len(endpoint.seen) == 38
     assert max(n for _, n in endpoint.seen) == 4  # never more than the connections
     assert len(endpoint.ports) == 4  # the second wave reused the first one's connections
 
