@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Set-ups side by side at one paced rate: the p99 a wallet callback gets under each, alternating.
+"""Set-ups side by side, alternating: the p99 a wallet callback gets under each at one paced rate
+(or, with --closed, the requests/s of a closed loop).
 
 A paced phase's p99 is set by its slowest 1%: a few windows of 100 ms. One phase of 6 s per run
 (bench/wallet_http.py) says little about a change; this runs long phases of each set-up in turn,
@@ -8,6 +9,8 @@ round after round, on one database, so that a drift of the VM lands on all of th
     .venv/bin/python bench/wallet_http_ab.py --rate 400 --duration 20 --rounds 5 \\
         --variant FASTTRACK_REST_CONNECTIONS=1 --variant FASTTRACK_REST_CONNECTIONS=8
     .venv/bin/python bench/wallet_http_ab.py --variant off --variant ''   # delivery off, as shipped
+    .venv/bin/python bench/wallet_http_ab.py --closed --duration 12 --rounds 5 \
+        --variant FASTTRACK_REST_CONNECTIONS=1 --variant ''            # closed loop, requests/s
 
 A variant is environment variables for the server and the delivery worker (`A=1+B=2`), with
 `nice:N` among them to run the worker under `nice -n N`, `off` (Fast Track transport off: no
@@ -15,7 +18,7 @@ kicks; the worker idles) or '' (as shipped). Each measurement
 starts a fresh delivery worker and server (production's: granian, the README's worker count),
 paces the IGPX mix (`--provider betsy`: Betsy's) with wrk at `--rate` for `--duration` seconds
 under the machine trace (bench/_http_trace.py), waits for the worker to deliver what the phase
-exported, and prints the phase and the trace. The end prints each variant's p99s and median.
+exported, and prints the phase and the trace. The end prints each variant's figures and median.
 Same needs as bench/wallet_http.py; the database (tl_bench_ab) is dropped at the end.
 """
 
@@ -60,6 +63,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--variant", action="append", required=True, help="repeat: one set-up each")
     parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument(
+        "--closed",
+        action="store_true",
+        help="each measurement a closed loop of --duration s (wrk, 16 clients) instead: requests/s",
+    )
     cli = parser.parse_args()
     if cli.provider == "igpx":
         from bench.wallet_http import PROVIDER
@@ -67,6 +75,7 @@ def main() -> None:
         from bench.wallet_http_betsy import PROVIDER
     args = common.parser("", "tl_bench_ab", redis_db=12, players=cli.players).parse_args([])
     args.paced_duration, args.fractions = cli.duration, []
+    args.duration = cli.duration
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,
@@ -85,7 +94,7 @@ def main() -> None:
     run_manage(env, "migrate", "-v0")
     distinct_sequences(args.database_url)
     seeded = seed(env, PROVIDER, args.players)
-    p99s: dict[str, list[float]] = {v: [] for v in cli.variant}
+    figures: dict[str, list[float]] = {v: [] for v in cli.variant}
     try:
         for number in range(1, cli.rounds + 1):
             for variant in cli.variant:
@@ -99,20 +108,25 @@ def main() -> None:
                         server_env["FASTTRACK_TRANSPORT"] = "off"
                     groups = {"crm worker": delivery.worker.pid, "fake fast track": delivery.procs[0].pid}
                     common._steady_state(args.database_url)
-                    result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, cli.rate, groups,
-                                                   0.0, known_max=cli.rate * 2)  # fmt: skip
+                    if cli.closed:  # wrk prepares requests for up to 0.6 x 3,000 requests/s
+                        result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, 0.0, groups,
+                                                       3000.0)  # fmt: skip
+                    else:
+                        result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, cli.rate, groups,
+                                                       0.0, known_max=cli.rate * 2)["paced"]  # fmt: skip
                     delivery.wait_idle(args.database_url, timeout=30)
                 finally:
                     delivery.stop()
-                if any(result["paced"]["errors"].values()):
-                    raise SystemExit(f"wrong answers under {name}: {result['paced']['errors']}")
-                p99s[variant].append(result["paced"]["p99"])
+                if any(result["errors"].values()):
+                    raise SystemExit(f"wrong answers under {name}: {result['errors']}")
+                figures[variant].append(result["rps"] if cli.closed else result["p99"])
         check = run_manage(env, "check_ledger", check=False)
         print(f"check_ledger: {'OK' if check.returncode == 0 else 'FAILED'}")
-        print(f"\nsummary, {cli.provider} paced at {cli.rate:.0f} requests/s, {cli.duration:.0f} s a phase:")
-        for variant, values in p99s.items():
-            print(f"  {variant or 'as shipped':40s} p99 {' / '.join(f'{v:.1f}' for v in values)} ms;"
-                  f" median {statistics.median(values):.1f} ms")  # fmt: skip
+        what, unit = ("closed loop", "requests/s") if cli.closed else (f"paced at {cli.rate:.0f} requests/s, p99", "ms")
+        print(f"\nsummary, {cli.provider}, {what}, {cli.duration:.0f} s a phase:")
+        for variant, values in figures.items():
+            print(f"  {variant or 'as shipped':40s} {' / '.join(f'{v:.1f}' for v in values)} {unit};"
+                  f" median {statistics.median(values):.1f}")  # fmt: skip
         if check.returncode != 0:
             raise SystemExit(1)
     finally:
