@@ -268,16 +268,13 @@ def parser(doc: str, database: str, redis_db: int, players: int) -> argparse.Arg
     return parser
 
 
-def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) -> None:
-    """Database, seed, capture, pgbench, every server, check_ledger, pgbench again, summary."""
-    servers = (
-        [k for k in DEFAULT_SIZES if k != "granian-nginx" or Path("/usr/sbin/nginx").exists()]
-        if args.server == "all"
-        else args.server.split(",")
-    )
+def bench_env(provider: Provider, database_url: str) -> dict[str, str]:
+    """The environment of the server, the capture and manage.py: production settings on the
+    bench's database, plain HTTP and demo secrets, the Fast Track transport off until a Delivery
+    starts (and no Redis or broker from this shell's environment)."""
     env = {
         **os.environ,
-        "DATABASE_URL": args.database_url,
+        "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "false",
         "TOUCHLINE_DEMO": "true",  # plain HTTP, demo secrets where none are given
@@ -288,6 +285,17 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
     }
     for name in ("REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    return env
+
+
+def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) -> None:
+    """Database, seed, capture, pgbench, every server, check_ledger, pgbench again, summary."""
+    servers = (
+        [k for k in DEFAULT_SIZES if k != "granian-nginx" or Path("/usr/sbin/nginx").exists()]
+        if args.server == "all"
+        else args.server.split(",")
+    )
+    env = bench_env(provider, args.database_url)
     started = time.monotonic()
     name = args.database_url.rsplit("/", 1)[1]
     print(f"database {name}: create, migrate, seed {args.players} players", flush=True)
@@ -303,8 +311,7 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
         extra_cpu = {}
         if delivery is not None:
             env.update(delivery.start())
-            extra_cpu["crm worker"] = delivery.worker.pid
-            extra_cpu["fake fast track"] = delivery.procs[0].pid
+            extra_cpu.update(delivery.groups())
         print("capture: one round of each scenario in-process, statements recorded -> pgbench script", flush=True)
         pgbench_script, defines, (per_round, per_decline) = capture_in_subprocess(env, script, provider, seeded, work)
         defines["decl"] = str(round(args.decline_share * 1_000_000))

@@ -71,6 +71,10 @@ class Delivery:
         self.procs.append(self.worker)
         return extra
 
+    def groups(self) -> dict[str, int]:
+        """Label -> process group of what `start` started, for the CPU meter and the machine trace."""
+        return {"crm worker": self.worker.pid, "fake fast track": self.procs[0].pid}
+
     def wait_idle(self, database_url: str, timeout: float) -> tuple[int, int]:
         """Wait for the worker to deliver what is due; (delivered or dead-lettered, still pending)."""
         import psycopg

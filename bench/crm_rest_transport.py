@@ -24,11 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", default="1,16", help="comma list (default 1,16)")
@@ -40,6 +35,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from bench._http_report import cpu_seconds
     from crm.transports import Message
     from crm.transports.rest import RestTransport
 
@@ -56,11 +52,11 @@ def main() -> None:
             transport = RestTransport(url, "bench", connections=connections)
             try:
                 transport.send_many(wave)  # connect and warm up
-                cpu, sink_cpu, wall = time.process_time(), _cpu_seconds(sink.pid), time.perf_counter()
+                cpu, sink_cpu, wall = time.process_time(), cpu_seconds([sink.pid])[sink.pid], time.perf_counter()
                 for _ in range(args.waves):
                     if transport.send_many(wave) != [None] * args.wave:
                         raise SystemExit("the stand-in refused an event")
-                cpu, sink_cpu = time.process_time() - cpu, _cpu_seconds(sink.pid) - sink_cpu
+                cpu, sink_cpu = time.process_time() - cpu, cpu_seconds([sink.pid])[sink.pid] - sink_cpu
                 wall = time.perf_counter() - wall
             finally:
                 transport.close()

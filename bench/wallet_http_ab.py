@@ -25,7 +25,6 @@ Same needs as bench/wallet_http.py; the database (tl_bench_ab) is dropped at the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import _http_common as common  # noqa: E402
 from bench._capture import distinct_sequences  # noqa: E402
-from bench._http_db import admin_connect, create_database, run_manage, seed  # noqa: E402
+from bench._http_db import migrated_database, run_manage, seed  # noqa: E402
 from bench._http_delivery import Delivery  # noqa: E402
 
 
@@ -76,62 +75,50 @@ def main() -> None:
     args = common.parser("", "tl_bench_ab", redis_db=12, players=cli.players).parse_args([])
     args.paced_duration, args.fractions = cli.duration, []
     args.duration = cli.duration
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "TOUCHLINE_DEMO": "true",
-        "LOG_LEVEL": "warning",
-        "PYTHONPATH": str(ROOT),
-        "FASTTRACK_TRANSPORT": "off",
-        **PROVIDER.env,
-    }
-    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    print(f"database tl_bench_ab: create, migrate, seed {args.players} players", flush=True)
-    create_database(args.database_url)
-    run_manage(env, "migrate", "-v0")
-    distinct_sequences(args.database_url)
-    seeded = seed(env, PROVIDER, args.players)
+    env = common.bench_env(PROVIDER, args.database_url)
+    with migrated_database(args.database_url, env):
+        distinct_sequences(args.database_url)
+        print(f"seed {args.players} players", flush=True)
+        seeded = seed(env, PROVIDER, args.players)
+        _compare(cli, args, env, PROVIDER, seeded)
+
+
+def _compare(cli: argparse.Namespace, args: argparse.Namespace, env: dict[str, str], provider: common.Provider,
+             seeded: dict) -> None:  # fmt: skip
     figures: dict[str, list[float]] = {v: [] for v in cli.variant}
-    try:
-        for number in range(1, cli.rounds + 1):
-            for variant in cli.variant:
-                name = variant or "as shipped"
-                print(f"round {number}/{cli.rounds}, {name}:", flush=True)
-                server_env, nice = variant_env(env, variant)
-                delivery = Delivery(server_env, args.redis_url, nice)
-                try:
-                    server_env.update(delivery.start())
-                    if variant == "off":
-                        server_env["FASTTRACK_TRANSPORT"] = "off"
-                    groups = {"crm worker": delivery.worker.pid, "fake fast track": delivery.procs[0].pid}
-                    common._steady_state(args.database_url)
-                    if cli.closed:  # wrk prepares requests for up to 0.6 x 3,000 requests/s
-                        result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, 0.0, groups,
-                                                       3000.0)  # fmt: skip
-                    else:
-                        result = common.measure_server(PROVIDER, "granian", args, server_env, seeded, cli.rate, groups,
-                                                       0.0, known_max=cli.rate * 2)["paced"]  # fmt: skip
-                    delivery.wait_idle(args.database_url, timeout=30)
-                finally:
-                    delivery.stop()
-                if any(result["errors"].values()):
-                    raise SystemExit(f"wrong answers under {name}: {result['errors']}")
-                figures[variant].append(result["rps"] if cli.closed else result["p99"])
-        check = run_manage(env, "check_ledger", check=False)
-        print(f"check_ledger: {'OK' if check.returncode == 0 else 'FAILED'}")
-        what, unit = ("closed loop", "requests/s") if cli.closed else (f"paced at {cli.rate:.0f} requests/s, p99", "ms")
-        print(f"\nsummary, {cli.provider}, {what}, {cli.duration:.0f} s a phase:")
-        for variant, values in figures.items():
-            print(f"  {variant or 'as shipped':40s} {' / '.join(f'{v:.1f}' for v in values)} {unit};"
-                  f" median {statistics.median(values):.1f}")  # fmt: skip
-        if check.returncode != 0:
-            raise SystemExit(1)
-    finally:
-        with admin_connect(args.database_url) as conn:
-            conn.execute("DROP DATABASE IF EXISTS tl_bench_ab WITH (FORCE)")
+    for number in range(1, cli.rounds + 1):
+        for variant in cli.variant:
+            name = variant or "as shipped"
+            print(f"round {number}/{cli.rounds}, {name}:", flush=True)
+            server_env, nice = variant_env(env, variant)
+            delivery = Delivery(server_env, args.redis_url, nice)
+            try:
+                server_env.update(delivery.start())
+                if variant == "off":
+                    server_env["FASTTRACK_TRANSPORT"] = "off"
+                groups = delivery.groups()
+                common._steady_state(args.database_url)
+                if cli.closed:  # wrk prepares requests for up to 0.6 x 3,000 requests/s
+                    result = common.measure_server(provider, "granian", args, server_env, seeded, 0.0, groups,
+                                                   3000.0)  # fmt: skip
+                else:
+                    result = common.measure_server(provider, "granian", args, server_env, seeded, cli.rate, groups,
+                                                   0.0, known_max=cli.rate * 2)["paced"]  # fmt: skip
+                delivery.wait_idle(args.database_url, timeout=30)
+            finally:
+                delivery.stop()
+            if any(result["errors"].values()):
+                raise SystemExit(f"wrong answers under {name}: {result['errors']}")
+            figures[variant].append(result["rps"] if cli.closed else result["p99"])
+    check = run_manage(env, "check_ledger", check=False)
+    print(f"check_ledger: {'OK' if check.returncode == 0 else 'FAILED'}")
+    what, unit = ("closed loop", "requests/s") if cli.closed else (f"paced at {cli.rate:.0f} requests/s, p99", "ms")
+    print(f"\nsummary, {cli.provider}, {what}, {cli.duration:.0f} s a phase:")
+    for variant, values in figures.items():
+        print(f"  {variant or 'as shipped':40s} {' / '.join(f'{v:.1f}' for v in values)} {unit};"
+              f" median {statistics.median(values):.1f}")  # fmt: skip
+    if check.returncode != 0:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ class RestTransport(Transport):
         As the serial path does: after two transient failures in a row (in the order answers
         came back) or once `deadline` has passed, nothing more is sent and the rest are NotSent;
         what is in flight then is answered or times out."""
-        if self.connections == 1 or len(messages) < 2:
+        if self.connections == 1 or len(messages) < 2:  # one at a time: the base class's serial path, as before
             return super().send_many(messages, deadline)
         multi, idle = self._multi()
         outcomes: list[DeliveryError | None] = [NotSent("not sent: the endpoint is unavailable")] * len(messages)
