@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from parlays.conf import LadderRung, ParlaySettings
@@ -471,6 +471,11 @@ def within_tolerance(bettor_odds: int, current_odds: int, tolerance: Decimal) ->
 
 
 def bettor_stake_for(risk: Decimal, bettor_odds: int) -> Decimal:
-    """What the bettor stakes for us to risk `risk` at `bettor_odds` (risk = stake * (decimal - 1))."""
+    """What the bettor stakes for us to risk `risk` at `bettor_odds` (risk = stake * (decimal - 1)).
+
+    Half-up, as every other ProphetX amount is rounded (docs/prophetx.md) and as the simulator
+    rounds its settlement profit: half-even here made a stake that fell on half a cent disagree
+    with the won/lost figure PX sends by 0.01.
+    """
     stake = Fraction(risk) / (am.to_decimal(bettor_odds) - 1)
-    return (Decimal(stake.numerator) / Decimal(stake.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return (Decimal(stake.numerator) / Decimal(stake.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

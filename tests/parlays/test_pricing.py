@@ -325,6 +325,9 @@ def test_tolerance():
 def test_bettor_stake():
     assert bettor_stake_for(Decimal("800"), 800) == Decimal("100.00")
     assert bettor_stake_for(Decimal("50"), 493) == Decimal("10.14")
+    # 10.01 / 2 = 5.005 lands on half a cent: half-up, as PX's settlement profit is rounded.
+    assert bettor_stake_for(Decimal("10.01"), 200) == Decimal("5.01")
+    assert bettor_stake_for(Decimal("10.03"), 200) == Decimal("5.02")
 
 
 def test_leg_american_agrees_with_exact_house_rounding():
