@@ -7,7 +7,9 @@ per round `--events` events written through the wallet postings (the outbox rows
 real subscriber), then delivered in this process by crm.services.deliver_pending with the REST
 transport to the Fast Track simulator running in its own process. Prints the delivering
 process's CPU (time.process_time) per event for each round and the median: what the Celery
-worker spends per event in production, without Celery's own per-task cost.
+worker spends per event in production, without Celery's own per-task cost. Beside it, the CPU
+its PostgreSQL backend spent on the same deliveries (/proc/<pid>/schedstat, in ns): the claim
+and the record, which share the wallet's cores with the callbacks.
 
     python bench/crm_rest_cost.py --callgrind [--events 100 --rounds 10 --kind igpx]
 
@@ -90,14 +92,16 @@ def main() -> None:
         if not url.startswith("http"):
             raise SystemExit("the Fast Track simulator did not start")
         per_event: list[float] = []
+        db_per_event: list[float] = []
+        backend = _backend_pid()
         profile = cProfile.Profile(time.process_time) if args.profile else None
         for n in range(args.rounds):
             transport = RestTransport(url, "bench")
             step = args.batch or args.events
-            spent, delivered = 0.0, 0
+            spent, db_spent, delivered = 0.0, 0.0, 0
             for first in range(0, args.events, step):
                 crm_export.write_events(players, min(step, args.events - first), 1, f"r{n}-{first}")
-                started = time.process_time()
+                started, db_started = time.process_time(), _on_cpu(backend)
                 if profile:
                     profile.enable()
                 while True:  # as one delivery task: on until nothing is due, in a fresh task when it ran long
@@ -108,19 +112,40 @@ def main() -> None:
                 if profile:
                     profile.disable()
                 spent += time.process_time() - started
+                db_spent += _on_cpu(backend) - db_started
             transport.close()
             if not delivered:
                 raise SystemExit("nothing was delivered: is the simulator answering?")
             per_event.append(1e6 * spent / delivered)
+            db_per_event.append(1e6 * db_spent / delivered)
             print(
-                f"  round {n + 1}/{args.rounds}: {delivered} events, {per_event[-1]:.0f} µs CPU per event", flush=True
+                f"  round {n + 1}/{args.rounds}: {delivered} events, {per_event[-1]:.0f} µs CPU per event,"
+                f" PostgreSQL {db_per_event[-1]:.0f} µs",
+                flush=True,
             )
-        print(f"median: {statistics.median(per_event):.0f} µs of delivery CPU per event")
+        print(
+            f"median: {statistics.median(per_event):.0f} µs of delivery CPU per event,"
+            f" PostgreSQL {statistics.median(db_per_event):.0f} µs"
+        )
         if profile:
             profile.dump_stats(args.profile)
             print(f"profile: {args.profile}")
     finally:
         sim.kill()
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _on_cpu(pid: int) -> float:
+    """Seconds the process has run on a CPU (the scheduler's count, in ns: finer than utime's ticks)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
 
 
 def prepare(args: argparse.Namespace) -> list[str]:

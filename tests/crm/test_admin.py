@@ -59,6 +59,30 @@ def test_changelist_shows_status_attempts_error_and_lag(client, staff, alice, si
     assert "HTTP 400" in page and rows()[0].activity_id in page
 
 
+def test_search_finds_events_by_activity_player_or_bet_id_exactly(client, staff, alice):
+    bob = make_player("bob")
+    fund(bob, "50.00")
+    place(bob, "5.00", "b-2", odds=Decimal("2"), selections=[SELECTION])
+    url = reverse("admin:crm_outboxevent_changelist")
+
+    def found(term: str) -> set[str]:
+        response = client.get(url, {"q": term})
+        assert response.status_code == 200
+        return {row.activity_id for row in response.context["cl"].result_list}
+
+    alice_rows = {r.activity_id for r in rows(player=alice)}
+    bet_row = rows(player=alice, event_type="Bet")[0].activity_id
+    assert len(alice_rows) == 2
+    assert found(bet_row) == {bet_row}
+    assert found(f"  {bet_row} ") == {bet_row}
+    assert found("alice") == alice_rows
+    assert found("b-1") == alice_rows  # the bet and its settlement
+    assert found("b-2") == {r.activity_id for r in rows(player=bob)}
+    assert found(bet_row[:-1]) == set()  # exact, not a substring
+    assert found(bet_row.upper()) == set()
+    assert "exactly as written" in client.get(url).content.decode()
+
+
 def test_detail_page_shows_the_payload(client, staff, alice, rest):
     deliver_pending(transport=rest)
     row = rows()[1]
