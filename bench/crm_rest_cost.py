@@ -66,6 +66,11 @@ def main() -> None:
         " 0: write the round's events, then deliver them all",
     )
     parser.add_argument("--profile", help="write a cProfile of the delivery calls to this file")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also print PostgreSQL's CPU per event by statement (each one timed on the backend's schedstat)",
+    )
     parser.add_argument("--callgrind", action="store_true", help="count the worker's instructions per event (valgrind)")
     parser.add_argument("--kind", choices=("betsy", "igpx"), default="betsy", help="--callgrind: what the events are")
     parser.add_argument("--callgrind-dir", default="", help="keep callgrind's output files here (callgrind_annotate)")
@@ -93,7 +98,9 @@ def main() -> None:
             raise SystemExit("the Fast Track simulator did not start")
         per_event: list[float] = []
         db_per_event: list[float] = []
+        total_delivered = 0
         backend = _backend_pid()
+        statements = _StatementClock(backend) if args.statements else None
         profile = cProfile.Profile(time.process_time) if args.profile else None
         for n in range(args.rounds):
             transport = RestTransport(url, "bench")
@@ -102,6 +109,8 @@ def main() -> None:
             for first in range(0, args.events, step):
                 crm_export.write_events(players, min(step, args.events - first), 1, f"r{n}-{first}")
                 started, db_started = time.process_time(), _on_cpu(backend)
+                if statements:
+                    statements.install()
                 if profile:
                     profile.enable()
                 while True:  # as one delivery task: on until nothing is due, in a fresh task when it ran long
@@ -111,11 +120,14 @@ def main() -> None:
                         break
                 if profile:
                     profile.disable()
+                if statements:
+                    statements.uninstall()
                 spent += time.process_time() - started
                 db_spent += _on_cpu(backend) - db_started
             transport.close()
             if not delivered:
                 raise SystemExit("nothing was delivered: is the simulator answering?")
+            total_delivered += delivered
             per_event.append(1e6 * spent / delivered)
             db_per_event.append(1e6 * db_spent / delivered)
             print(
@@ -127,11 +139,46 @@ def main() -> None:
             f"median: {statistics.median(per_event):.0f} µs of delivery CPU per event,"
             f" PostgreSQL {statistics.median(db_per_event):.0f} µs"
         )
+        if statements:
+            statements.report(total_delivered)
         if profile:
             profile.dump_stats(args.profile)
             print(f"profile: {args.profile}")
     finally:
         sim.kill()
+
+
+class _StatementClock:
+    """PostgreSQL's CPU for each delivery statement, by the statement's first words: the
+    backend's schedstat read around each execute of the hot-path cursor (config/postgresql/lean.py)."""
+
+    def __init__(self, backend: int) -> None:
+        from config.postgresql import lean
+
+        self.backend, self.lean, self.original = backend, lean, lean.Cursor.execute
+        self.spent: dict[str, list[float]] = {}
+
+    def install(self) -> None:
+        original, backend, spent = self.original, self.backend, self.spent
+
+        def execute(cursor, sql, params=None, *args, **kwargs):
+            before = _on_cpu(backend)
+            try:
+                return original(cursor, sql, params, *args, **kwargs)
+            finally:
+                entry = spent.setdefault(" ".join(str(sql).split()[:5])[:60], [0, 0.0])
+                entry[0] += 1
+                entry[1] += _on_cpu(backend) - before
+
+        self.lean.Cursor.execute = execute
+
+    def uninstall(self) -> None:
+        self.lean.Cursor.execute = self.original
+
+    def report(self, events: int) -> None:
+        print("PostgreSQL's CPU per delivered event, by statement:")
+        for words, (count, seconds) in sorted(self.spent.items(), key=lambda item: -item[1][1]):
+            print(f"  {1e6 * seconds / events:7.1f} µs  ({count} statements)  {words}")
 
 
 def _backend_pid() -> int:

@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from config.admin_base import money_column
+from config.search import ExactIdSearch
 from crm.models import OutboxEvent
-from crm.selectors import outbox_search, outbox_stats
+from crm.selectors import outbox_stats
 from crm.services import MappingError, PayloadBuilder, outbox_retry, outbox_skip
 from wallet import money
 from wallet.admin_staff import bulk_action_with_reason
@@ -24,7 +25,7 @@ def _pretty(payload: object) -> str:
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(ExactIdSearch, admin.ModelAdmin):
     list_display = [
         "id",
         "activity_id",
@@ -39,7 +40,7 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "delivered_at",
     ]
     list_filter = ["status", "event_type", "event_status", "source", "unlinked", "currency"]
-    search_fields = ["activity_id"]  # shows the box; get_search_results does the search
+    exact_search = ("activity_id", "player__external_id", "bet__external_id")
     search_help_text = "An activity id, a player id or a bet id, exactly as written."
     list_select_related = ["player"]
     show_full_result_count = False
@@ -105,9 +106,6 @@ class OutboxEventAdmin(admin.ModelAdmin):
             except MappingError as exc:
                 text, note = str(exc), "cannot be built"
         return format_html("<p>{}</p><pre style='white-space: pre-wrap'>{}</pre>", note, text)
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[OutboxEvent], search_term: str):
-        return outbox_search(queryset, search_term), False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         extra_context = {**(extra_context or {}), "outbox_stats": outbox_stats()}

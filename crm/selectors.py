@@ -1,15 +1,14 @@
-"""Reads about the outbox: the lag figure for the dashboard, the admin and /metrics; the staff search."""
+"""Reads about the outbox: the lag figure for the dashboard, the admin and /metrics."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 
 from crm.models import OutboxEvent
-from wallet.models import Bet, Player
 
 OPEN = [s.value for s in OutboxEvent.OPEN_STATES]
 
@@ -57,19 +56,3 @@ def _unavailable_seconds(now: datetime) -> float:
 
     state = breaker.state()
     return round(max(now.timestamp() - state["since"], 0.0), 3) if state else 0.0
-
-
-def outbox_search(rows: QuerySet[OutboxEvent], term: str) -> QuerySet[OutboxEvent]:
-    """The events a support agent means by `term`: an activity id, a player's id or a bet's
-    provider id, exactly as written (ids are ours or the provider's, case and all).
-
-    The player and bet are looked up first, so the search itself is an OR of three indexed
-    equalities (PostgreSQL combines the indexes); Django's own search (iexact, icontains,
-    across joins) read the whole outbox.
-    """
-    term = term.strip()
-    if not term:
-        return rows
-    players = list(Player.objects.filter(external_id=term).values_list("pk", flat=True))
-    bets = list(Bet.objects.filter(external_id=term).values_list("pk", flat=True))
-    return rows.filter(Q(activity_id=term) | Q(player_id__in=players) | Q(bet_id__in=bets))

@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyInline, local_time, money_column
+from config.search import ExactIdSearch
 from wallet import admin_money, admin_protection, admin_users  # noqa: F401 - money pages; protection panel; staff
 from wallet.admin_filters import AccountCurrencyFilter, CurrencyFilter, ProviderFilter
 from wallet.admin_staff import (
@@ -296,10 +297,11 @@ def _house_balance(account: Account) -> Decimal:
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "kind", "player", "provider", "currency", "real", "bonus", "owed"]
     list_filter = ["kind", CurrencyFilter, ProviderFilter]
-    search_fields = ["player__external_id"]
+    exact_search = ("player__external_id",)
+    search_help_text = "A player id, exactly as written."
     list_select_related = ["player"]
     readonly_fields = ["kind", "player", "provider", "currency", "real", "bonus", "owed", "created_at"]
     fields = readonly_fields
@@ -334,10 +336,11 @@ class EntryInline(ReadOnlyInline):
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdmin):
+class LedgerTransactionAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "kind", "player", "player_amount", "provider", "external_id", "bet", "created_at"]
     list_filter = ["kind", ProviderFilter, CurrencyFilter]
-    search_fields = ["external_id", "=player__external_id", "=bet__external_id", "=id"]
+    exact_search = ("external_id", "player__external_id", "bet__external_id", "id")
+    search_help_text = "A provider transaction id, a player id, a bet id or a transaction number, exactly as written."
     list_select_related = ["player", "bet"]
     show_full_result_count = False
     inlines = [EntryInline]
@@ -357,10 +360,11 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "transaction", "account", "bucket", "amount_col", "after"]
     list_filter = ["bucket", "account__kind", AccountCurrencyFilter]
-    search_fields = ["=account__player__external_id", "=transaction__external_id"]
+    exact_search = ("account__player__external_id", "transaction__external_id")
+    search_help_text = "A player id or a provider transaction id, exactly as written."
     list_select_related = ["transaction", "account"]
     show_full_result_count = False
 
@@ -374,25 +378,26 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(ReadOnlyAdmin):
+class IdempotencyRecordAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "outcome", "error_code", "transaction", "created_at"]
     list_filter = [ProviderFilter, "operation", "outcome"]
-    search_fields = ["=external_id"]
+    exact_search = ("external_id",)
     show_full_result_count = False
 
 
 @admin.register(IdempotencyConflict)
-class IdempotencyConflictAdmin(ReadOnlyAdmin):
+class IdempotencyConflictAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "provider", "operation", "external_id", "resolved", "created_at"]
     list_filter = [ProviderFilter, "resolved"]
-    search_fields = ["=external_id"]
+    exact_search = ("external_id",)
 
 
 @admin.register(Debt)
-class DebtAdmin(ReadOnlyAdmin):
+class DebtAdmin(ExactIdSearch, ReadOnlyAdmin):
     list_display = ["id", "player", "amount_col", "status", "transaction", "created_at"]
     list_filter = ["status", CurrencyFilter]
-    search_fields = ["=player__external_id"]
+    exact_search = ("player__external_id",)
+    search_help_text = "A player id, exactly as written."
     list_select_related = ["player", "transaction"]
 
     amount_col = money_column("amount", description="owed")

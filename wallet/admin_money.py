@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin_base import ReadOnlyAdmin, admin_link, money_column
+from config.search import ExactIdSearch
 from wallet.admin_filters import CurrencyFilter, ProviderFilter
 from wallet.admin_staff import (
     NoteForm,
@@ -55,7 +56,7 @@ def _history_for(obj) -> str:
 
 
 @admin.register(Bet)
-class BetAdmin(ViewerMixin, ReadOnlyAdmin):
+class BetAdmin(ExactIdSearch, ViewerMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "provider",
@@ -68,7 +69,8 @@ class BetAdmin(ViewerMixin, ReadOnlyAdmin):
         "placed_at",
     ]
     list_filter = [ProviderFilter, "status", "bet_type", CurrencyFilter]
-    search_fields = ["=external_id", "=player__external_id"]
+    exact_search = ("external_id", "player__external_id")
+    search_help_text = "A bet id or a player id, exactly as written."
     list_select_related = ["player"]
     show_full_result_count = False
     # The history (with its reversal buttons) comes right after what identifies the bet.
@@ -114,10 +116,11 @@ class BetAdmin(ViewerMixin, ReadOnlyAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ViewerMixin, ReadOnlyAdmin):
+class SettlementAdmin(ExactIdSearch, ViewerMixin, ReadOnlyAdmin):
     list_display = ["id", "bet", "player", "kind", "result", "before", "after", "created_at"]
     list_filter = ["kind"]
-    search_fields = ["=bet__external_id", "=player__external_id", "=external_id"]
+    exact_search = ("bet__external_id", "player__external_id", "external_id")
+    search_help_text = "A bet id, a player id or a provider transaction id, exactly as written."
     list_select_related = ["bet", "player"]
     ordering = ["-id"]
     show_full_result_count = False
