@@ -166,7 +166,7 @@ class _StatementClock:
             try:
                 return original(cursor, sql, params, *args, **kwargs)
             finally:
-                entry = spent.setdefault(" ".join(str(sql).split()[:5])[:60], [0, 0.0])
+                entry = spent.setdefault(" ".join(str(sql).split()[:7])[:70], [0, 0.0])
                 entry[0] += 1
                 entry[1] += _on_cpu(backend) - before
 
