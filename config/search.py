@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
-# More matches than this for one step of a path is not an id search any more: the first
-# MAX_IDS still narrow the result, and the admin's count says how many were shown.
+# An id names a handful of rows (a player has an account per currency). A step that matches more
+# than this was not given an id: the search keeps the first MAX_IDS rather than send an
+# unbounded IN list.
 MAX_IDS = 1000
 
 
@@ -38,7 +40,7 @@ def _match(model: type[Model], parts: list[str], term: Any) -> Q:
         field = model._meta.get_field(parts[0])
         try:
             value = field.to_python(term)
-        except Exception:  # a word in an integer field: it matches nothing there
+        except ValidationError:  # a word in an integer field: it matches nothing there
             return Q(pk__in=[])
         return Q(**{parts[0]: value})
     relation = model._meta.get_field(parts[0])
