@@ -236,6 +236,9 @@ class BackOfficeBrowserTests(ChannelsLiveServerTestCase):
 
         context, page = self._page("rita")
         page.goto(f"{self.live_server_url}/admin/wallet/bet/?q=ui-bet-1")
+        expect(page.locator("#changelist-search")).to_contain_text("A bet id or a player id, exactly as written")
+        expect(page.locator("table#result_list tbody tr")).to_have_count(1)
+        self._shot(page, "06a-bet-search")
         page.click("table#result_list tbody tr th a")
         self._fits(page)
         self._shot(page, "06-bet-history")
