@@ -24,22 +24,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-SET = (
-    "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = %s, attempts = attempts + 1,"
-    " last_error = '', claim_token = '', leased_until = NULL,"
-    " body = CASE WHEN v.column2 IS NULL THEN crm_outboxevent.body ELSE v.column2 END"
-)
-MINE = " AND crm_outboxevent.claim_token = %s AND crm_outboxevent.status = 'sending'"
-
 
 def forms(ids: list[int], body: str, now: object, token: str) -> dict[str, tuple[str, list]]:
-    values = ", ".join(["(%s, %s)"] * len(ids))
-    pairs = [item for row_id in ids for item in (row_id, body)]
-    join = f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1"
-    listed = f" AND crm_outboxevent.id IN ({', '.join(['%s'] * len(ids))})"
+    """The record as crm/claims.py sends it, and the same statement without its id list."""
+    from crm.claims import ID_LIST_START, delivered_statement
+
+    sql, params = delivered_statement([(row_id, body) for row_id in ids], now, token)
+    start = sql.index(ID_LIST_START)
+    without = sql[:start] + sql[sql.index(")", start + len(ID_LIST_START)) + 1 :]
+    # Parameters: now, the (id, body) pairs, the listed ids, the token.
+    pairs_end = 1 + 2 * len(ids)
     return {
-        "without the id list": (SET + join + MINE, [now, *pairs, token]),
-        "with the id list": (SET + join + listed + MINE, [now, *pairs, *ids, token]),
+        "without the id list": (without, [*params[:pairs_end], token]),
+        "with the id list": (sql, params),
     }
 
 

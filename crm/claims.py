@@ -262,24 +262,7 @@ def record(
     # (sql, params, whether its rowcount counts rows we still owned)
     statements: list[tuple[str, list, bool]] = []
     for chunk in _chunks(delivered):
-        values = ", ".join(["(%s, %s)"] * len(chunk))
-        statements.append(
-            (
-                "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = %s, attempts = attempts + 1,"
-                " last_error = '', claim_token = '', leased_until = NULL,"
-                " body = CASE WHEN v.column2 IS NULL THEN crm_outboxevent.body ELSE v.column2 END"
-                f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1"
-                # The ids again, as a list: PostgreSQL then expects as many rows as there are
-                # and hashes the VALUES. Without it, it estimates the rows carrying our claim
-                # token from its statistics, where a fresh token is a rare value: it expected one
-                # row and matched each row against every VALUES row, a nested loop quadratic in
-                # the wave (bench/crm_record_plan.py, 100 rows: 9.7-11.2 ms against 3.7-4.9 ms).
-                f" AND crm_outboxevent.id IN ({', '.join(['%s'] * len(chunk))})"
-                " AND crm_outboxevent.claim_token = %s AND crm_outboxevent.status = 'sending'",
-                [now, *(item for pair in chunk for item in pair), *(row_id for row_id, _ in chunk), token],
-                True,
-            )
-        )
+        statements.append((*delivered_statement(chunk, now, token), True))
     for chunk in _chunks(released):
         statements.append(
             (
@@ -327,6 +310,29 @@ def record(
             if counts:
                 owned += cursor.rowcount
     return len(rows) - owned
+
+
+def delivered_statement(chunk: list[tuple[int, str | None]], now: datetime, token: str) -> tuple[str, list]:
+    """Mark (id, fresh body or None) rows delivered, if they still carry our claim token; the
+    body is written only where one was first built in this batch."""
+    values = ", ".join(["(%s, %s)"] * len(chunk))
+    sql = (
+        "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = %s, attempts = attempts + 1,"
+        " last_error = '', claim_token = '', leased_until = NULL,"
+        " body = CASE WHEN v.column2 IS NULL THEN crm_outboxevent.body ELSE v.column2 END"
+        f" FROM (VALUES {values}) AS v WHERE crm_outboxevent.id = v.column1"
+        # The ids again, as a list: PostgreSQL then expects as many rows as there are and hashes
+        # the VALUES. Without it, it estimates the rows carrying our claim token from its
+        # statistics, where a fresh token is a rare value: it expected one row and matched each
+        # row against every VALUES row, a nested loop quadratic in the wave
+        # (bench/crm_record_plan.py, 100 rows: 9.7-11.2 ms against 3.7-4.9 ms).
+        f"{ID_LIST_START}{', '.join(['%s'] * len(chunk))})"
+        " AND crm_outboxevent.claim_token = %s AND crm_outboxevent.status = 'sending'"
+    )
+    return sql, [now, *(item for pair in chunk for item in pair), *(row_id for row_id, _ in chunk), token]
+
+
+ID_LIST_START = " AND crm_outboxevent.id IN ("  # bench/crm_record_plan.py takes the list out to compare
 
 
 def _body_statements(bodies: list[tuple[int, str]]) -> list[tuple[str, list]]:
