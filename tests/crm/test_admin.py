@@ -59,6 +59,39 @@ def test_changelist_shows_status_attempts_error_and_lag(client, staff, alice, si
     assert "HTTP 400" in page and rows()[0].activity_id in page
 
 
+def test_list_columns_say_event_status_attempts_and_delivery_delay_in_words(client, staff, alice, simulator, rest):
+    from crm.admin import OutboxEventAdmin
+    from django.contrib.admin.sites import site
+
+    admin = OutboxEventAdmin(OutboxEvent, site)
+    bet, settlement = rows()
+    assert admin.event(bet) == "Bet" and admin.event(settlement) == "Settlement"
+    settlement.event_status = OutboxEvent.EventStatus.ROLLBACK
+    assert admin.event(settlement) == "Settlement rollback"
+    assert admin.state(bet) == "Pending" and admin.delivered_after(bet) == "-"
+
+    simulator.fail_with(400, count=1)
+    deliver_pending(transport=rest)
+    dead = OutboxEvent.objects.get(status=OutboxEvent.Status.DEAD)
+    assert admin.state(dead) == "Dead letter (1 attempt)"
+    dead.attempts = 3
+    assert admin.state(dead) == "Dead letter (3 attempts)"
+
+    OutboxEvent.objects.filter(pk=settlement.pk).update(
+        status=OutboxEvent.Status.DELIVERED, attempts=1, delivered_at=settlement.occurred_at + timedelta(seconds=0.42)
+    )
+    delivered = OutboxEvent.objects.get(pk=settlement.pk)
+    assert admin.state(delivered) == "Delivered"
+    cell = admin.delivered_after(delivered)
+    assert ">after 0.4 s<" in cell and 'title="20' in cell and ' UTC"' in cell
+    delivered.delivered_at = delivered.occurred_at + timedelta(minutes=5)
+    assert ">after 5 min<" in admin.delivered_after(delivered)
+    delivered.delivered_at = delivered.occurred_at + timedelta(hours=3)
+    assert ">after 3.0 h<" in admin.delivered_after(delivered)
+    page = client.get(reverse("admin:crm_outboxevent_changelist")).content.decode()
+    assert "Dead letter (1 attempt)" in page and "after 0.4 s" in page
+
+
 def test_search_finds_events_by_activity_player_or_bet_id_exactly(client, staff, alice):
     bob = make_player("bob")
     fund(bob, "50.00")
