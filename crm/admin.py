@@ -21,7 +21,6 @@ from wallet import money
 from wallet.admin_staff import bulk_action_with_reason
 from wallet.templatetags.money import money_span
 
-
 # The list's status column is narrow; the filter and the event's page keep the long labels.
 _SHORT_STATUS = {OutboxEvent.Status.SENDING: "Sending", OutboxEvent.Status.DEAD: "Dead letter"}
 

@@ -60,8 +60,9 @@ def test_changelist_shows_status_attempts_error_and_lag(client, staff, alice, si
 
 
 def test_list_columns_say_event_status_attempts_and_delivery_delay_in_words(client, staff, alice, simulator, rest):
-    from crm.admin import OutboxEventAdmin
     from django.contrib.admin.sites import site
+
+    from crm.admin import OutboxEventAdmin
 
     admin = OutboxEventAdmin(OutboxEvent, site)
     bet, settlement = rows()
