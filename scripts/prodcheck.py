@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -60,12 +59,6 @@ class CheckFailed(Exception):
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(what: str, condition: Callable[[], object], timeout: float) -> object:
@@ -243,7 +236,9 @@ def run() -> None:
     for old in (LOGS / "metrics").glob("*"):
         old.unlink()
     say(f"logs in {LOGS}")
-    ports = {"callbacks": free_port(), "web": free_port()}
+    from config.ports import listen_port
+
+    ports = {"callbacks": listen_port(), "web": listen_port()}
     env = production_env(ports)
     say(f"fresh database {DATABASE_URL}, Redis {REDIS_URL}")
     fresh_servers()

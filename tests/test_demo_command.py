@@ -7,22 +7,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from config.ports import listen_port
+
 ROOT = Path(__file__).resolve().parent.parent
 STATUS = re.compile(r"^\[\d\d:\d\d\] bets \d+")
 # Anything that would point the demo at a server instead of its embedded defaults.
 SERVER_SETTINGS = ("REDIS_URL", "CELERY_BROKER_URL", "UOF_AMQP_URL", "FASTTRACK_TRANSPORT", "PROMETHEUS_MULTIPROC_DIR")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_demo_until_status_then_interrupt(command: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -61,7 +56,7 @@ def test_demo_shows_status_lines_and_stops_cleanly_on_ctrl_c(tmp_path):
         [sys.executable, "manage.py", "demo"],
     ):
         code, output = run_demo_until_status_then_interrupt(
-            [*command, "--port", str(free_port()), "--log-file", str(log)], env
+            [*command, "--port", str(listen_port()), "--log-file", str(log)], env
         )
         assert code == 0, output
         assert "Traceback" not in output and "KeyboardInterrupt" not in output, output

@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.ports import listen_port
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +33,6 @@ def readme_command(process: str) -> list[str]:
         if line.startswith(f"| {process}"):
             return shlex.split(line.split("|")[2].strip().split("`")[1])
     raise AssertionError(f"no {process!r} row in README's process table")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children(pid: int) -> set[int]:
@@ -97,7 +91,7 @@ def test_granian_respawns_a_killed_worker(tmp_path):
     argv = readme_command("provider callbacks")
     assert "--respawn-failed-workers" in argv
     argv[argv.index("--workers") + 1] = "2"
-    port = free_port()
+    port = listen_port()
     server = Server([str(BIN / argv[0]), *argv[1:-1], "--port", str(port), argv[-1]], tmp_path)
 
     def worker_pids() -> set[int]:
@@ -113,7 +107,7 @@ def test_granian_respawns_a_killed_worker(tmp_path):
 def test_gunicorn_respawns_a_killed_worker(tmp_path):
     argv = readme_command("web")
     argv[argv.index("-w") + 1] = "2"
-    port = free_port()
+    port = listen_port()
     server = Server([str(BIN / argv[0]), *argv[1:], "--bind", f"127.0.0.1:{port}"], tmp_path)
 
     def worker_pids() -> set[int]:
