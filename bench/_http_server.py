@@ -89,9 +89,11 @@ DEFAULT_SIZES = {  # (workers, threads) sized to 2 cores; measured in docs/bench
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for a server started a few seconds later: below the ephemeral range, so no
+    outgoing connection takes it meanwhile (config/ports.py)."""
+    from config.ports import listen_port
+
+    return listen_port()
 
 
 def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -8,11 +8,9 @@ import json
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from config.admin_base import money_column
+from config.admin_base import local_time, money_column
 from config.search import ExactIdSearch
 from crm.models import OutboxEvent
 from crm.selectors import outbox_stats
@@ -106,8 +104,9 @@ class OutboxEventAdmin(ExactIdSearch, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def state(self, row: OutboxEvent) -> str:
         label = _SHORT_STATUS.get(row.status) or row.get_status_display()
-        if row.attempts > 1 or (row.attempts == 1 and row.status != OutboxEvent.Status.DELIVERED):
-            return f"{label} ({row.attempts} attempt{'s' if row.attempts > 1 else ''})"
+        # A delivered row shows its attempts only when it took more than one.
+        if row.attempts > 1 or (row.attempts and row.status != OutboxEvent.Status.DELIVERED):
+            return f"{label} ({row.attempts} attempt{'s' * (row.attempts > 1)})"
         return label
 
     @admin.display(description="delivered", ordering="delivered_at")
@@ -121,8 +120,7 @@ class OutboxEventAdmin(ExactIdSearch, admin.ModelAdmin):
             delay = f"{seconds / 60:.0f} min"
         else:
             delay = f"{seconds / 3600:.1f} h"
-        when = date_format(timezone.localtime(row.delivered_at), "DATETIME_FORMAT")
-        return format_html('<span title="{}">after {}</span>', when, delay)
+        return format_html('<span title="{}">after {}</span>', local_time(row.delivered_at), delay)
 
     @admin.display(description="last error")
     def short_error(self, row: OutboxEvent) -> str:
