@@ -312,6 +312,11 @@ def _values(obj: models.Model, fields: tuple[models.Field, ...], add: bool, conn
             ):
                 values.append(value)
                 continue
+            if kind is str and isinstance(value, str):
+                # A TextChoices member (Bet.Status.SETTLED): CharField.to_python returns any str
+                # as it is, so Django would send this very value (three per settle; issue #18).
+                values.append(value)
+                continue
         values.append(f.get_db_prep_save(f.pre_save(obj, add), conn))
     return values
 
