@@ -12,6 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# The application_name (libpq's PGAPPNAME) of the delivery worker's connections, so that
+# PostgreSQL's CPU for the delivery is told from its CPU for the callbacks (bench/_http_report.py).
+DELIVERY_APP = "bench crm worker"
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
@@ -66,8 +70,10 @@ class Delivery:
         self.log = open(Path(tempfile.gettempdir()) / f"bench_celery_{os.getpid()}.log", "wb")  # noqa: SIM115
         command = [PY, "-m", "celery", "-A", "config", "worker", "-l", "warning"]
         command = ["nice", "-n", str(self.nice), *command] if self.nice else command
+        # Its connections named, so that PostgreSQL's CPU for the delivery is counted apart (CpuMeter).
+        worker_env = {**self.env, "PGAPPNAME": DELIVERY_APP}
         self.worker = subprocess.Popen(command, cwd=ROOT,
-                                       env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)  # fmt: skip
+                                       env=worker_env, stdout=self.log, stderr=self.log, start_new_session=True)  # fmt: skip
         self.procs.append(self.worker)
         return extra
 
