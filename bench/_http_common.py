@@ -331,7 +331,6 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
 def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
                  servers: list[str], pgbench_script: Path, defines: dict[str, str], per_round: float,
                  extra_cpu: dict[str, int], delivery: Delivery | None) -> None:  # fmt: skip
-    import psycopg
 
     def analysed_pgbench(script: Path = pgbench_script) -> dict[str, float]:
         # The same start as every HTTP run's (_steady_state): planner statistics for the tables
@@ -339,15 +338,9 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         # would seq-scan), and a checkpoint.
         _steady_state(args.database_url)
         result = run_pgbench(args.database_url, args.clients, args.pgbench_duration, script, defines, per_round)
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            # pgbench's outbox rows had no kick: out of the worker's way, so that what it does
-            # during an HTTP run is that run's delivery. The worker may be claiming some of them
-            # right now (a sweep): skip what it holds rather than deadlock with its claim.
-            conn.execute(
-                "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = now(), last_error = 'pgbench'"
-                " WHERE id IN (SELECT id FROM crm_outboxevent WHERE status = 'pending'"
-                " ORDER BY id FOR UPDATE SKIP LOCKED)"
-            )
+        # pgbench's outbox rows had no kick: out of the worker's way, so that what it does during
+        # an HTTP run is that run's delivery.
+        set_aside_pending(args.database_url, "pgbench")
         return result
 
     print(f"pgbench: {args.clients} clients, {args.pgbench_duration:.0f}s, -M prepared, the captured statements",
@@ -410,6 +403,22 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
+
+
+def set_aside_pending(database_url: str, why: str) -> int:
+    """Mark the outbox rows still pending as delivered (`last_error` = `why`): rows written with no
+    kick (pgbench's, or a phase with the transport off) would otherwise be delivered during the
+    next phase and counted as its delivery. The worker may be claiming some of them right now (a
+    sweep): skip what it holds rather than deadlock with its claim."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute(
+            "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = now(), last_error = %s"
+            " WHERE id IN (SELECT id FROM crm_outboxevent WHERE status = 'pending'"
+            " ORDER BY id FOR UPDATE SKIP LOCKED)",
+            [why],
+        ).rowcount
 
 
 def _steady_state(database_url: str) -> None:

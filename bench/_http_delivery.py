@@ -89,7 +89,7 @@ class Delivery:
         while True:
             with psycopg.connect(database_url, autocommit=True) as conn:
                 delivered, pending = conn.execute(
-                    "SELECT count(*) FILTER (WHERE status NOT IN ('pending', 'sending') AND last_error <> 'pgbench'),"
+                    "SELECT count(*) FILTER (WHERE status NOT IN ('pending', 'sending') AND last_error NOT IN ('pgbench', 'transport off')),"
                     " count(*) FILTER (WHERE status IN ('pending', 'sending'))"
                     " FROM crm_outboxevent"
                 ).fetchone()
