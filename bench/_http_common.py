@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._http_db import admin_connect, create_database, run_manage, seed
-from bench._http_delivery import Delivery
+from bench._http_delivery import PGBENCH, Delivery, set_aside_pending
 from bench._http_load import Provider, Round, Scenario, Stats, Step, drive
 from bench._http_pgbench import capture_in_subprocess, capture_main, run_pgbench
 from bench._http_report import (
@@ -340,7 +340,7 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         result = run_pgbench(args.database_url, args.clients, args.pgbench_duration, script, defines, per_round)
         # pgbench's outbox rows had no kick: out of the worker's way, so that what it does during
         # an HTTP run is that run's delivery.
-        set_aside_pending(args.database_url, "pgbench")
+        set_aside_pending(args.database_url, PGBENCH)
         return result
 
     print(f"pgbench: {args.clients} clients, {args.pgbench_duration:.0f}s, -M prepared, the captured statements",
@@ -403,22 +403,6 @@ def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, st
         print(line + ("  [goal met]" if ok else "  [below goal]"))
     if check.returncode != 0 or any(r["errors"] for r in results):
         raise SystemExit(1)
-
-
-def set_aside_pending(database_url: str, why: str) -> int:
-    """Mark the outbox rows still pending as delivered (`last_error` = `why`): rows written with no
-    kick (pgbench's, or a phase with the transport off) would otherwise be delivered during the
-    next phase and counted as its delivery. The worker may be claiming some of them right now (a
-    sweep): skip what it holds rather than deadlock with its claim."""
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute(
-            "UPDATE crm_outboxevent SET status = 'delivered', delivered_at = now(), last_error = %s"
-            " WHERE id IN (SELECT id FROM crm_outboxevent WHERE status = 'pending'"
-            " ORDER BY id FOR UPDATE SKIP LOCKED)",
-            [why],
-        ).rowcount
 
 
 def _steady_state(database_url: str) -> None:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench import _http_common as common  # noqa: E402
 from bench._capture import distinct_sequences  # noqa: E402
 from bench._http_db import migrated_database, run_manage, seed  # noqa: E402
-from bench._http_delivery import Delivery  # noqa: E402
+from bench._http_delivery import TRANSPORT_OFF, Delivery, set_aside_pending  # noqa: E402
 
 
 def variant_env(base: dict[str, str], variant: str) -> tuple[dict[str, str], int]:
@@ -105,7 +105,7 @@ def _compare(cli: argparse.Namespace, args: argparse.Namespace, env: dict[str, s
                     result = common.measure_server(provider, "granian", args, server_env, seeded, cli.rate, groups,
                                                    0.0, known_max=cli.rate * 2)["paced"]  # fmt: skip
                 if variant == "off":  # nothing kicked the worker: its rows must not land on the next phase
-                    common.set_aside_pending(args.database_url, "transport off")
+                    set_aside_pending(args.database_url, TRANSPORT_OFF)
                 else:
                     delivery.wait_idle(args.database_url, timeout=30)
             finally:

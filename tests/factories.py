@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
+from crm.models import OutboxEvent
 from wallet import ledger
 from wallet.models import Player
 from wallet.selectors import wallet_get
@@ -83,3 +85,21 @@ def api_client(**kwargs):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(**kwargs)[1]}")
     return client
+
+
+def make_outbox_event(player: Player, activity_id: str, **fields) -> OutboxEvent:
+    """A Fast Track outbox row written directly (an approved Bet event, pending, due now), for
+    tests about the outbox table itself; `fields` override any column."""
+    now = timezone.now()
+    values = {
+        "currency": "EUR",
+        "event_type": OutboxEvent.EventType.BET,
+        "event_status": OutboxEvent.EventStatus.APPROVED,
+        "source": "test",
+        "balance_before": 0,
+        "balance_after": 0,
+        "occurred_at": now,
+        "next_attempt_at": now,
+        **fields,
+    }
+    return OutboxEvent.objects.create(activity_id=activity_id, player=player, **values)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from bench._http_common import set_aside_pending
 from crm.models import OutboxEvent
-from tests.factories import make_player
+from tests.factories import make_outbox_event, make_player
 
 
 def _url() -> str:
@@ -19,28 +18,11 @@ def _url() -> str:
     )
 
 
-def _row(player, activity_id: str, status: str) -> OutboxEvent:
-    now = timezone.now()
-    return OutboxEvent.objects.create(
-        activity_id=activity_id,
-        player=player,
-        currency="EUR",
-        event_type=OutboxEvent.EventType.BET,
-        event_status=OutboxEvent.EventStatus.APPROVED,
-        source="test",
-        balance_before=0,
-        balance_after=0,
-        occurred_at=now,
-        next_attempt_at=now,
-        status=status,
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_pending_rows_are_set_aside_with_the_reason_and_delivered_ones_are_left_alone(postgres_only):
     player = make_player("aside-alice")
-    pending = _row(player, "tl-aside-1", OutboxEvent.Status.PENDING)
-    delivered = _row(player, "tl-aside-2", OutboxEvent.Status.DELIVERED)
+    pending = make_outbox_event(player, "tl-aside-1", status=OutboxEvent.Status.PENDING)
+    delivered = make_outbox_event(player, "tl-aside-2", status=OutboxEvent.Status.DELIVERED)
     assert set_aside_pending(_url(), "transport off") == 1
     pending.refresh_from_db()
     delivered.refresh_from_db()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.utils import timezone
 
 from crm.models import OutboxEvent
-from tests.factories import make_player
+from tests.factories import make_outbox_event, make_player
 
 TABLE = OutboxEvent._meta.db_table
 
@@ -65,20 +64,8 @@ def test_the_model_declares_every_index_and_constraint_the_database_has():
 
 
 def _row(player, activity_id: str, reverses: OutboxEvent | None = None) -> OutboxEvent:
-    now = timezone.now()
-    return OutboxEvent.objects.create(
-        activity_id=activity_id,
-        player=player,
-        currency="EUR",
-        event_type=OutboxEvent.EventType.BET,
-        event_status=OutboxEvent.EventStatus.ROLLBACK if reverses else OutboxEvent.EventStatus.APPROVED,
-        source="test",
-        reverses=reverses,
-        balance_before=0,
-        balance_after=0,
-        occurred_at=now,
-        next_attempt_at=now,
-    )
+    status = OutboxEvent.EventStatus.ROLLBACK if reverses else OutboxEvent.EventStatus.APPROVED
+    return make_outbox_event(player, activity_id, event_status=status, reverses=reverses)
 
 
 @pytest.mark.django_db(transaction=True)
