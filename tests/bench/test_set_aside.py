@@ -1,4 +1,4 @@
-"""bench/_http_common.set_aside_pending: outbox rows no kick will deliver (pgbench's, a phase
+"""bench/_http_delivery.set_aside_pending: outbox rows no kick will deliver (pgbench's, a phase
 with the transport off) are taken out of the next phase's way, and only those."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from bench._http_common import set_aside_pending
+from bench._http_delivery import set_aside_pending
 from crm.models import OutboxEvent
 from tests.factories import make_outbox_event, make_player
 
