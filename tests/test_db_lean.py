@@ -4,9 +4,10 @@ rows, the same transaction, the same prepared-statement cache, the same errors."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 from psycopg import IsolationLevel, errors, pq
@@ -107,6 +108,74 @@ def test_rows_come_back_as_from_psycopg_s_cursor(table) -> None:
         with pytest.raises(errors.ProgrammingError):
             cursor.fetchone()  # psycopg's answer to fetching from a statement without rows
         assert cursor.execute("SELECT id FROM lean_t WHERE id > 5").fetchall() == []
+
+
+def test_one_transformer_serves_a_connection_s_statements_whatever_their_types(table) -> None:
+    """Kept from statement to statement (its caches warm), each statement's parameters and
+    columns still get the loader and dumper of their own types, as from a psycopg cursor."""
+    statements = [
+        ("SELECT %s::int, %s::text", [7, "seven"]),
+        ("SELECT %s::text, %s::int", ["eight", 8]),  # the same positions, other types
+        ("SELECT %s::numeric, %s::timestamptz, %s::bool", [Decimal("2.50"), datetime(2026, 1, 2, tzinfo=UTC), False]),
+        ("SELECT %s::bigint, %s", [2**40, None]),  # an int that needs int8; a NULL parameter
+    ]
+    transformers = []
+    for sql, params in statements:
+        with connection.connection.cursor() as cursor:
+            expected = cursor.execute(sql, params).fetchall()
+        with rows.cursor() as cursor:
+            got = cursor.execute(sql, params).fetchall()
+        assert got == expected and [type(v) for v in got[0]] == [type(v) for v in expected[0]]
+        transformers.append(lean.statement(connection.connection, sql, params)[0])
+    assert all(t is transformers[0] for t in transformers)  # one for the connection, not one a statement
+
+
+def test_each_connection_has_its_own_transformer(db) -> None:
+    connection.ensure_connection()
+    ours = lean.statement(connection.connection, "SELECT 1", None)[0]
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        theirs = lean.statement(other, "SELECT 1", None)[0]
+        assert theirs is not ours and theirs.connection is other and ours.connection is connection.connection
+        assert lean.statement(other, "SELECT 2", None)[0] is theirs
+    finally:
+        other.close()
+
+
+def test_a_new_session_time_zone_gets_a_new_transformer(db) -> None:
+    """A timestamptz loader is made for the session's time zone as it is then (Django's relabels
+    what psycopg's reads, config/postgresql/timestamps.py): after SET TIME ZONE the values come
+    back as psycopg's cursor gives them, not as the kept loader would."""
+    sql = "SELECT %s::timestamptz"
+    moment = [datetime(2026, 1, 2, 12, tzinfo=UTC)]
+    with rows.cursor() as cursor:
+        assert cursor.execute(sql, moment).fetchone()[0] == moment[0]
+    kept = lean._kept(connection.connection)
+    with connection.connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Asia/Tokyo'")
+        expected = cursor.execute(sql, moment).fetchone()[0]
+    try:
+        with rows.cursor() as cursor:
+            got = cursor.execute(sql, moment).fetchone()[0]
+        assert (got, got.tzinfo) == (expected, expected.tzinfo)
+        assert lean._kept(connection.connection) is not kept
+    finally:
+        with connection.connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+
+
+def test_the_kept_statements_are_bounded_and_given_their_own_parameters(db, monkeypatch) -> None:
+    monkeypatch.setattr(lean._Kept, "_KEPT_STATEMENTS", 3)
+    connection.ensure_connection()
+    kept = lean._kept(connection.connection)
+    kept.queries.clear()
+    for n in range(7):
+        with rows.cursor() as cursor:
+            assert cursor.execute(f"SELECT {n}, %s::int", [n * 10]).fetchone() == (n, n * 10)
+            assert cursor.execute(f"SELECT {n}, %s::int", [n * 11]).fetchone() == (n, n * 11)  # kept, new values
+            assert cursor.execute(f"SELECT {n}, 5 % 3").fetchone() == (n, 2)  # no parameters: not kept
+        assert 1 <= len(kept.queries) <= 3
+    assert kept.queries["SELECT 6, %s::int"].query == b"SELECT 6, $1::int"
 
 
 def test_a_failing_first_statement_keeps_nothing_and_the_connection_goes_on(table) -> None:

@@ -130,11 +130,56 @@ def run(raw: Any, sql: str, params: Sequence[Any] | None) -> tuple[Any, Transfor
 def statement(raw: Any, sql: str, params: Sequence[Any] | None) -> tuple[Transformer, PostgresQuery, Prepare, bytes]:
     """`sql` converted as a psycopg cursor converts it, and whether psycopg's cache says to
     prepare it, and under which name."""
-    tx = Transformer(raw)
-    query = PostgresQuery(tx)
-    query.convert(sql, params)
+    kept = _kept(raw)
+    query = kept.queries.get(sql) if params is not None else None
+    if query is None:
+        query = PostgresQuery(kept.tx)
+        query.convert(sql, params)
+        if params is not None:
+            kept.keep(sql, query)
+    else:
+        query.dump(params)
     prep, name = raw._prepared.get(query, None)
-    return tx, query, prep, name
+    return kept.tx, query, prep, name
+
+
+class _Kept:
+    """A connection's transformer, and its statements converted (`PostgresQuery`), kept from one
+    statement to the next, as a psycopg cursor keeps both while it runs the same query again
+    (`BaseCursor._start_query`). A new transformer per statement starts with empty caches: each
+    type of parameter and of column was looked up again in the connection's adapters in Python
+    (`AdaptersMap.get_dumper`, `get_loader`: ~25 lookups a wallet callback), each timestamptz
+    loader made again (config/postgresql/timestamps.py), each statement's text encoded again and
+    its bytes hashed for psycopg's query cache (issue #18).
+
+    A kept statement is only given its new parameters (`PostgresQuery.dump`); only one runs at a
+    time (the caller holds the connection's lock). The transformer has the connection's adapters
+    as they were at its first statement through here: Django's and config/postgresql's are
+    registered when the connection opens, before any statement; its encoding is the one Django
+    sets on connecting. Its timestamptz loaders label values with the session's time zone as it
+    was when they were made, so a change of the session's TimeZone makes a new one."""
+
+    __slots__ = ("tx", "queries", "timezone")
+
+    _KEPT_STATEMENTS = 512  # distinct statement texts (a few dozen in use); emptied when full
+
+    def __init__(self, raw: Any, timezone: bytes | None) -> None:
+        self.tx = Transformer(raw)
+        self.queries: dict[str, PostgresQuery] = {}
+        self.timezone = timezone
+
+    def keep(self, sql: str, query: PostgresQuery) -> None:
+        if len(self.queries) >= self._KEPT_STATEMENTS:
+            self.queries.clear()
+        self.queries[sql] = query
+
+
+def _kept(raw: Any) -> _Kept:
+    kept = raw.__dict__.get("_touchline_kept")
+    timezone = raw.pgconn.parameter_status(b"TimeZone")
+    if kept is None or kept.timezone != timezone:
+        kept = raw._touchline_kept = _Kept(raw, timezone)
+    return kept
 
 
 def piped(
