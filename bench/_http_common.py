@@ -331,7 +331,6 @@ def run_benchmark(provider: Provider, script: Path, args: argparse.Namespace) ->
 def _measure_all(provider: Provider, args: argparse.Namespace, env: dict[str, str], seeded: dict,
                  servers: list[str], pgbench_script: Path, defines: dict[str, str], per_round: float,
                  extra_cpu: dict[str, int], delivery: Delivery | None) -> None:  # fmt: skip
-
     def analysed_pgbench(script: Path = pgbench_script) -> dict[str, float]:
         # The same start as every HTTP run's (_steady_state): planner statistics for the tables
         # as they are (on a freshly seeded database the cached plans of the foreign-key checks
